@@ -1,0 +1,107 @@
+"""ChannelOrder ⇄ JSON for the `orders.data` column.
+
+Hand-written rather than reflective: it runs for every order loaded or saved.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from unyo.domain import (
+    Address,
+    Amounts,
+    ChannelOrder,
+    Item,
+    OrderType,
+    Package,
+    Payment,
+    Person,
+    Shipment,
+)
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _pdt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _person(p: Person) -> list[Any]:
+    a = p.address
+    return [p.family_name, p.first_name, p.family_name_kana, p.first_name_kana, p.phone,
+            a.postal_code, a.prefecture, a.city, a.sub_address, p.email]
+
+
+def _unperson(v: list[Any]) -> Person:
+    return Person(v[0], v[1], v[2], v[3], v[4], Address(v[5], v[6], v[7], v[8]), v[9])
+
+
+def _item(i: Item) -> list[Any]:
+    return [i.item_detail_id, i.item_number, i.manage_number, i.name, i.price, i.units,
+            i.tax_rate, i.selected_choice, i.sku, i.delivery_info]
+
+
+def _package(p: Package) -> dict[str, Any]:
+    return {
+        "basket_id": p.basket_id, "recipient": _person(p.recipient),
+        "items": [_item(i) for i in p.items], "goods": p.goods_price, "postage": p.postage_price,
+        "delivery": p.delivery_price, "total": p.total_price, "noshi": p.noshi,
+        "island": p.isolated_island,
+        "shipments": [[s.shipping_detail_id, s.carrier_code, s.tracking_number,
+                       s.ship_date.isoformat() if s.ship_date else None] for s in p.shipments],
+    }
+
+
+def _unpackage(d: dict[str, Any]) -> Package:
+    return Package(
+        basket_id=d["basket_id"], recipient=_unperson(d["recipient"]),
+        items=tuple(Item(*v) for v in d["items"]), goods_price=d["goods"],
+        postage_price=d["postage"], delivery_price=d["delivery"], total_price=d["total"],
+        noshi=d["noshi"], isolated_island=d["island"],
+        shipments=tuple(Shipment(s[0], s[1], s[2], date.fromisoformat(s[3]) if s[3] else None)
+                        for s in d["shipments"]),
+    )
+
+
+def channel_to_json(c: ChannelOrder) -> str:
+    a = c.amounts
+    doc = {
+        "v": 1,
+        "number": c.order_number, "status": c.status, "ordered_at": _dt(c.ordered_at),
+        "type": c.order_type.value, "member": c.member, "next_day": c.next_day,
+        "next_day_cert": c.next_day_cert, "buyer": _person(c.buyer),
+        "payment": [c.payment.method_code, c.payment.method_name, c.payment.rakuten_pay],
+        "amounts": [a.goods, a.postage, a.delivery, a.payment_charge, a.total, a.request,
+                    a.coupon, a.points_used],
+        "packages": [_package(p) for p in c.packages], "remarks": c.remarks, "gift": c.gift,
+        "island": c.isolated_island,
+        "delivery_date": c.requested_delivery_date.isoformat()
+        if c.requested_delivery_date else None,
+        "shipping_term": c.shipping_term, "delivery_name": c.delivery_name,
+        "confirmed_at": _dt(c.confirmed_at), "memo": c.memo, "sub_status": c.sub_status_id,
+        "extra": c.extra,
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def channel_from_json(text: str) -> ChannelOrder:
+    d = json.loads(text)
+    ordered_at = _pdt(d["ordered_at"])
+    assert ordered_at is not None
+    return ChannelOrder(
+        order_number=d["number"], status=d["status"], ordered_at=ordered_at,
+        order_type=OrderType(d["type"]), member=d["member"], next_day=d["next_day"],
+        next_day_cert=d["next_day_cert"], buyer=_unperson(d["buyer"]),
+        payment=Payment(*d["payment"]), amounts=Amounts(*d["amounts"]),
+        packages=tuple(_unpackage(p) for p in d["packages"]), remarks=d["remarks"],
+        gift=d["gift"], isolated_island=d["island"],
+        requested_delivery_date=date.fromisoformat(d["delivery_date"])
+        if d["delivery_date"] else None,
+        shipping_term=d["shipping_term"], delivery_name=d["delivery_name"],
+        confirmed_at=_pdt(d["confirmed_at"]), memo=d["memo"], sub_status_id=d["sub_status"],
+        extra=d.get("extra") or {},
+    )

@@ -1,0 +1,159 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `migrations/versions` must match.
+
+Times are stored as UTC; `UtcDateTime` hands back aware datetimes on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as naive UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop", String(64), nullable=False),
+    Column("order_number", String(64), nullable=False),
+    Column("stage", String(20), nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("rms_status", Integer, nullable=False),
+    Column("ordered_at", UtcDateTime, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("payment_method", Integer, nullable=False),
+    Column("buyer_name", String(200), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("shop", "order_number"),
+    Index("ix_orders_shop_stage", "shop", "stage"),
+    Index("ix_orders_shop_ordered_at", "shop", "ordered_at"),
+)
+
+gates = Table(
+    "gates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("opened_by", String(20), nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_by", String(20), nullable=True),
+    Column("close_note", Text, nullable=False, default=""),
+    Column("until", UtcDateTime, nullable=True),
+    Index("ix_gates_order_id", "order_id"),
+    Index("ix_gates_kind_closed_at", "kind", "closed_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(20), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_events_order_id", "order_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop", String(64), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    Index("ix_outbox_status_kind_next", "status", "kind", "next_attempt_at"),
+    Index("ix_outbox_order_id", "order_id"),
+)
+
+effect_attempts = Table(
+    "effect_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("effect_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_effect_attempts_effect_id", "effect_id"),
+)
+
+import_pending = Table(
+    "import_pending",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("order_number", String(64), primary_key=True),
+    Column("ordered_at", UtcDateTime, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("recheck_at", UtcDateTime, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)

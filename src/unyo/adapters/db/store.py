@@ -1,0 +1,388 @@
+"""The order repository: load, create and move orders; the outbox; import state.
+
+Every write of an order goes through `apply()`, a compare-and-set on the
+order's version, so two workers cannot both move the same order: the loser
+gets `ConcurrentUpdate` and retries from a fresh read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from unyo.adapters.db import schema as t
+from unyo.adapters.db.codec import channel_from_json, channel_to_json
+from unyo.adapters.db.migrate import upgrade
+from unyo.domain import (
+    Actor,
+    Decision,
+    Effect,
+    EffectKind,
+    Event,
+    Gate,
+    GateKind,
+    Order,
+    Stage,
+)
+
+CHUNK = 500
+
+
+class ConcurrentUpdate(Exception):
+    """Another worker moved the order first; re-read and decide again."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    id: int
+    shop: str
+    order_id: int
+    kind: EffectKind
+    dedupe_key: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingImport:
+    order_number: str
+    ordered_at: datetime
+    first_seen_at: datetime
+    recheck_at: datetime
+    reason: str
+    attempts: int
+    last_error: str | None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Store:
+    """Database access for one installation (all shops)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = make_engine(url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---- orders -------------------------------------------------------------------------
+
+    def known_numbers(self, conn: Connection, shop: str, numbers: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(numbers):
+            rows = conn.execute(select(t.orders.c.order_number).where(
+                t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk)))
+            known.update(r[0] for r in rows)
+        return known
+
+    def create_orders(self, conn: Connection, decisions: Sequence[Decision],
+                      now: datetime) -> list[int]:
+        """Insert newly imported orders with their gates, events and effects, in one batch."""
+        if not decisions:
+            return []
+        rows = [self._order_row(d.order, now) | {"version": 1, "imported_at": d.order.imported_at
+                                                 or now}
+                for d in decisions]
+        result = conn.execute(
+            insert(t.orders).returning(t.orders.c.id, sort_by_parameter_order=True), rows)
+        ids = [r[0] for r in result]
+        gate_rows, event_rows, effect_rows = [], [], []
+        for order_id, d in zip(ids, decisions, strict=True):
+            gate_rows.extend(self._gate_row(order_id, g) for g in d.order.gates)
+            event_rows.extend(self._event_row(order_id, e) for e in d.events)
+            effect_rows.extend(self._effect_row(d.order.shop, order_id, e, now)
+                               for e in d.effects)
+        if gate_rows:
+            conn.execute(insert(t.gates), gate_rows)
+        if event_rows:
+            conn.execute(insert(t.events), event_rows)
+        if effect_rows:
+            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]), effect_rows)
+        return ids
+
+    def apply(self, conn: Connection, before: Order, decision: Decision, now: datetime) -> Order:
+        """Write `decision` if `before` is still the stored version (compare-and-set)."""
+        if not decision.changed and not decision.effects:
+            return before
+        assert before.id is not None
+        after = decision.order
+        row = self._order_row(after, now)
+        del row["shop"], row["order_number"], row["ordered_at"]
+        result = conn.execute(
+            update(t.orders)
+            .where(t.orders.c.id == before.id, t.orders.c.version == before.version)
+            .values(**row, version=before.version + 1))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"order {before.number} was changed by another worker")
+        gates = []
+        old = {g.id: g for g in before.gates}
+        for g in after.gates:
+            if g.id is None:
+                gid = conn.execute(insert(t.gates).returning(t.gates.c.id),
+                                   self._gate_row(before.id, g)).scalar_one()
+                g = Gate(g.kind, g.reason, g.opened_at, g.opened_by, g.closed_at, g.closed_by,
+                         g.close_note, g.until, gid)
+            elif old[g.id] != g:
+                conn.execute(update(t.gates).where(t.gates.c.id == g.id).values(
+                    closed_at=g.closed_at, closed_by=g.closed_by.value if g.closed_by else None,
+                    close_note=g.close_note))
+            gates.append(g)
+        if decision.events:
+            conn.execute(insert(t.events), [self._event_row(before.id, e)
+                                            for e in decision.events])
+        if decision.effects:
+            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]),
+                [self._effect_row(after.shop, before.id, e, now) for e in decision.effects])
+        return after.with_(gates=tuple(gates), version=before.version + 1, id=before.id)
+
+    def load_orders(self, conn: Connection, shop: str,
+                    numbers: Sequence[str]) -> dict[str, Order]:
+        out: dict[str, Order] = {}
+        for chunk in _chunks(numbers):
+            rows = conn.execute(select(t.orders).where(
+                t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk))).all()
+            out.update((o.number, o) for o in self._build(conn, rows))
+        return out
+
+    def load_order(self, conn: Connection, shop: str, number: str) -> Order | None:
+        return self.load_orders(conn, shop, [number]).get(number)
+
+    def load_orders_by_id(self, conn: Connection, ids: Sequence[int]) -> dict[int, Order]:
+        out: dict[int, Order] = {}
+        for chunk in _chunks(ids):
+            rows = conn.execute(select(t.orders).where(t.orders.c.id.in_(chunk))).all()
+            out.update((o.id, o) for o in self._build(conn, rows) if o.id is not None)
+        return out
+
+    def _build(self, conn: Connection, rows: Sequence[Any]) -> list[Order]:
+        if not rows:
+            return []
+        by_order: dict[int, list[Gate]] = {r.id: [] for r in rows}
+        for g in conn.execute(select(t.gates).where(t.gates.c.order_id.in_(list(by_order)))
+                              .order_by(t.gates.c.id)):
+            by_order[g.order_id].append(Gate(
+                GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
+                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.id))
+        return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
+                      gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
+                      id=r.id, fingerprint=r.fingerprint) for r in rows]
+
+    def order_numbers_in_stages(self, conn: Connection, shop: str,
+                                stages: Iterable[Stage]) -> list[str]:
+        rows = conn.execute(select(t.orders.c.order_number).where(
+            t.orders.c.shop == shop, t.orders.c.stage.in_([s.value for s in stages]))
+            .order_by(t.orders.c.id))
+        return [r[0] for r in rows]
+
+    def events_of(self, conn: Connection, order_id: int) -> list[Event]:
+        from unyo.domain import EventType
+        rows = conn.execute(select(t.events).where(t.events.c.order_id == order_id)
+                            .order_by(t.events.c.id))
+        return [Event(EventType(r.type), r.at, Actor(r.actor), json.loads(r.data)) for r in rows]
+
+    def effects_of(self, conn: Connection, order_id: int) -> list[EffectRow]:
+        rows = conn.execute(select(t.outbox).where(t.outbox.c.order_id == order_id)
+                            .order_by(t.outbox.c.id))
+        return [self._effect(r) for r in rows]
+
+    # ---- rows ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _order_row(o: Order, now: datetime) -> dict[str, Any]:
+        c = o.channel
+        return {
+            "shop": o.shop, "order_number": c.order_number, "stage": o.stage.value,
+            "rms_status": c.status, "ordered_at": c.ordered_at, "updated_at": now,
+            "total": c.amounts.total, "payment_method": c.payment.method_code,
+            "buyer_name": c.buyer.name[:200], "fingerprint": o.fingerprint,
+            "data": channel_to_json(c),
+        }
+
+    @staticmethod
+    def _gate_row(order_id: int, g: Gate) -> dict[str, Any]:
+        return {"order_id": order_id, "kind": g.kind.value, "reason": g.reason[:300],
+                "opened_at": g.opened_at, "opened_by": g.opened_by.value,
+                "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
+                "close_note": g.close_note, "until": g.until}
+
+    @staticmethod
+    def _event_row(order_id: int, e: Event) -> dict[str, Any]:
+        return {"order_id": order_id, "at": e.at, "type": e.type.value, "actor": e.actor.value,
+                "data": json.dumps(e.data, ensure_ascii=False, default=str)}
+
+    @staticmethod
+    def _effect_row(shop: str, order_id: int, e: Effect, now: datetime) -> dict[str, Any]:
+        return {"shop": shop, "order_id": order_id, "kind": e.kind.value,
+                "dedupe_key": e.dedupe_key,
+                "payload": json.dumps(e.payload, ensure_ascii=False), "status": "pending",
+                "attempts": 0, "next_attempt_at": e.not_before or now, "last_error": None,
+                "created_at": now, "done_at": None}
+
+    @staticmethod
+    def _effect(r: Any) -> EffectRow:
+        return EffectRow(r.id, r.shop, r.order_id, EffectKind(r.kind), r.dedupe_key,
+                         json.loads(r.payload), r.status, r.attempts, r.next_attempt_at,
+                         r.last_error)
+
+    # ---- outbox -------------------------------------------------------------------------
+
+    def due_effects(self, conn: Connection, shop: str, kind: EffectKind, now: datetime,
+                    limit: int) -> list[EffectRow]:
+        rows = conn.execute(select(t.outbox).where(
+            t.outbox.c.shop == shop, t.outbox.c.status == "pending",
+            t.outbox.c.kind == kind.value, t.outbox.c.next_attempt_at <= now)
+            .order_by(t.outbox.c.id).limit(limit))
+        return [self._effect(r) for r in rows]
+
+    def record_attempt(self, conn: Connection, effect: EffectRow, now: datetime, *,
+                       ok: bool, error: str | None = None,
+                       retry_at: datetime | None = None) -> None:
+        """Record one delivery attempt: done, retry at `retry_at`, or failed for good."""
+        conn.execute(insert(t.effect_attempts), {"effect_id": effect.id, "at": now, "ok": ok,
+                                                 "error": error})
+        status = "done" if ok else ("pending" if retry_at is not None else "failed")
+        conn.execute(update(t.outbox).where(t.outbox.c.id == effect.id).values(
+            status=status, attempts=t.outbox.c.attempts + 1, last_error=error,
+            next_attempt_at=retry_at or now, done_at=now if ok else None))
+
+    def outbox_counts(self, conn: Connection, shop: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for kind, status, n in conn.execute(
+                select(t.outbox.c.kind, t.outbox.c.status, func.count())
+                .where(t.outbox.c.shop == shop).group_by(t.outbox.c.kind, t.outbox.c.status)):
+            out.setdefault(kind, {})[status] = n
+        return out
+
+    # ---- import state -------------------------------------------------------------------
+
+    def get_cursor(self, conn: Connection, shop: str, name: str) -> str | None:
+        return conn.execute(select(t.cursors.c.value).where(
+            t.cursors.c.shop == shop, t.cursors.c.name == name)).scalar_one_or_none()
+
+    def set_cursor(self, conn: Connection, shop: str, name: str, value: str) -> None:
+        stmt = self._insert(t.cursors).values(shop=shop, name=name, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["shop", "name"],
+                                                set_={"value": value}))
+
+    def pending_imports(self, conn: Connection, shop: str) -> dict[str, PendingImport]:
+        rows = conn.execute(select(t.import_pending).where(t.import_pending.c.shop == shop))
+        return {r.order_number: PendingImport(r.order_number, r.ordered_at, r.first_seen_at,
+                                              r.recheck_at, r.reason, r.attempts, r.last_error)
+                for r in rows}
+
+    def upsert_pending(self, conn: Connection, shop: str, pending: Sequence[PendingImport]) -> None:
+        if not pending:
+            return
+        stmt = self._insert(t.import_pending)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["shop", "order_number"],
+            set_={"recheck_at": stmt.excluded.recheck_at, "reason": stmt.excluded.reason,
+                  "attempts": stmt.excluded.attempts, "last_error": stmt.excluded.last_error})
+        conn.execute(stmt, [{"shop": shop, "order_number": p.order_number,
+                             "ordered_at": p.ordered_at, "first_seen_at": p.first_seen_at,
+                             "recheck_at": p.recheck_at, "reason": p.reason,
+                             "attempts": p.attempts, "last_error": p.last_error}
+                            for p in pending])
+
+    def delete_pending(self, conn: Connection, shop: str, numbers: Sequence[str]) -> None:
+        for chunk in _chunks(numbers):
+            conn.execute(t.import_pending.delete().where(
+                t.import_pending.c.shop == shop, t.import_pending.c.order_number.in_(chunk)))
+
+    # ---- summaries ----------------------------------------------------------------------
+
+    def stage_counts(self, conn: Connection, shop: str) -> dict[str, int]:
+        return {s: n for s, n in conn.execute(
+            select(t.orders.c.stage, func.count()).where(t.orders.c.shop == shop)
+            .group_by(t.orders.c.stage))}
+
+    def rms_status_counts(self, conn: Connection, shop: str) -> dict[str, int]:
+        return {str(s): n for s, n in conn.execute(
+            select(t.orders.c.rms_status, func.count()).where(t.orders.c.shop == shop)
+            .group_by(t.orders.c.rms_status))}
+
+    def open_gate_counts(self, conn: Connection, shop: str) -> dict[str, int]:
+        j = t.gates.join(t.orders, t.gates.c.order_id == t.orders.c.id)
+        return {k: n for k, n in conn.execute(
+            select(t.gates.c.kind, func.count()).select_from(j)
+            .where(t.orders.c.shop == shop, t.gates.c.closed_at.is_(None))
+            .group_by(t.gates.c.kind))}
+
+    def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
+                    gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
+                   t.orders.c.rms_status, t.orders.c.ordered_at, t.orders.c.total,
+                   t.orders.c.buyer_name).where(t.orders.c.shop == shop)
+        if stage is not None:
+            q = q.where(t.orders.c.stage == stage.value)
+        if gate is not None:
+            q = q.where(t.orders.c.id.in_(select(t.gates.c.order_id).where(
+                t.gates.c.kind == gate.value, t.gates.c.closed_at.is_(None))))
+        rows = conn.execute(q.order_by(t.orders.c.ordered_at.desc()).limit(limit)).all()
+        gates_by: dict[int, list[dict[str, str]]] = {r.id: [] for r in rows}
+        if rows:
+            for g in conn.execute(select(t.gates.c.order_id, t.gates.c.kind, t.gates.c.reason)
+                                  .where(t.gates.c.order_id.in_(list(gates_by)),
+                                         t.gates.c.closed_at.is_(None))):
+                gates_by[g.order_id].append({"kind": g.kind, "reason": g.reason})
+        return [{"order_number": r.order_number, "stage": r.stage, "rms_status": r.rms_status,
+                 "ordered_at": r.ordered_at.isoformat(), "total": r.total,
+                 "buyer_name": r.buyer_name, "open_gates": gates_by[r.id]} for r in rows]
+
+
+def backoff(attempts: int, base: float = 30.0, cap: float = 3600.0) -> timedelta:
+    """Delay before the next try of an effect: 30 s, 1 min, 2 min, ... capped at an hour."""
+    return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))

@@ -1,0 +1,91 @@
+"""The runner: every step on its cadence, on an injected clock.
+
+Steps run in flow order (import → outbox → sync) so a cycle can carry an order
+from the channel to confirmation. A failing step is logged and retried at its
+next turn; it never stops the other steps. An authentication failure is kept
+as `last_error` so the CLI and the dashboard can say what to do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from unyo.app.context import ShopContext, log
+from unyo.app.importing import import_orders
+from unyo.app.outbox import deliver_effects
+from unyo.app.ports import ChannelAuthError, ChannelError
+from unyo.app.syncing import sync_orders
+
+
+@dataclass
+class Step:
+    name: str
+    interval: float
+    run: Callable[[ShopContext], Any]
+    last_run: datetime | None = None
+    last_result: Any = None
+    last_error: str | None = None
+    failures: int = 0
+
+    def due(self, now: datetime) -> bool:
+        return self.last_run is None or now >= self.last_run + timedelta(seconds=self.interval)
+
+
+@dataclass
+class Runner:
+    ctx: ShopContext
+    steps: list[Step] = field(default_factory=list)
+
+    @classmethod
+    def for_shop(cls, ctx: ShopContext) -> Runner:
+        cfg = ctx.config
+        return cls(ctx, [
+            Step("import", cfg.import_.interval, import_orders),
+            Step("outbox", cfg.outbox.interval, deliver_effects),
+            Step("sync", cfg.sync.interval, sync_orders),
+        ])
+
+    def run_step(self, step: Step) -> None:
+        now = self.ctx.clock.now()
+        step.last_run = now
+        try:
+            step.last_result = step.run(self.ctx)
+            step.last_error = None
+        except ChannelAuthError as e:
+            step.failures += 1
+            step.last_error = str(e)
+            log.error("%s: %s", step.name, e)
+        except ChannelError as e:
+            step.failures += 1
+            step.last_error = str(e)
+            log.warning("%s failed, will retry next turn: %s", step.name, e)
+
+    def run_once(self) -> None:
+        """One cycle of every step, whatever their cadence."""
+        for step in self.steps:
+            self.run_step(step)
+
+    def run_due(self) -> int:
+        """Run the steps whose turn has come; returns how many ran."""
+        now = self.ctx.clock.now()
+        ran = 0
+        for step in self.steps:
+            if step.due(now):
+                self.run_step(step)
+                ran += 1
+        return ran
+
+    def run_forever(self, stop: threading.Event | None = None, tick: float = 1.0) -> None:
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            self.run_due()
+            now = self.ctx.clock.now()
+            nxt = min((s.last_run + timedelta(seconds=s.interval) for s in self.steps
+                       if s.last_run is not None), default=now)
+            wait = max(0.0, min(tick, (nxt - now).total_seconds()))
+            if wait and stop.wait(wait):
+                break

@@ -1,0 +1,56 @@
+"""Payment sync (steps 7 and 14): re-read open orders and apply what changed at RMS.
+
+RMS 300 closes the payment gate; 800/900 cancels an order not yet handed off
+(or raises a check once the warehouse has it); a changed amount or item list
+opens a check gate. Every order moves through `decide()` and a compare-and-set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from unyo.adapters.db.store import ConcurrentUpdate
+from unyo.app.context import ShopContext, log
+from unyo.domain import SyncOrder, decide
+from unyo.domain.vocabulary import OPEN_STAGES
+
+BATCH = 100
+
+
+@dataclass
+class SyncResult:
+    read: int = 0
+    changed: int = 0
+    conflicts: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def sync_orders(ctx: ShopContext) -> SyncResult:
+    store, shop = ctx.store, ctx.shop
+    with store.transaction() as conn:
+        numbers = store.order_numbers_in_stages(conn, shop, OPEN_STAGES)
+    result = SyncResult()
+    ctx.progress("sync", 0, len(numbers))
+    for i in range(0, len(numbers), BATCH):
+        batch = numbers[i : i + BATCH]
+        fetched = ctx.channel.fetch(batch)
+        result.read += len(fetched.orders)
+        result.failures.update(fetched.failed)
+        for number, reason in fetched.failed.items():
+            log.warning("sync %s: order %s could not be read: %s", shop, number, reason)
+        now = ctx.clock.now()
+        by_number = {o.order_number: o for o in fetched.orders}
+        with store.transaction() as conn:
+            current = store.load_orders(conn, shop, list(by_number))
+            for number, order in current.items():
+                decision = decide(order, SyncOrder(by_number[number], now))
+                if not decision.changed:
+                    continue
+                try:
+                    with conn.begin_nested():
+                        store.apply(conn, order, decision, now)
+                    result.changed += 1
+                except ConcurrentUpdate:
+                    result.conflicts += 1  # moved meanwhile; the next sync re-reads it
+        ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
+    return result

@@ -1,0 +1,34 @@
+"""Read models for the CLI and the dashboard: plain dicts, JSON-ready."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection
+
+from unyo.adapters.db.store import Store
+
+
+def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[str, Any] | None:
+    order = store.load_order(conn, shop, number)
+    if order is None or order.id is None:
+        return None
+    c = order.channel
+    channel = asdict(c)
+    channel.pop("extra", None)
+    return {
+        "order": {"order_number": c.order_number, "shop": order.shop, "stage": order.stage.value,
+                  "version": order.version, "rms_status": c.status,
+                  "imported_at": order.imported_at, **{k: v for k, v in channel.items()
+                                                        if k not in ("order_number", "status")}},
+        "gates": [{"id": g.id, "kind": g.kind.value, "reason": g.reason,
+                   "opened_at": g.opened_at, "opened_by": g.opened_by.value,
+                   "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
+                   "close_note": g.close_note, "until": g.until} for g in order.gates],
+        "events": [{"at": e.at, "type": e.type.value, "actor": e.actor.value, "data": e.data}
+                   for e in store.events_of(conn, order.id)],
+        "effects": [{"kind": f.kind.value, "status": f.status, "attempts": f.attempts,
+                     "next_attempt_at": f.next_attempt_at, "last_error": f.last_error,
+                     "dedupe_key": f.dedupe_key} for f in store.effects_of(conn, order.id)],
+    }

@@ -1,0 +1,300 @@
+"""The `unyo` command line.
+
+Human output goes through Rich; `--json` prints exactly one JSON document on
+stdout and nothing else there (progress and logs go to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from unyo.app.context import Progress as ProgressFn
+from unyo.app.context import no_progress
+from unyo.clock import SimClock, parse_instant
+from unyo.domain import GateKind, Stage
+from unyo.flow import ConfigError, load_config
+from unyo.flow.config import INIT_TEMPLATE
+
+app = typer.Typer(help="unyo: order operations for Rakuten Ichiba shops.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+orders_app = typer.Typer(help="Look at orders.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Sandbox servers that speak the real protocols.",
+                          no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The shop file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def _load(config: Path, required: bool = False):  # type: ignore[no-untyped-def]
+    try:
+        if not config.exists() and not required:
+            return load_config(None)
+        return load_config(config)
+    except ConfigError as e:
+        for p in e.problems:
+            err.print(p, highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressFn]:
+    """A Rich progress bar on a terminal (stderr); nothing otherwise."""
+    if not enabled or not err.is_terminal:
+        yield no_progress
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bar.add_task(task, total=total)
+            bar.update(tasks[task], completed=done, total=total)
+
+        yield report
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def init(path: Annotated[Path, typer.Argument()] = Path("unyo.yaml"),
+         shop_id: Annotated[str, typer.Option(help="Short id of the shop.")] = "myshop",
+         shop_name: Annotated[str, typer.Option(help="The shop's name.")] = "",
+         force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False
+         ) -> None:
+    """Write a commented shop file (unyo.yaml) to start from."""
+    if path.exists() and not force:
+        _fail(f"{path} already exists (use --force to overwrite)")
+    path.write_text(INIT_TEMPLATE.format(shop_id=shop_id, shop_name=shop_name),
+                    encoding="utf-8")
+    load_config(path)  # the template must always be valid
+    out.print(f"wrote {path}; set RMS_SERVICE_SECRET and RMS_LICENSE_KEY, then `unyo run`")
+
+
+@app.command()
+def run(config: ConfigOpt = Path("unyo.yaml"),
+        once: Annotated[bool, typer.Option("--once", help="One cycle of every step.")] = False,
+        now: Annotated[str | None, typer.Option(help="Set the clock (ISO-8601).")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Run the flow: import, confirm, payment sync... on their cadence (or --once)."""
+    from unyo.app.runner import Runner
+    from unyo.wiring import OffsetClock, SetupError, build_context
+
+    cfg = _load(config, required=True)
+    try:
+        clock = OffsetClock(parse_instant(now)) if now else None
+    except ValueError as e:
+        _fail(f"--now: {e}")
+    with progress_bar(not as_json) as report:
+        try:
+            ctx = build_context(cfg, clock=clock, progress=report)
+        except SetupError as e:
+            _fail(str(e))
+        runner = Runner.for_shop(ctx)
+        if not once:
+            err.print(f"unyo running shop {cfg.shop_id} against {cfg.rms.base_url} "
+                      "(Ctrl-C stops)")
+            try:
+                runner.run_forever()
+            except KeyboardInterrupt:
+                pass
+            return
+        runner.run_once()
+    steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}
+             for s in runner.steps}
+    with ctx.store.transaction() as conn:
+        stages = ctx.store.stage_counts(conn, ctx.shop)
+    doc = {"shop": cfg.shop_id, "now": ctx.clock.now().isoformat(), "steps": steps,
+           "stages": stages, "api_calls": dict(ctx.channel.calls)}
+    if as_json:
+        _print_json(doc)
+    else:
+        for name, s in steps.items():
+            line = f"{name}: {s['result']}" if not s["error"] else f"{name}: [red]{s['error']}[/]"
+            out.print(line, highlight=False)
+        out.print(f"stages: {stages}")
+    if any(s.last_error for s in runner.steps):
+        raise typer.Exit(1)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+        return asdict(value)
+    return value
+
+
+@orders_app.command("list")
+def orders_list(config: ConfigOpt = Path("unyo.yaml"),
+                stage: Annotated[Stage | None, typer.Option(help="Only this stage.")] = None,
+                gate: Annotated[GateKind | None, typer.Option(help="Only orders with an open gate of this kind.")] = None,  # noqa: E501
+                limit: Annotated[int, typer.Option(min=1)] = 100,
+                as_json: JsonOpt = False) -> None:
+    """Orders, newest first."""
+    from unyo.adapters.db import Store
+
+    cfg = _load(config)
+    store = Store.open(cfg.database_url)
+    with store.transaction() as conn:
+        rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("注文番号", "stage", "RMS", "注文日時", "合計", "注文者", "gates")
+    for r in rows:
+        table.add_row(r["order_number"], r["stage"], str(r["rms_status"]), r["ordered_at"],
+                      f"{r['total']:,}", r["buyer_name"],
+                      ", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"]))
+    out.print(table)
+
+
+@orders_app.command("show")
+def orders_show(number: str, config: ConfigOpt = Path("unyo.yaml"),
+                as_json: JsonOpt = False) -> None:
+    """One order with its gates, events and effects."""
+    from unyo.adapters.db import Store
+    from unyo.app.views import order_view
+
+    cfg = _load(config)
+    store = Store.open(cfg.database_url)
+    with store.transaction() as conn:
+        doc = order_view(store, conn, cfg.shop_id, number)
+    if doc is None:
+        _fail(f"no order {number} in shop {cfg.shop_id}", 1)
+    if as_json:
+        _print_json(doc)
+        return
+    o = doc["order"]
+    out.print(f"[bold]{o['order_number']}[/] stage={o['stage']} RMS={o['rms_status']} "
+              f"合計={o['amounts']['total']:,}円", highlight=False)
+    for g in doc["gates"]:
+        state = "open" if g["closed_at"] is None else f"closed {g['closed_at']} by {g['closed_by']}"
+        out.print(f"  gate {g['kind']}: {g['reason']} ({state})", highlight=False, markup=False)
+    for e in doc["events"]:
+        out.print(f"  {e['at']} {e['type']} {e['actor']} {e['data']}", highlight=False,
+                  markup=False)
+    for f in doc["effects"]:
+        out.print(f"  effect {f['kind']} {f['status']} attempts={f['attempts']} "
+                  f"{f['last_error'] or ''}", highlight=False, markup=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = Path("unyo.yaml")) -> None:
+    """Apply database migrations (also done automatically on start)."""
+    from unyo.adapters.db.migrate import upgrade
+    from unyo.adapters.db.store import make_engine
+
+    cfg = _load(config)
+    upgrade(make_engine(cfg.database_url))
+    out.print("database is up to date")
+
+
+@sandbox_app.command("rms")
+def sandbox_rms(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8790,
+                orders: Annotated[int, typer.Option(min=0, help="Orders to generate.")] = 200,
+                seed: Annotated[int, typer.Option()] = 1) -> None:
+    """The RMS order API emulator on 127.0.0.1 (real clock, orders of the last day)."""
+    import os
+    from datetime import timedelta
+
+    from unyo.clock import SystemClock
+    from unyo.sandbox.generator import generate_orders
+    from unyo.sandbox.rms_emulator import RmsEmulator, serve
+
+    from unyo.sandbox.demo import DEMO_LICENSE_KEY, DEMO_SERVICE_SECRET
+
+    clock = SystemClock()
+    secret = os.environ.get("RMS_SERVICE_SECRET") or DEMO_SERVICE_SECRET
+    key = os.environ.get("RMS_LICENSE_KEY") or DEMO_LICENSE_KEY
+    now = clock.now()
+    emulator = RmsEmulator(clock, service_secret=secret, license_key=key,
+                           orders=generate_orders(orders, seed=seed,
+                                                  start=now - timedelta(days=1), end=now),
+                           seed=seed)
+    err.print(f"RMS emulator on http://127.0.0.1:{port} with {orders} orders")
+    if "RMS_SERVICE_SECRET" not in os.environ:
+        err.print(f"credentials: RMS_SERVICE_SECRET={secret} RMS_LICENSE_KEY={key}")
+    try:
+        serve("127.0.0.1", port, emulator)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] = 300,
+         seed: Annotated[int, typer.Option(help="Seed of the order generator.")] = 1,
+         speed: Annotated[float, typer.Option(min=0, help="Simulated seconds per wall second "
+                                              "(0 = as fast as possible).")] = 1440.0,
+         headless: Annotated[bool, typer.Option(help="Exit at the end, serve nothing.")] = False,
+         database: Annotated[str | None, typer.Option(help="Database URL (default: a temporary "
+                                                     "SQLite file).")] = None,
+         as_json: JsonOpt = False) -> None:
+    """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock."""
+    from unyo.sandbox.demo import run_demo
+
+    with progress_bar(not as_json) as report:
+        summary = run_demo(orders=orders, seed=seed, speed=speed, database_url=database,
+                           progress=report)
+    if as_json:
+        _print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    out.print(f"[bold]unyo demo[/] — {s['orders']} orders on the RMS emulator, "
+              f"simulated {s['simulated']['from']} → {s['simulated']['to']} "
+              f"in {s['wall_seconds']:.1f} s")
+    for title, key in (("stages", "stages"), ("open gates", "gates_open"),
+                       ("RMS status", "rms_progress"), ("RMS API calls", "api_calls")):
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        table.add_column("count", justify="right")
+        for k, v in s[key].items():
+            table.add_row(str(k), str(v))
+        out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["SimClock", "app", "main"]

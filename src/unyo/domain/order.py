@@ -1,0 +1,249 @@
+"""Orders as unyo sees them.
+
+`ChannelOrder` is what the marketplace says about an order, normalised (the
+RMS keys are translated in `unyo.adapters.rakuten.mapping` and never reach
+here). `Order` is unyo's order: a channel snapshot plus the stage, the gates
+and a version for compare-and-set. Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from unyo.domain.vocabulary import (
+    Actor,
+    EffectKind,
+    EventType,
+    GateKind,
+    OrderType,
+    Stage,
+)
+
+NOT_FIXED = -9999
+"""Rakuten's value for an amount that is not fixed yet (e.g. postage to be decided)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    postal_code: str  # 7 digits, no hyphen
+    prefecture: str
+    city: str
+    sub_address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A buyer (注文者) or a recipient (送付先)."""
+
+    family_name: str
+    first_name: str
+    family_name_kana: str
+    first_name_kana: str
+    phone: str
+    address: Address
+    email: str = ""  # masked Rakuten address for buyers, empty for recipients
+
+    @property
+    def name(self) -> str:
+        return f"{self.family_name} {self.first_name}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    item_detail_id: int | None
+    item_number: str  # 商品番号 (shop's number)
+    manage_number: str  # 商品管理番号
+    name: str
+    price: int
+    units: int
+    tax_rate: float | None = None
+    selected_choice: str = ""  # 項目選択肢 text
+    sku: str = ""  # merchant SKU when the item has variants
+    delivery_info: str = ""  # 納期情報 (e.g. release date text for pre-orders)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A shipping row on a package (RMS ShippingModel)."""
+
+    shipping_detail_id: int | None
+    carrier_code: str  # RMS deliveryCompany code, e.g. "1001"
+    tracking_number: str
+    ship_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One destination (RMS PackageModel / 送付先)."""
+
+    basket_id: int
+    recipient: Person
+    items: tuple[Item, ...]
+    goods_price: int
+    postage_price: int
+    delivery_price: int  # 代引料
+    total_price: int
+    noshi: str = ""
+    isolated_island: bool = False
+    shipments: tuple[Shipment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    method_code: int  # RMS settlementMethodCode
+    method_name: str
+    rakuten_pay: bool  # rpaySettlementFlag 1 = 楽天共通決済; 0 = 選択制決済
+
+    @property
+    def cash_on_delivery(self) -> bool:
+        return self.method_code == 2
+
+
+@dataclass(frozen=True, slots=True)
+class Amounts:
+    """Order-level amounts in yen; NOT_FIXED (-9999) where Rakuten has none yet."""
+
+    goods: int
+    postage: int
+    delivery: int  # 代引料
+    payment_charge: int
+    total: int
+    request: int  # 請求金額 (what the buyer pays after points and coupons)
+    coupon: int = 0
+    points_used: int = 0
+
+    @property
+    def any_not_fixed(self) -> bool:
+        return NOT_FIXED in (self.goods, self.postage, self.delivery, self.payment_charge,
+                             self.total, self.request)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOrder:
+    """The marketplace's view of one order, normalised."""
+
+    order_number: str
+    status: int  # RMS orderProgress
+    ordered_at: datetime
+    order_type: OrderType
+    member: bool  # rakutenMemberFlag
+    next_day: bool  # あす楽 (asurakuFlag)
+    next_day_cert: bool  # 最強翌日配送 (deliveryCertPrgFlag)
+    buyer: Person
+    payment: Payment
+    amounts: Amounts
+    packages: tuple[Package, ...]
+    remarks: str = ""  # 備考欄, raw, template lines included
+    gift: bool = False
+    isolated_island: bool = False
+    requested_delivery_date: date | None = None
+    shipping_term: str = ""  # RMS shippingTerm as given ("0", "1", "1416"...)
+    delivery_name: str = ""  # 配送方法
+    confirmed_at: datetime | None = None  # shopOrderCfmDatetime
+    memo: str = ""  # ひとことメモ
+    sub_status_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def several_destinations(self) -> bool:
+        return len(self.packages) > 1
+
+    @property
+    def self_cancellable(self) -> bool:
+        """Whether the buyer may still cancel by themselves within 30 minutes of ordering.
+
+        Rakuten members can; not for next-day (あす楽 / 最強翌日配送), 予約, 定期,
+        頒布会, nor non-members (reference/rakuten-rms.md, status codes).
+        """
+        return (
+            self.member
+            and self.order_type is OrderType.normal
+            and not self.next_day
+            and not self.next_day_cert
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of what a buyer pays for: amounts and items per package.
+
+        A change of it after import means the order changed at the channel.
+        """
+        a = self.amounts
+        parts: list[Any] = [a.goods, a.postage, a.delivery, a.payment_charge, a.total, a.request,
+                            a.coupon, a.points_used]
+        for p in self.packages:
+            parts.append([p.basket_id, p.total_price,
+                          sorted((i.item_number, i.manage_number, i.selected_choice, i.sku,
+                                  i.price, i.units) for i in p.items)])
+        return hashlib.sha1(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Something an order waits for. Open while `closed_at` is None."""
+
+    kind: GateKind
+    reason: str
+    opened_at: datetime
+    opened_by: Actor
+    closed_at: datetime | None = None
+    closed_by: Actor | None = None
+    close_note: str = ""
+    until: datetime | None = None  # hold gates: the time the clock closes them
+    id: int | None = None  # set by the store
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    at: datetime
+    actor: Actor
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """An outside action to deliver after commit; `dedupe_key` makes it once-only."""
+
+    kind: EffectKind
+    dedupe_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """unyo's order: the channel snapshot, the stage, the gates and a version."""
+
+    shop: str
+    channel: ChannelOrder
+    stage: Stage
+    gates: tuple[Gate, ...] = ()
+    version: int = 0
+    imported_at: datetime | None = None
+    id: int | None = None
+    fingerprint: str = ""
+
+    @property
+    def number(self) -> str:
+        return self.channel.order_number
+
+    @property
+    def open_gates(self) -> tuple[Gate, ...]:
+        return tuple(g for g in self.gates if g.is_open)
+
+    def open_gate(self, kind: GateKind) -> Gate | None:
+        for g in self.gates:
+            if g.kind is kind and g.is_open:
+                return g
+        return None
+
+    def with_(self, **changes: Any) -> Order:
+        return replace(self, **changes)

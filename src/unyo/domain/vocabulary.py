@@ -1,0 +1,100 @@
+"""The vocabulary of unyo: one StrEnum per family, one line of meaning per member.
+
+Names follow the glossary of DESIGN.md §9. Standard library only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Stage(StrEnum):
+    """Where an order is in the flow. `ready` is derived, never set by hand."""
+
+    processing = "processing"  # 受注処理: gates are being resolved
+    ready = "ready"  # 出荷OK / 印刷待ち: processing with no open gate
+    at_warehouse = "at_warehouse"  # 印刷済 / 出荷指示済: handed to the WMS
+    shipped = "shipped"  # 出荷済: the WMS reported tracking
+    cancelled = "cancelled"  # キャンセル: stopped before shipping
+
+
+OPEN_STAGES = frozenset({Stage.processing, Stage.ready, Stage.at_warehouse})
+"""Stages whose orders the payment sync keeps re-reading."""
+
+BEFORE_HANDOFF = frozenset({Stage.processing, Stage.ready})
+"""Stages in which an order can still be stopped without the warehouse."""
+
+
+class GateKind(StrEnum):
+    """What an open gate waits for; any open gate blocks processing → ready."""
+
+    payment = "payment"  # 入金待ち: payment not settled (RMS below 300)
+    check = "check"  # 確認待ち: a person must look
+    hold = "hold"  # 保留: waiting for a time or a person
+
+
+class EventType(StrEnum):
+    """What happened to an order; events are appended, never changed."""
+
+    order_imported = "order_imported"  # created from the channel
+    order_confirmed = "order_confirmed"  # RMS confirmOrder succeeded (100 → 200)
+    gate_opened = "gate_opened"  # a gate was opened, with its reason
+    gate_closed = "gate_closed"  # a gate was closed, by whom
+    stage_changed = "stage_changed"  # the stage moved (data: from, to)
+    payment_settled = "payment_settled"  # RMS reached 300
+    payment_reverted = "payment_reverted"  # RMS fell back below 300 (re-authorisation failed)
+    order_changed = "order_changed"  # amounts or items changed at the channel
+    channel_status_changed = "channel_status_changed"  # RMS status moved (data: from, to)
+    order_cancelled = "order_cancelled"  # stopped; reason in data
+    cancel_after_handoff = "cancel_after_handoff"  # channel cancelled an order the WMS has
+    effect_failed = "effect_failed"  # an outside effect failed permanently
+
+
+class EffectKind(StrEnum):
+    """Outside actions, written to the outbox with the change that caused them."""
+
+    confirm_order = "confirm_order"  # RMS confirmOrder (注文確認)
+    send_mail = "send_mail"  # a mail to the buyer (サンクスメール, 発送連絡メール)
+    hand_off_to_warehouse = "hand_off_to_warehouse"  # shipment request to the WMS
+    report_shipping = "report_shipping"  # RMS updateOrderShipping (発送完了報告)
+
+
+class MailKind(StrEnum):
+    """Mails unyo sends to buyers."""
+
+    thanks = "thanks"  # サンクスメール, on import
+    shipping = "shipping"  # 発送連絡メール, on shipped
+
+
+class Actor(StrEnum):
+    """Who caused a change, for the automation rate."""
+
+    system = "system"  # unyo's own steps
+    channel = "channel"  # what the marketplace reported
+    person = "person"  # a manual action (counted against automation)
+
+
+class OrderType(StrEnum):
+    """Rakuten orderType, in words."""
+
+    normal = "normal"  # 1 通常
+    subscription = "subscription"  # 4 定期購入
+    distribution = "distribution"  # 5 頒布会
+    reservation = "reservation"  # 6 予約
+
+
+class RmsStatus(IntEnum):
+    """Rakuten orderProgress codes."""
+
+    awaiting_confirmation = 100  # 注文確認待ち
+    rakuten_processing = 200  # 楽天処理中
+    awaiting_shipment = 300  # 発送待ち
+    awaiting_change = 400  # 変更確定待ち
+    shipped = 500  # 発送済
+    payment_in_progress = 600  # 支払手続き中
+    payment_done = 700  # 支払手続き済
+    awaiting_cancel = 800  # キャンセル確定待ち
+    cancelled = 900  # キャンセル確定
+
+
+CANCELLED_RMS = frozenset({RmsStatus.awaiting_cancel, RmsStatus.cancelled})

@@ -1,0 +1,26 @@
+"""The shop's file (`unyo.yaml`): loading, defaults and validation with line numbers.
+
+May import `unyo.domain`; must not import `unyo.app`, adapters, the CLI or the web layer.
+"""
+
+from unyo.flow.config import (
+    Config,
+    ConfigError,
+    ImportSettings,
+    OutboxSettings,
+    RmsSettings,
+    SyncSettings,
+    load_config,
+    parse_duration,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ImportSettings",
+    "OutboxSettings",
+    "RmsSettings",
+    "SyncSettings",
+    "load_config",
+    "parse_duration",
+]
