@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +24,7 @@ from unyo.app.context import Progress as ProgressFn
 from unyo.app.context import no_progress
 from unyo.clock import SimClock, parse_instant
 from unyo.domain import GateKind, Stage
-from unyo.flow import ConfigError, load_config
+from unyo.flow import Config, ConfigError, load_config
 from unyo.flow.config import INIT_TEMPLATE
 
 app = typer.Typer(help="unyo: order operations for Rakuten Ichiba shops.", no_args_is_help=True,
@@ -59,7 +59,7 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
 
-def _load(config: Path, required: bool = False):  # type: ignore[no-untyped-def]
+def _load(config: Path, required: bool = False) -> Config:
     try:
         if not config.exists() and not required:
             return load_config(None)
@@ -132,10 +132,8 @@ def run(config: ConfigOpt = Path("unyo.yaml"),
         if not once:
             err.print(f"unyo running shop {cfg.shop_id} against {cfg.rms.base_url} "
                       "(Ctrl-C stops)")
-            try:
+            with suppress(KeyboardInterrupt):
                 runner.run_forever()
-            except KeyboardInterrupt:
-                pass
             return
         runner.run_once()
     steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}
@@ -199,6 +197,7 @@ def orders_show(number: str, config: ConfigOpt = Path("unyo.yaml"),
         doc = order_view(store, conn, cfg.shop_id, number)
     if doc is None:
         _fail(f"no order {number} in shop {cfg.shop_id}", 1)
+        return
     if as_json:
         _print_json(doc)
         return
@@ -236,10 +235,9 @@ def sandbox_rms(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 
     from datetime import timedelta
 
     from unyo.clock import SystemClock
+    from unyo.demo import DEMO_LICENSE_KEY, DEMO_SERVICE_SECRET
     from unyo.sandbox.generator import generate_orders
     from unyo.sandbox.rms_emulator import RmsEmulator, serve
-
-    from unyo.sandbox.demo import DEMO_LICENSE_KEY, DEMO_SERVICE_SECRET
 
     clock = SystemClock()
     secret = os.environ.get("RMS_SERVICE_SECRET") or DEMO_SERVICE_SECRET
@@ -252,10 +250,8 @@ def sandbox_rms(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 
     err.print(f"RMS emulator on http://127.0.0.1:{port} with {orders} orders")
     if "RMS_SERVICE_SECRET" not in os.environ:
         err.print(f"credentials: RMS_SERVICE_SECRET={secret} RMS_LICENSE_KEY={key}")
-    try:
+    with suppress(KeyboardInterrupt):
         serve("127.0.0.1", port, emulator)
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -268,7 +264,7 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
                                                      "SQLite file).")] = None,
          as_json: JsonOpt = False) -> None:
     """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock."""
-    from unyo.sandbox.demo import run_demo
+    from unyo.demo import run_demo
 
     with progress_bar(not as_json) as report:
         summary = run_demo(orders=orders, seed=seed, speed=speed, database_url=database,

@@ -48,7 +48,10 @@ class ConfirmOutcome:
 class OrderChannel(Protocol):
     """A marketplace's order API, in domain terms."""
 
-    calls: Counter[str]
+    @property
+    def calls(self) -> Counter[str]:
+        """Requests sent per channel method (for summaries and the bench)."""
+        ...
 
     def search(self, start: datetime, end: datetime) -> list[str]:
         """Numbers of orders placed in [start, end] that are not cancelled or shipped."""

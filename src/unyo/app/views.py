@@ -24,7 +24,8 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
                                                         if k not in ("order_number", "status")}},
         "gates": [{"id": g.id, "kind": g.kind.value, "reason": g.reason,
                    "opened_at": g.opened_at, "opened_by": g.opened_by.value,
-                   "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
+                   "closed_at": g.closed_at,
+                   "closed_by": g.closed_by.value if g.closed_by else None,
                    "close_note": g.close_note, "until": g.until} for g in order.gates],
         "events": [{"at": e.at, "type": e.type.value, "actor": e.actor.value, "data": e.data}
                    for e in store.events_of(conn, order.id)],

@@ -82,16 +82,40 @@ _PLACES: tuple[tuple[str, str, str, str, bool], ...] = (
 _BUILDINGS = ("", "", "", " サンハイツ101", " グランドメゾン302号室", " ｺｰﾎﾟ山田 2F")
 
 _FAMILY = (
-    ("佐藤", "サトウ"), ("鈴木", "スズキ"), ("髙橋", "タカハシ"), ("田中", "タナカ"),
-    ("伊藤", "イトウ"), ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"),
-    ("小林", "コバヤシ"), ("加藤", "カトウ"), ("吉田", "ヨシダ"), ("山田", "ヤマダ"),
-    ("山﨑", "ヤマザキ"), ("宮﨑", "ミヤザキ"), ("𠮷田", "ヨシダ"), ("松本", "マツモト"),
-    ("井上", "イノウエ"), ("木村", "キムラ"), ("林", "ハヤシ"), ("斎藤", "サイトウ"),
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("髙橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山田", "ヤマダ"),
+    ("山﨑", "ヤマザキ"),
+    ("宮﨑", "ミヤザキ"),
+    ("𠮷田", "ヨシダ"),
+    ("松本", "マツモト"),
+    ("井上", "イノウエ"),
+    ("木村", "キムラ"),
+    ("林", "ハヤシ"),
+    ("斎藤", "サイトウ"),
 )
 _FIRST = (
-    ("太郎", "タロウ"), ("花子", "ハナコ"), ("翔太", "ショウタ"), ("美咲", "ミサキ"),
-    ("健一", "ケンイチ"), ("陽菜", "ヒナ"), ("大輔", "ダイスケ"), ("由美", "ユミ"),
-    ("蓮", "レン"), ("さくら", "サクラ"), ("誠", "マコト"), ("恵子", "ケイコ"),
+    ("太郎", "タロウ"),
+    ("花子", "ハナコ"),
+    ("翔太", "ショウタ"),
+    ("美咲", "ミサキ"),
+    ("健一", "ケンイチ"),
+    ("陽菜", "ヒナ"),
+    ("大輔", "ダイスケ"),
+    ("由美", "ユミ"),
+    ("蓮", "レン"),
+    ("さくら", "サクラ"),
+    ("誠", "マコト"),
+    ("恵子", "ケイコ"),
 )
 
 # (itemNumber, manageNumber, itemId, name, price (tax incl.), taxRate, variants, pre-order)
@@ -101,32 +125,92 @@ _CATALOGUE: tuple[tuple[str, str, int, str, int, float, tuple[_Variant, ...], bo
     ("tea-001", "tea-001", 10000001, "静岡県産 深蒸し煎茶 100g", 1080, 0.08, (), False),
     ("tea-002", "tea-002", 10000002, "宇治抹茶 30g缶", 1620, 0.08, (), False),
     ("tea-003", "tea-003", 10000003, "ほうじ茶ティーバッグ 50袋", 980, 0.08, (), False),
-    ("swt-001", "swt-001", 10000004, "国産バター使用 クッキー詰め合わせ 24枚", 2480, 0.08, (),
-     False),
+    (
+        "swt-001",
+        "swt-001",
+        10000004,
+        "国産バター使用 クッキー詰め合わせ 24枚",
+        2480,
+        0.08,
+        (),
+        False,
+    ),
     ("swt-002", "swt-002", 10000005, "京ばあむ 1本", 1944, 0.08, (), False),
     ("swt-003", "swt-003", 10000006, "栗きんとん 6個入", 3240, 0.08, (), False),
     ("swt-004", "swt-004", 10000007, "【冷凍】チーズケーキ 5号", 3980, 0.08, (), False),
-    ("fru-001", "fru-001", 10000008, "山形県産 さくらんぼ 佐藤錦 500g", 5400, 0.08,
-     (("l", "サイズ:L"), ("2l", "サイズ:2L")), False),
+    (
+        "fru-001",
+        "fru-001",
+        10000008,
+        "山形県産 さくらんぼ 佐藤錦 500g",
+        5400,
+        0.08,
+        (("l", "サイズ:L"), ("2l", "サイズ:2L")),
+        False,
+    ),
     ("fru-002", "fru-002", 10000009, "愛媛 みかん 5kg 訳あり", 2980, 0.08, (), False),
-    ("ric-001", "ric-001", 10000010, "令和7年産 新潟県産コシヒカリ 5kg", 4280, 0.08,
-     (("hakumai", "精米:白米"), ("genmai", "精米:玄米")), False),
+    (
+        "ric-001",
+        "ric-001",
+        10000010,
+        "令和7年産 新潟県産コシヒカリ 5kg",
+        4280,
+        0.08,
+        (("hakumai", "精米:白米"), ("genmai", "精米:玄米")),
+        False,
+    ),
     ("ric-002", "ric-002", 10000011, "北海道産 ゆめぴりか 10kg", 7980, 0.08, (), False),
     ("cof-001", "cof-001", 10000012, "ドリップコーヒー 100袋 福袋", 3580, 0.08, (), False),
-    ("gif-001", "gif-001", 10000013, "【お歳暮】ハム・ソーセージ ギフトセット", 5400, 0.08, (),
-     False),
+    (
+        "gif-001",
+        "gif-001",
+        10000013,
+        "【お歳暮】ハム・ソーセージ ギフトセット",
+        5400,
+        0.08,
+        (),
+        False,
+    ),
     ("gif-002", "gif-002", 10000014, "今治タオル ギフトセット 木箱入り", 4400, 0.10, (), False),
     ("gif-003", "gif-003", 10000015, "カタログギフト 5,800円コース", 6380, 0.10, (), False),
-    ("tow-001", "tow-001", 10000016, "今治タオル バスタオル", 2750, 0.10,
-     (("wh", "カラー:ホワイト"), ("nv", "カラー:ネイビー"), ("gy", "カラー:グレー")), False),
-    ("tsh-001", "tsh-001", 10000017, "綿100% 無地Tシャツ", 1980, 0.10,
-     (("wh-m", "カラー:ホワイト\nサイズ:M"), ("wh-l", "カラー:ホワイト\nサイズ:L"),
-      ("bk-m", "カラー:ブラック\nサイズ:M"), ("bk-l", "カラー:ブラック\nサイズ:L")), False),
+    (
+        "tow-001",
+        "tow-001",
+        10000016,
+        "今治タオル バスタオル",
+        2750,
+        0.10,
+        (("wh", "カラー:ホワイト"), ("nv", "カラー:ネイビー"), ("gy", "カラー:グレー")),
+        False,
+    ),
+    (
+        "tsh-001",
+        "tsh-001",
+        10000017,
+        "綿100% 無地Tシャツ",
+        1980,
+        0.10,
+        (
+            ("wh-m", "カラー:ホワイト\nサイズ:M"),
+            ("wh-l", "カラー:ホワイト\nサイズ:L"),
+            ("bk-m", "カラー:ブラック\nサイズ:M"),
+            ("bk-l", "カラー:ブラック\nサイズ:L"),
+        ),
+        False,
+    ),
     ("sox-001", "sox-001", 10000018, "メンズ ビジネスソックス 5足組", 1280, 0.10, (), False),
     ("kit-001", "kit-001", 10000019, "南部鉄器 急須 0.6L", 8800, 0.10, (), False),
     ("kit-002", "kit-002", 10000020, "美濃焼 茶碗 夫婦セット", 3300, 0.10, (), False),
-    ("kit-003", "kit-003", 10000021, "ステンレス 保温ボトル 500ml", 2640, 0.10,
-     (("sv", "カラー:シルバー"), ("rd", "カラー:レッド")), False),
+    (
+        "kit-003",
+        "kit-003",
+        10000021,
+        "ステンレス 保温ボトル 500ml",
+        2640,
+        0.10,
+        (("sv", "カラー:シルバー"), ("rd", "カラー:レッド")),
+        False,
+    ),
     ("hom-001", "hom-001", 10000022, "ひのき 入浴剤 10包", 1100, 0.10, (), False),
     ("hom-002", "hom-002", 10000023, "アロマディフューザー 200ml", 3520, 0.10, (), False),
     ("hom-003", "hom-003", 10000024, "羽毛布団 シングル", 19800, 0.10, (), False),
@@ -172,13 +256,43 @@ _HOSTILE = (
     "<img src=x onerror=alert(document.cookie)>",
 )
 _NOSHI = ("御歳暮", "御中元", "内祝", "御祝", "粗品", "御礼")
-_TIME_SLOTS = (("1", "午前中"), ("1416", "14:00-16:00"), ("1618", "16:00-18:00"),
-               ("1820", "18:00-20:00"), ("1921", "19:00-21:00"), ("2", "午後"))
+_TIME_SLOTS = (
+    ("1", "午前中"),
+    ("1416", "14:00-16:00"),
+    ("1618", "16:00-18:00"),
+    ("1820", "18:00-20:00"),
+    ("1921", "19:00-21:00"),
+    ("2", "午後"),
+)
 _WEEKDAYS = "月火水木金土日"
 
 # Orders per hour of day (JST): quiet at night, peaks at lunch and in the evening.
-_HOURLY = (0.6, 0.35, 0.2, 0.15, 0.1, 0.15, 0.35, 0.7, 1.0, 1.2, 1.3, 1.5,
-           2.2, 1.8, 1.3, 1.2, 1.2, 1.3, 1.6, 2.0, 2.6, 2.8, 2.4, 1.5)
+_HOURLY = (
+    0.6,
+    0.35,
+    0.2,
+    0.15,
+    0.1,
+    0.15,
+    0.35,
+    0.7,
+    1.0,
+    1.2,
+    1.3,
+    1.5,
+    2.2,
+    1.8,
+    1.3,
+    1.2,
+    1.2,
+    1.3,
+    1.6,
+    2.0,
+    2.6,
+    2.8,
+    2.4,
+    1.5,
+)
 
 _FULL_KANA = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホ"
 _FULL_KANA += "マミムメモヤユヨラリルレロワヲンァィゥェォャュョッー"
@@ -219,6 +333,8 @@ def generate_orders(
                 used.add(number)
                 break
         orders.append(_Builder(rng, number, at).build())
+    # Same order as RMS lists them: by orderDatetime, ties by order number.
+    orders.sort(key=lambda o: (o.model["orderDatetime"], o.order_number))
     return orders
 
 
@@ -258,14 +374,17 @@ class _Builder:
         buyer = self._person(island_ok=not next_day)
         n_packages = rng.choice((2, 3)) if several else 1
         gift_to_other = gift and rng.random() < 0.6
-        senders = [buyer if (i == 0 and not gift_to_other and not several)
-                   else self._person(island_ok=not next_day)
-                   for i in range(n_packages)]
+        senders = [
+            buyer
+            if (i == 0 and not gift_to_other and not several)
+            else self._person(island_ok=not next_day)
+            for i in range(n_packages)
+        ]
         island = any(s["isolatedIslandFlag"] == 1 for s in senders)
-        not_fixed = code not in (2, 8) and (
-            (island and rng.random() < 0.5) or rng.random() < 0.015)
-        packages = [self._package(i, s, order_type, gift, cod, not_fixed)
-                    for i, s in enumerate(senders)]
+        not_fixed = code not in (2, 8) and ((island and rng.random() < 0.5) or rng.random() < 0.015)
+        packages = [
+            self._package(i, s, order_type, gift, cod, not_fixed) for i, s in enumerate(senders)
+        ]
 
         goods = sum(p["goodsPrice"] for p in packages)
         delivery = sum(p["deliveryPrice"] for p in packages)
@@ -348,7 +467,11 @@ class _Builder:
         return GeneratedOrder(model, *self._payment_timing(code, order_type, member, next_day))
 
     def _payment_timing(
-        self, code: int, order_type: int, member: bool, next_day: bool,
+        self,
+        code: int,
+        order_type: int,
+        member: bool,
+        next_day: bool,
     ) -> tuple[timedelta | None, timedelta | None, bool]:
         rng = self.rng
         auth_fails = False
@@ -385,7 +508,8 @@ class _Builder:
         rng = self.rng
         on_island = island_ok and rng.random() < 0.06
         postal, prefecture, city, street, island = rng.choice(
-            [p for p in _PLACES if p[4] == on_island])
+            [p for p in _PLACES if p[4] == on_island]
+        )
         family, first, family_kana, first_kana = self._name()
         sub_address = street + rng.choice(_BUILDINGS)
         if self.hostile and rng.random() < 0.2:
@@ -417,7 +541,12 @@ class _Builder:
         return model
 
     def _package(
-        self, index: int, sender: dict[str, Any], order_type: int, gift: bool, cod: bool,
+        self,
+        index: int,
+        sender: dict[str, Any],
+        order_type: int,
+        gift: bool,
+        cod: bool,
         not_fixed: bool,
     ) -> dict[str, Any]:
         rng = self.rng
@@ -464,8 +593,13 @@ class _Builder:
         if variants:
             suffix, choice = rng.choice(variants)
             sku = f"{manage}-{suffix}"
-            skus = [{"variantId": sku, "merchantDefinedSkuId": sku,
-                     "skuInfo": choice.replace("\n", " ")}]
+            skus = [
+                {
+                    "variantId": sku,
+                    "merchantDefinedSkuId": sku,
+                    "skuInfo": choice.replace("\n", " "),
+                }
+            ]
         if preorder:
             release = self.at.astimezone(JST).date() + timedelta(days=rng.randint(10, 60))
             info = f"{release.year}年{release.month}月{release.day}日発売予定（発売日以降順次発送）"
@@ -534,16 +668,33 @@ class _Builder:
 
     def _wrapping(self) -> dict[str, Any]:
         # Free wrapping keeps goods + postage + 代引料 + paymentCharge = totalPrice exact.
-        return {"title": 1, "name": "無料ギフトラッピング", "price": 0, "includeTaxFlag": 1,
-                "deleteWrappingFlag": 0, "taxRate": 0.1, "taxPrice": 0}
+        return {
+            "title": 1,
+            "name": "無料ギフトラッピング",
+            "price": 0,
+            "includeTaxFlag": 1,
+            "deleteWrappingFlag": 0,
+            "taxRate": 0.1,
+            "taxPrice": 0,
+        }
 
     def _coupons(self, coupon: int) -> list[dict[str, Any]]:
         if not coupon:
             return []
-        return [{"couponCode": f"SHOP-{self.rng.randrange(10**6):06d}", "itemId": 0,
-                 "couponName": f"{coupon}円OFFクーポン", "couponSummary": f"{coupon}円OFF",
-                 "couponCapital": "ショップ", "couponCapitalCode": 1, "expiryDate": None,
-                 "couponPrice": coupon, "couponUnit": 1, "couponTotalPrice": coupon}]
+        return [
+            {
+                "couponCode": f"SHOP-{self.rng.randrange(10**6):06d}",
+                "itemId": 0,
+                "couponName": f"{coupon}円OFFクーポン",
+                "couponSummary": f"{coupon}円OFF",
+                "couponCapital": "ショップ",
+                "couponCapitalCode": 1,
+                "expiryDate": None,
+                "couponPrice": coupon,
+                "couponUnit": 1,
+                "couponTotalPrice": coupon,
+            }
+        ]
 
 
 def _included_tax(amount: int, rate: float) -> int:

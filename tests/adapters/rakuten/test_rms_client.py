@@ -11,8 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from rms_samples import body_of, message, method_of, mock_http, order_model, reply
 
+from tests.adapters.rakuten.rms_samples import (
+    body_of,
+    message,
+    method_of,
+    mock_http,
+    order_model,
+    reply,
+)
 from unyo.adapters.rakuten import (
     BasketShipping,
     RmsAuthError,

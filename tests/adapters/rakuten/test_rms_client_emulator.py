@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from unyo.adapters.rakuten import (
+    BasketShipping,
     RmsAuthError,
     RmsClient,
     RmsRequestError,
+    RmsThrottledError,
     channel_order_from_rms,
     format_rms_datetime,
 )
 from unyo.clock import JST, SimClock
+from unyo.domain import NOT_FIXED, Shipment
 from unyo.sandbox.generator import GeneratedOrder, generate_orders
 
 emulator_module = pytest.importorskip("unyo.sandbox.rms_emulator")
@@ -57,21 +61,24 @@ def test_search_get_and_confirm_2500_orders_over_pages(sandbox: Sandbox) -> None
     fetched = client.get_order(numbers)
     orders = [channel_order_from_rms(m) for m in fetched.orders]
     waiting = [o.order_number for o in orders if o.status == 100]
+    postage_open = {o.order_number for o in orders
+                    if o.status == 100 and NOT_FIXED in (o.amounts.postage, o.amounts.total)}
     first = client.confirm_order(waiting)
-    second = client.confirm_order(waiting[:10])
+    confirmed = [n for n in waiting if n not in postage_open]
+    second = client.confirm_order(confirmed[:10])
 
     assert set(numbers) == {o.order_number for o in sandbox.orders}
     assert client.calls["searchOrder"] == 3
     assert client.calls["getOrder"] == 25
     assert fetched.missing == []
     assert len(orders) == 2500
-    assert waiting
-    assert all(m.ok for m in first.values()), [str(m) for m in first.values() if not m.ok][:3]
     assert set(first) == set(waiting)
+    assert postage_open and confirmed
+    assert all(first[n].ok for n in confirmed)
+    assert all(first[n].code.endswith("_ERROR_105") for n in postage_open)
     assert all(not m.ok and m.code.endswith("_ERROR_103") for m in second.values())
-    assert client.calls["confirmOrder"] == 1 + (len(waiting) - 1) // 100 + 1
-    refetched = client.get_order(waiting[:5])
-    assert all(channel_order_from_rms(m).status >= 200 for m in refetched.orders)
+    refetched = client.get_order(confirmed[:5])
+    assert all(channel_order_from_rms(m).confirmed_at is not None for m in refetched.orders)
 
 
 def test_unknown_numbers_are_reported_missing(sandbox: Sandbox) -> None:
@@ -112,3 +119,96 @@ def test_the_emulator_rejects_other_datetime_formats_that_the_client_never_sends
 
     with pytest.raises(RmsRequestError, match="startDatetime"):
         client._post("searchOrder", colon)
+
+
+# --- writes and faults, each on a fresh emulator -----------------------------------------
+
+
+@pytest.fixture
+def small() -> Iterator[tuple[Sandbox, Any]]:
+    orders = generate_orders(20, seed=3, start=DAY, end=DAY + timedelta(hours=6))
+    clock = SimClock(DAY + timedelta(hours=7))
+    emulator = emulator_module.RmsEmulator(clock, service_secret=SECRET, license_key=KEY,
+                                           orders=orders)
+    with emulator_module.RmsEmulatorServer(emulator) as server, \
+            httpx.Client(timeout=30) as http:
+        yield Sandbox(orders, clock, server.base_url, http), emulator
+
+
+def _awaiting_shipment(sandbox: Sandbox, emulator: Any) -> tuple[str, int]:
+    number = sandbox.orders[0].order_number
+    emulator.change_order(number, orderProgress=300)
+    model = sandbox.client().get_order([number]).orders[0]
+    return number, model["PackageModelList"][0]["basketId"]
+
+
+def test_shipping_report_adds_a_row_and_a_resend_would_duplicate_it(
+        small: tuple[Sandbox, Any]) -> None:
+    sandbox, emulator = small
+    client = sandbox.client()
+    number, basket_id = _awaiting_shipment(sandbox, emulator)
+    row = Shipment(None, "1001", "123456789012", date(2026, 11, 26))
+
+    result = client.update_order_shipping(number, [BasketShipping(basket_id, (row,))])
+
+    assert [(r.ok, r.data_number) for r in result] == [(True, 1)]
+    detail_id = result[0].shipping_detail_id
+    order = channel_order_from_rms(client.get_order([number]).orders[0])
+    assert [(s.shipping_detail_id, s.carrier_code, s.tracking_number)
+            for s in order.packages[0].shipments] == [(detail_id, "1001", "123456789012")]
+
+
+def test_async_shipping_report_is_none_until_processed(small: tuple[Sandbox, Any]) -> None:
+    sandbox, emulator = small
+    client = sandbox.client()
+    number, basket_id = _awaiting_shipment(sandbox, emulator)
+    row = Shipment(None, "1002", "999988887777", date(2026, 11, 26))
+
+    request_id = client.update_order_shipping_async([(number, [BasketShipping(basket_id,
+                                                                             (row,))])])
+    pending = client.get_result_update_order_shipping_async(request_id)
+    sandbox.clock.advance(60)
+    done = client.get_result_update_order_shipping_async(request_id)
+
+    assert pending is None
+    assert done is not None
+    assert [(r.order_number, r.ok) for r in done] == [(number, True)]
+
+
+def test_cancel_then_cancel_again(small: tuple[Sandbox, Any]) -> None:
+    sandbox, _ = small
+    client = sandbox.client()
+    number = sandbox.orders[1].order_number
+
+    first = client.cancel_order(number, reason_code=10)
+    with pytest.raises(RmsRequestError, match="ERROR_102"):
+        client.cancel_order(number, reason_code=10)
+
+    assert first.ok and first.order_number == number
+
+
+def test_throttling_by_the_emulator_raises_after_retries(small: tuple[Sandbox, Any]) -> None:
+    sandbox, emulator = small
+    emulator.faults = emulator_module.FaultConfig(throttle=True)
+    client = sandbox.client(max_retries=2)
+    before = sandbox.clock.now()
+
+    with pytest.raises(RmsThrottledError):
+        client.search_order(start=DAY, end=DAY + timedelta(hours=6))
+
+    assert client.calls["searchOrder"] == 3
+    assert sandbox.clock.now() > before  # backed off on the simulated clock
+
+
+def test_transient_server_errors_and_cut_bodies_are_ridden_out(
+        small: tuple[Sandbox, Any]) -> None:
+    sandbox, emulator = small
+    emulator.faults = emulator_module.FaultConfig(
+        error_rate=0.3, malformed_rate=0.2)
+    client = sandbox.client(max_retries=10)
+    numbers = [o.order_number for o in sandbox.orders]
+
+    results = [client.get_order(numbers[i:i + 1]) for i in range(len(numbers))]
+
+    assert [r.orders[0]["orderNumber"] for r in results] == numbers
+    assert sum(client.calls.values()) > len(numbers)

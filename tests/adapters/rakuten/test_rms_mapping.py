@@ -6,8 +6,8 @@ import time
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from rms_samples import order_model
 
+from tests.adapters.rakuten.rms_samples import order_model
 from unyo.adapters.rakuten.errors import MappingError
 from unyo.adapters.rakuten.mapping import (
     CARRIERS,

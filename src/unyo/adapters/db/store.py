@@ -137,7 +137,9 @@ class Store:
         result = conn.execute(
             insert(t.orders).returning(t.orders.c.id, sort_by_parameter_order=True), rows)
         ids = [r[0] for r in result]
-        gate_rows, event_rows, effect_rows = [], [], []
+        gate_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        effect_rows: list[dict[str, Any]] = []
         for order_id, d in zip(ids, decisions, strict=True):
             gate_rows.extend(self._gate_row(order_id, g) for g in d.order.gates)
             event_rows.extend(self._event_row(order_id, e) for e in d.events)

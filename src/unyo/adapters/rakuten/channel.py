@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+
 import httpx
 
 from unyo.adapters.rakuten.client import RmsClient
@@ -38,7 +39,9 @@ SEARCH_PROGRESS = (100, 200, 300, 400)
 # will cancel it), ERROR_103 not in 100 (already confirmed), ERROR_105 postage not set
 # (a person must fix postage in RMS first).
 _CONFIRM_DONE = ("_ERROR_102", "_ERROR_103")
-_CONFIRM_PERMANENT = {"_ERROR_105": "送料が未確定のため注文確認できません（RMSで送料を確定してください）"}
+_CONFIRM_PERMANENT = {
+    "_ERROR_105": "送料が未確定のため注文確認できません（RMSで送料を確定してください）",
+}
 
 
 @contextmanager
