@@ -1,7 +1,12 @@
 """The `unyo` command line.
 
 Human output goes through Rich; `--json` prints exactly one JSON document on
-stdout and nothing else there (progress and logs go to stderr).
+stdout and nothing else there (progress, logs and errors go to stderr). The
+keys of those documents are the product's interface: add, never rename.
+
+Exit codes: 0 done; 1 the work ran and something failed (a step error, an
+unknown order); 2 nothing ran because the input is wrong (shop file, options,
+credentials, database URL).
 """
 
 from __future__ import annotations
@@ -13,19 +18,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from unyo.app.context import Progress as ProgressFn
 from unyo.app.context import no_progress
-from unyo.clock import SimClock, parse_instant
+from unyo.clock import JST, SimClock, parse_instant
 from unyo.domain import GateKind, Stage
 from unyo.flow import Config, ConfigError, load_config
-from unyo.flow.config import INIT_TEMPLATE
+from unyo.flow.config import parse_config, render_init
+
+if TYPE_CHECKING:
+    from unyo.adapters.db import Store
 
 app = typer.Typer(help="unyo: order operations for Rakuten Ichiba shops.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -40,12 +49,15 @@ app.add_typer(db_app, name="db")
 out = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The shop file.")]
+DEFAULT_CONFIG = Path("unyo.yaml")
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="The shop file (default: unyo.yaml).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+def _fail(message: str, code: int = 2) -> NoReturn:
+    # The message may hold paths, RMS texts or buyer data: never Rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -59,15 +71,35 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
 
-def _load(config: Path, required: bool = False) -> Config:
+def _load(config: Path | None, required: bool = False) -> Config:
+    """The shop file; without --config, ./unyo.yaml if present (or defaults if not required)."""
     try:
-        if not config.exists() and not required:
+        if config is None and not required and not DEFAULT_CONFIG.exists():
             return load_config(None)
-        return load_config(config)
+        return load_config(config or DEFAULT_CONFIG)
     except ConfigError as e:
         for p in e.problems:
-            err.print(p, highlight=False, markup=False)
+            err.print(p, highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _open_store(url: str) -> Store:
+    """The migrated store, or a clear error (the URL shown without its password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from unyo.adapters.db import Store
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        _fail("the database URL is not a URL (database.url or UNYO_DATABASE_URL; "
+              "e.g. sqlite:///unyo.db)")
+    try:
+        return Store.open(url)
+    except (SQLAlchemyError, ImportError) as e:
+        reason = getattr(e, "orig", None) or e
+        _fail(f"cannot open the database {shown}: {reason}")
 
 
 @contextmanager
@@ -103,35 +135,48 @@ def init(path: Annotated[Path, typer.Argument()] = Path("unyo.yaml"),
     """Write a commented shop file (unyo.yaml) to start from."""
     if path.exists() and not force:
         _fail(f"{path} already exists (use --force to overwrite)")
-    path.write_text(INIT_TEMPLATE.format(shop_id=shop_id, shop_name=shop_name),
-                    encoding="utf-8")
-    load_config(path)  # the template must always be valid
-    out.print(f"wrote {path}; set RMS_SERVICE_SECRET and RMS_LICENSE_KEY, then `unyo run`")
+    if path.is_dir():
+        _fail(f"{path} is a directory")
+    try:
+        text = render_init(shop_id, shop_name)
+    except ValueError as e:
+        _fail(f"--shop-id: {e}")
+    parse_config(text, str(path), env={})  # the template must always be valid
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write {path}: {e.strerror}")
+    out.print(f"wrote {path}; set RMS_SERVICE_SECRET and RMS_LICENSE_KEY, then `unyo run`",
+              highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
-def run(config: ConfigOpt = Path("unyo.yaml"),
+def run(config: ConfigOpt = None,
         once: Annotated[bool, typer.Option("--once", help="One cycle of every step.")] = False,
         now: Annotated[str | None, typer.Option(help="Set the clock (ISO-8601).")] = None,
         as_json: JsonOpt = False) -> None:
     """Run the flow: import, confirm, payment sync... on their cadence (or --once)."""
     from unyo.app.runner import Runner
-    from unyo.wiring import OffsetClock, SetupError, build_context
+    from unyo.wiring import OffsetClock, SetupError, build_context, credentials
 
+    if as_json and not once:
+        _fail("--json prints the result of one cycle: use it with --once")
     cfg = _load(config, required=True)
+    clock = OffsetClock(_instant(now)) if now else None
     try:
-        clock = OffsetClock(parse_instant(now)) if now else None
-    except ValueError as e:
-        _fail(f"--now: {e}")
+        credentials(cfg)  # before anything touches the database or RMS
+    except SetupError as e:
+        _fail(str(e))
+    store = _open_store(cfg.database_url)
     with progress_bar(not as_json) as report:
         try:
-            ctx = build_context(cfg, clock=clock, progress=report)
+            ctx = build_context(cfg, clock=clock, store=store, progress=report)
         except SetupError as e:
             _fail(str(e))
         runner = Runner.for_shop(ctx)
         if not once:
             err.print(f"unyo running shop {cfg.shop_id} against {cfg.rms.base_url} "
-                      "(Ctrl-C stops)")
+                      "(Ctrl-C stops)", highlight=False, markup=False, soft_wrap=True)
             with suppress(KeyboardInterrupt):
                 runner.run_forever()
             return
@@ -140,17 +185,28 @@ def run(config: ConfigOpt = Path("unyo.yaml"),
              for s in runner.steps}
     with ctx.store.transaction() as conn:
         stages = ctx.store.stage_counts(conn, ctx.shop)
-    doc = {"shop": cfg.shop_id, "now": ctx.clock.now().isoformat(), "steps": steps,
+    doc = {"shop": cfg.shop_id, "now": ctx.clock.now().astimezone(JST).isoformat(),
+           "steps": steps,
            "stages": stages, "api_calls": dict(ctx.channel.calls)}
     if as_json:
         _print_json(doc)
     else:
         for name, s in steps.items():
-            line = f"{name}: {s['result']}" if not s["error"] else f"{name}: [red]{s['error']}[/]"
-            out.print(line, highlight=False)
-        out.print(f"stages: {stages}")
+            line = (f"{name}: {escape(str(s['result']))}" if not s["error"]
+                    else f"{name}: [red]{escape(s['error'])}[/]")
+            out.print(line, highlight=False, soft_wrap=True)
+        out.print(f"stages: {stages}", highlight=False, markup=False)
+    store.close()
     if any(s.last_error for s in runner.steps):
         raise typer.Exit(1)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        _fail(f"--now: {text!r} is not an ISO-8601 instant "
+              "(e.g. 2026-11-27T10:00:00+09:00; without an offset it is taken as JST)")
 
 
 def _plain(value: Any) -> Any:
@@ -161,43 +217,41 @@ def _plain(value: Any) -> Any:
 
 
 @orders_app.command("list")
-def orders_list(config: ConfigOpt = Path("unyo.yaml"),
+def orders_list(config: ConfigOpt = None,
                 stage: Annotated[Stage | None, typer.Option(help="Only this stage.")] = None,
                 gate: Annotated[GateKind | None, typer.Option(help="Only orders with an open gate of this kind.")] = None,  # noqa: E501
                 limit: Annotated[int, typer.Option(min=1)] = 100,
                 as_json: JsonOpt = False) -> None:
     """Orders, newest first."""
-    from unyo.adapters.db import Store
-
     cfg = _load(config)
-    store = Store.open(cfg.database_url)
+    store = _open_store(cfg.database_url)
     with store.transaction() as conn:
         rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
+    store.close()
     if as_json:
         _print_json(rows)
         return
     table = Table("注文番号", "stage", "RMS", "注文日時", "合計", "注文者", "gates")
-    for r in rows:
+    for r in rows:  # buyer text is hostile until shown otherwise: escape it
         table.add_row(r["order_number"], r["stage"], str(r["rms_status"]), r["ordered_at"],
-                      f"{r['total']:,}", r["buyer_name"],
-                      ", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"]))
+                      f"{r['total']:,}", escape(r["buyer_name"] or ""),
+                      escape(", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"])))
     out.print(table)
 
 
 @orders_app.command("show")
-def orders_show(number: str, config: ConfigOpt = Path("unyo.yaml"),
+def orders_show(number: str, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
     """One order with its gates, events and effects."""
-    from unyo.adapters.db import Store
     from unyo.app.views import order_view
 
     cfg = _load(config)
-    store = Store.open(cfg.database_url)
+    store = _open_store(cfg.database_url)
     with store.transaction() as conn:
         doc = order_view(store, conn, cfg.shop_id, number)
+    store.close()
     if doc is None:
         _fail(f"no order {number} in shop {cfg.shop_id}", 1)
-        return
     if as_json:
         _print_json(doc)
         return
@@ -216,13 +270,10 @@ def orders_show(number: str, config: ConfigOpt = Path("unyo.yaml"),
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = Path("unyo.yaml")) -> None:
+def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply database migrations (also done automatically on start)."""
-    from unyo.adapters.db.migrate import upgrade
-    from unyo.adapters.db.store import make_engine
-
     cfg = _load(config)
-    upgrade(make_engine(cfg.database_url))
+    _open_store(cfg.database_url).close()  # opening migrates
     out.print("database is up to date")
 
 
@@ -230,14 +281,20 @@ def db_upgrade(config: ConfigOpt = Path("unyo.yaml")) -> None:
 def sandbox_rms(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8790,
                 orders: Annotated[int, typer.Option(min=0, help="Orders to generate.")] = 200,
                 seed: Annotated[int, typer.Option()] = 1) -> None:
-    """The RMS order API emulator on 127.0.0.1 (real clock, orders of the last day)."""
+    """The RMS order API emulator on 127.0.0.1 (real clock, orders of the last day).
+
+    Accepts the credentials in RMS_SERVICE_SECRET / RMS_LICENSE_KEY, or the demo
+    values it prints when those are unset. Stops on Ctrl-C or SIGTERM.
+    """
     import os
+    import signal
+    import threading
     from datetime import timedelta
 
     from unyo.clock import SystemClock
     from unyo.demo import DEMO_LICENSE_KEY, DEMO_SERVICE_SECRET
     from unyo.sandbox.generator import generate_orders
-    from unyo.sandbox.rms_emulator import RmsEmulator, serve
+    from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
 
     clock = SystemClock()
     secret = os.environ.get("RMS_SERVICE_SECRET") or DEMO_SERVICE_SECRET
@@ -247,11 +304,29 @@ def sandbox_rms(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 
                            orders=generate_orders(orders, seed=seed,
                                                   start=now - timedelta(days=1), end=now),
                            seed=seed)
-    err.print(f"RMS emulator on http://127.0.0.1:{port} with {orders} orders")
-    if "RMS_SERVICE_SECRET" not in os.environ:
-        err.print(f"credentials: RMS_SERVICE_SECRET={secret} RMS_LICENSE_KEY={key}")
-    with suppress(KeyboardInterrupt):
-        serve("127.0.0.1", port, emulator)
+    server = RmsEmulatorServer(emulator, port=port)
+    try:
+        server.start()
+    except OSError as e:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {e.strerror}")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        err.print(f"RMS emulator on {server.base_url} with {orders} orders "
+                  f"(UNYO_RMS_BASE_URL={server.base_url})", highlight=False, markup=False,
+                  soft_wrap=True)
+        # Only demo values are ever printed, never credentials from the environment.
+        demo_values = [f"{name}={value}" for name, value, demo in (
+            ("RMS_SERVICE_SECRET", secret, DEMO_SERVICE_SECRET),
+            ("RMS_LICENSE_KEY", key, DEMO_LICENSE_KEY)) if value == demo]
+        if demo_values:
+            err.print(f"credentials: {' '.join(demo_values)}", highlight=False, markup=False,
+                      soft_wrap=True)
+        with suppress(KeyboardInterrupt):
+            while not stopped.wait(0.5):
+                pass
+    finally:
+        server.stop()
 
 
 @app.command()

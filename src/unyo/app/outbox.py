@@ -2,21 +2,23 @@
 
 Handlers exist per effect kind; a kind without a handler (e.g. `send_mail`
 before the mail adapter is configured) simply stays pending. confirmOrder is
-batched 100 orders per call. A transient failure reschedules the effect with
-backoff; a permanent one, or running out of attempts, records the failure on
-the order and opens a check gate for a person.
+batched 100 orders per call, and each batch's outcome is written in one
+transaction. A transient failure reschedules the effect with backoff; a
+permanent one, or running out of attempts, records the failure on the order and
+opens a check gate for a person.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection
 
-from unyo.adapters.db.store import ConcurrentUpdate, EffectRow, backoff
+from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
-from unyo.app.ports import ChannelUnavailable
-from unyo.domain import EffectKind, RecordConfirmed, RecordEffectFailed, decide
+from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
+from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, decide
 
 CONFIRM_BATCH = 100
 
@@ -36,67 +38,71 @@ def deliver_effects(ctx: ShopContext) -> DeliveryResult:
 
 def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
     store, shop = ctx.store, ctx.shop
-    max_attempts = ctx.config.outbox.max_attempts
     seen: set[int] = set()
     while True:
-        now = ctx.clock.now()
         with store.transaction() as conn:
-            due = [e for e in store.due_effects(conn, shop, EffectKind.confirm_order, now,
-                                                CONFIRM_BATCH) if e.id not in seen]
+            due = [e for e in store.due_effects(conn, shop, EffectKind.confirm_order,
+                                                ctx.clock.now(), CONFIRM_BATCH)
+                   if e.id not in seen]
         if not due:
             return
         seen.update(e.id for e in due)
         numbers = [e.payload["order_number"] for e in due]
         try:
-            outcomes = ctx.channel.confirm(numbers)
+            outcomes: dict[str, ConfirmOutcome] = ctx.channel.confirm(numbers)
         except ChannelUnavailable as e:
-            now = ctx.clock.now()
-            with store.transaction() as conn:
-                for effect in due:
-                    _fail(ctx, conn, effect, str(e), permanent=effect.attempts + 1 >= max_attempts)
-                    result.retried += 1
             log.warning("confirmOrder for %d orders failed, will retry: %s", len(due), e)
+            _record(ctx, result, [(effect, None, str(e)) for effect in due])
             return
-        now = ctx.clock.now()
-        with store.transaction() as conn:
-            for effect, number in zip(due, numbers, strict=True):
-                outcome = outcomes.get(number)
-                if outcome is not None and outcome.ok:
-                    store.record_attempt(conn, effect, now, ok=True)
-                    _move(ctx, conn, effect, RecordConfirmed(now))
-                    result.delivered["confirm_order"] = result.delivered.get(
-                        "confirm_order", 0) + 1
-                else:
-                    message = outcome.message if outcome else "no answer for this order"
-                    permanent = (outcome.permanent if outcome else False) or \
-                        effect.attempts + 1 >= max_attempts
-                    _fail(ctx, conn, effect, message, permanent=permanent)
-                    if permanent:
-                        result.failed += 1
-                    else:
-                        result.retried += 1
+        _record(ctx, result, [(effect, outcomes.get(number), None)
+                              for effect, number in zip(due, numbers, strict=True)])
 
 
-def _fail(ctx: ShopContext, conn: Connection, effect: EffectRow, error: str, *,
-          permanent: bool) -> None:
-    now = ctx.clock.now()
-    retry_at = None if permanent else now + backoff(effect.attempts + 1)
-    ctx.store.record_attempt(conn, effect, now, ok=False, error=error,
-                             retry_at=retry_at)
-    if permanent:
-        _move(ctx, conn, effect, RecordEffectFailed(effect.kind, error, now))
-
-
-def _move(ctx: ShopContext, conn: Connection, effect: EffectRow,
-          command: RecordConfirmed | RecordEffectFailed) -> None:
+def _record(ctx: ShopContext, result: DeliveryResult,
+            answers: list[tuple[EffectRow, ConfirmOutcome | None, str | None]]) -> None:
+    """Write a batch's outcome: attempts, and the orders it moves, in one transaction."""
     store = ctx.store
+    max_attempts = ctx.config.outbox.max_attempts
+    now = ctx.clock.now()
+    with store.transaction() as conn:
+        orders = store.load_orders_by_id(conn, [e.order_id for e, _, _ in answers])
+        attempts: list[Attempt] = []
+        moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed]] = []
+        for effect, outcome, error in answers:
+            order = orders.get(effect.order_id)
+            if outcome is not None and (outcome.ok or outcome.cancelled):
+                attempts.append(Attempt(effect, True, None if outcome.ok else outcome.message))
+                if outcome.ok and order is not None:
+                    moves.append((order, RecordConfirmed(now)))
+                result.delivered["confirm_order"] = result.delivered.get("confirm_order", 0) + 1
+                continue
+            message = error or (outcome.message if outcome else "no answer for this order")
+            permanent = bool(outcome and outcome.permanent) or effect.attempts + 1 >= max_attempts
+            attempts.append(Attempt(effect, False, message,
+                                    None if permanent else _retry_at(now, effect)))
+            if permanent:
+                result.failed += 1
+                if order is not None:
+                    moves.append((order, RecordEffectFailed(effect.kind, message, now)))
+            else:
+                result.retried += 1
+        store.record_attempts(conn, attempts, now)
+        _apply(ctx, conn, moves, now)
+
+
+def _retry_at(now: datetime, effect: EffectRow) -> datetime:
+    return now + backoff(effect.attempts + 1)
+
+
+def _apply(ctx: ShopContext, conn: Connection,
+           commands: list[tuple[Order, RecordConfirmed | RecordEffectFailed]],
+           now: datetime) -> None:
+    """Decide and apply in one batch; an order another worker moved meanwhile is re-read
+    and decided again."""
     for _ in range(3):
-        order = store.load_orders_by_id(conn, [effect.order_id]).get(
-            effect.order_id)
-        if order is None:
+        lost = ctx.store.apply_many(conn, [(o, decide(o, c)) for o, c in commands], now)
+        if not lost:
             return
-        try:
-            store.apply(conn, order, decide(order, command), ctx.clock.now())
-            return
-        except ConcurrentUpdate:
-            continue
+        by_id = {o.id: c for o, c in commands}
+        fresh = ctx.store.load_orders_by_id(conn, [o.id for o in lost if o.id is not None])
+        commands = [(order, by_id[order_id]) for order_id, order in fresh.items()]

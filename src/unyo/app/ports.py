@@ -43,6 +43,7 @@ class ConfirmOutcome:
     ok: bool  # confirmed now, or already past confirmation
     permanent: bool  # a failure retrying will not fix (needs a person)
     message: str
+    cancelled: bool = False  # the order was cancelled at the channel: nothing to confirm
 
 
 class OrderChannel(Protocol):

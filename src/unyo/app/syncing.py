@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from unyo.adapters.db.store import ConcurrentUpdate
 from unyo.app.context import ShopContext, log
 from unyo.domain import SyncOrder, decide
 from unyo.domain.vocabulary import OPEN_STAGES
@@ -41,16 +40,16 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
         now = ctx.clock.now()
         by_number = {o.order_number: o for o in fetched.orders}
         with store.transaction() as conn:
-            current = store.load_orders(conn, shop, list(by_number))
-            for number, order in current.items():
-                decision = decide(order, SyncOrder(by_number[number], now))
-                if not decision.changed:
-                    continue
-                try:
-                    with conn.begin_nested():
-                        store.apply(conn, order, decision, now)
-                    result.changed += 1
-                except ConcurrentUpdate:
-                    result.conflicts += 1  # moved meanwhile; the next sync re-reads it
+            # Most re-reads change nothing: compare cheaply before loading whole orders.
+            keys = store.sync_keys(conn, shop, list(by_number))
+            moved = [n for n, o in by_number.items()
+                     if keys.get(n) != (o.status, o.fingerprint())]
+            current = store.load_orders(conn, shop, moved)
+            moves = [(order, decide(order, SyncOrder(by_number[number], now)))
+                     for number, order in current.items()]
+            moves = [(o, d) for o, d in moves if d.changed]
+            lost = store.apply_many(conn, moves, now)
+            result.changed += len(moves) - len(lost)
+            result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them
         ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
     return result

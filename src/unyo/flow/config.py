@@ -1,17 +1,25 @@
 """Load `unyo.yaml` into typed settings, reporting mistakes with file, line and key.
 
 Secrets never live in the file: it names the environment variables that hold
-them. Environment overrides: UNYO_RMS_BASE_URL, UNYO_DATABASE_URL.
+them, and a value that looks like an RMS secret where a variable name belongs
+is refused without being echoed. Environment overrides: UNYO_RMS_BASE_URL,
+UNYO_DATABASE_URL.
+
+Every problem is reported as `file:line: key: message`, all of them at once,
+before anything runs (DESIGN.md §4).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -20,6 +28,11 @@ from ruamel.yaml.error import MarkedYAMLError
 PRODUCTION_RMS = "https://api.rms.rakuten.co.jp"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+SHOP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Service secrets read "SP<shop number>_…" and license keys "SL<shop number>_…" in the
+# examples Rakuten and integrators publish *(unconfirmed: not in reference/rakuten-rms.md)*.
+_LOOKS_LIKE_RMS_SECRET = re.compile(r"S[PL]\d+_")
 
 
 class ConfigError(Exception):
@@ -35,8 +48,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 5m or 1h")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h)")
         return float(value)
     m = _DURATION.match(str(value))
     if not m:
@@ -90,7 +103,11 @@ class Config:
         env = os.environ if env is None else env
         cfg = self
         if env.get("UNYO_RMS_BASE_URL"):
-            cfg = replace(cfg, rms=replace(cfg.rms, base_url=env["UNYO_RMS_BASE_URL"].rstrip("/")))
+            url = env["UNYO_RMS_BASE_URL"].strip().rstrip("/")
+            problem = _base_url_problem(url)
+            if problem:
+                raise ConfigError([f"UNYO_RMS_BASE_URL (environment): {problem}"])
+            cfg = replace(cfg, rms=replace(cfg.rms, base_url=url))
         if env.get("UNYO_DATABASE_URL"):
             cfg = replace(cfg, database_url=env["UNYO_DATABASE_URL"])
         return cfg
@@ -102,50 +119,88 @@ _SECTIONS: dict[str, type] = {
     "sync": SyncSettings,
     "outbox": OutboxSettings,
 }
+_TOP_KEYS = ("shop", "database", *_SECTIONS)
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout"}
+_ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
 
 
-def _line(node: Any, key: str | None = None) -> int:
+def _base_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the RMS base URL (scheme, host and port only), or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL such as {PRODUCTION_RMS}"
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        return (f"{url!r} has a path; give scheme, host and port only "
+                "(unyo appends /es/2.0/order/<method>/)")
+    return None
+
+
+def _env_name_problem(value: str) -> str | None:
+    """Why `value` cannot be the name of an environment variable, without echoing it."""
+    if _LOOKS_LIKE_RMS_SECRET.match(value):
+        return ("this looks like an RMS secret, not the name of an environment variable; "
+                "put the secret in the environment and name the variable here")
+    if not _ENV_NAME.fullmatch(value):
+        return "expected the name of an environment variable (letters, digits and '_')"
+    return None
+
+
+def _line(node: Any, key: Any = None, default: int = 0) -> int:
+    """1-based line of `node` (or of `key` inside it); `default` when unknown."""
     try:
         if key is not None and isinstance(node, CommentedMap):
             return int(node.lc.key(key)[0]) + 1
         return int(node.lc.line) + 1
     except (AttributeError, KeyError, TypeError):
-        return 0
+        return default
 
 
-def _section(name: str, node: Any, cls: type, where: str, problems: list[str]) -> Any:
+def _section(name: str, node: Any, cls: type, where: str, line: int,
+             problems: list[str]) -> Any:
+    if node is None:  # every setting commented out: the defaults
+        return cls()
     if not isinstance(node, CommentedMap):
-        problems.append(f"{where}:{_line(node)}: {name}: expected a mapping")
+        problems.append(f"{where}:{line}: {name}: expected a mapping of settings")
         return cls()
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in node.items():
-        line = _line(node, key)
+        at = f"{where}:{_line(node, key, line)}"
         f = known.get(str(key))
         if f is None:
-            problems.append(f"{where}:{line}: {name}.{key}: unknown key "
-                            f"(known: {', '.join(sorted(known))})")
+            problems.append(f"{at}: {name}.{key}: unknown key (known: {', '.join(sorted(known))})")
             continue
-        default = getattr(cls(), f.name)
         try:
-            if f.name in _DURATION_KEYS:
-                values[f.name] = parse_duration(value)
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError("expected true or false")
-                values[f.name] = value
-            elif isinstance(default, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError("expected a whole number ≥ 0")
-                values[f.name] = value
-            else:
-                if not isinstance(value, str) or not value.strip():
-                    raise ValueError("expected text")
-                values[f.name] = value.strip()
+            values[f.name] = _value(f.name, getattr(cls(), f.name), value)
         except ValueError as e:
-            problems.append(f"{where}:{line}: {name}.{key}: {e}")
+            problems.append(f"{at}: {name}.{key}: {e}")
     return cls(**values)
+
+
+def _value(name: str, default: Any, value: Any) -> Any:
+    """One setting, checked against the type of its default; ValueError says why not."""
+    if name in _DURATION_KEYS:
+        return parse_duration(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {_shown(value)}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"expected a whole number ≥ 0, got {_shown(value)}")
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected text")
+    text = value.strip()
+    problem = (_env_name_problem(text) if name in _ENV_NAME_KEYS
+               else _base_url_problem(text.rstrip("/")) if name == "base_url" else None)
+    if problem:
+        raise ValueError(problem)
+    return text.rstrip("/") if name == "base_url" else text
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is None else repr(value)
 
 
 def load_config(path: str | os.PathLike[str] | None, *,
@@ -156,56 +211,114 @@ def load_config(path: str | os.PathLike[str] | None, *,
     p = Path(path)
     where = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{where}: file not found (create one with `unyo init`)"]) from None
+    except OSError as e:
+        raise ConfigError([f"{where}: cannot read the file ({e.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
     except UnicodeDecodeError as e:
-        raise ConfigError([f"{where}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ConfigError([f"{where}:{line}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                           "save the file as UTF-8"]) from None
+    return parse_config(text, where, env=env)
+
+
+def parse_config(text: str, where: str = "<text>", *,
+                 env: Mapping[str, str] | None = None) -> Config:
+    """Validate the text of a shop file; `where` names it in the problems."""
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as e:
-        mark = e.problem_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ConfigError([f"{where}:{line}: YAML error: {e.problem}"]) from None
+        raise ConfigError([_yaml_problem(where, e)]) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
-        raise ConfigError([f"{where}:1: the file must be a mapping of settings"])
+        raise ConfigError([f"{where}:1: the file must be a mapping of settings "
+                           f"({', '.join(_TOP_KEYS)})"])
     problems: list[str] = []
     values: dict[str, Any] = {"path": where}
     for key, node in doc.items():
-        line = _line(doc, key)
+        line = _line(doc, key, 1)
         if key == "shop":
-            if not isinstance(node, CommentedMap):
-                problems.append(f"{where}:{line}: shop: expected a mapping with id and name")
-                continue
-            for k, v in node.items():
-                if k == "id":
-                    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
-                        problems.append(f"{where}:{_line(node, k)}: shop.id: use 1–64 letters, "
-                                        "digits, '.', '_' or '-'")
-                    else:
-                        values["shop_id"] = v
-                elif k == "name":
-                    values["shop_name"] = str(v)
-                else:
-                    problems.append(f"{where}:{_line(node, k)}: shop.{k}: unknown key "
-                                    "(known: id, name)")
+            values.update(_shop(node, where, line, problems))
         elif key == "database":
-            if isinstance(node, CommentedMap) and isinstance(node.get("url"), str):
-                values["database_url"] = node["url"]
-            else:
-                problems.append(f"{where}:{line}: database: expected a mapping with url")
+            url = _database(node, where, line, problems)
+            if url:
+                values["database_url"] = url
         elif key in _SECTIONS:
             attr = "import_" if key == "import" else key
-            values[attr] = _section(key, node, _SECTIONS[key], where, problems)
+            values[attr] = _section(key, node, _SECTIONS[key], where, line, problems)
         else:
-            problems.append(f"{where}:{line}: {key}: unknown key (known: shop, database, "
-                            f"{', '.join(_SECTIONS)})")
+            problems.append(f"{where}:{line}: {key}: unknown key (known: {', '.join(_TOP_KEYS)})")
     if problems:
         raise ConfigError(problems)
     return Config(**values).with_env(env)
+
+
+def _yaml_problem(where: str, e: MarkedYAMLError) -> str:
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark is not None else 0
+    text = e.problem or "not valid YAML"
+    if e.context and e.context_mark is not None and e.context_mark.line + 1 != line:
+        text += f" ({e.context} that starts on line {e.context_mark.line + 1})"
+    return f"{where}:{line}: YAML error: {text}"
+
+
+def _shop(node: Any, where: str, line: int, problems: list[str]) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if not isinstance(node, CommentedMap):
+        problems.append(f"{where}:{line}: shop: expected a mapping with id and name")
+        return {}
+    values: dict[str, Any] = {}
+    for k, v in node.items():
+        at = f"{where}:{_line(node, k, line)}"
+        if k == "id":
+            if not isinstance(v, str) or not SHOP_ID.fullmatch(v):
+                problems.append(f"{at}: shop.id: {_shown(v)} is not a shop id; use 1–64 "
+                                "letters, digits, '.', '_' or '-'")
+            else:
+                values["shop_id"] = v
+        elif k == "name":
+            if v is not None and not isinstance(v, str):
+                problems.append(f"{at}: shop.name: expected text")
+            else:
+                values["shop_name"] = v or ""
+        else:
+            problems.append(f"{at}: shop.{k}: unknown key (known: id, name)")
+    return values
+
+
+def _database(node: Any, where: str, line: int, problems: list[str]) -> str | None:
+    if node is None:
+        return None
+    if not isinstance(node, CommentedMap):
+        problems.append(f"{where}:{line}: database: expected a mapping with url")
+        return None
+    url: str | None = None
+    for k, v in node.items():
+        at = f"{where}:{_line(node, k, line)}"
+        if k != "url":
+            problems.append(f"{at}: database.{k}: unknown key (known: url)")
+        elif not isinstance(v, str) or "://" not in v:
+            # Not echoed: a database URL may hold a password.
+            problems.append(f"{at}: database.url: expected a URL such as sqlite:///unyo.db")
+        else:
+            url = v.strip()
+    return url
+
+
+def render_init(shop_id: str, shop_name: str = "") -> str:
+    """The commented starter file `unyo init` writes (ValueError for a bad shop id)."""
+    if not SHOP_ID.fullmatch(shop_id):
+        raise ValueError(f"{shop_id!r} is not a shop id; use 1–64 letters, digits, '.', '_' "
+                         "or '-'")
+    # A JSON string is a valid YAML double-quoted scalar: quotes and newlines stay data.
+    return INIT_TEMPLATE.format(shop_id=shop_id, shop_name=json.dumps(shop_name,
+                                                                      ensure_ascii=False))
 
 
 INIT_TEMPLATE = """\
@@ -213,7 +326,7 @@ INIT_TEMPLATE = """\
 # Secrets never go here: set RMS_SERVICE_SECRET and RMS_LICENSE_KEY in the environment.
 shop:
   id: {shop_id}
-  name: "{shop_name}"
+  name: {shop_name}
 
 database:
   # SQLite by default; UNYO_DATABASE_URL overrides (e.g. postgresql+psycopg://...)

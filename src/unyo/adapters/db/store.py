@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     create_engine,
     event,
     func,
@@ -29,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from unyo.adapters.db import schema as t
 from unyo.adapters.db.codec import channel_from_json, channel_to_json
 from unyo.adapters.db.migrate import upgrade
+from unyo.clock import JST
 from unyo.domain import (
     Actor,
     Decision,
@@ -60,6 +62,16 @@ class EffectRow:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt of an effect: ok, or failed with a retry time (None = for good)."""
+
+    effect: EffectRow
+    ok: bool
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +202,77 @@ class Store:
                 [self._effect_row(after.shop, before.id, e, now) for e in decision.effects])
         return after.with_(gates=tuple(gates), version=before.version + 1, id=before.id)
 
+    def apply_many(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
+                   now: datetime) -> list[Order]:
+        """Write many decisions in a few statements; returns the orders that lost their
+        compare-and-set (moved by another worker meanwhile; nothing of theirs is written).
+
+        The batch runs in a savepoint: if any order's version moved, it is rolled back
+        and the orders are applied one by one so only the stale ones are skipped.
+        """
+        moves = [(b, d) for b, d in moves if d.changed or d.effects]
+        if not moves:
+            return []
+        if len(moves) == 1 or not self.engine.dialect.supports_sane_multi_rowcount:
+            return self._apply_each(conn, moves, now)
+        rows = []
+        for before, decision in moves:
+            row = self._order_row(decision.order, now)
+            del row["shop"], row["order_number"], row["ordered_at"]
+            rows.append({f"v_{k}": v for k, v in row.items()}
+                        | {"v_version": before.version + 1, "b_id": before.id,
+                           "b_version": before.version})
+        cols = [k[2:] for k in rows[0] if k.startswith("v_")]
+        stmt = (update(t.orders)
+                .where(t.orders.c.id == bindparam("b_id"),
+                       t.orders.c.version == bindparam("b_version"))
+                .values({c: bindparam(f"v_{c}") for c in cols}))
+        savepoint = conn.begin_nested()
+        if conn.execute(stmt, rows).rowcount != len(rows):
+            savepoint.rollback()
+            return self._apply_each(conn, moves, now)
+        new_gates: list[dict[str, Any]] = []
+        closed_gates: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        effect_rows: list[dict[str, Any]] = []
+        for before, decision in moves:
+            assert before.id is not None
+            old = {g.id: g for g in before.gates}
+            for g in decision.order.gates:
+                if g.id is None:
+                    new_gates.append(self._gate_row(before.id, g))
+                elif old[g.id] != g:
+                    closed_gates.append({"b_id": g.id, "v_closed_at": g.closed_at,
+                                         "v_closed_by": g.closed_by.value if g.closed_by
+                                         else None, "v_close_note": g.close_note})
+            event_rows.extend(self._event_row(before.id, e) for e in decision.events)
+            effect_rows.extend(self._effect_row(decision.order.shop, before.id, e, now)
+                               for e in decision.effects)
+        if new_gates:
+            conn.execute(insert(t.gates), new_gates)
+        if closed_gates:
+            conn.execute(update(t.gates).where(t.gates.c.id == bindparam("b_id")).values(
+                closed_at=bindparam("v_closed_at"), closed_by=bindparam("v_closed_by"),
+                close_note=bindparam("v_close_note")), closed_gates)
+        if event_rows:
+            conn.execute(insert(t.events), event_rows)
+        if effect_rows:
+            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]), effect_rows)
+        savepoint.commit()
+        return []
+
+    def _apply_each(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
+                    now: datetime) -> list[Order]:
+        lost = []
+        for before, decision in moves:
+            try:
+                with conn.begin_nested():
+                    self.apply(conn, before, decision, now)
+            except ConcurrentUpdate:
+                lost.append(before)
+        return lost
+
     def load_orders(self, conn: Connection, shop: str,
                     numbers: Sequence[str]) -> dict[str, Order]:
         out: dict[str, Order] = {}
@@ -228,6 +311,16 @@ class Store:
             t.orders.c.shop == shop, t.orders.c.stage.in_([s.value for s in stages]))
             .order_by(t.orders.c.id))
         return [r[0] for r in rows]
+
+    def sync_keys(self, conn: Connection, shop: str,
+                  numbers: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """(RMS status, fingerprint) per order: enough to tell whether a re-read changed it."""
+        out: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(numbers):
+            out.update((r[0], (r[1], r[2])) for r in conn.execute(
+                select(t.orders.c.order_number, t.orders.c.rms_status, t.orders.c.fingerprint)
+                .where(t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk))))
+        return out
 
     def events_of(self, conn: Connection, order_id: int) -> list[Event]:
         from unyo.domain import EventType
@@ -293,12 +386,25 @@ class Store:
                        ok: bool, error: str | None = None,
                        retry_at: datetime | None = None) -> None:
         """Record one delivery attempt: done, retry at `retry_at`, or failed for good."""
-        conn.execute(insert(t.effect_attempts), {"effect_id": effect.id, "at": now, "ok": ok,
-                                                 "error": error})
-        status = "done" if ok else ("pending" if retry_at is not None else "failed")
-        conn.execute(update(t.outbox).where(t.outbox.c.id == effect.id).values(
-            status=status, attempts=t.outbox.c.attempts + 1, last_error=error,
-            next_attempt_at=retry_at or now, done_at=now if ok else None))
+        self.record_attempts(conn, [Attempt(effect, ok, error, retry_at)], now)
+
+    def record_attempts(self, conn: Connection, attempts: Sequence[Attempt],
+                        now: datetime) -> None:
+        """Record delivery attempts in two statements (see `record_attempt`)."""
+        if not attempts:
+            return
+        conn.execute(insert(t.effect_attempts), [
+            {"effect_id": a.effect.id, "at": now, "ok": a.ok, "error": a.error}
+            for a in attempts])
+        conn.execute(
+            update(t.outbox).where(t.outbox.c.id == bindparam("b_id")).values(
+                status=bindparam("v_status"), attempts=t.outbox.c.attempts + 1,
+                last_error=bindparam("v_error"), next_attempt_at=bindparam("v_next"),
+                done_at=bindparam("v_done")),
+            [{"b_id": a.effect.id, "v_error": a.error,
+              "v_status": "done" if a.ok else ("pending" if a.retry_at else "failed"),
+              "v_next": a.retry_at or now, "v_done": now if a.ok else None}
+             for a in attempts])
 
     def outbox_counts(self, conn: Connection, shop: str) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -381,7 +487,7 @@ class Store:
                                          t.gates.c.closed_at.is_(None))):
                 gates_by[g.order_id].append({"kind": g.kind, "reason": g.reason})
         return [{"order_number": r.order_number, "stage": r.stage, "rms_status": r.rms_status,
-                 "ordered_at": r.ordered_at.isoformat(), "total": r.total,
+                 "ordered_at": r.ordered_at.astimezone(JST).isoformat(), "total": r.total,
                  "buyer_name": r.buyer_name, "open_gates": gates_by[r.id]} for r in rows]
 
 

@@ -38,7 +38,8 @@ SEARCH_PROGRESS = (100, 200, 300, 400)
 # confirmOrder answers (reference/rakuten-rms.md): ERROR_102 already cancelled (the sync
 # will cancel it), ERROR_103 not in 100 (already confirmed), ERROR_105 postage not set
 # (a person must fix postage in RMS first).
-_CONFIRM_DONE = ("_ERROR_102", "_ERROR_103")
+_CONFIRM_DONE = ("_ERROR_103",)
+_CONFIRM_CANCELLED = ("_ERROR_102",)
 _CONFIRM_PERMANENT = {
     "_ERROR_105": "送料が未確定のため注文確認できません（RMSで送料を確定してください）",
 }
@@ -107,6 +108,9 @@ class RakutenChannel:
         for number, m in messages.items():
             if m.ok or m.code.endswith(_CONFIRM_DONE):
                 out[number] = ConfirmOutcome(True, False, str(m))
+                continue
+            if m.code.endswith(_CONFIRM_CANCELLED):
+                out[number] = ConfirmOutcome(False, False, str(m), cancelled=True)
                 continue
             permanent = next((text for code, text in _CONFIRM_PERMANENT.items()
                               if m.code.endswith(code)), None)

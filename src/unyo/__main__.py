@@ -1,0 +1,5 @@
+"""`python -m unyo` is the `unyo` command."""
+
+from unyo.cli import main
+
+main()

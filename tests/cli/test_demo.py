@@ -1,0 +1,40 @@
+"""`unyo demo --headless --json`: the sandbox day, summarised as one JSON object."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from unyo.cli import app
+
+
+def test_demo_headless_json_summary(tmp_path: Path) -> None:
+    # given no Rakuten account and no credentials at all
+    env = {"RMS_SERVICE_SECRET": None, "RMS_LICENSE_KEY": None, "UNYO_RMS_BASE_URL": None,
+           "UNYO_DATABASE_URL": None}
+    # when the demo runs as fast as it can
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(app, ["demo", "--headless", "--json", "--orders", "40",
+                                      "--speed", "0", "--seed", "3",
+                                      "--database", f"sqlite:///{tmp_path / 'demo.db'}"],
+                                env=env)
+    elapsed = time.perf_counter() - t0
+    # then stdout is one JSON object with the documented keys
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {"orders", "stages", "gates_open", "rms_progress", "api_calls"}
+    assert doc["orders"] == 40
+    assert 0 < sum(doc["stages"].values()) <= 40
+    assert doc["stages"].get("ready", 0) > 0  # released by payment
+    assert all(isinstance(v, int) for v in doc["gates_open"].values())
+    assert set(doc["rms_progress"]) <= {"100", "200", "300", "400", "500", "600", "700",
+                                        "800", "900"}
+    # an order left at 100 注文確認待ち is one confirmOrder refused: a person checks it
+    assert doc["rms_progress"].get("100", 0) <= doc["gates_open"].get("check", 0)
+    assert {"searchOrder", "getOrder", "confirmOrder"} <= set(doc["api_calls"])
+    assert all(s["last_error"] is None for s in doc["steps"].values())
+    assert (tmp_path / "demo.db").exists()
+    assert elapsed < 30

@@ -1,0 +1,113 @@
+"""`unyo orders list|show` read what `unyo run` stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+
+def test_list_all_orders_newest_first(cli: Cli, imported: dict[str, Any]) -> None:
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000")
+    assert len(rows) == sum(imported["stages"].values())
+    assert set(rows[0]) >= {"order_number", "stage", "rms_status", "ordered_at", "total",
+                            "buyer_name", "open_gates"}
+    ordered = [r["ordered_at"] for r in rows]
+    assert ordered == sorted(ordered, reverse=True)
+
+
+def test_list_by_stage(cli: Cli, imported: dict[str, Any]) -> None:
+    for stage, count in imported["stages"].items():
+        rows = cli.json("orders", "list", "-c", str(cli.config), "--stage", stage,
+                        "--limit", "1000")
+        assert len(rows) == count
+        assert {r["stage"] for r in rows} == {stage}
+
+
+def test_list_by_open_gate(cli: Cli, imported: dict[str, Any]) -> None:
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment",
+                    "--limit", "1000")
+    assert rows, "generated day has orders still waiting for payment"
+    assert all(any(g["kind"] == "payment" for g in r["open_gates"]) for r in rows)
+    assert all(r["stage"] == "processing" for r in rows)
+
+
+def test_list_limit(cli: Cli, imported: dict[str, Any]) -> None:
+    assert len(cli.json("orders", "list", "-c", str(cli.config), "--limit", "3")) == 3
+
+
+def test_list_invalid_stage_is_a_usage_error(cli: Cli) -> None:
+    result = cli("orders", "list", "-c", str(cli.config), "--stage", "done", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'done' is not one of" in result.stderr and "processing" in result.stderr
+
+
+def test_list_invalid_gate_is_a_usage_error(cli: Cli) -> None:
+    result = cli("orders", "list", "-c", str(cli.config), "--gate", "nope")
+    assert result.exit_code == 2
+    assert "'nope' is not one of" in result.stderr
+
+
+def test_list_on_an_empty_database(cli: Cli) -> None:
+    assert cli.json("orders", "list", "-c", str(cli.config)) == []
+
+
+def test_list_human_table(cli: Cli, imported: dict[str, Any]) -> None:
+    result = cli("orders", "list", "-c", str(cli.config), "--limit", "2",
+                 env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.stderr
+    assert "注文番号" in result.stdout
+
+
+def test_show_one_order(cli: Cli, imported: dict[str, Any]) -> None:
+    row = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment")[0]
+    doc = cli.json("orders", "show", row["order_number"], "-c", str(cli.config))
+    assert set(doc) == {"order", "gates", "events", "effects"}
+    assert doc["order"]["order_number"] == row["order_number"]
+    assert doc["order"]["stage"] == "processing"
+    assert [g["kind"] for g in doc["gates"] if g["closed_at"] is None] == ["payment"]
+    assert doc["events"][0]["type"] == "order_imported"
+    assert {f["kind"] for f in doc["effects"]} >= {"confirm_order", "send_mail"}
+
+
+def test_show_human(cli: Cli, imported: dict[str, Any]) -> None:
+    number = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1")[0]["order_number"]
+    result = cli("orders", "show", number, "-c", str(cli.config))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(number)
+    assert "order_imported" in result.stdout
+
+
+def test_show_unknown_number(cli: Cli, imported: dict[str, Any]) -> None:
+    result = cli("orders", "show", "999999-20261127-0000000000", "-c", str(cli.config), "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "no order 999999-20261127-0000000000 in shop clitest" in result.stderr
+
+
+def test_orders_of_another_shop_are_not_shown(cli: Cli, imported: dict[str, Any]) -> None:
+    other = cli.config.with_name("other.yaml")
+    other.write_text("shop:\n  id: othershop\n", encoding="utf-8")
+    assert cli.json("orders", "list", "-c", str(other)) == []
+
+
+def test_explicit_missing_config_is_an_error(cli: Cli) -> None:
+    result = cli("orders", "list", "-c", str(cli.config.with_name("nope.yaml")), "--json")
+    assert result.exit_code == 2
+    assert "file not found" in result.stderr
+
+
+def test_default_shop_file_is_the_one_in_the_current_directory(
+        cli: Cli, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(cli.config.parent)
+    rows = cli.json("orders", "list", "--limit", "1000")
+    assert len(rows) == sum(imported["stages"].values())
+
+
+def test_db_upgrade_creates_the_database(cli: Cli) -> None:
+    result = cli("db", "upgrade", "-c", str(cli.config))
+    assert result.exit_code == 0, result.stderr
+    assert "up to date" in result.stdout and cli.db.exists()
