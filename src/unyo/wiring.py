@@ -27,9 +27,10 @@ class OffsetClock:
     def __init__(self, start: datetime, base: Clock | None = None) -> None:
         self._base = base or SystemClock()
         self._offset: timedelta = start - self._base.now()
+        self._tz = start.tzinfo
 
     def now(self) -> datetime:
-        return self._base.now() + self._offset
+        return (self._base.now() + self._offset).astimezone(self._tz)
 
     def sleep(self, seconds: float) -> None:
         self._base.sleep(seconds)

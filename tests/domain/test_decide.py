@@ -45,9 +45,9 @@ def test_import_of_unpaid_order_opens_payment_gate_and_queues_confirm_and_thanks
     assert types(d)[:2] == [EventType.order_imported, EventType.gate_opened]
 
 
-def test_import_of_settled_order_is_ready_at_once_and_not_confirmed():
-    d = decide(None, ImportOrder("shop", channel_order(status=300, method=2,
-                                                       rakuten_pay=False), T0))
+def test_import_of_settled_confirmed_order_is_ready_at_once_and_not_confirmed_again():
+    d = decide(None, ImportOrder("shop", channel_order(status=300, method=2, rakuten_pay=False,
+                                                       confirmed_at=T0), T0))
     assert d.order.stage is Stage.ready
     assert d.order.open_gates == ()
     assert [e.kind for e in d.effects] == [EffectKind.send_mail]
@@ -165,3 +165,22 @@ def test_self_cancellable_only_for_normal_member_orders_without_next_day():
     assert not channel_order(member=False).self_cancellable
     assert not channel_order(next_day=True).self_cancellable
     assert not channel_order(order_type=OrderType.reservation).self_cancellable
+
+
+def test_cash_on_delivery_at_300_without_confirmation_is_confirmed():
+    d = decide(None, ImportOrder("shop", channel_order(status=300, method=2,
+                                                       rakuten_pay=False), T0))
+    assert [e.kind for e in d.effects] == [EffectKind.confirm_order, EffectKind.send_mail]
+    confirmed = channel_order(status=300, method=2, rakuten_pay=False, confirmed_at=T0)
+    d = decide(None, ImportOrder("shop", confirmed, T0))
+    assert [e.kind for e in d.effects] == [EffectKind.send_mail]
+
+
+def test_postage_fixed_after_a_refused_confirm_queues_a_new_confirm():
+    order = imported(postage=-9999, total=-9999)
+    fixed = channel_order(postage=600, total=4580)
+    d = decide(order, SyncOrder(fixed, T0 + minutes(30)))
+    (effect,) = d.effects
+    assert effect.kind is EffectKind.confirm_order
+    assert effect.dedupe_key.startswith("confirm:shop:123456-20261127-0000000001:")
+    assert not decide(order, SyncOrder(fixed, T0, confirm=False)).effects

@@ -63,6 +63,10 @@ class Runner:
             step.failures += 1
             step.last_error = str(e)
             log.warning("%s failed, will retry next turn: %s", step.name, e)
+        except Exception as e:  # a bug or a locked database must not stop the other steps
+            step.failures += 1
+            step.last_error = f"{type(e).__name__}: {e}"
+            log.exception("%s failed, will retry next turn", step.name)
 
     def run_once(self) -> None:
         """One cycle of every step, whatever their cadence."""

@@ -45,9 +45,10 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             moved = [n for n, o in by_number.items()
                      if keys.get(n) != (o.status, o.fingerprint())]
             current = store.load_orders(conn, shop, moved)
-            moves = [(order, decide(order, SyncOrder(by_number[number], now)))
+            confirm = ctx.config.import_.confirm
+            moves = [(order, decide(order, SyncOrder(by_number[number], now, confirm)))
                      for number, order in current.items()]
-            moves = [(o, d) for o, d in moves if d.changed]
+            moves = [(o, d) for o, d in moves if d.changed or d.effects]
             lost = store.apply_many(conn, moves, now)
             result.changed += len(moves) - len(lost)
             result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them

@@ -54,6 +54,7 @@ class SyncOrder:
 
     channel: ChannelOrder
     now: datetime
+    confirm: bool = True  # the shop confirms orders through unyo
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ def decide(order: Order | None, command: Command) -> Decision:
     b = _Builder(order, command.now)
     match command:
         case SyncOrder():
-            _sync(b, command.channel)
+            _sync(b, command.channel, command.confirm)
         case RecordConfirmed():
             _confirmed(b)
         case OpenGate():
@@ -227,10 +228,8 @@ def _import(cmd: ImportOrder) -> Decision:
             total=channel.amounts.total)
     if channel.status not in SETTLED_RMS:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.system)
-    if cmd.confirm and channel.status == RmsStatus.awaiting_confirmation:
-        b.effects.append(Effect(EffectKind.confirm_order,
-                                f"confirm:{cmd.shop}:{channel.order_number}",
-                                {"order_number": channel.order_number}))
+    if cmd.confirm and _needs_confirm(channel):
+        b.effects.append(_confirm_effect(cmd.shop, channel, first=True))
     if cmd.thanks_mail:
         b.effects.append(Effect(EffectKind.send_mail,
                                 f"mail:{MailKind.thanks}:{cmd.shop}:{channel.order_number}",
@@ -238,6 +237,22 @@ def _import(cmd: ImportOrder) -> Decision:
                                  "order_number": channel.order_number}))
     b.rederive(Actor.system)
     return b.decision()
+
+
+def _needs_confirm(channel: ChannelOrder) -> bool:
+    """RMS 100 needs 注文確認; so does a 選択制決済 order (e.g. 代引き) that reached 300
+    without a confirmation date (reference/rakuten-rms.md)."""
+    return channel.status == RmsStatus.awaiting_confirmation or (
+        channel.status == RmsStatus.awaiting_shipment and channel.confirmed_at is None)
+
+
+def _confirm_effect(shop: str, channel: ChannelOrder, *, first: bool) -> Effect:
+    # A retry after the order changed (e.g. postage fixed after ERROR_105) is a new
+    # effect: its key carries the order's fingerprint.
+    key = f"confirm:{shop}:{channel.order_number}"
+    if not first:
+        key += f":{channel.fingerprint()}"
+    return Effect(EffectKind.confirm_order, key, {"order_number": channel.order_number})
 
 
 def _confirmed(b: _Builder) -> None:
@@ -254,7 +269,7 @@ def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
     b.event(EventType.order_cancelled, actor, reason=reason)
 
 
-def _sync(b: _Builder, new: ChannelOrder) -> None:
+def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     order = b.order
     old = order.channel
     if new.order_number != old.order_number:
@@ -290,3 +305,7 @@ def _sync(b: _Builder, new: ChannelOrder) -> None:
         b.event(EventType.order_changed, Actor.channel, total_before=old.amounts.total,
                 total_after=new.amounts.total)
         b.open_gate(GateKind.check, REASON_CHANGED, Actor.channel)
+        if confirm and new.status == RmsStatus.awaiting_confirmation and \
+                old.amounts.any_not_fixed and not new.amounts.any_not_fixed:
+            # Postage fixed in RMS after confirmOrder refused it (ERROR_105): try again.
+            b.effects.append(_confirm_effect(order.shop, new, first=False))

@@ -41,7 +41,7 @@ def test_codec_round_trips_a_channel_order():
 
 def test_created_order_loads_with_gates_and_effects(store: Store):
     create(store, channel_order("A-1"), channel_order("A-2", status=300, method=2,
-                                                      rakuten_pay=False))
+                                                      rakuten_pay=False, confirmed_at=T0))
     with store.transaction() as conn:
         orders = store.load_orders(conn, "shop", ["A-1", "A-2"])
         assert orders["A-1"].stage is Stage.processing
