@@ -350,12 +350,39 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
     _print_summary(summary)
 
 
+STAGE_LABELS = {"processing": "受注処理", "ready": "出荷OK", "at_warehouse": "倉庫連携済",
+                "shipped": "出荷済", "cancelled": "キャンセル"}
+GATE_LABELS = {"payment": "入金待ち", "check": "確認待ち", "hold": "保留"}
+
+
 def _print_summary(s: dict[str, Any]) -> None:
-    out.print(f"[bold]unyo demo[/] — {s['orders']} orders on the RMS emulator, "
-              f"simulated {s['simulated']['from']} → {s['simulated']['to']} "
-              f"in {s['wall_seconds']:.1f} s")
-    for title, key in (("stages", "stages"), ("open gates", "gates_open"),
-                       ("RMS status", "rms_progress"), ("RMS API calls", "api_calls")):
+    events = s.get("events", {})
+    out.print(f"[bold]unyo demo[/] — simulated {s['simulated']['from']} → "
+              f"{s['simulated']['to']} in {s['wall_seconds']:.1f} s", highlight=False)
+    out.print(f"  注文 orders at RMS      {s['orders']:>6}", highlight=False)
+    out.print(f"  受注取込 imported        {s['imported']:>6}", highlight=False)
+    out.print(f"  注文確認 confirmed       {events.get('order_confirmed', 0):>6}",
+              highlight=False)
+    out.print(f"  入金確認 payment settled {events.get('payment_settled', 0):>6}",
+              highlight=False)
+    out.print(f"  キャンセル cancelled      {events.get('order_cancelled', 0):>6}",
+              highlight=False)
+    table = Table(title="stages", title_justify="left")
+    table.add_column("stage")
+    table.add_column("count", justify="right")
+    for k, v in s["stages"].items():
+        table.add_row(f"{STAGE_LABELS.get(k, k)} ({k})", str(v))
+    out.print(table)
+    waiting = Table(title="open gates: what orders wait for", title_justify="left")
+    waiting.add_column("gate")
+    waiting.add_column("reason")
+    waiting.add_column("orders", justify="right")
+    for kind, reasons in s.get("waiting_for", {}).items():
+        for reason, n in reasons.items():
+            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", reason, str(n))
+    out.print(waiting)
+    for title, key in (("RMS status (orderProgress)", "rms_progress"),
+                       ("RMS API calls", "api_calls")):
         table = Table(title=title, title_justify="left")
         table.add_column("")
         table.add_column("count", justify="right")

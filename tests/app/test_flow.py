@@ -148,7 +148,7 @@ def test_confirm_then_payment_releases_the_order(ctx, channel, clock):
     import_orders(ctx)
     deliver_effects(ctx)
     assert channel.orders[n(1)].status == 200
-    assert load(ctx, n(1)).channel.status == 200
+    assert load(ctx, n(1)).rms_status == 200
     channel.put(replace(channel.orders[n(1)], status=300))
     clock.set(T0 + minutes(6))
     assert sync_orders(ctx).changed == 1

@@ -73,8 +73,9 @@ def test_effect_dedupe_keys_are_per_shop_and_order():
 def test_confirmed_moves_channel_status_to_200():
     order = imported()
     d = decide(order, RecordConfirmed(T0 + minutes(1)))
-    assert d.order.channel.status == 200
-    assert d.order.channel.confirmed_at == T0 + minutes(1)
+    assert d.order.rms_status == 200
+    assert d.order.confirmed_at == T0 + minutes(1)
+    assert d.order.channel.status == 100  # the snapshot stays what RMS last said
     assert EventType.order_confirmed in types(d)
 
 

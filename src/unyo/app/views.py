@@ -19,9 +19,11 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
     channel.pop("extra", None)
     return {
         "order": {"order_number": c.order_number, "shop": order.shop, "stage": order.stage.value,
-                  "version": order.version, "rms_status": c.status,
+                  "version": order.version, "rms_status": order.rms_status,
                   "imported_at": order.imported_at, **{k: v for k, v in channel.items()
-                                                        if k not in ("order_number", "status")}},
+                                                        if k not in ("order_number", "status",
+                                                                     "confirmed_at")},
+                  "confirmed_at": order.confirmed_at},
         "gates": [{"id": g.id, "kind": g.kind.value, "reason": g.reason,
                    "opened_at": g.opened_at, "opened_by": g.opened_by.value,
                    "closed_at": g.closed_at,

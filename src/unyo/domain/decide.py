@@ -222,7 +222,8 @@ _EFFECT_NAMES = {
 def _import(cmd: ImportOrder) -> Decision:
     channel = cmd.channel
     order = Order(shop=cmd.shop, channel=channel, stage=Stage.processing,
-                  imported_at=cmd.now, fingerprint=channel.fingerprint())
+                  imported_at=cmd.now, fingerprint=channel.fingerprint(),
+                  rms_status=channel.status, confirmed_at=channel.confirmed_at)
     b = _Builder(order, cmd.now)
     b.event(EventType.order_imported, Actor.system, rms_status=channel.status,
             total=channel.amounts.total)
@@ -256,11 +257,11 @@ def _confirm_effect(shop: str, channel: ChannelOrder, *, first: bool) -> Effect:
 
 
 def _confirmed(b: _Builder) -> None:
-    channel = b.order.channel
     b.event(EventType.order_confirmed, Actor.system)
-    if channel.status == RmsStatus.awaiting_confirmation:
-        b.order = replace(b.order, channel=replace(
-            channel, status=int(RmsStatus.rakuten_processing), confirmed_at=b.now))
+    status = b.order.rms_status
+    if status == RmsStatus.awaiting_confirmation:
+        status = int(RmsStatus.rakuten_processing)
+    b.order = replace(b.order, rms_status=status, confirmed_at=b.order.confirmed_at or b.now)
 
 
 def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
@@ -272,16 +273,18 @@ def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
 def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     order = b.order
     old = order.channel
+    old_status = order.rms_status
     if new.order_number != old.order_number:
         raise DomainError(f"sync of {new.order_number} applied to {old.order_number}")
-    if new.status != old.status:
+    if new.status != old_status:
         b.event(EventType.channel_status_changed, Actor.channel,
-                **{"from": old.status, "to": new.status})
+                **{"from": old_status, "to": new.status})
     fingerprint = new.fingerprint()
-    b.order = replace(order, channel=new, fingerprint=fingerprint)
+    b.order = replace(order, channel=new, fingerprint=fingerprint, rms_status=new.status,
+                      confirmed_at=new.confirmed_at or order.confirmed_at)
     stage = order.stage
     if stage in (Stage.cancelled, Stage.shipped):
-        if new.status in CANCELLED_RMS and stage is Stage.shipped and old.status != new.status:
+        if new.status in CANCELLED_RMS and stage is Stage.shipped and old_status != new.status:
             b.event(EventType.cancel_after_handoff, Actor.channel, rms_status=new.status)
         return
     if new.status in CANCELLED_RMS:
@@ -295,7 +298,7 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     if new.status in SETTLED_RMS and payment_gate is not None:
         b.close_gates(GateKind.payment, Actor.channel, f"RMS {new.status}")
         b.event(EventType.payment_settled, Actor.channel, rms_status=new.status)
-    elif (new.status == RmsStatus.rakuten_processing and old.status in SETTLED_RMS
+    elif (new.status == RmsStatus.rakuten_processing and old_status in SETTLED_RMS
           and payment_gate is None and stage in BEFORE_HANDOFF):
         b.event(EventType.payment_reverted, Actor.channel, rms_status=new.status)
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.channel)

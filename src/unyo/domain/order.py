@@ -220,7 +220,12 @@ class Effect:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """unyo's order: the channel snapshot, the stage, the gates and a version."""
+    """unyo's order: the channel snapshot, the stage, the gates and a version.
+
+    `channel` is the last full read from the marketplace; `rms_status` and
+    `confirmed_at` are unyo's latest knowledge of the RMS status, which a
+    confirmation moves without a new read.
+    """
 
     shop: str
     channel: ChannelOrder
@@ -230,6 +235,8 @@ class Order:
     imported_at: datetime | None = None
     id: int | None = None
     fingerprint: str = ""
+    rms_status: int = 0
+    confirmed_at: datetime | None = None
 
     @property
     def number(self) -> str:

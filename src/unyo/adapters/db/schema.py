@@ -38,21 +38,37 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as naive UTC."""
+    """An aware datetime stored as UTC.
+
+    On SQLite it is fixed-width ISO text ('YYYY-MM-DD HH:MM:SS.ffffff', so text order is
+    time order) formatted here in one step; elsewhere a plain TIMESTAMP holding UTC.
+    """
 
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        naive = value.replace(tzinfo=None)
+        if dialect.name == "sqlite":
+            return naive.isoformat(" ", "microseconds")
+        return naive
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC)
 
 
@@ -65,6 +81,7 @@ orders = Table(
     Column("stage", String(20), nullable=False),
     Column("version", Integer, nullable=False, default=0),
     Column("rms_status", Integer, nullable=False),
+    Column("confirmed_at", UtcDateTime, nullable=True),
     Column("ordered_at", UtcDateTime, nullable=False),
     Column("imported_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

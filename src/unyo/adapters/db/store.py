@@ -172,7 +172,7 @@ class Store:
             return before
         assert before.id is not None
         after = decision.order
-        row = self._order_row(after, now)
+        row = self._order_row(after, now, with_data=after.channel is not before.channel)
         del row["shop"], row["order_number"], row["ordered_at"]
         result = conn.execute(
             update(t.orders)
@@ -215,22 +215,28 @@ class Store:
             return []
         if len(moves) == 1 or not self.engine.dialect.supports_sane_multi_rowcount:
             return self._apply_each(conn, moves, now)
-        rows = []
+        # Rows that rewrite the channel snapshot and rows that don't are separate batches
+        # (an executemany needs one shape).
+        batches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for before, decision in moves:
-            row = self._order_row(decision.order, now)
+            with_data = decision.order.channel is not before.channel
+            row = self._order_row(decision.order, now, with_data=with_data)
             del row["shop"], row["order_number"], row["ordered_at"]
-            rows.append({f"v_{k}": v for k, v in row.items()}
-                        | {"v_version": before.version + 1, "b_id": before.id,
-                           "b_version": before.version})
-        cols = [k[2:] for k in rows[0] if k.startswith("v_")]
-        stmt = (update(t.orders)
-                .where(t.orders.c.id == bindparam("b_id"),
-                       t.orders.c.version == bindparam("b_version"))
-                .values({c: bindparam(f"v_{c}") for c in cols}))
+            batches[with_data].append({f"v_{k}": v for k, v in row.items()}
+                                      | {"v_version": before.version + 1, "b_id": before.id,
+                                         "b_version": before.version})
         savepoint = conn.begin_nested()
-        if conn.execute(stmt, rows).rowcount != len(rows):
-            savepoint.rollback()
-            return self._apply_each(conn, moves, now)
+        for rows in batches.values():
+            if not rows:
+                continue
+            cols = [k[2:] for k in rows[0] if k.startswith("v_")]
+            stmt = (update(t.orders)
+                    .where(t.orders.c.id == bindparam("b_id"),
+                           t.orders.c.version == bindparam("b_version"))
+                    .values({c: bindparam(f"v_{c}") for c in cols}))
+            if conn.execute(stmt, rows).rowcount != len(rows):
+                savepoint.rollback()
+                return self._apply_each(conn, moves, now)
         new_gates: list[dict[str, Any]] = []
         closed_gates: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
@@ -303,7 +309,8 @@ class Store:
                 Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.id))
         return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
                       gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
-                      id=r.id, fingerprint=r.fingerprint) for r in rows]
+                      id=r.id, fingerprint=r.fingerprint, rms_status=r.rms_status,
+                      confirmed_at=r.confirmed_at) for r in rows]
 
     def order_numbers_in_stages(self, conn: Connection, shop: str,
                                 stages: Iterable[Stage]) -> list[str]:
@@ -336,15 +343,18 @@ class Store:
     # ---- rows ---------------------------------------------------------------------------
 
     @staticmethod
-    def _order_row(o: Order, now: datetime) -> dict[str, Any]:
+    def _order_row(o: Order, now: datetime, *, with_data: bool = True) -> dict[str, Any]:
         c = o.channel
-        return {
+        row = {
             "shop": o.shop, "order_number": c.order_number, "stage": o.stage.value,
-            "rms_status": c.status, "ordered_at": c.ordered_at, "updated_at": now,
-            "total": c.amounts.total, "payment_method": c.payment.method_code,
-            "buyer_name": c.buyer.name[:200], "fingerprint": o.fingerprint,
-            "data": channel_to_json(c),
+            "rms_status": o.rms_status, "confirmed_at": o.confirmed_at,
+            "ordered_at": c.ordered_at, "updated_at": now,
         }
+        if with_data:  # the snapshot and what is derived from it
+            row.update(total=c.amounts.total, payment_method=c.payment.method_code,
+                       buyer_name=c.buyer.name[:200], fingerprint=o.fingerprint,
+                       data=channel_to_json(c))
+        return row
 
     @staticmethod
     def _gate_row(order_id: int, g: Gate) -> dict[str, Any]:
@@ -468,6 +478,23 @@ class Store:
             select(t.gates.c.kind, func.count()).select_from(j)
             .where(t.orders.c.shop == shop, t.gates.c.closed_at.is_(None))
             .group_by(t.gates.c.kind))}
+
+    def open_gate_reasons(self, conn: Connection, shop: str) -> dict[str, dict[str, int]]:
+        """Open gates per kind and reason: what orders wait for, and why."""
+        j = t.gates.join(t.orders, t.gates.c.order_id == t.orders.c.id)
+        out: dict[str, dict[str, int]] = {}
+        for kind, reason, n in conn.execute(
+                select(t.gates.c.kind, t.gates.c.reason, func.count()).select_from(j)
+                .where(t.orders.c.shop == shop, t.gates.c.closed_at.is_(None))
+                .group_by(t.gates.c.kind, t.gates.c.reason)):
+            out.setdefault(kind, {})[reason] = n
+        return out
+
+    def event_counts(self, conn: Connection, shop: str) -> dict[str, int]:
+        j = t.events.join(t.orders, t.events.c.order_id == t.orders.c.id)
+        return {k: n for k, n in conn.execute(
+            select(t.events.c.type, func.count()).select_from(j)
+            .where(t.orders.c.shop == shop).group_by(t.events.c.type))}
 
     def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
                     gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(20), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("rms_status", sa.Integer, nullable=False),
+        sa.Column("confirmed_at", UtcDateTime, nullable=True),
         sa.Column("ordered_at", UtcDateTime, nullable=False),
         sa.Column("imported_at", UtcDateTime, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
