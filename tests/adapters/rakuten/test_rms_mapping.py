@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from tests.adapters.rakuten.rms_samples import order_model
+from unyo.adapters.rakuten import mapping
 from unyo.adapters.rakuten.errors import MappingError
 from unyo.adapters.rakuten.mapping import (
     CARRIERS,
@@ -267,3 +270,150 @@ def test_carrier_table_holds_the_documented_codes() -> None:
     assert CARRIERS["1001"] == "ヤマト運輸"
     assert CARRIERS["1031"] == "名鉄NX運輸"
     assert set(CARRIERS) == {str(c) for c in range(1000, 1032)}
+
+
+# --- fast path and validating readers agree -------------------------------------------------
+
+
+def _strict(model: dict[str, Any]) -> Any:
+    return mapping._channel_order(model, model["orderNumber"])
+
+
+def _assert_same(model: dict[str, Any]) -> None:
+    """The public mapping (fast path or fallback) gives what the validating readers give."""
+    before = copy.deepcopy(model)
+    mapped = channel_order_from_rms(model)
+    strict = _strict(model)
+    assert mapped == strict
+    assert mapped.extra == strict.extra
+    assert model == before
+
+
+def test_generated_orders_map_the_same_on_the_fast_path() -> None:
+    from unyo.sandbox.generator import generate_orders
+
+    orders = generate_orders(300, seed=7, start=datetime(2026, 11, 26, tzinfo=JST),
+                             end=datetime(2026, 12, 3, tzinfo=JST))
+    for generated in orders:
+        model = generated.model
+        fast = mapping._fast_channel_order(model, model["orderNumber"])
+        assert fast == _strict(model)
+        assert fast.extra == _strict(model).extra
+
+
+def test_the_sample_with_shipments_and_confirmation_maps_the_same_on_the_fast_path() -> None:
+    model = order_model(shopOrderCfmDatetime="2026-11-27T11:00:00+0900", subStatusId=12,
+                        memo="電話済", giftCheckFlag=1)
+    model["PackageModelList"][0]["ShippingModelList"] = [
+        {"shippingDetailId": 77, "shippingNumber": "123456789012", "deliveryCompany": "1001",
+         "shippingDate": "2026-11-28"},
+        {"shippingDetailId": None, "shippingNumber": None, "deliveryCompany": 1002,
+         "shippingDate": ""},
+    ]
+
+    fast = mapping._fast_channel_order(model, model["orderNumber"])
+
+    assert fast == _strict(model)
+    assert fast.packages[0].shipments[1].carrier_code == "1002"
+
+
+def _set(path: str, value: Any) -> Any:
+    """A change to apply to order_model(): `a.b[0].c` = value; value `...` deletes the key."""
+    def change(model: dict[str, Any]) -> None:
+        *parents, last = path.replace("]", "").replace("[", ".").split(".")
+        node: Any = model
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is ...:
+            del node[last]
+        else:
+            node[last] = value
+    return change
+
+
+_ITEM = "PackageModelList.0.ItemModelList.0."
+_SENDER = "PackageModelList.0.SenderModel."
+
+
+@pytest.mark.parametrize("change", [
+    _set("orderProgress", "100"),
+    _set("orderType", "4"),
+    _set("goodsPrice", 3300.0),
+    _set("couponAllTotalPrice", None),
+    _set("couponAllTotalPrice", ...),
+    _set("couponAllTotalPrice", "100"),
+    _set("PointModel", {"usedPoint": None}),
+    _set("PointModel", {"usedPoint": "50"}),
+    _set("PointModel", []),
+    _set("subStatusId", "12"),
+    _set("rakutenMemberFlag", "1"),
+    _set("rakutenMemberFlag", True),
+    _set("rakutenMemberFlag", [1]),
+    _set("asurakuFlag", 1.0),
+    _set("giftCheckFlag", "0"),
+    _set("shippingTerm", 0),
+    _set("shippingTerm", None),
+    _set("remarks", ...),
+    _set("deliveryDate", ""),
+    _set("deliveryDate", "2026-11-30T00:00:00+0900"),
+    _set("shopOrderCfmDatetime", ""),
+    _set("shopOrderCfmDatetime", "2026-11-27T02:00:00Z"),
+    _set("orderDatetime", "2026-11-27T10:15:30"),
+    _set("DeliveryModel", "宅配便"),
+    _set("DeliveryModel", {"deliveryName": None}),
+    _set("SettlementModel.settlementMethodCode", "1"),
+    _set("SettlementModel.rpaySettlementFlag", None),
+    _set("OrdererModel.phoneNumber2", None),
+    _set("OrdererModel.zipCode1", 158),
+    _set("OrdererModel.emailAddress", ...),
+    _set(_SENDER + "isolatedIslandFlag", "1"),
+    _set(_SENDER + "firstName", ...),
+    _set("PackageModelList.0.basketId", "10746402"),
+    _set("PackageModelList.0.noshi", 0),
+    _set("PackageModelList.0.ShippingModelList", ...),
+    _set(_ITEM + "price", "3300"),
+    _set(_ITEM + "units", 1.0),
+    _set(_ITEM + "itemDetailId", None),
+    _set(_ITEM + "itemDetailId", "555001"),
+    _set(_ITEM + "taxRate", 1),
+    _set(_ITEM + "taxRate", "0.08"),
+    _set(_ITEM + "taxRate", True),
+    _set(_ITEM + "SkuModelList", []),
+    _set(_ITEM + "SkuModelList", ["x"]),
+    _set(_ITEM + "SkuModelList", [{"merchantDefinedSkuId": 12}]),
+    _set(_ITEM + "itemNumber", 123),
+])
+def test_values_the_fast_path_leaves_to_the_readers_map_the_same(change: Any) -> None:
+    model = order_model()
+    change(model)
+
+    _assert_same(model)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (_set("orderType", True), "orderType is not an integer: True"),
+    (_set("orderProgress", False), "orderProgress is not an integer: False"),
+    (_set(_ITEM + "price", True), r"ItemModelList\[0\]\.price is not an integer: True"),
+    (_set(_ITEM + "itemName", None), r"ItemModelList\[0\]\.itemName is null"),
+    (_set(_ITEM + "taxRate", "8%"), r"ItemModelList\[0\]\.taxRate is not a number"),
+    (_set("PackageModelList.0.ItemModelList", None),
+     r"PackageModelList\[0\]\.ItemModelList is null"),
+    (_set("PackageModelList.0.ItemModelList", [[]]),
+     r"PackageModelList\[0\]\.ItemModelList\[0\] is not an object"),
+    (_set("PackageModelList.0.ShippingModelList", {}),
+     r"PackageModelList\[0\]\.ShippingModelList is not a list"),
+    (_set("PackageModelList.0.ShippingModelList", [{"shippingDate": "soon"}]),
+     r"ShippingModelList\[0\]\.shippingDate is not a date"),
+    (_set("PackageModelList.0.SenderModel", "x"), r"PackageModelList\[0\]\.SenderModel is not"),
+    (_set("PointModel", {"usedPoint": "many"}), r"PointModel\.usedPoint is not an integer"),
+    (_set("shopOrderCfmDatetime", 1), "shopOrderCfmDatetime is not a string: 1"),
+    (_set("subStatusId", "x"), "subStatusId is not an integer"),
+    (_set("OrdererModel.familyName", 1), r"OrdererModel\.familyName is not a string"),
+    (_set("SettlementModel", []), "SettlementModel is not an object"),
+])
+def test_what_the_fast_path_refuses_is_named_by_the_readers(change: Any, reason: str) -> None:
+    model = order_model()
+    change(model)
+
+    with pytest.raises(MappingError, match=reason):
+        channel_order_from_rms(model)

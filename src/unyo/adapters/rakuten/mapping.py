@@ -3,10 +3,15 @@
 RMS keys (`orderProgress`, `PackageModelList`, ...) stop here: nothing past
 `channel_order_from_rms` sees them. Facts from reference/rakuten-rms.md.
 
-Mapping runs once per order on every poll, so it is written for speed: plain
-dict look-ups, no schema library, error paths built only when an error is
-raised. Text is kept verbatim — escaping hostile remarks or names is the UI's
-and the mailer's job, not this module's.
+Mapping runs once per order on every poll and on every payment-sync re-read,
+so it is written for speed: a fast path (`_fast_channel_order`) reads the keys
+directly and accepts only values whose meaning is plain (an int where an int
+is due, a str or null for text...). Anything else makes it give up, and the
+validating readers (`_channel_order`) map the order again: they convert what
+can be converted and name the key path of what cannot. Both must give the
+same ChannelOrder for every input the fast path accepts. Text is kept
+verbatim — escaping hostile remarks or names is the UI's and the mailer's
+job, not this module's.
 
 Imports only `unyo.clock`, `unyo.domain` and this adapter's errors.
 """
@@ -14,6 +19,7 @@ Imports only `unyo.clock`, `unyo.domain` and this adapter's errors.
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from unyo.adapters.rakuten.errors import MappingError
@@ -346,6 +352,10 @@ def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
         raise MappingError(None, "orderNumber is missing" if number is None
                            else f"orderNumber is not a non-empty string: {number!r:.40}")
     try:
+        return _fast_channel_order(model, number)
+    except _FAST_MISS:
+        pass  # something is absent, null where required or of another type: map strictly
+    try:
         return _channel_order(model, number)
     except _Bad as exc:
         raise MappingError(number, str(exc)) from None
@@ -400,4 +410,278 @@ def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         memo=_text(m, "memo"),
         sub_status_id=_opt_int(m, "subStatusId", ""),
         extra=extra,
+    )
+
+
+# --- fast path ------------------------------------------------------------------------------
+# The same mapping as above for well-formed models, without per-field helper calls. It only
+# accepts a value when the validating reader would return it unchanged (or, for text, when it
+# does the same `str(v)`); otherwise it raises `_Slow` (or lets a KeyError, TypeError,
+# ValueError... escape) and `channel_order_from_rms` maps the model again with the readers.
+# Each dict's keys are fetched in one itemgetter call; should one be absent, they are fetched
+# again with `.get` (absent = None, as the readers see it), so RMS omitting an optional key
+# costs a little time, not the fallback to the readers.
+
+class _Slow(Exception):
+    """Internal: the fast path met a value it does not handle; the strict path will."""
+
+
+_FAST_MISS = (_Slow, KeyError, TypeError, ValueError, AttributeError, IndexError,
+              ArithmeticError)
+
+_TRUE = frozenset((1, "1"))
+"""`v in _TRUE` is `_flag`'s `v == 1 or v == "1" or v is True` for JSON values (True == 1.0 ==
+1); an unhashable value raises TypeError, which sends the order to the strict path."""
+
+
+# The fast path builds the domain objects positionally, in field order.
+_new_address = Address
+_new_person = Person
+_new_item = Item
+_new_shipment = Shipment
+_new_package = Package
+_new_payment = Payment
+_new_amounts = Amounts
+_new_channel_order = ChannelOrder
+
+
+def _t(v: Any) -> str:
+    """`_text` of a value that is not a str."""
+    return "" if v is None else str(v)
+
+
+
+# Keys fetched together by one itemgetter call.
+_PERSON_KEYS = ("familyName", "firstName", "familyNameKana", "firstNameKana", "phoneNumber1",
+                "phoneNumber2", "phoneNumber3", "zipCode1", "zipCode2", "prefecture", "city",
+                "subAddress")
+_ITEM_KEYS = ("itemDetailId", "itemName", "price", "units", "taxRate", "itemNumber",
+              "manageNumber", "selectedChoice", "delvdateInfo")
+_PACKAGE_KEYS = ("SenderModel", "ItemModelList", "basketId", "goodsPrice", "postagePrice",
+                 "deliveryPrice", "totalPrice", "noshi")
+_ORDER_KEYS = ("orderType", "orderProgress", "orderDatetime", "SettlementModel",
+               "PackageModelList", "OrdererModel", "goodsPrice", "postagePrice", "deliveryPrice",
+               "paymentCharge", "totalPrice", "requestPrice", "couponAllTotalPrice", "PointModel",
+               "DeliveryModel", "deliveryDate", "shopOrderCfmDatetime", "subStatusId",
+               "rakutenMemberFlag", "asurakuFlag", "deliveryCertPrgFlag", "giftCheckFlag",
+               "isolatedIslandFlag", "remarks", "shippingTerm", "memo")
+_person_values = itemgetter(*_PERSON_KEYS)
+_item_values = itemgetter(*_ITEM_KEYS)
+_package_values = itemgetter(*_PACKAGE_KEYS)
+_order_values = itemgetter(*_ORDER_KEYS)
+_extra_values = itemgetter(*_EXTRA_KEYS)
+
+
+def _get_all(m: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    g = m.get
+    return tuple([g(k) for k in keys])
+
+
+def _fast_person(m: Any, email: bool) -> Person:
+    if type(m) is not dict:
+        raise _Slow
+    try:
+        (family, first, family_kana, first_kana, p1, p2, p3, zip1, zip2, prefecture, city,
+         sub_address) = _person_values(m)
+    except KeyError:
+        (family, first, family_kana, first_kana, p1, p2, p3, zip1, zip2, prefecture, city,
+         sub_address) = _get_all(m, _PERSON_KEYS)
+    if type(family) is not str:
+        raise _Slow
+    if type(first) is not str:
+        first = _t(first)
+    if type(family_kana) is not str:
+        family_kana = _t(family_kana)
+    if type(first_kana) is not str:
+        first_kana = _t(first_kana)
+    if type(p1) is not str:
+        p1 = _t(p1)
+    if type(p2) is not str:
+        p2 = _t(p2)
+    if type(p3) is not str:
+        p3 = _t(p3)
+    if type(zip1) is not str:
+        zip1 = _t(zip1)
+    if type(zip2) is not str:
+        zip2 = _t(zip2)
+    if type(prefecture) is not str:
+        prefecture = _t(prefecture)
+    if type(city) is not str:
+        city = _t(city)
+    if type(sub_address) is not str:
+        sub_address = _t(sub_address)
+    return _new_person(
+        family,
+        first,
+        family_kana,
+        first_kana,
+        f"{p1}-{p2}-{p3}" if p1 and p2 and p3 else "-".join(filter(None, (p1, p2, p3))),
+        _new_address(zip1 + zip2, prefecture, city, sub_address),
+        (v if type(v := m.get("emailAddress")) is str else _t(v)) if email else "",
+    )
+
+
+def _fast_item(m: Any) -> Item:
+    if type(m) is not dict:
+        raise _Slow
+    try:
+        (detail_id, name, price, units, tax_rate, number, manage_number, choice,
+         delivery_info) = _item_values(m)
+    except KeyError:
+        (detail_id, name, price, units, tax_rate, number, manage_number, choice,
+         delivery_info) = _get_all(m, _ITEM_KEYS)
+    if ((detail_id is not None and type(detail_id) is not int) or type(name) is not str
+            or type(price) is not int or type(units) is not int):
+        raise _Slow
+    if type(tax_rate) is not float and tax_rate is not None:
+        if type(tax_rate) is not int:
+            raise _Slow
+        tax_rate = float(tax_rate)
+    if type(number) is not str:
+        number = _t(number)
+    if type(manage_number) is not str:
+        manage_number = _t(manage_number)
+    if type(choice) is not str:
+        choice = _t(choice)
+    if type(delivery_info) is not str:
+        delivery_info = _t(delivery_info)
+    sku = ""
+    skus = m.get("SkuModelList")
+    if type(skus) is list and skus and type(skus[0]) is dict:
+        sku = v if type(v := skus[0].get("merchantDefinedSkuId")) is str else _t(v)
+    return _new_item(detail_id, number, manage_number, name, price, units, tax_rate, choice,
+                     sku, delivery_info)
+
+
+def _fast_shipment(m: Any) -> Shipment:
+    if type(m) is not dict:
+        raise _Slow
+    g = m.get
+    detail_id = g("shippingDetailId")
+    if detail_id is not None and type(detail_id) is not int:
+        raise _Slow
+    day = g("shippingDate")
+    if day is None or day == "":
+        ship_date = None
+    elif type(day) is str:
+        ship_date = parse_rms_date(day)
+    else:
+        raise _Slow
+    return _new_shipment(
+        detail_id,
+        v if type(v := g("deliveryCompany")) is str else _t(v),
+        v if type(v := g("shippingNumber")) is str else _t(v),
+        ship_date,
+    )
+
+
+def _fast_package(m: Any) -> Package:
+    if type(m) is not dict:
+        raise _Slow
+    try:
+        sender, items, basket_id, goods, postage, delivery, total, noshi = _package_values(m)
+    except KeyError:
+        sender, items, basket_id, goods, postage, delivery, total, noshi = _get_all(
+            m, _PACKAGE_KEYS)
+    if (type(sender) is not dict or type(items) is not list or type(basket_id) is not int
+            or type(goods) is not int or type(postage) is not int or type(delivery) is not int
+            or type(total) is not int):
+        raise _Slow
+    ships = m.get("ShippingModelList")
+    if type(ships) is list:
+        shipments = tuple([_fast_shipment(s) for s in ships]) if ships else ()
+    elif ships is None:
+        shipments = ()
+    else:
+        raise _Slow
+    return _new_package(
+        basket_id,
+        _fast_person(sender, False),
+        tuple([_fast_item(i) for i in items]),
+        goods,
+        postage,
+        delivery,
+        total,
+        noshi if type(noshi) is str else _t(noshi),
+        sender.get("isolatedIslandFlag") in _TRUE,
+        shipments,
+    )
+
+
+def _fast_channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
+    try:
+        (order_type_code, status, ordered, settlement, packages, orderer, goods, postage,
+         delivery_price, charge, total, request, coupon, point, delivery, day, confirmed,
+         sub_status_id, member, next_day, next_day_cert, gift, isolated_island, remarks,
+         shipping_term, memo) = _order_values(m)
+    except KeyError:
+        (order_type_code, status, ordered, settlement, packages, orderer, goods, postage,
+         delivery_price, charge, total, request, coupon, point, delivery, day, confirmed,
+         sub_status_id, member, next_day, next_day_cert, gift, isolated_island, remarks,
+         shipping_term, memo) = _get_all(m, _ORDER_KEYS)
+    if type(order_type_code) is not int:  # True would find OrderType.normal
+        raise _Slow
+    order_type = ORDER_TYPES[order_type_code]
+    if (type(status) is not int or type(ordered) is not str or type(settlement) is not dict
+            or type(packages) is not list or not packages
+            or type(goods) is not int or type(postage) is not int
+            or type(delivery_price) is not int or type(charge) is not int
+            or type(total) is not int or type(request) is not int):
+        raise _Slow
+    method_code = settlement["settlementMethodCode"]
+    if type(method_code) is not int:
+        raise _Slow
+    if type(coupon) is not int:
+        if coupon is not None:
+            raise _Slow
+        coupon = 0
+    points_used = point.get("usedPoint") if type(point) is dict else 0
+    if type(points_used) is not int:
+        if points_used is not None:
+            raise _Slow
+        points_used = 0
+    if day is None or day == "":
+        requested = None
+    elif type(day) is str:
+        requested = parse_rms_date(day)
+    else:
+        raise _Slow
+    if confirmed is not None:
+        if type(confirmed) is not str:
+            raise _Slow
+        confirmed = parse_rms_datetime(confirmed) if confirmed else None
+    if sub_status_id is not None and type(sub_status_id) is not int:
+        raise _Slow
+    try:
+        extra_values = _extra_values(m)
+    except KeyError:
+        extra_values = _get_all(m, _EXTRA_KEYS)
+    return _new_channel_order(
+        number,
+        status,
+        parse_rms_datetime(ordered),
+        order_type,
+        member in _TRUE,
+        next_day in _TRUE,
+        next_day_cert in _TRUE,
+        _fast_person(orderer, True),
+        _new_payment(
+            method_code,
+            v if type(v := settlement.get("settlementMethod")) is str else _t(v),
+            settlement.get("rpaySettlementFlag") in _TRUE,
+        ),
+        _new_amounts(goods, postage, delivery_price, charge, total, request, coupon,
+                     points_used),
+        tuple([_fast_package(p) for p in packages]),
+        remarks if type(remarks) is str else _t(remarks),
+        gift in _TRUE,
+        isolated_island in _TRUE,
+        requested,
+        shipping_term if type(shipping_term) is str else _t(shipping_term),
+        (v if type(v := delivery.get("deliveryName")) is str else _t(v))
+        if type(delivery) is dict else "",
+        confirmed,
+        memo if type(memo) is str else _t(memo),
+        sub_status_id,
+        {k: v for k, v in zip(_EXTRA_KEYS, extra_values, strict=True) if v is not None},
     )
