@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
@@ -176,9 +178,13 @@ def run(config: ConfigOpt = None,
         runner = Runner.for_shop(ctx)
         if not once:
             err.print(f"unyo running shop {cfg.shop_id} against {cfg.rms.base_url} "
-                      "(Ctrl-C stops)", highlight=False, markup=False, soft_wrap=True)
+                      "(Ctrl-C or SIGTERM stops after the current step)", highlight=False,
+                      markup=False, soft_wrap=True)
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with suppress(KeyboardInterrupt):
-                runner.run_forever()
+                runner.run_forever(stop)
+            store.close()
             return
         runner.run_once()
     steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}

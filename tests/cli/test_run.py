@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -162,3 +164,27 @@ def test_json_stdout_is_clean_in_a_real_process_with_a_terminal_and_logs(cli: Cl
 def test_emulator_stats_agree_with_the_api_calls(cli: Cli, imported: dict[str, Any]) -> None:
     stats = httpx.get(f"{cli.env['UNYO_RMS_BASE_URL']}/_sandbox/stats").json()
     assert stats["calls"] == imported["api_calls"]
+
+
+def test_run_loops_until_sigterm_and_stops_cleanly(cli: Cli, rms: RmsEmulatorServer) -> None:
+    # given `unyo run` (the loop) as a real process against the emulator
+    env = {k: v for k, v in {**os.environ, **cli.env}.items() if v is not None}
+    proc = subprocess.Popen([sys.executable, "-m", "unyo", "run", "-c", str(cli.config),
+                             "--now", NOW.isoformat()], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # when it has imported the day's orders
+        deadline = time.monotonic() + 30
+        while rms.emulator.calls["confirmOrder"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rms.emulator.calls["confirmOrder"] >= 1
+        # and is told to stop
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # then it exits 0 and what it imported is stored
+    assert proc.returncode == 0, stderr
+    doc = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    assert len(doc) > 0

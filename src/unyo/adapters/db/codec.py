@@ -5,9 +5,10 @@ Hand-written rather than reflective: it runs for every order loaded or saved.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
+
+import orjson
 
 from unyo.domain import (
     Address,
@@ -85,11 +86,11 @@ def channel_to_json(c: ChannelOrder) -> str:
         "confirmed_at": _dt(c.confirmed_at), "memo": c.memo, "sub_status": c.sub_status_id,
         "extra": c.extra,
     }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(doc).decode()
 
 
 def channel_from_json(text: str) -> ChannelOrder:
-    d = json.loads(text)
+    d = orjson.loads(text)
     ordered_at = _pdt(d["ordered_at"])
     assert ordered_at is not None
     return ChannelOrder(

@@ -37,6 +37,20 @@ metadata = MetaData(naming_convention=NAMING)
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def utc_naive(value: datetime) -> datetime:
+    """An aware datetime as naive UTC (what the database stores)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+def utc_text(value: datetime) -> str:
+    """An aware datetime as SQLite stores it: fixed-width UTC text, so text order is time."""
+    return utc_naive(value).isoformat(" ", "microseconds")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as UTC.
 
@@ -55,14 +69,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        if value.utcoffset():
-            value = value.astimezone(UTC)
-        naive = value.replace(tzinfo=None)
-        if dialect.name == "sqlite":
-            return naive.isoformat(" ", "microseconds")
-        return naive
+        return utc_text(value) if dialect.name == "sqlite" else utc_naive(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:

@@ -7,13 +7,13 @@ gets `ConcurrentUpdate` and retries from a fresh read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -112,6 +112,45 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._compiled: dict[tuple[str, tuple[str, ...]],
+                             tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._sqlite = engine.dialect.name == "sqlite"
+
+    def _many(self, conn: Connection, name: str, stmt: Any,
+              rows: Sequence[dict[str, Any]]) -> int:
+        """executemany at the driver level, for the hot batch writes.
+
+        SQLAlchemy converts every parameter of every row through its type processors;
+        here the statement is compiled once per (name, columns) and only datetimes need
+        converting (`UtcDateTime`'s format), which makes batch writes about twice as
+        cheap. Returns the total row count.
+        """
+        if not rows:
+            return 0
+        keys = tuple(rows[0])
+        cached = self._compiled.get((name, keys))
+        if cached is None:
+            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+            # literal values in the statement (e.g. `attempts + 1`) are binds too
+            fixed = {k: v for k, v in compiled.params.items() if k not in keys}
+            cached = (str(compiled), compiled.positiontup, fixed)
+            self._compiled[(name, keys)] = cached
+        sql, order, fixed = cached
+        conv: Any = t.utc_text if self._sqlite else t.utc_naive
+        if fixed:
+            rows = [{**fixed, **r} for r in rows]
+        if order is not None:
+            params: list[Any] = [tuple(conv(r[k]) if type(r[k]) is datetime else r[k]
+                                       for k in order) for r in rows]
+        else:
+            params = [{k: conv(v) if type(v) is datetime else v for k, v in r.items()}
+                      for r in rows]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -157,13 +196,10 @@ class Store:
             event_rows.extend(self._event_row(order_id, e) for e in d.events)
             effect_rows.extend(self._effect_row(d.order.shop, order_id, e, now)
                                for e in d.effects)
-        if gate_rows:
-            conn.execute(insert(t.gates), gate_rows)
-        if event_rows:
-            conn.execute(insert(t.events), event_rows)
-        if effect_rows:
-            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]), effect_rows)
+        self._many(conn, "insert_gates", insert(t.gates), gate_rows)
+        self._many(conn, "insert_events", insert(t.events), event_rows)
+        self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]), effect_rows)
         return ids
 
     def apply(self, conn: Connection, before: Order, decision: Decision, now: datetime) -> Order:
@@ -234,7 +270,8 @@ class Store:
                     .where(t.orders.c.id == bindparam("b_id"),
                            t.orders.c.version == bindparam("b_version"))
                     .values({c: bindparam(f"v_{c}") for c in cols}))
-            if conn.execute(stmt, rows).rowcount != len(rows):
+            name = f"update_orders_{len(cols)}"
+            if self._many(conn, name, stmt, rows) != len(rows):
                 savepoint.rollback()
                 return self._apply_each(conn, moves, now)
         new_gates: list[dict[str, Any]] = []
@@ -254,17 +291,14 @@ class Store:
             event_rows.extend(self._event_row(before.id, e) for e in decision.events)
             effect_rows.extend(self._effect_row(decision.order.shop, before.id, e, now)
                                for e in decision.effects)
-        if new_gates:
-            conn.execute(insert(t.gates), new_gates)
-        if closed_gates:
-            conn.execute(update(t.gates).where(t.gates.c.id == bindparam("b_id")).values(
-                closed_at=bindparam("v_closed_at"), closed_by=bindparam("v_closed_by"),
-                close_note=bindparam("v_close_note")), closed_gates)
-        if event_rows:
-            conn.execute(insert(t.events), event_rows)
-        if effect_rows:
-            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]), effect_rows)
+        self._many(conn, "insert_gates", insert(t.gates), new_gates)
+        self._many(conn, "close_gates", update(t.gates).where(
+            t.gates.c.id == bindparam("b_id")).values(
+            closed_at=bindparam("v_closed_at"), closed_by=bindparam("v_closed_by"),
+            close_note=bindparam("v_close_note")), closed_gates)
+        self._many(conn, "insert_events", insert(t.events), event_rows)
+        self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]), effect_rows)
         savepoint.commit()
         return []
 
@@ -333,7 +367,7 @@ class Store:
         from unyo.domain import EventType
         rows = conn.execute(select(t.events).where(t.events.c.order_id == order_id)
                             .order_by(t.events.c.id))
-        return [Event(EventType(r.type), r.at, Actor(r.actor), json.loads(r.data)) for r in rows]
+        return [Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data)) for r in rows]
 
     def effects_of(self, conn: Connection, order_id: int) -> list[EffectRow]:
         rows = conn.execute(select(t.outbox).where(t.outbox.c.order_id == order_id)
@@ -366,20 +400,20 @@ class Store:
     @staticmethod
     def _event_row(order_id: int, e: Event) -> dict[str, Any]:
         return {"order_id": order_id, "at": e.at, "type": e.type.value, "actor": e.actor.value,
-                "data": json.dumps(e.data, ensure_ascii=False, default=str)}
+                "data": orjson.dumps(e.data, default=str).decode()}
 
     @staticmethod
     def _effect_row(shop: str, order_id: int, e: Effect, now: datetime) -> dict[str, Any]:
         return {"shop": shop, "order_id": order_id, "kind": e.kind.value,
                 "dedupe_key": e.dedupe_key,
-                "payload": json.dumps(e.payload, ensure_ascii=False), "status": "pending",
+                "payload": orjson.dumps(e.payload).decode(), "status": "pending",
                 "attempts": 0, "next_attempt_at": e.not_before or now, "last_error": None,
                 "created_at": now, "done_at": None}
 
     @staticmethod
     def _effect(r: Any) -> EffectRow:
         return EffectRow(r.id, r.shop, r.order_id, EffectKind(r.kind), r.dedupe_key,
-                         json.loads(r.payload), r.status, r.attempts, r.next_attempt_at,
+                         orjson.loads(r.payload), r.status, r.attempts, r.next_attempt_at,
                          r.last_error)
 
     # ---- outbox -------------------------------------------------------------------------
@@ -403,10 +437,11 @@ class Store:
         """Record delivery attempts in two statements (see `record_attempt`)."""
         if not attempts:
             return
-        conn.execute(insert(t.effect_attempts), [
+        self._many(conn, "insert_attempts", insert(t.effect_attempts), [
             {"effect_id": a.effect.id, "at": now, "ok": a.ok, "error": a.error}
             for a in attempts])
-        conn.execute(
+        self._many(
+            conn, "record_attempts",
             update(t.outbox).where(t.outbox.c.id == bindparam("b_id")).values(
                 status=bindparam("v_status"), attempts=t.outbox.c.attempts + 1,
                 last_error=bindparam("v_error"), next_attempt_at=bindparam("v_next"),

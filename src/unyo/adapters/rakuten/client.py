@@ -49,6 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 
 from unyo.adapters.rakuten.errors import (
     RmsAuthError,
@@ -477,7 +478,7 @@ _NOT_JSON = object()
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content)
+        return orjson.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return _NOT_JSON
 
