@@ -75,13 +75,13 @@ class OpenGate:
 
 @dataclass(frozen=True, slots=True)
 class CloseGate:
-    """Close the open gate(s) of a kind, or the one with `gate_id`."""
+    """Close the open gate(s) of a kind, or the one numbered `seq`."""
 
     kind: GateKind | None
     now: datetime
     actor: Actor = Actor.person
     note: str = ""
-    gate_id: int | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,8 @@ class _Builder:
                   until: datetime | None = None) -> None:
         if any(g.is_open and g.kind is kind and g.reason == reason for g in self.order.gates):
             return
-        gate = Gate(kind, reason, self.now, actor, until=until)
+        seq = max((g.seq for g in self.order.gates), default=0) + 1
+        gate = Gate(kind, reason, self.now, actor, until=until, seq=seq)
         self.order = replace(self.order, gates=(*self.order.gates, gate))
         data: dict[str, object] = {"kind": kind.value, "reason": reason}
         if until is not None:
@@ -145,7 +146,7 @@ class _Builder:
             if g.is_open and _matches(g, match):
                 g = replace(g, closed_at=self.now, closed_by=actor, close_note=note)
                 self.event(EventType.gate_closed, actor, kind=g.kind.value, reason=g.reason,
-                           gate_id=g.id, note=note)
+                           seq=g.seq, note=note)
                 closed += 1
             gates.append(g)
         self.order = replace(self.order, gates=tuple(gates))
@@ -170,7 +171,7 @@ def _matches(gate: Gate, match: object) -> bool:
     if isinstance(match, GateKind):
         return gate.kind is match
     if isinstance(match, int):
-        return gate.id == match
+        return gate.seq == match
     return True
 
 
@@ -193,7 +194,7 @@ def decide(order: Order | None, command: Command) -> Decision:
                 raise DomainError(f"cannot open a gate on an order that is {order.stage}")
             b.open_gate(command.kind, command.reason, command.actor, command.until)
         case CloseGate():
-            match_ = command.gate_id if command.gate_id is not None else command.kind
+            match_ = command.seq if command.seq is not None else command.kind
             if not b.close_gates(match_, command.actor, command.note):
                 raise DomainError(f"order {order.number} has no such open gate")
         case CancelOrder():

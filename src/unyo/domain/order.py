@@ -193,7 +193,7 @@ class Gate:
     closed_by: Actor | None = None
     close_note: str = ""
     until: datetime | None = None  # hold gates: the time the clock closes them
-    id: int | None = None  # set by the store
+    seq: int = 0  # the gate's number within its order, from 1, given when opened
 
     @property
     def is_open(self) -> bool:

@@ -102,3 +102,41 @@ def test_duplicate_effects_are_ignored_by_dedupe_key(store: Store):
         d = decide(None, ImportOrder("shop", replace(channel_order("A-1")), T0))
         store.apply(conn, order, replace(d, order=order), T0)
         assert store.outbox_counts(conn, "shop")["send_mail"] == {"pending": 1}
+
+
+def test_identity_map_never_serves_a_rolled_back_version(store: Store):
+    # given an order in the store
+    create(store, channel_order("A-1"))
+    with store.transaction() as conn:
+        order = store.load_order(conn, "shop", "A-1")
+    assert order is not None
+    settle = decide(order, SyncOrder(channel_order("A-1", status=300), T0 + minutes(5)))
+    # when a transaction applies a change and then fails
+    with pytest.raises(RuntimeError, match="boom"), store.transaction() as conn:
+        store.apply(conn, order, settle, T0 + minutes(5))
+        raise RuntimeError("boom")
+    # and another writer moves the same version differently (a cancellation)
+    cancel = decide(order, SyncOrder(channel_order("A-1", status=900), T0 + minutes(6)))
+    other = Store(store.engine)
+    with other.transaction() as conn:
+        other.apply(conn, order, cancel, T0 + minutes(6))
+    # then this store reads the cancellation, not its own rolled-back change
+    with store.transaction() as conn:
+        again = store.load_order(conn, "shop", "A-1")
+    assert again is not None and again.stage is Stage.cancelled
+
+
+def test_identity_map_sees_other_writers(store: Store):
+    create(store, channel_order("A-1"))
+    with store.transaction() as conn:
+        order = store.load_order(conn, "shop", "A-1")
+    assert order is not None
+    other = Store(store.engine)
+    with other.transaction() as conn:
+        stale = other.load_order(conn, "shop", "A-1")
+        assert stale is not None
+        other.apply(conn, stale, decide(stale, SyncOrder(channel_order("A-1", status=300),
+                                                         T0 + minutes(5))), T0 + minutes(5))
+    with store.transaction() as conn:
+        fresh = store.load_order(conn, "shop", "A-1")
+    assert fresh is not None and fresh.stage is Stage.ready and fresh.version == 2

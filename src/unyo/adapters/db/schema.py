@@ -107,6 +107,7 @@ gates = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("reason", String(300), nullable=False),
     Column("opened_at", UtcDateTime, nullable=False),
@@ -115,7 +116,7 @@ gates = Table(
     Column("closed_by", String(20), nullable=True),
     Column("close_note", Text, nullable=False, default=""),
     Column("until", UtcDateTime, nullable=True),
-    Index("ix_gates_order_id", "order_id"),
+    UniqueConstraint("order_id", "seq"),
     Index("ix_gates_kind_closed_at", "kind", "closed_at"),
 )
 

@@ -7,6 +7,7 @@ gets `ConcurrentUpdate` and retries from a fresh read.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from unyo.domain import (
 )
 
 CHUNK = 500
+CACHE_SIZE = 20_000
+"""Orders kept in the identity map (an order is a few KB)."""
 
 
 class ConcurrentUpdate(Exception):
@@ -115,6 +118,8 @@ class Store:
         self._compiled: dict[tuple[str, tuple[str, ...]],
                              tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self._sqlite = engine.dialect.name == "sqlite"
+        self._cache: OrderedDict[int | None, Order] = OrderedDict()
+        self._times: dict[datetime, Any] = {}
 
     def _many(self, conn: Connection, name: str, stmt: Any,
               rows: Sequence[dict[str, Any]]) -> int:
@@ -136,15 +141,13 @@ class Store:
             cached = (str(compiled), compiled.positiontup, fixed)
             self._compiled[(name, keys)] = cached
         sql, order, fixed = cached
-        conv: Any = t.utc_text if self._sqlite else t.utc_naive
         if fixed:
             rows = [{**fixed, **r} for r in rows]
+        value = self._driver_value
         if order is not None:
-            params: list[Any] = [tuple(conv(r[k]) if type(r[k]) is datetime else r[k]
-                                       for k in order) for r in rows]
+            params: list[Any] = [tuple(value(r[k]) for k in order) for r in rows]
         else:
-            params = [{k: conv(v) if type(v) is datetime else v for k, v in r.items()}
-                      for r in rows]
+            params = [{k: value(v) for k, v in r.items()} for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(sql, params)
@@ -164,8 +167,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One transaction; orders it wrote join the identity map once it commits."""
         with self.engine.begin() as conn:
-            yield conn
+            conn.info["unyo_written"] = []
+            try:
+                yield conn
+            finally:
+                written = conn.info.pop("unyo_written", [])
+        self._publish(written)
 
     # ---- orders -------------------------------------------------------------------------
 
@@ -185,9 +194,7 @@ class Store:
         rows = [self._order_row(d.order, now) | {"version": 1, "imported_at": d.order.imported_at
                                                  or now}
                 for d in decisions]
-        result = conn.execute(
-            insert(t.orders).returning(t.orders.c.id, sort_by_parameter_order=True), rows)
-        ids = [r[0] for r in result]
+        ids = self._insert_orders(conn, rows)
         gate_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
@@ -196,47 +203,54 @@ class Store:
             event_rows.extend(self._event_row(order_id, e) for e in d.events)
             effect_rows.extend(self._effect_row(d.order.shop, order_id, e, now)
                                for e in d.effects)
+            self._remember(conn, d.order.with_(id=order_id, version=1,
+                                               imported_at=d.order.imported_at or now))
         self._many(conn, "insert_gates", insert(t.gates), gate_rows)
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
         return ids
 
+    def _insert_orders(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Multi-row INSERT ... RETURNING at the driver level; ids in the order of `rows`
+        (matched by order number, since RETURNING promises no order)."""
+        keys = list(rows[0])
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        one = "(" + ", ".join([mark] * len(keys)) + ")"
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        ids: dict[tuple[str, str], int] = {}
+        try:
+            for chunk in _chunks(rows, 200):
+                sql = (f"INSERT INTO orders ({', '.join(keys)}) VALUES "
+                       f"{', '.join([one] * len(chunk))} RETURNING id, shop, order_number")
+                params = [self._driver_value(r[k]) for r in chunk for k in keys]
+                cursor.execute(sql, params)
+                ids.update(((shop, number), oid) for oid, shop, number in cursor.fetchall())
+        finally:
+            cursor.close()
+        return [ids[(r["shop"], r["order_number"])] for r in rows]
+
+    def _driver_value(self, value: Any) -> Any:
+        """A value as the driver takes it: datetimes in `UtcDateTime`'s form. A batch's
+        rows mostly carry the same few instants, so conversions are remembered."""
+        if type(value) is not datetime:
+            return value
+        memo = self._times
+        converted = memo.get(value)
+        if converted is None:
+            if len(memo) > 4096:
+                memo.clear()
+            converted = memo[value] = (t.utc_text(value) if self._sqlite
+                                       else t.utc_naive(value))
+        return converted
+
     def apply(self, conn: Connection, before: Order, decision: Decision, now: datetime) -> Order:
         """Write `decision` if `before` is still the stored version (compare-and-set)."""
         if not decision.changed and not decision.effects:
             return before
-        assert before.id is not None
-        after = decision.order
-        row = self._order_row(after, now, with_data=after.channel is not before.channel)
-        del row["shop"], row["order_number"], row["ordered_at"]
-        result = conn.execute(
-            update(t.orders)
-            .where(t.orders.c.id == before.id, t.orders.c.version == before.version)
-            .values(**row, version=before.version + 1))
-        if result.rowcount != 1:
+        if self._write_orders(conn, [(before, decision)], now) != 1:
             raise ConcurrentUpdate(f"order {before.number} was changed by another worker")
-        gates = []
-        old = {g.id: g for g in before.gates}
-        for g in after.gates:
-            if g.id is None:
-                gid = conn.execute(insert(t.gates).returning(t.gates.c.id),
-                                   self._gate_row(before.id, g)).scalar_one()
-                g = Gate(g.kind, g.reason, g.opened_at, g.opened_by, g.closed_at, g.closed_by,
-                         g.close_note, g.until, gid)
-            elif old[g.id] != g:
-                conn.execute(update(t.gates).where(t.gates.c.id == g.id).values(
-                    closed_at=g.closed_at, closed_by=g.closed_by.value if g.closed_by else None,
-                    close_note=g.close_note))
-            gates.append(g)
-        if decision.events:
-            conn.execute(insert(t.events), [self._event_row(before.id, e)
-                                            for e in decision.events])
-        if decision.effects:
-            conn.execute(self._insert(t.outbox).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]),
-                [self._effect_row(after.shop, before.id, e, now) for e in decision.effects])
-        return after.with_(gates=tuple(gates), version=before.version + 1, id=before.id)
+        return self._write_children(conn, [(before, decision)], now)[0]
 
     def apply_many(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
                    now: datetime) -> list[Order]:
@@ -251,6 +265,17 @@ class Store:
             return []
         if len(moves) == 1 or not self.engine.dialect.supports_sane_multi_rowcount:
             return self._apply_each(conn, moves, now)
+        savepoint = conn.begin_nested()
+        if self._write_orders(conn, moves, now) != len(moves):
+            savepoint.rollback()
+            return self._apply_each(conn, moves, now)
+        self._write_children(conn, moves, now)
+        savepoint.commit()
+        return []
+
+    def _write_orders(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
+                      now: datetime) -> int:
+        """The compare-and-set UPDATEs; returns how many orders matched their version."""
         # Rows that rewrite the channel snapshot and rows that don't are separate batches
         # (an executemany needs one shape).
         batches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -261,7 +286,7 @@ class Store:
             batches[with_data].append({f"v_{k}": v for k, v in row.items()}
                                       | {"v_version": before.version + 1, "b_id": before.id,
                                          "b_version": before.version})
-        savepoint = conn.begin_nested()
+        matched = 0
         for rows in batches.values():
             if not rows:
                 continue
@@ -270,37 +295,43 @@ class Store:
                     .where(t.orders.c.id == bindparam("b_id"),
                            t.orders.c.version == bindparam("b_version"))
                     .values({c: bindparam(f"v_{c}") for c in cols}))
-            name = f"update_orders_{len(cols)}"
-            if self._many(conn, name, stmt, rows) != len(rows):
-                savepoint.rollback()
-                return self._apply_each(conn, moves, now)
+            matched += self._many(conn, f"update_orders_{len(cols)}", stmt, rows)
+        return matched
+
+    def _write_children(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
+                        now: datetime) -> list[Order]:
+        """Gates opened or closed, events and effects of orders whose UPDATE matched."""
         new_gates: list[dict[str, Any]] = []
         closed_gates: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
+        written: list[Order] = []
         for before, decision in moves:
             assert before.id is not None
-            old = {g.id: g for g in before.gates}
+            old = {g.seq: g for g in before.gates}
             for g in decision.order.gates:
-                if g.id is None:
+                if g.seq not in old:
                     new_gates.append(self._gate_row(before.id, g))
-                elif old[g.id] != g:
-                    closed_gates.append({"b_id": g.id, "v_closed_at": g.closed_at,
+                elif old[g.seq] != g:
+                    closed_gates.append({"b_order": before.id, "b_seq": g.seq,
+                                         "v_closed_at": g.closed_at,
                                          "v_closed_by": g.closed_by.value if g.closed_by
                                          else None, "v_close_note": g.close_note})
             event_rows.extend(self._event_row(before.id, e) for e in decision.events)
             effect_rows.extend(self._effect_row(decision.order.shop, before.id, e, now)
                                for e in decision.effects)
+            after = decision.order.with_(version=before.version + 1, id=before.id)
+            self._remember(conn, after)
+            written.append(after)
         self._many(conn, "insert_gates", insert(t.gates), new_gates)
         self._many(conn, "close_gates", update(t.gates).where(
-            t.gates.c.id == bindparam("b_id")).values(
-            closed_at=bindparam("v_closed_at"), closed_by=bindparam("v_closed_by"),
-            close_note=bindparam("v_close_note")), closed_gates)
+            t.gates.c.order_id == bindparam("b_order"), t.gates.c.seq == bindparam("b_seq"))
+            .values(closed_at=bindparam("v_closed_at"), closed_by=bindparam("v_closed_by"),
+                    close_note=bindparam("v_close_note")), closed_gates)
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
-        savepoint.commit()
-        return []
+        return written
 
     def _apply_each(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
                     now: datetime) -> list[Order]:
@@ -313,13 +344,43 @@ class Store:
                 lost.append(before)
         return lost
 
+    # ---- the identity map ---------------------------------------------------------------
+    # Orders are immutable values identified by (id, version), and every committed change
+    # bumps the version, so an order this process wrote or read can be reused while the
+    # stored version is the same. Entries are published only when their transaction
+    # commits (a rolled-back version number may be reused by another writer).
+
+    def _remember(self, conn: Connection, order: Order) -> None:
+        conn.info.setdefault("unyo_written", []).append(order)
+
+    def _publish(self, orders: Iterable[Order]) -> None:
+        cache = self._cache
+        for o in orders:
+            cache[o.id] = o
+            cache.move_to_end(o.id)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+    def _cached(self, conn: Connection, where: Any) -> tuple[list[Order], list[int]]:
+        """Orders matching `where` that the identity map holds at their stored version,
+        and the ids of the others."""
+        hits: list[Order] = []
+        misses: list[int] = []
+        for oid, version in conn.execute(select(t.orders.c.id, t.orders.c.version).where(where)):
+            o = self._cache.get(oid)
+            if o is not None and o.version == version:
+                hits.append(o)
+            else:
+                misses.append(oid)
+        return hits, misses
+
     def load_orders(self, conn: Connection, shop: str,
                     numbers: Sequence[str]) -> dict[str, Order]:
         out: dict[str, Order] = {}
         for chunk in _chunks(numbers):
-            rows = conn.execute(select(t.orders).where(
-                t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk))).all()
-            out.update((o.number, o) for o in self._build(conn, rows))
+            found = self._load(conn, (t.orders.c.shop == shop)
+                               & t.orders.c.order_number.in_(chunk))
+            out.update((o.number, o) for o in found)
         return out
 
     def load_order(self, conn: Connection, shop: str, number: str) -> Order | None:
@@ -328,19 +389,29 @@ class Store:
     def load_orders_by_id(self, conn: Connection, ids: Sequence[int]) -> dict[int, Order]:
         out: dict[int, Order] = {}
         for chunk in _chunks(ids):
-            rows = conn.execute(select(t.orders).where(t.orders.c.id.in_(chunk))).all()
-            out.update((o.id, o) for o in self._build(conn, rows) if o.id is not None)
+            out.update((o.id, o) for o in self._load(conn, t.orders.c.id.in_(chunk))
+                       if o.id is not None)
         return out
+
+    def _load(self, conn: Connection, where: Any) -> list[Order]:
+        hits, misses = self._cached(conn, where)
+        if misses:
+            rows = conn.execute(select(t.orders).where(t.orders.c.id.in_(misses))).all()
+            built = self._build(conn, rows)
+            for o in built:  # may be this transaction's own writes: publish on commit
+                self._remember(conn, o)
+            hits.extend(built)
+        return hits
 
     def _build(self, conn: Connection, rows: Sequence[Any]) -> list[Order]:
         if not rows:
             return []
         by_order: dict[int, list[Gate]] = {r.id: [] for r in rows}
         for g in conn.execute(select(t.gates).where(t.gates.c.order_id.in_(list(by_order)))
-                              .order_by(t.gates.c.id)):
+                              .order_by(t.gates.c.order_id, t.gates.c.seq)):
             by_order[g.order_id].append(Gate(
                 GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
-                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.id))
+                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq))
         return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
                       gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
                       id=r.id, fingerprint=r.fingerprint, rms_status=r.rms_status,
@@ -392,7 +463,8 @@ class Store:
 
     @staticmethod
     def _gate_row(order_id: int, g: Gate) -> dict[str, Any]:
-        return {"order_id": order_id, "kind": g.kind.value, "reason": g.reason[:300],
+        return {"order_id": order_id, "seq": g.seq, "kind": g.kind.value,
+                "reason": g.reason[:300],
                 "opened_at": g.opened_at, "opened_by": g.opened_by.value,
                 "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
                 "close_note": g.close_note, "until": g.until}

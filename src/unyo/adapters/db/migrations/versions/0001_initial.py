@@ -44,6 +44,7 @@ def upgrade() -> None:
         "gates",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("order_id", Id, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("reason", sa.String(300), nullable=False),
         sa.Column("opened_at", UtcDateTime, nullable=False),
@@ -54,8 +55,8 @@ def upgrade() -> None:
         sa.Column("until", UtcDateTime, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_gates"),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_gates_order_id_orders"),
+        sa.UniqueConstraint("order_id", "seq", name="uq_gates_order_id_seq"),
     )
-    op.create_index("ix_gates_order_id", "gates", ["order_id"])
     op.create_index("ix_gates_kind_closed_at", "gates", ["kind", "closed_at"])
 
     op.create_table(
