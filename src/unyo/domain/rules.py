@@ -1,0 +1,679 @@
+"""Shop rules (受注処理ルール): conditions and actions as data, compiled once into callables.
+
+A rule is a name, a condition and actions, as the shop file writes them:
+
+    - name: 備考欄あり
+      when: {field: remarks, op: not_empty}
+      then: [{check: 備考欄を確認}]
+
+Conditions are field / operator / value rows combined with `all`, `any` and
+`not` — the shape of the condition rows of Japanese OMS screens — so they can
+be validated, drawn and edited in a form. `compile_rules` checks every field,
+operator and value against the field's type and returns plain Python closures:
+no `eval`, no templates, nothing from the file is ever executed. Mistakes are
+`RuleError`s naming the path of the offending key (`rules[2].when.all[0].op`),
+which the flow loader turns into file:line errors.
+
+The fields are the normalised order (`FIELDS`, each with its type and Japanese
+label) plus `Facts` that need the store or outside data (the buyer's other open
+orders, postal code validity), which the app layer gathers. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from unyo.domain.order import NOT_FIXED, Order
+from unyo.domain.vocabulary import OrderType
+
+__all__ = [
+    "FIELDS",
+    "OPERATORS",
+    "Action",
+    "CompiledRule",
+    "Facts",
+    "FieldSpec",
+    "FieldType",
+    "RuleError",
+    "RuleInput",
+    "compile_rules",
+    "customer_remarks",
+    "evaluate",
+    "unprintable_chars",
+]
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled; `path` names the key (e.g. rules[0].when.op)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class FieldType(StrEnum):
+    """What kind of value a field holds; it decides the operators allowed."""
+
+    number = "number"  # yen amounts, counts
+    text = "text"  # free text
+    flag = "flag"  # true / false
+    day = "day"  # a calendar date (JST)
+    choice = "choice"  # one of a fixed set of words
+    texts = "texts"  # a list of text (item numbers, SKUs, tags...)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What rules may ask beyond the order itself; gathered by the app layer."""
+
+    other_open_orders: int = 0  # the same buyer's other orders not yet shipped or cancelled
+    past_orders: int = 0  # the same buyer's earlier orders in this shop
+    postal_code_valid: bool | None = None  # None = not checked
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """One evaluation: the order, its facts and the time (for relative dates)."""
+
+    order: Order
+    facts: Facts
+    now: datetime
+
+
+Getter = Callable[[RuleInput], Any]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    label: str  # Japanese, for the diagram and the dashboard
+    get: Getter
+    choices: tuple[str, ...] = ()
+
+
+# ---- field values -----------------------------------------------------------------------
+
+_TEMPLATE_HEADER = re.compile(r"^\s*\[([^\]\n]{1,40}):\]\s*$")
+# Sections Rakuten fills from the order form itself; their lines are not the buyer's words.
+_FORM_SECTIONS = frozenset({"配送日時指定", "お届け日時指定", "配送方法", "お届け希望日",
+                            "お届け時間帯", "ギフト", "のし", "ラッピング", "支払方法"})
+
+
+def customer_remarks(remarks: str) -> str:
+    """備考欄 without Rakuten's template lines: what the buyer actually wrote.
+
+    Rakuten writes headers such as `[配送日時指定:]` followed by the values from the
+    order form, and `[メッセージ:]` followed by the buyer's own text. Headers are
+    dropped; form sections are dropped whole; the rest is kept, trimmed.
+    """
+    kept: list[str] = []
+    skipping = False
+    for line in remarks.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        m = _TEMPLATE_HEADER.match(line)
+        if m:
+            skipping = m.group(1).strip() in _FORM_SECTIONS
+            continue
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+# The same JIS X 0208 characters under Windows (cp932) code points: 全角マイナス, 波ダッシュ...
+_CP932_VARIANTS = {"\uff0d": "\u2212", "\uff5e": "\u301c", "\u2225": "\u2016",
+                   "\uffe0": "\u00a2", "\uffe1": "\u00a3", "\uffe2": "\u00ac"}
+
+
+def _jis_x_0208(ch: str) -> bool:
+    if ch.isascii():
+        return True
+    try:
+        # iso2022_jp is ASCII + JIS X 0208: no half-width kana, no vendor extensions
+        _CP932_VARIANTS.get(ch, ch).encode("iso2022_jp")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unprintable_chars(text: str) -> list[str]:
+    """Characters outside JIS X 0208 (e.g. 髙, 﨑, ｶﾅ) that label printers may not print."""
+    seen: dict[str, None] = {}
+    for ch in text:
+        if ch in "\r\n\t" or ch in seen:
+            continue
+        if unicodedata.category(ch).startswith("C") or not _jis_x_0208(ch):
+            seen[ch] = None
+    return list(seen)
+
+
+def _names_and_addresses(o: Order) -> str:
+    parts = []
+    for p in (o.channel.buyer, *(pkg.recipient for pkg in o.channel.packages)):
+        a = p.address
+        parts += [p.family_name, p.first_name, a.prefecture, a.city, a.sub_address]
+    return "".join(parts)
+
+
+def _amount(value: int) -> int | None:
+    return None if value == NOT_FIXED else value
+
+
+def _items(i: RuleInput) -> Sequence[Any]:
+    return [it for p in i.order.channel.packages for it in p.items]
+
+
+def _f(name: str, type_: FieldType, label: str, get: Getter,
+       choices: tuple[str, ...] = ()) -> FieldSpec:
+    return FieldSpec(name, type_, label, get, choices)
+
+
+N, T, F, D, C, L = (FieldType.number, FieldType.text, FieldType.flag, FieldType.day,
+                    FieldType.choice, FieldType.texts)
+
+FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
+    _f("total", N, "合計金額", lambda i: _amount(i.order.channel.amounts.total)),
+    _f("goods_total", N, "商品金額", lambda i: _amount(i.order.channel.amounts.goods)),
+    _f("postage", N, "送料", lambda i: _amount(i.order.channel.amounts.postage)),
+    _f("cod_fee", N, "代引手数料", lambda i: _amount(i.order.channel.amounts.delivery)),
+    _f("request_amount", N, "請求金額", lambda i: _amount(i.order.channel.amounts.request)),
+    _f("points_used", N, "利用ポイント", lambda i: i.order.channel.amounts.points_used),
+    _f("coupon", N, "クーポン利用額", lambda i: i.order.channel.amounts.coupon),
+    _f("amount_not_fixed", F, "金額未確定（送料未確定など）",
+       lambda i: i.order.channel.amounts.any_not_fixed),
+    _f("payment_method", T, "支払方法", lambda i: i.order.channel.payment.method_name),
+    _f("payment_code", N, "支払方法コード", lambda i: i.order.channel.payment.method_code),
+    _f("cash_on_delivery", F, "代金引換", lambda i: i.order.channel.payment.cash_on_delivery),
+    _f("rakuten_pay", F, "楽天ペイ（楽天市場決済）",
+       lambda i: i.order.channel.payment.rakuten_pay),
+    _f("remarks", T, "備考欄（お客様の記入）",
+       lambda i: customer_remarks(i.order.channel.remarks)),
+    _f("remarks_raw", T, "備考欄（全文）", lambda i: i.order.channel.remarks),
+    _f("gift", F, "ギフト", lambda i: i.order.channel.gift),
+    _f("noshi", F, "のし指定", lambda i: any(p.noshi for p in i.order.channel.packages)),
+    _f("wrapping", F, "ラッピング", lambda i: bool(i.order.channel.extra.get("wrapping"))),
+    _f("isolated_island", F, "離島",
+       lambda i: i.order.channel.isolated_island
+       or any(p.isolated_island for p in i.order.channel.packages)),
+    _f("multiple_destinations", F, "複数送付先", lambda i: i.order.channel.several_destinations),
+    _f("destination_count", N, "送付先数", lambda i: len(i.order.channel.packages)),
+    _f("order_type", C, "注文種別", lambda i: i.order.channel.order_type.value,
+       tuple(t.value for t in OrderType)),
+    _f("next_day", F, "あす楽 / 最強翌日配送",
+       lambda i: i.order.channel.next_day or i.order.channel.next_day_cert),
+    _f("member", F, "楽天会員", lambda i: i.order.channel.member),
+    _f("requested_delivery_date", D, "お届け希望日",
+       lambda i: i.order.channel.requested_delivery_date),
+    _f("delivery_time", T, "お届け時間帯", lambda i: i.order.channel.shipping_term),
+    _f("delivery_method", T, "配送方法", lambda i: i.order.channel.delivery_name),
+    _f("order_date", D, "注文日", lambda i: i.order.channel.ordered_at.date()),
+    _f("item_numbers", L, "商品番号", lambda i: [it.item_number for it in _items(i)]),
+    _f("manage_numbers", L, "商品管理番号", lambda i: [it.manage_number for it in _items(i)]),
+    _f("skus", L, "SKU", lambda i: [it.sku for it in _items(i) if it.sku]),
+    _f("item_names", L, "商品名", lambda i: [it.name for it in _items(i)]),
+    _f("quantity", N, "合計数量", lambda i: sum(it.units for it in _items(i))),
+    _f("item_lines", N, "明細行数", lambda i: len(_items(i))),
+    _f("prefecture", T, "注文者の都道府県", lambda i: i.order.channel.buyer.address.prefecture),
+    _f("destination_prefectures", L, "送付先の都道府県",
+       lambda i: [p.recipient.address.prefecture for p in i.order.channel.packages]),
+    _f("postal_code_valid", F, "郵便番号が正しい",
+       lambda i: i.facts.postal_code_valid is not False),
+    _f("unprintable_chars", L, "JIS第1・第2水準外の文字（氏名・住所）",
+       lambda i: unprintable_chars(_names_and_addresses(i.order))),
+    _f("other_open_orders", N, "同じ注文者の未出荷注文数", lambda i: i.facts.other_open_orders),
+    _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
+    _f("tags", L, "タグ", lambda i: list(i.facts.tags)),
+    _f("rms_status", N, "RMSステータス", lambda i: i.order.rms_status),
+)}
+
+
+# ---- operators --------------------------------------------------------------------------
+
+Test = Callable[[Any], bool]
+_MAX_PATTERN = 200
+
+
+def _num(path: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise RuleError(path, f"expected a number, got {v!r}")
+    return v
+
+
+def _text(path: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise RuleError(path, f"expected text, got {v!r}")
+    return unicodedata.normalize("NFKC", v)
+
+
+def _texts(path: str, v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [_text(path, v)]
+    if not isinstance(v, list) or not v:
+        raise RuleError(path, f"expected text or a list of text, got {v!r}")
+    return [_text(f"{path}[{n}]", x) for n, x in enumerate(v)]
+
+
+def _day(path: str, v: Any) -> date:
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, str):
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise RuleError(path, f"expected a date like 2026-12-01, got {v!r}")
+
+
+def _norm(s: Any) -> str:
+    return unicodedata.normalize("NFKC", s) if isinstance(s, str) else ""
+
+
+def _number_op(op: str, path: str, value: Any) -> Test:
+    if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        x = _num(path, value)
+        cmp = {"eq": lambda a: a == x, "ne": lambda a: a != x, "lt": lambda a: a < x,
+               "le": lambda a: a <= x, "gt": lambda a: a > x, "ge": lambda a: a >= x}[op]
+        return lambda a: a is not None and cmp(a)
+    if op == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise RuleError(path, "between takes [low, high]")
+        lo, hi = _num(f"{path}[0]", value[0]), _num(f"{path}[1]", value[1])
+        if lo > hi:
+            raise RuleError(path, f"between: {lo} is above {hi}")
+        return lambda a: a is not None and lo <= a <= hi
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise RuleError(path, f"{op} takes a list of numbers")
+        xs = frozenset(_num(f"{path}[{n}]", v) for n, v in enumerate(value))
+        return (lambda a: a in xs) if op == "in" else (lambda a: a not in xs)
+    if op == "is_empty":
+        return lambda a: a is None
+    if op == "not_empty":
+        return lambda a: a is not None
+    raise AssertionError(op)
+
+
+def _text_op(op: str, path: str, value: Any) -> Test:
+    if op in ("is_empty", "not_empty"):
+        empty = op == "is_empty"
+        return lambda a: (not _norm(a).strip()) is empty
+    if op in ("eq", "ne"):
+        x = _text(path, value)
+        return (lambda a: _norm(a) == x) if op == "eq" else (lambda a: _norm(a) != x)
+    if op in ("in", "not_in"):
+        xs = frozenset(_texts(path, value))
+        return (lambda a: _norm(a) in xs) if op == "in" else (lambda a: _norm(a) not in xs)
+    if op in ("contains", "not_contains", "starts_with", "ends_with"):
+        words = _texts(path, value)
+        if op == "starts_with":
+            return lambda a: any(_norm(a).startswith(w) for w in words)
+        if op == "ends_with":
+            return lambda a: any(_norm(a).endswith(w) for w in words)
+        hit: Test = lambda a: any(w in _norm(a) for w in words)  # noqa: E731
+        return hit if op == "contains" else (lambda a: not hit(a))
+    if op == "matches":
+        pattern = _text(path, value)
+        if len(pattern) > _MAX_PATTERN:
+            raise RuleError(path, f"pattern longer than {_MAX_PATTERN} characters")
+        try:
+            rx = re.compile(pattern)
+        except re.error as e:
+            raise RuleError(path, f"not a valid regular expression: {e}") from None
+        return lambda a: rx.search(_norm(a)) is not None
+    raise AssertionError(op)
+
+
+def _flag_op(op: str, path: str, value: Any) -> Test:
+    if op == "is_true":
+        return lambda a: a is True
+    if op == "is_false":
+        return lambda a: a is not True
+    if not isinstance(value, bool):
+        raise RuleError(path, f"expected true or false, got {value!r}")
+    return (lambda a: bool(a) is value) if op == "eq" else (lambda a: bool(a) is not value)
+
+
+def _day_op(op: str, path: str, value: Any, now_day: Callable[[RuleInput], date]) -> Any:
+    """Day tests get the input too: `within_days` counts from the evaluation's day."""
+    if op in ("is_empty", "not_empty"):
+        empty = op == "is_empty"
+        return lambda a, i: (a is None) is empty
+    if op in ("within_days", "beyond_days"):
+        n = _num(path, value)
+        if op == "within_days":
+            return lambda a, i: a is not None and (a - now_day(i)).days <= n
+        return lambda a, i: a is not None and (a - now_day(i)).days > n
+    x = _day(path, value)
+    cmp = {"eq": lambda a: a == x, "ne": lambda a: a != x, "before": lambda a: a < x,
+           "after": lambda a: a > x, "on_or_before": lambda a: a <= x,
+           "on_or_after": lambda a: a >= x}[op]
+    return lambda a, i: a is not None and cmp(a)
+
+
+def _texts_op(op: str, path: str, value: Any) -> Test:
+    if op in ("is_empty", "not_empty"):
+        empty = op == "is_empty"
+        return lambda a: (not a) is empty
+    if op in ("count_gt", "count_lt"):
+        n = _num(path, value)
+        return (lambda a: len(a) > n) if op == "count_gt" else (lambda a: len(a) < n)
+    words = _texts(path, value)
+    if op == "contains":  # any element equals any word
+        ws = frozenset(words)
+        return lambda a: any(_norm(x) in ws for x in a)
+    if op == "not_contains":
+        ws = frozenset(words)
+        return lambda a: not any(_norm(x) in ws for x in a)
+    if op == "contains_all":
+        ws = frozenset(words)
+        return lambda a: ws <= {_norm(x) for x in a}
+    if op == "any_starts_with":
+        return lambda a: any(_norm(x).startswith(w) for x in a for w in words)
+    if op == "any_contains":
+        return lambda a: any(w in _norm(x) for x in a for w in words)
+    raise AssertionError(op)
+
+
+OPERATORS: dict[FieldType, tuple[str, ...]] = {
+    FieldType.number: ("eq", "ne", "lt", "le", "gt", "ge", "between", "in", "not_in",
+                       "is_empty", "not_empty"),
+    FieldType.text: ("eq", "ne", "in", "not_in", "contains", "not_contains", "starts_with",
+                     "ends_with", "matches", "is_empty", "not_empty"),
+    FieldType.flag: ("is_true", "is_false", "eq", "ne"),
+    FieldType.day: ("eq", "ne", "before", "after", "on_or_before", "on_or_after",
+                    "within_days", "beyond_days", "is_empty", "not_empty"),
+    FieldType.choice: ("eq", "ne", "in", "not_in"),
+    FieldType.texts: ("contains", "not_contains", "contains_all", "any_starts_with",
+                      "any_contains", "count_gt", "count_lt", "is_empty", "not_empty"),
+}
+_NO_VALUE = frozenset({"is_empty", "not_empty", "is_true", "is_false"})
+
+
+# ---- conditions -------------------------------------------------------------------------
+
+Condition = Callable[[RuleInput], bool]
+
+
+_JST = timezone(timedelta(hours=9))
+
+
+def _jst_day(i: RuleInput) -> date:
+    return i.now.astimezone(_JST).date()
+
+
+def _compile_row(node: Mapping[str, Any], path: str) -> Condition:
+    unknown = set(node) - {"field", "op", "value"}
+    if unknown:
+        raise RuleError(f"{path}.{sorted(unknown)[0]}",
+                        "unknown key (a condition row has field, op and value)")
+    name = node.get("field")
+    if not isinstance(name, str) or name not in FIELDS:
+        raise RuleError(f"{path}.field", f"unknown field {name!r}"
+                        + _suggest(name, FIELDS))
+    spec = FIELDS[name]
+    op = node.get("op")
+    allowed = OPERATORS[spec.type]
+    if op not in allowed:
+        raise RuleError(f"{path}.op", f"{op!r} is not an operator for {name} "
+                        f"({spec.type.value}); use one of: {', '.join(allowed)}")
+    assert isinstance(op, str)
+    has_value = "value" in node
+    if op in _NO_VALUE and has_value:
+        raise RuleError(f"{path}.value", f"{op} takes no value")
+    if op not in _NO_VALUE and not has_value:
+        raise RuleError(path, f"{op} needs a value")
+    value = node.get("value")
+    vpath = f"{path}.value"
+    get = spec.get
+    if spec.type is FieldType.choice:
+        choices = _texts(vpath, value)
+        bad = [c for c in choices if c not in spec.choices]
+        if bad:
+            raise RuleError(vpath, f"{bad[0]!r} is not one of {', '.join(spec.choices)}")
+        test = _text_op(op, vpath, value)
+    elif spec.type is FieldType.day:
+        day_test = _day_op(op, vpath, value, _jst_day)
+        return lambda i: bool(day_test(get(i), i))
+    else:
+        test = {FieldType.number: _number_op, FieldType.text: _text_op,
+                FieldType.flag: _flag_op, FieldType.texts: _texts_op}[spec.type](op, vpath,
+                                                                                 value)
+    return lambda i: bool(test(get(i)))
+
+
+def _compile_condition(node: Any, path: str) -> Condition:
+    if not isinstance(node, Mapping) or not node:
+        raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
+    if "field" in node:
+        return _compile_row(node, path)
+    if len(node) != 1:
+        raise RuleError(path, f"combine conditions with exactly one of all / any / not, "
+                        f"got {', '.join(map(str, node))}")
+    ((key, inner),) = node.items()
+    if key == "not":
+        c = _compile_condition(inner, f"{path}.not")
+        return lambda i: not c(i)
+    if key not in ("all", "any"):
+        raise RuleError(f"{path}.{key}", "unknown key (use field, all, any or not)")
+    if not isinstance(inner, list) or not inner:
+        raise RuleError(f"{path}.{key}", "expected a non-empty list of conditions")
+    parts = [_compile_condition(c, f"{path}.{key}[{n}]") for n, c in enumerate(inner)]
+    if key == "all":
+        return lambda i: all(p(i) for p in parts)
+    return lambda i: any(p(i) for p in parts)
+
+
+def _suggest(name: Any, known: Mapping[str, Any]) -> str:
+    if not isinstance(name, str):
+        return ""
+    import difflib
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---- actions ----------------------------------------------------------------------------
+
+class ActionKind(StrEnum):
+    check = "check"  # open a check gate (確認待ち) with a message
+    hold = "hold"  # open a hold gate (保留) until a time
+    set = "set"  # set a field for the warehouse (配送方法, 倉庫メモ)
+    tag = "tag"  # add a tag (受注分類タグ)
+    merge = "merge"  # merge with the buyer's other open orders (同梱)
+
+
+SETTABLE = {"delivery_method": "配送方法", "warehouse_note": "倉庫への指示"}
+HOLD_FROM_FIELDS = {"requested_delivery_date": "お届け希望日", "release_date": "発売日"}
+
+
+@dataclass(frozen=True)
+class HoldSpec:
+    """When a hold ends: a fixed time, a duration from now, N days before a field's date,
+    or the next business day; resolved against the evaluation's time."""
+
+    at: datetime | None = None
+    after: timedelta | None = None
+    field: str | None = None
+    days_before: int = 0
+    next_business_day: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    message: str = ""  # check: the reason shown; tag: the tag; set: the value
+    target: str = ""  # set: which field
+    hold: HoldSpec | None = None
+
+
+_DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
+
+
+def _compile_hold(v: Any, path: str) -> HoldSpec:
+    if not isinstance(v, Mapping) or not v:
+        raise RuleError(path, "hold needs until, for, from or next_business_day")
+    keys = set(v) - {"reason"}
+    if keys == {"until"}:
+        raw = v["until"]
+        try:
+            at = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise RuleError(f"{path}.until", f"{raw!r} is not a date-time "
+                            "(e.g. 2026-12-01T09:00+09:00)") from None
+        if at.tzinfo is None:
+            raise RuleError(f"{path}.until", "give the time zone, e.g. +09:00")
+        return HoldSpec(at=at)
+    if keys == {"for"}:
+        m = _DURATION.match(str(v["for"]).strip())
+        if not m or int(m.group(1)) == 0:
+            raise RuleError(f"{path}.for", f"{v['for']!r} is not a duration like 30m, 6h, 3d")
+        n, unit = int(m.group(1)), m.group(2)
+        return HoldSpec(after=timedelta(minutes=n) if unit == "m" else
+                        timedelta(hours=n) if unit == "h" else timedelta(days=n))
+    if keys in ({"from"}, {"from", "days_before"}):
+        src = v["from"]
+        if src not in HOLD_FROM_FIELDS:
+            raise RuleError(f"{path}.from", f"{src!r} is not a date to hold from; use one of: "
+                            f"{', '.join(HOLD_FROM_FIELDS)}")
+        days = v.get("days_before", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 60:
+            raise RuleError(f"{path}.days_before", "expected whole days, 0–60")
+        return HoldSpec(field=src, days_before=days)
+    if keys == {"next_business_day"}:
+        if v["next_business_day"] is not True:
+            raise RuleError(f"{path}.next_business_day", "expected true")
+        return HoldSpec(next_business_day=True)
+    raise RuleError(path, "a hold ends with exactly one of until, for, from (+ days_before) "
+                    f"or next_business_day; got {', '.join(sorted(map(str, keys))) or 'none'}")
+
+
+def _compile_action(node: Any, path: str) -> Action:
+    if not isinstance(node, Mapping) or len(node) != 1:
+        raise RuleError(path, "an action is one of check, hold, set, tag, merge")
+    ((key, v),) = node.items()
+    if key == "check":
+        if not isinstance(v, str) or not v.strip():
+            raise RuleError(f"{path}.check", "expected the message to show (確認内容)")
+        return Action(ActionKind.check, v.strip()[:200])
+    if key == "hold":
+        reason = v.get("reason", "") if isinstance(v, Mapping) else ""
+        return Action(ActionKind.hold, str(reason)[:200], hold=_compile_hold(v, f"{path}.hold"))
+    if key == "tag":
+        if not isinstance(v, str) or not v.strip() or len(v) > 50:
+            raise RuleError(f"{path}.tag", "expected a tag of 1–50 characters")
+        return Action(ActionKind.tag, v.strip())
+    if key == "set":
+        if not isinstance(v, Mapping) or len(v) != 1:
+            raise RuleError(f"{path}.set", f"set one field: {', '.join(SETTABLE)}")
+        ((target, value),) = v.items()
+        if target not in SETTABLE:
+            raise RuleError(f"{path}.set.{target}", f"cannot set {target!r}; settable: "
+                            f"{', '.join(SETTABLE)}")
+        if not isinstance(value, str) or len(value) > 200:
+            raise RuleError(f"{path}.set.{target}", "expected text of at most 200 characters")
+        return Action(ActionKind.set, value, target=str(target))
+    if key == "merge":
+        if v is not True:
+            raise RuleError(f"{path}.merge", "expected true")
+        return Action(ActionKind.merge)
+    raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag "
+                    "or merge" + _suggest(key, {k.value: 1 for k in ActionKind}))
+
+
+# ---- rules ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    description: str
+    when: Condition = field(repr=False)
+    then: tuple[Action, ...]
+    source: Mapping[str, Any] = field(repr=False, compare=False)  # for the diagram
+
+
+def compile_rules(nodes: Any, path: str = "rules") -> tuple[CompiledRule, ...]:
+    """Check and compile the shop file's `rules` list; RuleError on the first mistake."""
+    if nodes is None:
+        return ()
+    if not isinstance(nodes, list):
+        raise RuleError(path, "expected a list of rules")
+    rules: list[CompiledRule] = []
+    names: dict[str, int] = {}
+    for n, node in enumerate(nodes):
+        at = f"{path}[{n}]"
+        if not isinstance(node, Mapping):
+            raise RuleError(at, "expected a rule: name, when, then")
+        unknown = set(node) - {"name", "description", "when", "then", "enabled"}
+        if unknown:
+            raise RuleError(f"{at}.{sorted(map(str, unknown))[0]}",
+                            "unknown key (a rule has name, description, when, then, enabled)")
+        name = node.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 80:
+            raise RuleError(f"{at}.name", "expected a name of 1–80 characters")
+        if name in names:
+            raise RuleError(f"{at}.name", f"{name!r} is already the name of rules[{names[name]}]")
+        names[name] = n
+        if "when" not in node:
+            raise RuleError(at, "a rule needs when (its condition)")
+        when = _compile_condition(node["when"], f"{at}.when")
+        then = node.get("then")
+        if not isinstance(then, list) or not then:
+            raise RuleError(f"{at}.then", "expected a non-empty list of actions")
+        actions = tuple(_compile_action(a, f"{at}.then[{k}]") for k, a in enumerate(then))
+        enabled = node.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise RuleError(f"{at}.enabled", "expected true or false")
+        if enabled:
+            rules.append(CompiledRule(name, str(node.get("description") or ""), when, actions,
+                                      node))
+    return tuple(rules)
+
+
+def evaluate(rules: Sequence[CompiledRule], given: RuleInput) -> list[CompiledRule]:
+    """The rules whose condition holds for this order, in file order."""
+    return [r for r in rules if r.when(given)]
+
+
+def hold_until(spec: HoldSpec, given: RuleInput,
+               next_business_day: Callable[[date], date]) -> datetime | None:
+    """When a hold ends for this order; None when the date it holds from is unknown.
+
+    Day-based ends are at 00:00 JST of that day. `next_business_day` (from the app,
+    which knows the holidays) maps a day to the first business day after it.
+    """
+    if spec.at is not None:
+        return spec.at
+    if spec.after is not None:
+        return given.now + spec.after
+    if spec.next_business_day:
+        return datetime.combine(next_business_day(_jst_day(given)), time(), _JST)
+    day: date | None = None
+    if spec.field == "requested_delivery_date":
+        day = given.order.channel.requested_delivery_date
+    elif spec.field == "release_date":
+        day = _release_date(given.order)
+    if day is None:
+        return None
+    return datetime.combine(day - timedelta(days=spec.days_before), time(), _JST)
+
+
+_RELEASE = re.compile(r"(20\d\d)[-/年.](\d{1,2})[-/月.](\d{1,2})")
+
+
+def _release_date(order: Order) -> date | None:
+    """The latest release date named in the items' 納期情報 (e.g. '2026年12月10日発売予定')."""
+    days = []
+    for p in order.channel.packages:
+        for it in p.items:
+            for m in _RELEASE.finditer(unicodedata.normalize("NFKC", it.delivery_info)):
+                try:
+                    days.append(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+                except ValueError:
+                    continue
+    return max(days) if days else None

@@ -1,0 +1,286 @@
+"""Shop rules: every operator and action, mistakes named by path, hostile input inert."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.factories import BUYER, T0, channel_order
+from unyo.domain import Address, ImportOrder, Item, Package, decide
+from unyo.domain.rules import (
+    FIELDS,
+    OPERATORS,
+    ActionKind,
+    Facts,
+    FieldType,
+    RuleError,
+    RuleInput,
+    compile_rules,
+    customer_remarks,
+    evaluate,
+    hold_until,
+    unprintable_chars,
+)
+
+
+def given(facts: Facts | None = None, now: datetime = T0, **changes: Any) -> RuleInput:
+    order = decide(None, ImportOrder("shop", channel_order(**changes), T0)).order
+    return RuleInput(order, facts or Facts(), now)
+
+
+def holds(when: Any, i: RuleInput) -> bool:
+    (rule,) = compile_rules([{"name": "r", "when": when, "then": [{"tag": "t"}]}])
+    return rule.when(i)
+
+
+def test_remarks_without_rakuten_template_lines():
+    raw = "[配送日時指定:]\n2026-11-30(月)\n午前中\n[メッセージ:]\nギフト包装をお願いします"
+    assert customer_remarks(raw) == "ギフト包装をお願いします"
+    assert customer_remarks("[配送日時指定:]\n2026-11-30(月)\n[メッセージ:]\n") == ""
+    assert customer_remarks("") == ""
+
+
+@pytest.mark.parametrize(("remarks", "expected"), [
+    ("[配送日時指定:]\n2026-11-30(月)\n午前中\n[メッセージ:]\n", False),
+    ("[メッセージ:]\n不在時は宅配ボックスへ", True),
+])
+def test_remarks_not_empty_ignores_template_lines(remarks: str, expected: bool):
+    assert holds({"field": "remarks", "op": "not_empty"}, given(remarks=remarks)) is expected
+
+
+@pytest.mark.parametrize(("op", "value", "expected"), [
+    ("eq", 3980, True), ("ne", 3980, False), ("lt", 4000, True), ("le", 3980, True),
+    ("gt", 3980, False), ("ge", 3980, True), ("between", [3000, 4000], True),
+    ("between", [4000, 5000], False), ("in", [1, 3980], True), ("not_in", [1, 3980], False),
+    ("not_empty", None, True), ("is_empty", None, False),
+])
+def test_number_operators(op: str, value: Any, expected: bool):
+    row = {"field": "total", "op": op} | ({} if value is None else {"value": value})
+    assert holds(row, given()) is expected
+
+
+def test_not_fixed_amounts_are_empty_not_numbers():
+    i = given(postage=-9999, total=-9999)
+    assert holds({"field": "total", "op": "is_empty"}, i)
+    assert not holds({"field": "total", "op": "lt", "value": 100}, i)
+    assert holds({"field": "amount_not_fixed", "op": "is_true"}, i)
+
+
+@pytest.mark.parametrize(("op", "value", "expected"), [
+    ("eq", "クレジットカード", True), ("ne", "クレジットカード", False),
+    ("in", ["代金引換", "クレジットカード"], True), ("not_in", ["代金引換"], True),
+    ("contains", "カード", True), ("not_contains", "カード", False),
+    ("starts_with", "クレジット", True), ("ends_with", ["現金", "カード"], True),
+    ("matches", "^クレ.+ド$", True), ("is_empty", None, False), ("not_empty", None, True),
+])
+def test_text_operators(op: str, value: Any, expected: bool):
+    row = {"field": "payment_method", "op": op} | ({} if value is None else {"value": value})
+    assert holds(row, given()) is expected
+
+
+def test_text_is_compared_after_nfkc_normalisation():
+    i = given(remarks="[メッセージ:]\nｷﾞﾌﾄ包装ＯＫ")
+    assert holds({"field": "remarks", "op": "contains", "value": "ギフト"}, i)
+    assert holds({"field": "remarks", "op": "contains", "value": "OK"}, i)
+
+
+@pytest.mark.parametrize(("op", "expected"), [("is_true", True), ("is_false", False)])
+def test_flag_operators(op: str, expected: bool):
+    assert holds({"field": "member", "op": op}, given()) is expected
+    assert holds({"field": "member", "op": "eq", "value": True}, given()) is True
+    assert holds({"field": "member", "op": "ne", "value": True}, given()) is False
+
+
+def test_day_operators_and_relative_days():
+    i = given(requested_delivery_date=date(2026, 12, 10))
+    assert holds({"field": "requested_delivery_date", "op": "after", "value": "2026-12-01"}, i)
+    assert holds({"field": "requested_delivery_date", "op": "on_or_before",
+                  "value": "2026-12-10"}, i)
+    assert holds({"field": "requested_delivery_date", "op": "beyond_days", "value": 7}, i)
+    assert not holds({"field": "requested_delivery_date", "op": "within_days", "value": 7}, i)
+    assert holds({"field": "requested_delivery_date", "op": "is_empty"}, given())
+    assert not holds({"field": "requested_delivery_date", "op": "before",
+                      "value": "2030-01-01"}, given())
+
+
+def test_choice_and_list_operators():
+    i = given()
+    assert holds({"field": "order_type", "op": "eq", "value": "normal"}, i)
+    assert holds({"field": "order_type", "op": "not_in", "value": ["reservation"]}, i)
+    assert holds({"field": "item_numbers", "op": "contains", "value": "item-001"}, i)
+    assert holds({"field": "item_numbers", "op": "contains_all", "value": ["item-001"]}, i)
+    assert holds({"field": "item_numbers", "op": "any_starts_with", "value": "item-"}, i)
+    assert holds({"field": "item_names", "op": "any_contains", "value": "コシヒカリ"}, i)
+    assert holds({"field": "item_numbers", "op": "not_contains", "value": "x"}, i)
+    assert holds({"field": "item_numbers", "op": "count_lt", "value": 2}, i)
+    assert not holds({"field": "item_numbers", "op": "count_gt", "value": 1}, i)
+    assert holds({"field": "skus", "op": "is_empty"}, i)
+    assert holds({"field": "tags", "op": "contains", "value": "VIP"},
+                 given(Facts(tags=("VIP",))))
+
+
+def test_every_field_can_be_read_for_a_real_order():
+    i = given()
+    for spec in FIELDS.values():
+        spec.get(i)  # no field may fail on an ordinary order
+        assert OPERATORS[spec.type]
+
+
+def test_all_any_not_combine():
+    i = given()
+    cond = {"all": [{"field": "total", "op": "gt", "value": 1000},
+                    {"any": [{"field": "gift", "op": "is_true"},
+                             {"not": {"field": "member", "op": "is_false"}}]}]}
+    assert holds(cond, i)
+    assert not holds({"not": cond}, i)
+
+
+def test_buyer_facts_and_printer_characters():
+    assert holds({"field": "other_open_orders", "op": "ge", "value": 1},
+                 given(Facts(other_open_orders=1)))
+    assert holds({"field": "postal_code_valid", "op": "is_false"},
+                 given(Facts(postal_code_valid=False)))
+    assert holds({"field": "unprintable_chars", "op": "not_empty"}, given())  # 髙橋
+    plain = replace(BUYER, family_name="高橋")
+    pkg = Package(1, plain, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
+    assert holds({"field": "unprintable_chars", "op": "is_empty"},
+                 given(buyer=plain, packages=(pkg,)))
+
+
+def test_unprintable_chars_are_those_outside_jis_x_0208():
+    assert unprintable_chars("髙橋 﨑 ｶﾅ 高橋 山田太郎 ABC 123 〒") == ["髙", "﨑", "ｶ", "ﾅ"]
+    assert unprintable_chars("東京都渋谷区神宮前１－２－３") == []
+
+
+def test_actions_compile():
+    (rule,) = compile_rules([{
+        "name": "ギフト", "description": "ギフトは倉庫に伝える",
+        "when": {"field": "gift", "op": "is_true"},
+        "then": [{"check": "ギフト包装を確認"}, {"tag": "ギフト"},
+                 {"set": {"warehouse_note": "ギフト包装"}},
+                 {"hold": {"from": "requested_delivery_date", "days_before": 3}},
+                 {"merge": True}]}])
+    kinds = [a.kind for a in rule.then]
+    assert kinds == [ActionKind.check, ActionKind.tag, ActionKind.set, ActionKind.hold,
+                     ActionKind.merge]
+    assert rule.then[2].target == "warehouse_note"
+
+
+def test_hold_ends():
+    jst = T0.tzinfo
+    i = given(requested_delivery_date=date(2026, 12, 10))
+    (r,) = compile_rules([{"name": "r", "when": {"field": "gift", "op": "is_false"},
+                           "then": [{"hold": {"from": "requested_delivery_date",
+                                              "days_before": 3}},
+                                    {"hold": {"for": "6h"}},
+                                    {"hold": {"until": "2026-12-01T09:00:00+09:00"}},
+                                    {"hold": {"next_business_day": True}}]}])
+    specs = [a.hold for a in r.then]
+    assert all(specs)
+    ends = [hold_until(s, i, lambda d: d + timedelta(days=1)) for s in specs if s]
+    assert ends[0] == datetime(2026, 12, 7, tzinfo=jst)
+    assert ends[1] == T0 + timedelta(hours=6)
+    assert ends[2] == datetime(2026, 12, 1, 9, tzinfo=jst)
+    assert ends[3] == datetime(2026, 11, 28, tzinfo=jst)
+    assert hold_until(specs[0], given(), lambda d: d) is None  # no date, no hold
+
+
+def test_release_date_hold_reads_the_items_delivery_info():
+    item = Item(1, "pre-1", "pre-1", "予約商品", 5000, 1, delivery_info="2026年12月10日発売予定")
+    pkg = Package(1, BUYER, (item,), 5000, 0, 0, 5000)
+    (r,) = compile_rules([{"name": "予約", "when": {"field": "order_type", "op": "eq",
+                                                    "value": "reservation"},
+                           "then": [{"hold": {"from": "release_date"}}]}])
+    spec = r.then[0].hold
+    assert spec is not None
+    assert hold_until(spec, given(packages=(pkg,)), lambda d: d) == datetime(
+        2026, 12, 10, tzinfo=T0.tzinfo)
+
+
+def test_evaluate_returns_matching_rules_in_file_order():
+    rules = compile_rules([
+        {"name": "a", "when": {"field": "total", "op": "gt", "value": 1}, "then": [{"tag": "a"}]},
+        {"name": "b", "when": {"field": "total", "op": "lt", "value": 1}, "then": [{"tag": "b"}]},
+        {"name": "c", "when": {"field": "member", "op": "is_true"}, "then": [{"tag": "c"}]},
+        {"name": "d", "enabled": False, "when": {"field": "member", "op": "is_true"},
+         "then": [{"tag": "d"}]},
+    ])
+    assert [r.name for r in evaluate(rules, given())] == ["a", "c"]
+
+
+@pytest.mark.parametrize(("rules", "path", "message"), [
+    ("x", "rules", "expected a list"),
+    ([{"name": "a", "when": {"field": "totl", "op": "gt", "value": 1}, "then": [{"tag": "t"}]}],
+     "rules[0].when.field", "did you mean total"),
+    ([{"name": "a", "when": {"field": "total", "op": "contains", "value": 1},
+       "then": [{"tag": "t"}]}], "rules[0].when.op", "not an operator for total"),
+    ([{"name": "a", "when": {"field": "total", "op": "gt", "value": "1万"},
+       "then": [{"tag": "t"}]}], "rules[0].when.value", "expected a number"),
+    ([{"name": "a", "when": {"field": "total", "op": "gt"}, "then": [{"tag": "t"}]}],
+     "rules[0].when", "needs a value"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true", "value": 1},
+       "then": [{"tag": "t"}]}], "rules[0].when.value", "takes no value"),
+    ([{"name": "a", "when": {"field": "order_type", "op": "eq", "value": "yoyaku"},
+       "then": [{"tag": "t"}]}], "rules[0].when.value", "not one of"),
+    ([{"name": "a", "when": {"all": []}, "then": [{"tag": "t"}]}], "rules[0].when.all",
+     "non-empty list"),
+    ([{"name": "a", "when": {"all": [{"field": "gift", "op": "is_true"}], "any": []},
+       "then": [{"tag": "t"}]}], "rules[0].when", "exactly one of"),
+    ([{"name": "a", "when": {"field": "remarks", "op": "matches", "value": "("},
+       "then": [{"tag": "t"}]}], "rules[0].when.value", "regular expression"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": []}],
+     "rules[0].then", "non-empty list"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"hold": {}}]}],
+     "rules[0].then[0].hold", "needs until"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"},
+       "then": [{"hold": {"until": "2026-12-01T09:00"}}]}], "rules[0].then[0].hold.until",
+     "time zone"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"},
+       "then": [{"hold": {"from": "ordered_at"}}]}], "rules[0].then[0].hold.from",
+     "not a date to hold from"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"},
+       "then": [{"set": {"total": 1}}]}], "rules[0].then[0].set.total", "cannot set"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"chek": "x"}]}],
+     "rules[0].then[0].chek", "did you mean check"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"tag": "t"}]},
+      {"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"tag": "t"}]}],
+     "rules[1].name", r"already the name of rules\[0\]"),
+    ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"tag": "t"}],
+       "priority": 1}], "rules[0].priority", "unknown key"),
+])
+def test_mistakes_are_named_by_path(rules: Any, path: str, message: str):
+    with pytest.raises(RuleError, match=message) as e:
+        compile_rules(rules)
+    assert e.value.path == path
+
+
+@pytest.mark.parametrize("attack", [
+    "__import__('os').system('touch /tmp/pwned')",
+    "{{ 7*7 }}",
+    "${jndi:ldap://x}",
+    "lambda: 1",
+])
+def test_hostile_values_are_only_data(attack: str, tmp_path):
+    # given rules whose values are code-looking strings
+    (r,) = compile_rules([{"name": attack, "when": {"field": "remarks", "op": "contains",
+                                                    "value": attack},
+                           "then": [{"check": attack}, {"tag": attack[:50]}]}])
+    # then they match only that literal text, and nothing ran
+    assert r.when(given(remarks=f"[メッセージ:]\n{attack}"))
+    assert not r.when(given(remarks="[メッセージ:]\n49"))
+    assert r.then[0].message == attack
+
+
+def test_field_names_are_unique_and_typed():
+    assert all(isinstance(s.type, FieldType) and s.label for s in FIELDS.values())
+    assert FIELDS["remarks"].label == "備考欄（お客様の記入）"
+
+
+def test_address_is_part_of_printer_check():
+    odd = replace(BUYER, address=Address("1000001", "東京都", "千代田区", "丸の内1-1 ﾋﾞﾙ"))
+    pkg = Package(1, odd, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
+    i = given(buyer=replace(odd, family_name="高橋"), packages=(pkg,))
+    assert holds({"field": "unprintable_chars", "op": "contains", "value": "ﾋ"}, i)
