@@ -31,7 +31,7 @@ from rich.table import Table
 from unyo.app.context import Progress as ProgressFn
 from unyo.app.context import no_progress
 from unyo.clock import JST, SimClock, parse_instant
-from unyo.domain import GateKind, Stage
+from unyo.domain import GateKind, MailKind, Stage
 from unyo.flow import Config, ConfigError, load_config
 from unyo.flow.config import parse_config, render_init
 
@@ -44,7 +44,9 @@ orders_app = typer.Typer(help="Look at orders.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Sandbox servers that speak the real protocols.",
                           no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+mail_app = typer.Typer(help="Buyer mail (サンクスメール, 発送連絡メール).", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(mail_app, name="mail")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
 
@@ -373,6 +375,10 @@ def _print_summary(s: dict[str, Any]) -> None:
               highlight=False)
     out.print(f"  キャンセル cancelled      {events.get('order_cancelled', 0):>6}",
               highlight=False)
+    mails = s.get("mails", {})
+    out.print(f"  メール mails sent        {mails.get('thanks', 0):>6} サンクス / "
+              f"{mails.get('shipping', 0)} 発送連絡 / {mails.get('failed', 0)} failed",
+              highlight=False)
     table = Table(title="stages", title_justify="left")
     table.add_column("stage")
     table.add_column("count", justify="right")
@@ -395,6 +401,94 @@ def _print_summary(s: dict[str, Any]) -> None:
         for k, v in s[key].items():
             table.add_row(str(k), str(v))
         out.print(table)
+
+
+@mail_app.command("preview")
+def mail_preview(kind: Annotated[MailKind, typer.Argument(help="thanks or shipping.")],
+                 number: Annotated[str | None, typer.Argument(
+                     help="Order number (default: a sample order).")] = None,
+                 config: ConfigOpt = None,
+                 raw: Annotated[bool, typer.Option(
+                     "--raw", help="Print the mail as sent over SMTP (encoded).")] = False,
+                 ) -> None:
+    """Print the mail unyo would send for an order, rendered with the shop's templates."""
+    from dataclasses import replace
+
+    from unyo.adapters.mail import MailTemplateError, MailTemplates, build_message
+    from unyo.adapters.mail.templates import sample_orders
+    from unyo.clock import SystemClock
+
+    cfg = _load(config)
+    try:
+        templates = MailTemplates.load(cfg.mail, cfg.shop_name or cfg.shop_id)
+    except MailTemplateError as e:
+        for p in e.problems:
+            err.print(p, highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if number is None:
+        order = sample_orders(kind)[0]
+    else:
+        store = _open_store(cfg.database_url)
+        with store.transaction() as conn:
+            found = store.load_order(conn, cfg.shop_id, number)
+        store.close()
+        if found is None:
+            _fail(f"no order {number} in shop {cfg.shop_id}", 1)
+        order = found
+    try:
+        mail = templates.render(kind, order)
+        settings = cfg.mail if cfg.mail.from_address else replace(
+            cfg.mail, from_address="from-address-not-set@example.invalid")
+        msg = build_message(settings, templates.shop_name, kind, order, mail,
+                            SystemClock().now().astimezone(JST))
+    except Exception as e:  # the template failed on this order's data, or no address
+        _fail(f"cannot render the {kind.value} mail for {order.number}: {e}", 1)
+    if raw:
+        sys.stdout.write(msg.as_bytes().decode("ascii", "replace").replace("\r\n", "\n"))
+        return
+    for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID"):
+        if msg[name] is not None:
+            out.print(f"{name}: {msg[name]}", highlight=False, markup=False, soft_wrap=True)
+    out.print("", highlight=False)
+    out.print(mail.body, highlight=False, markup=False, soft_wrap=True, end="")
+
+
+@sandbox_app.command("smtp")
+def sandbox_smtp(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8025,
+                 quiet: Annotated[bool, typer.Option(
+                     help="Do not print a line per mail.")] = False) -> None:
+    """An SMTP server on 127.0.0.1 that keeps every mail (no TLS, no AUTH).
+
+    Point the shop file at it (mail.host 127.0.0.1, mail.port P, starttls and auth
+    false). Prints one line per accepted mail on stderr. Stops on Ctrl-C or SIGTERM.
+    """
+    from unyo.sandbox.smtp_sink import SmtpSink
+
+    try:
+        sink = SmtpSink(port=port).start()
+    except (OSError, RuntimeError) as e:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {e}")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    err.print(f"SMTP sink on 127.0.0.1:{sink.port} (mail.host: 127.0.0.1, mail.port: "
+              f"{sink.port}, mail.starttls: false, mail.auth: false)", highlight=False,
+              markup=False, soft_wrap=True)
+    shown = 0
+    try:
+        with suppress(KeyboardInterrupt):
+            while True:
+                stop = stopped.wait(0.5)
+                received = sink.messages()
+                for m in received[shown:] if not quiet else ():
+                    err.print(f"{m.received_at.astimezone(JST):%H:%M:%S} {m.kind or 'mail'} "
+                              f"{m.mail_from} → {', '.join(m.rcpt_tos)}: "
+                              f"{m.message['Subject']}", highlight=False, markup=False,
+                              soft_wrap=True)
+                shown = len(received)
+                if stop:
+                    break
+    finally:
+        sink.stop()
 
 
 def main() -> None:

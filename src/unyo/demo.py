@@ -1,8 +1,8 @@
 """`unyo demo`: the whole Rakuten flow on the sandbox, on a simulated clock.
 
-Starts the RMS emulator on 127.0.0.1 (real HTTP), generates a day of orders,
-and drives the same engine that runs in production through the day and on
-until nothing more moves, then summarises what happened.
+Starts the RMS emulator on 127.0.0.1 (real HTTP) and the SMTP sink (real SMTP),
+generates a day of orders, and drives the same engine that runs in production
+through the day and on until nothing more moves, then summarises what happened.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from unyo.app.context import Progress, no_progress
 from unyo.app.runner import Runner
 from unyo.clock import JST, SimClock, SystemClock
 from unyo.flow import Config, ImportSettings, OutboxSettings, RmsSettings, SyncSettings
+from unyo.flow.mail import MailSettings
 from unyo.sandbox.generator import generate_orders
 from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
+from unyo.sandbox.smtp_sink import SmtpSink
 from unyo.wiring import build_context
 
 # Demo credentials for the emulator only; they open nothing real.
@@ -31,14 +33,26 @@ QUIET = timedelta(hours=3)  # after the day: stop once nothing moved for this lo
 TAIL_MAX = timedelta(days=2)
 
 
-def demo_config(base_url: str, database_url: str) -> Config:
+DEMO_FROM = "info@demo-shop.example"
+
+
+def demo_config(base_url: str, database_url: str, smtp_port: int = 0) -> Config:
     return Config(
         shop_id="demo", shop_name="unyo デモ店", database_url=database_url,
         rms=RmsSettings(base_url=base_url, min_interval=0.0, timeout=10.0, max_retries=3),
         import_=ImportSettings(interval=60.0),
         sync=SyncSettings(interval=300.0),
         outbox=OutboxSettings(interval=60.0),
+        mail=MailSettings(enabled=smtp_port > 0, host="127.0.0.1", port=smtp_port or 25,
+                          starttls=False, auth=False, from_address=DEMO_FROM, timeout=10.0),
     )
+
+
+def _mail_counts(smtp: SmtpSink, outbox: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Mails the sandbox SMTP server accepted, per kind, and mails that failed for good."""
+    kinds = smtp.counts()
+    return {"thanks": kinds.get("thanks", 0), "shipping": kinds.get("shipping", 0),
+            "failed": outbox.get("send_mail", {}).get("failed", 0)}
 
 
 def _state(store: Store, shop: str) -> tuple[Any, ...]:
@@ -64,9 +78,9 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                                                   end=day_end),
                            seed=seed)
     with tempfile.TemporaryDirectory(prefix="unyo-demo-") as tmp, \
-            RmsEmulatorServer(emulator) as server:
+            RmsEmulatorServer(emulator) as server, SmtpSink() as smtp:
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
-        config = demo_config(server.base_url, url)
+        config = demo_config(server.base_url, url, smtp.port)
         store = Store.open(url)
         ctx = build_context(config, clock=clock, store=store, progress=no_progress,
                             env={"RMS_SERVICE_SECRET": DEMO_SERVICE_SECRET,
@@ -106,6 +120,7 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                 "waiting_for": store.open_gate_reasons(conn, shop),
                 "api_calls": dict(sorted(ctx.channel.calls.items())),
                 "outbox": store.outbox_counts(conn, shop),
+                "mails": _mail_counts(smtp, store.outbox_counts(conn, shop)),
                 "waiting_import": len(store.pending_imports(conn, shop)),
                 "steps": {s.name: {"failures": s.failures, "last_error": s.last_error}
                           for s in runner.steps},

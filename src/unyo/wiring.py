@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from unyo.adapters.db.store import Store
+from unyo.adapters.mail import MailTemplateError, MailTemplates, SmtpMailer
 from unyo.adapters.rakuten.channel import RakutenChannel
+from unyo.adapters.warehouse import CsvFolderWarehouse
 from unyo.app.context import Progress, ShopContext, no_progress
 from unyo.clock import Clock, SystemClock
 from unyo.flow import Config
@@ -46,6 +48,46 @@ def credentials(config: Config, env: Mapping[str, str] | None = None) -> tuple[s
     return env[names[0]], env[names[1]]
 
 
+def mail_credentials(config: Config,
+                     env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The relay's ID and password from the environment variables `mail:` names."""
+    mail = config.mail
+    if not mail.enabled or not mail.auth:
+        return None, None
+    env = os.environ if env is None else env
+    missing = [n for n in (mail.username_env, mail.password_env) if not env.get(n)]
+    if missing:
+        raise SetupError(f"set {' and '.join(missing)} in the environment (the SMTP ID and "
+                         "password from RMS > あんしんメルアドサービス > メールサーバ設定情報), "
+                         "or turn mail off (mail.enabled: false)")
+    return env[mail.username_env], env[mail.password_env]
+
+
+def build_mailer(config: Config, env: Mapping[str, str] | None = None) -> SmtpMailer | None:
+    """The shop's mail sender, templates checked now (SetupError lists their problems);
+    None while mail is off."""
+    if not config.mail.enabled:
+        return None
+    try:
+        templates = MailTemplates.load(config.mail, config.shop_name or config.shop_id)
+    except MailTemplateError as e:
+        raise SetupError("mail templates:\n" + "\n".join(e.problems)) from None
+    username, password = mail_credentials(config, env)
+    return SmtpMailer(config.mail, templates, username=username, password=password)
+
+
+def build_warehouse(config: Config, clock: Clock) -> CsvFolderWarehouse | None:
+    """The shop's warehouse exchange, its folders created; None while it is off."""
+    if not config.warehouse.enabled:
+        return None
+    warehouse = CsvFolderWarehouse(config.warehouse, clock, config.shop_id)
+    try:
+        warehouse.ensure_folders()
+    except OSError as e:
+        raise SetupError(f"warehouse folder {config.warehouse.folder}: {e.strerror or e}") from e
+    return warehouse
+
+
 def build_context(config: Config, *, clock: Clock | None = None, store: Store | None = None,
                   progress: Progress = no_progress,
                   env: Mapping[str, str] | None = None) -> ShopContext:
@@ -53,5 +95,7 @@ def build_context(config: Config, *, clock: Clock | None = None, store: Store | 
     secret, key = credentials(config, env)
     channel = RakutenChannel.from_settings(config.rms, service_secret=secret, license_key=key,
                                            clock=clock)
+    mailer = build_mailer(config, env)
     return ShopContext(config=config, store=store or Store.open(config.database_url),
-                       channel=channel, clock=clock, progress=progress)
+                       channel=channel, clock=clock, progress=progress, mail=mailer,
+                       warehouse=build_warehouse(config, clock))

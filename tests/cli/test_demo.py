@@ -36,5 +36,8 @@ def test_demo_headless_json_summary(tmp_path: Path) -> None:
     assert doc["rms_progress"].get("100", 0) <= doc["gates_open"].get("check", 0)
     assert {"searchOrder", "getOrder", "confirmOrder"} <= set(doc["api_calls"])
     assert all(s["last_error"] is None for s in doc["steps"].values())
+    # and every imported order got its thanks mail through the sandbox SMTP server
+    assert doc["mails"]["thanks"] == doc["imported"]
+    assert doc["mails"]["failed"] == 0
     assert (tmp_path / "demo.db").exists()
     assert elapsed < 30

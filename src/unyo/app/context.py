@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from unyo.adapters.db.store import Store
-from unyo.app.ports import OrderChannel
+from unyo.app.ports import MailSender, OrderChannel
 from unyo.clock import Clock
 from unyo.flow import Config
+
+if TYPE_CHECKING:
+    from unyo.app.warehouse import Warehouse
 
 log = logging.getLogger("unyo")
 
@@ -28,6 +32,8 @@ class ShopContext:
     channel: OrderChannel
     clock: Clock
     progress: Progress = field(default=no_progress)
+    mail: MailSender | None = None  # buyer mail; None until the shop turns mail on
+    warehouse: Warehouse | None = None  # the WMS exchange; None until the shop turns it on
 
     @property
     def shop(self) -> str:

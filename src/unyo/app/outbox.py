@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
+from unyo.app.mailing import deliver_mails
 from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
 from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, decide
 
@@ -28,11 +29,13 @@ class DeliveryResult:
     delivered: dict[str, int] = field(default_factory=dict)
     retried: int = 0
     failed: int = 0
+    skipped: int = 0  # settled without acting, with a note (e.g. no thanks mail after a cancel)
 
 
 def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     result = DeliveryResult()
     _deliver_confirms(ctx, result)
+    deliver_mails(ctx, result)
     return result
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Protocol
 
-from unyo.domain import ChannelOrder
+from unyo.domain import ChannelOrder, MailKind, Order
 
 
 class ChannelError(Exception):
@@ -64,4 +66,46 @@ class OrderChannel(Protocol):
 
     def confirm(self, numbers: Sequence[str]) -> dict[str, ConfirmOutcome]:
         """Confirm (注文確認) these orders."""
+        ...
+
+
+class MailError(Exception):
+    """A mail was not accepted by the relay.
+
+        MailError
+        ├── MailUnavailable     transient: 4xx, timeout, refused connection; retry later
+        │   └── MailConnectionLost  the connection is gone: the rest of the batch waits
+        └── MailRejected        permanent: 5xx for this mail (e.g. 552 sender rejected)
+    """
+
+
+class MailUnavailable(MailError):
+    """The relay could not take the mail now; try again later."""
+
+
+class MailConnectionLost(MailUnavailable):
+    """The connection to the relay failed or dropped; nothing more can be sent on it."""
+
+
+class MailRejected(MailError):
+    """The relay refused this mail for good; a person must look."""
+
+
+class MailSession(Protocol):
+    """One open connection to the relay, for a batch of mails."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one mail to the relay; returns once the relay accepted it."""
+        ...
+
+
+class MailSender(Protocol):
+    """Buyer mail: render a mail kind for an order, and send over a relay."""
+
+    def compose(self, kind: MailKind, order: Order, now: datetime) -> EmailMessage:
+        """The mail of `kind` for `order`; ValueError when the order cannot have one."""
+        ...
+
+    def session(self) -> AbstractContextManager[MailSession]:
+        """Connect (and log in) once for a batch; MailError when that fails."""
         ...

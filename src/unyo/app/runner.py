@@ -18,7 +18,10 @@ from unyo.app.context import ShopContext, log
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.ports import ChannelAuthError, ChannelError
+from unyo.app.processing import release_holds
+from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
+from unyo.app.warehouse import hand_off_orders, import_results
 
 
 @dataclass
@@ -47,6 +50,11 @@ class Runner:
             Step("import", cfg.import_.interval, import_orders),
             Step("outbox", cfg.outbox.interval, deliver_effects),
             Step("sync", cfg.sync.interval, sync_orders),
+            Step("holds", cfg.import_.interval, release_holds),
+            *([Step("handoff", cfg.warehouse.interval, hand_off_orders),
+               Step("results", cfg.warehouse.results_interval, import_results)]
+              if ctx.warehouse is not None else []),
+            Step("report", cfg.outbox.interval, report_shipping),
         ])
 
     def run_step(self, step: Step) -> None:

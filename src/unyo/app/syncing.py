@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unyo.app.context import ShopContext, log
+from unyo.app.processing import with_rules
 from unyo.domain import SyncOrder, decide
 from unyo.domain.vocabulary import OPEN_STAGES
 
@@ -49,6 +50,9 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             moves = [(order, decide(order, SyncOrder(by_number[number], now, confirm)))
                      for number, order in current.items()]
             moves = [(o, d) for o, d in moves if d.changed or d.effects]
+            # A changed order goes through the shop's rules again.
+            ruled = with_rules(ctx, conn, [d for _, d in moves], now)
+            moves = [(o, d) for (o, _), d in zip(moves, ruled, strict=True)]
             lost = store.apply_many(conn, moves, now)
             result.changed += len(moves) - len(lost)
             result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them

@@ -8,10 +8,13 @@ order. Standard library only.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
-from unyo.domain.order import ChannelOrder, Effect, Event, Gate, Order
+from unyo.domain.order import ChannelOrder, Effect, Event, Gate, Order, Package, Shipment
+from unyo.domain.rules import ActionKind, CompiledRule, Facts, RuleInput, hold_until
 from unyo.domain.vocabulary import (
     BEFORE_HANDOFF,
     CANCELLED_RMS,
@@ -28,6 +31,7 @@ REASON_PAYMENT = "入金待ち（楽天処理中）"
 REASON_CHANGED = "注文内容が変更されました"
 REASON_AWAITING_CHANGE = "変更確定待ち（RMS 400）"
 REASON_CANCEL_AFTER_HANDOFF = "倉庫連携後にキャンセルされました"
+REASON_WAREHOUSE = "倉庫: {}"
 
 SETTLED_RMS = frozenset({RmsStatus.awaiting_shipment, RmsStatus.shipped,
                          RmsStatus.payment_in_progress, RmsStatus.payment_done})
@@ -100,8 +104,55 @@ class RecordEffectFailed:
     now: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """Send a ready order to the warehouse (倉庫連携): one request per package."""
+
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordShipment:
+    """The warehouse shipped one package: its parcels (carrier, tracking, date).
+
+    The parcels replace what was recorded for the package before, so the same result
+    twice changes nothing and a corrected tracking number is reported again.
+    """
+
+    basket_id: int
+    shipments: tuple[Shipment, ...]
+    now: datetime
+    source: str = ""  # where the result came from, e.g. "results.csv:12"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWarehouseRejection:
+    """The warehouse cannot ship a package (e.g. 出荷不可: 欠品): a person must look."""
+
+    basket_id: int | None
+    reason: str
+    now: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRules:
+    """Run the shop's rules (受注処理) on the order: at import and whenever it changed.
+
+    A rule whose condition holds opens its gates (unless a person closed the same gate
+    while the order was as it is now), adds its tags and sets its fields; a rule that no
+    longer holds closes the gates it opened itself.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    facts: Facts
+    now: datetime
+    next_business_day: Callable[[date], date] = field(compare=False)
+
+
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
-           | RecordEffectFailed)
+           | RecordEffectFailed | HandOff | RecordShipment | RecordWarehouseRejection
+           | ApplyRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +164,11 @@ class Decision:
     @property
     def changed(self) -> bool:
         return bool(self.events)
+
+    def and_then(self, command: Command) -> Decision:
+        """This decision followed by `command` on its result, as one decision."""
+        nxt = decide(self.order, command)
+        return Decision(nxt.order, self.events + nxt.events, self.effects + nxt.effects)
 
 
 class _Builder:
@@ -128,15 +184,19 @@ class _Builder:
         self.events.append(Event(type_, self.now, actor, dict(data)))
 
     def open_gate(self, kind: GateKind, reason: str, actor: Actor,
-                  until: datetime | None = None) -> None:
-        if any(g.is_open and g.kind is kind and g.reason == reason for g in self.order.gates):
+                  until: datetime | None = None, rule: str = "") -> None:
+        if any(g.is_open and g.kind is kind and g.reason == reason and g.rule == rule
+               for g in self.order.gates):
             return
         seq = max((g.seq for g in self.order.gates), default=0) + 1
-        gate = Gate(kind, reason, self.now, actor, until=until, seq=seq)
+        gate = Gate(kind, reason, self.now, actor, until=until, seq=seq, rule=rule,
+                    fingerprint=self.order.fingerprint if rule else "")
         self.order = replace(self.order, gates=(*self.order.gates, gate))
         data: dict[str, object] = {"kind": kind.value, "reason": reason}
         if until is not None:
             data["until"] = until.isoformat()
+        if rule:
+            data["rule"] = rule
         self.event(EventType.gate_opened, actor, **data)
 
     def close_gates(self, match: object, actor: Actor, note: str = "") -> int:
@@ -172,6 +232,8 @@ def _matches(gate: Gate, match: object) -> bool:
         return gate.kind is match
     if isinstance(match, int):
         return gate.seq == match
+    if callable(match):
+        return bool(match(gate))
     return True
 
 
@@ -204,9 +266,21 @@ def decide(order: Order | None, command: Command) -> Decision:
         case RecordEffectFailed():
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
-            if order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse):
+            # A failed shipping report needs a person even on a shipped order.
+            if order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse) or (
+                    command.effect is EffectKind.report_shipping
+                    and order.stage is Stage.shipped):
                 b.open_gate(GateKind.check, f"{_EFFECT_NAMES[command.effect]}に失敗: "
                             f"{command.error}"[:300], Actor.system)
+        case ApplyRules():
+            if order.stage in BEFORE_HANDOFF:
+                _apply_rules(b, command)
+        case HandOff():
+            _hand_off(b)
+        case RecordShipment():
+            _record_shipment(b, command)
+        case RecordWarehouseRejection():
+            _warehouse_rejected(b, command)
     b.rederive(Actor.system if not isinstance(command, CloseGate | CancelOrder)
                else command.actor)
     return b.decision()
@@ -217,6 +291,7 @@ _EFFECT_NAMES = {
     EffectKind.send_mail: "メール送信",
     EffectKind.hand_off_to_warehouse: "倉庫連携",
     EffectKind.report_shipping: "発送完了報告",
+    EffectKind.cancel_at_warehouse: "倉庫へのキャンセル連絡",
 }
 
 
@@ -281,6 +356,8 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         b.event(EventType.channel_status_changed, Actor.channel,
                 **{"from": old_status, "to": new.status})
     fingerprint = new.fingerprint()
+    if order.stage in (Stage.at_warehouse, Stage.shipped):
+        new = _keep_shipments(old, new)
     b.order = replace(order, channel=new, fingerprint=fingerprint, rms_status=new.status,
                       confirmed_at=new.confirmed_at or order.confirmed_at)
     stage = order.stage
@@ -294,6 +371,10 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         else:
             b.event(EventType.cancel_after_handoff, Actor.channel, rms_status=new.status)
             b.open_gate(GateKind.check, REASON_CANCEL_AFTER_HANDOFF, Actor.channel)
+            b.effects.append(Effect(
+                EffectKind.cancel_at_warehouse, f"wh-cancel:{order.shop}:{order.number}",
+                {"order_number": order.number,
+                 "baskets": [p.basket_id for p in new.packages]}))
         return
     payment_gate = b.order.open_gate(GateKind.payment)
     if new.status in SETTLED_RMS and payment_gate is not None:
@@ -313,3 +394,133 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
                 old.amounts.any_not_fixed and not new.amounts.any_not_fixed:
             # Postage fixed in RMS after confirmOrder refused it (ERROR_105): try again.
             b.effects.append(_confirm_effect(order.shop, new, first=False))
+
+
+# ---- warehouse -------------------------------------------------------------------------
+
+
+def _hand_off(b: _Builder) -> None:
+    order = b.order
+    if order.stage is not Stage.ready:
+        raise DomainError(f"order {order.number} is {order.stage}, not ready: cannot hand off")
+    baskets = [p.basket_id for p in order.channel.packages]
+    b.set_stage(Stage.at_warehouse, Actor.system)
+    b.event(EventType.handed_off, Actor.system, baskets=baskets)
+    b.effects.append(Effect(EffectKind.hand_off_to_warehouse,
+                            f"handoff:{order.shop}:{order.number}",
+                            {"order_number": order.number, "baskets": baskets}))
+
+
+def _parcels(shipments: tuple[Shipment, ...]) -> list[tuple[str, str, str]]:
+    return sorted((s.carrier_code, s.tracking_number,
+                   s.ship_date.isoformat() if s.ship_date else "") for s in shipments)
+
+
+def _record_shipment(b: _Builder, cmd: RecordShipment) -> None:
+    order = b.order
+    if order.stage not in (Stage.at_warehouse, Stage.shipped):
+        raise DomainError(f"order {order.number} is {order.stage}, not at the warehouse")
+    packages = order.channel.packages
+    target = next((p for p in packages if p.basket_id == cmd.basket_id), None)
+    if target is None:
+        raise DomainError(f"order {order.number} has no package {cmd.basket_id}")
+    if not cmd.shipments:
+        raise DomainError("a shipment needs at least one parcel")
+    if _parcels(target.shipments) == _parcels(cmd.shipments):
+        return  # the same result again: nothing changes
+    fresh = tuple(replace(s, shipping_detail_id=None) for s in cmd.shipments)
+    packages = tuple(replace(p, shipments=fresh) if p is target else p for p in packages)
+    b.order = replace(order, channel=replace(order.channel, packages=packages))
+    shipped = sum(1 for p in packages if p.shipments)
+    b.event(EventType.shipment_recorded, Actor.system, basket_id=cmd.basket_id,
+            parcels=[list(x) for x in _parcels(fresh)], changed=bool(target.shipments),
+            shipped_packages=shipped, packages=len(packages), partial=shipped < len(packages),
+            source=cmd.source)
+    if shipped < len(packages):
+        return
+    first = order.stage is Stage.at_warehouse
+    b.set_stage(Stage.shipped, Actor.system)
+    if order.rms_status in CANCELLED_RMS:
+        return  # cancelled at RMS meanwhile: nothing to report (the check gate says so)
+    b.effects.append(_report_effect(b.order))
+    if first:
+        b.effects.append(Effect(EffectKind.send_mail,
+                                f"mail:{MailKind.shipping}:{order.shop}:{order.number}",
+                                {"mail": MailKind.shipping.value, "order_number": order.number}))
+
+
+def _report_effect(order: Order) -> Effect:
+    """発送完了報告 of every package; the key carries the tracking data, so a changed
+    tracking number is reported again and the same one never twice."""
+    packages = [{"basket_id": p.basket_id, "shipments": [list(x) for x in _parcels(p.shipments)]}
+                for p in order.channel.packages]
+    digest = hashlib.sha1(repr(packages).encode()).hexdigest()[:16]
+    return Effect(EffectKind.report_shipping, f"ship:{order.shop}:{order.number}:{digest}",
+                  {"order_number": order.number, "packages": packages})
+
+
+def _warehouse_rejected(b: _Builder, cmd: RecordWarehouseRejection) -> None:
+    order = b.order
+    if order.stage is not Stage.at_warehouse:
+        raise DomainError(f"order {order.number} is {order.stage}, not at the warehouse")
+    reason = REASON_WAREHOUSE.format(cmd.reason)[:300]
+    if any(g.is_open and g.kind is GateKind.check and g.reason == reason for g in order.gates):
+        return  # already waiting for a person for this reason
+    b.event(EventType.warehouse_rejected, Actor.system, basket_id=cmd.basket_id,
+            reason=cmd.reason, source=cmd.source)
+    b.open_gate(GateKind.check, reason, Actor.system)
+
+
+def _keep_shipments(old: ChannelOrder, new: ChannelOrder) -> ChannelOrder:
+    """A re-read keeps the parcels the warehouse reported that RMS does not show yet."""
+    recorded = {p.basket_id: p.shipments for p in old.packages if p.shipments}
+    if not recorded:
+        return new
+    packages: list[Package] = []
+    for p in new.packages:
+        kept = recorded.get(p.basket_id)
+        packages.append(replace(p, shipments=kept) if kept and not p.shipments else p)
+    return replace(new, packages=tuple(packages))
+
+
+RULE_NO_LONGER_HOLDS = "ルールの条件に該当しなくなりました"
+
+
+def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
+    given = RuleInput(b.order, replace(cmd.facts, tags=b.order.tags), cmd.now)
+    matched = {r.name for r in cmd.rules if r.when(given)}
+    for rule in cmd.rules:
+        if rule.name not in matched:
+            b.close_gates(lambda g, name=rule.name: g.rule == name and g.opened_by is Actor.system,
+                          Actor.system, RULE_NO_LONGER_HOLDS)
+            continue
+        before = len(b.events)
+        for action in rule.then:
+            if action.kind is ActionKind.check:
+                _rule_gate(b, rule.name, GateKind.check, action.message, None)
+            elif action.kind is ActionKind.hold and action.hold is not None:
+                until = hold_until(action.hold, given, cmd.next_business_day)
+                if until is not None and until > cmd.now:
+                    _rule_gate(b, rule.name, GateKind.hold, action.message or rule.name, until)
+            elif action.kind is ActionKind.tag and action.message not in b.order.tags:
+                b.order = replace(b.order, tags=(*b.order.tags, action.message))
+                b.event(EventType.tag_added, Actor.system, tag=action.message, rule=rule.name)
+            elif action.kind is ActionKind.set and \
+                    b.order.setting(action.target) != action.message:
+                settings = dict(b.order.settings) | {action.target: action.message}
+                b.order = replace(b.order, settings=tuple(sorted(settings.items())))
+                b.event(EventType.field_set, Actor.system, field=action.target,
+                        value=action.message, rule=rule.name)
+        if len(b.events) > before:
+            b.events.insert(before, Event(EventType.rule_matched, b.now, Actor.system,
+                                          {"rule": rule.name}))
+
+
+def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,
+               until: datetime | None) -> None:
+    """Open a rule's gate unless a person closed it while the order was as it is now."""
+    for g in b.order.gates:
+        if (g.rule == rule and g.kind is kind and g.reason == reason and not g.is_open
+                and g.closed_by is Actor.person and g.fingerprint == b.order.fingerprint):
+            return
+    b.open_gate(kind, reason, Actor.system, until, rule=rule)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -166,6 +167,15 @@ class ChannelOrder:
             and not self.next_day_cert
         )
 
+    def buyer_key(self) -> str:
+        """Who the buyer is across orders: name and phone, normalised (NFKC, no spaces or
+        hyphens). Rakuten masks buyer e-mail addresses, so they cannot serve."""
+        name = unicodedata.normalize("NFKC", self.buyer.family_name + self.buyer.first_name)
+        phone = "".join(ch for ch in unicodedata.normalize("NFKC", self.buyer.phone)
+                        if ch.isdigit())
+        text = "".join(name.split()) + "|" + phone
+        return hashlib.sha1(text.encode()).hexdigest()[:20]
+
     def fingerprint(self) -> str:
         """A digest of what a buyer pays for: amounts and items per package.
 
@@ -194,6 +204,8 @@ class Gate:
     close_note: str = ""
     until: datetime | None = None  # hold gates: the time the clock closes them
     seq: int = 0  # the gate's number within its order, from 1, given when opened
+    rule: str = ""  # the shop rule that opened it ("" for the flow's own gates)
+    fingerprint: str = ""  # the order's fingerprint when a rule opened it
 
     @property
     def is_open(self) -> bool:
@@ -237,6 +249,11 @@ class Order:
     fingerprint: str = ""
     rms_status: int = 0
     confirmed_at: datetime | None = None
+    tags: tuple[str, ...] = ()  # 受注分類タグ, added by rules or people
+    settings: tuple[tuple[str, str], ...] = ()  # fields set for the warehouse (配送方法...)
+
+    def setting(self, name: str) -> str | None:
+        return dict(self.settings).get(name)
 
     @property
     def number(self) -> str:

@@ -579,9 +579,9 @@ def _compile_action(node: Any, path: str) -> Action:
             raise RuleError(f"{path}.set.{target}", "expected text of at most 200 characters")
         return Action(ActionKind.set, value, target=str(target))
     if key == "merge":
-        if v is not True:
-            raise RuleError(f"{path}.merge", "expected true")
-        return Action(ActionKind.merge)
+        # Merging (同梱) moves two orders at once; it is not in this version yet.
+        raise RuleError(f"{path}.merge", "merge (同梱) is not available yet; use "
+                        "{check: 同梱を確認} with other_open_orders to catch these orders")
     raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag "
                     "or merge" + _suggest(key, {k.value: 1 for k in ActionKind}))
 

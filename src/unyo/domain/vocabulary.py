@@ -48,6 +48,12 @@ class EventType(StrEnum):
     order_cancelled = "order_cancelled"  # stopped; reason in data
     cancel_after_handoff = "cancel_after_handoff"  # channel cancelled an order the WMS has
     effect_failed = "effect_failed"  # an outside effect failed permanently
+    rule_matched = "rule_matched"  # a shop rule's condition held and it acted (data: rule)
+    tag_added = "tag_added"  # a tag was added (data: tag, rule)
+    field_set = "field_set"  # a field for the warehouse was set (data: field, value, rule)
+    handed_off = "handed_off"  # shipment requests sent to the WMS (data: baskets)
+    shipment_recorded = "shipment_recorded"  # the WMS shipped a package (data: tracking, partial)
+    warehouse_rejected = "warehouse_rejected"  # the WMS cannot ship a package (出荷不可)
 
 
 class EffectKind(StrEnum):
@@ -57,6 +63,7 @@ class EffectKind(StrEnum):
     send_mail = "send_mail"  # a mail to the buyer (サンクスメール, 発送連絡メール)
     hand_off_to_warehouse = "hand_off_to_warehouse"  # shipment request to the WMS
     report_shipping = "report_shipping"  # RMS updateOrderShipping (発送完了報告)
+    cancel_at_warehouse = "cancel_at_warehouse"  # cancel request to the WMS (出荷停止)
 
 
 class MailKind(StrEnum):

@@ -13,11 +13,14 @@ from unyo.flow.config import (
     load_config,
     parse_duration,
 )
+from unyo.flow.mail import MailKindSettings, MailSettings
 
 __all__ = [
     "Config",
     "ConfigError",
     "ImportSettings",
+    "MailKindSettings",
+    "MailSettings",
     "OutboxSettings",
     "RmsSettings",
     "SyncSettings",

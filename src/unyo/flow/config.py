@@ -25,6 +25,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 
+from unyo.domain.rules import CompiledRule
+from unyo.flow.mail import MailSettings, parse_mail
+from unyo.flow.rules import parse_rules
+from unyo.flow.warehouse import WarehouseSettings, parse_warehouse
+
 PRODUCTION_RMS = "https://api.rms.rakuten.co.jp"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -97,6 +102,9 @@ class Config:
     import_: ImportSettings = field(default_factory=ImportSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    rules: tuple[CompiledRule, ...] = ()  # 受注処理ルール, in file order
     path: str | None = None
 
     def with_env(self, env: Mapping[str, str] | None = None) -> Config:
@@ -119,7 +127,7 @@ _SECTIONS: dict[str, type] = {
     "sync": SyncSettings,
     "outbox": OutboxSettings,
 }
-_TOP_KEYS = ("shop", "database", *_SECTIONS)
+_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
 
@@ -248,6 +256,12 @@ def parse_config(text: str, where: str = "<text>", *,
             url = _database(node, where, line, problems)
             if url:
                 values["database_url"] = url
+        elif key == "mail":
+            values["mail"] = parse_mail(node, where, line, problems)
+        elif key == "warehouse":
+            values["warehouse"] = parse_warehouse(node, where, line, problems)
+        elif key == "rules":
+            values["rules"] = parse_rules(node, where, line, problems)
         elif key in _SECTIONS:
             attr = "import_" if key == "import" else key
             values[attr] = _section(key, node, _SECTIONS[key], where, line, problems)
@@ -355,4 +369,47 @@ sync:
 outbox:
   interval: 15s
   max_attempts: 8
+
+mail:
+  # Buyer mail (サンクスメール, 発送連絡メール) through Rakuten's relay. Turn on once
+  # from_address is an address registered in RMS (あんしんメルアドサービス), and set
+  # RAKUTEN_SMTP_USERNAME / RAKUTEN_SMTP_PASSWORD (RMS > メールサーバ設定情報).
+  enabled: false
+  host: sub.fw.rakuten.ne.jp
+  port: 587
+  starttls: true
+  auth: true
+  username_env: RAKUTEN_SMTP_USERNAME
+  password_env: RAKUTEN_SMTP_PASSWORD
+  from_address: ""        # e.g. info@your-shop.co.jp
+  from_name: ""           # display name (default: the shop name)
+  reply_to: ""
+  timeout: 30s
+  quiet_hours: ""         # e.g. 22:00-08:00 (JST): nothing is sent inside
+  thanks:
+    enabled: true
+    delay: 0s             # Next Engine sends about an hour after the condition
+    max_age: 3d           # skip mails queued longer ago (e.g. when mail is turned on)
+    template: ""          # your own file instead of the shipped one (`unyo mail preview`)
+  shipping:
+    enabled: true
+    delay: 0s
+    max_age: 3d
+    template: ""
+
+warehouse:
+  # Shipment requests to the warehouse as CSV files, results read back from CSV files.
+  # Turn on once the warehouse system reads `requests/` and writes `results/`.
+  enabled: false
+  type: csv
+  folder: warehouse       # requests/, results/, done/ and error/ live here
+  encoding: cp932         # or utf-8
+  interval: 5m            # hand-off cadence
+  results_interval: 5m    # result import cadence
+  batch: 1000             # orders per request file
+  # columns:              # your WMS's request layout (key: header), in order
+  #   order_number: 受注番号
+  #   basket_id: 送付先ID
+  # result_columns:       # headers of the result file, where they differ
+  #   tracking_number: 送り状番号
 """

@@ -95,11 +95,14 @@ orders = Table(
     Column("total", Integer, nullable=False),
     Column("payment_method", Integer, nullable=False),
     Column("buyer_name", String(200), nullable=False),
+    Column("buyer_key", String(20), nullable=False),
     Column("fingerprint", String(32), nullable=False),
+    Column("attrs", Text, nullable=False, default="{}"),
     Column("data", Text, nullable=False),
     UniqueConstraint("shop", "order_number"),
     Index("ix_orders_shop_stage", "shop", "stage"),
     Index("ix_orders_shop_ordered_at", "shop", "ordered_at"),
+    Index("ix_orders_shop_buyer_key", "shop", "buyer_key"),
 )
 
 gates = Table(
@@ -116,6 +119,8 @@ gates = Table(
     Column("closed_by", String(20), nullable=True),
     Column("close_note", Text, nullable=False, default=""),
     Column("until", UtcDateTime, nullable=True),
+    Column("rule", String(80), nullable=False, default=""),
+    Column("fingerprint", String(32), nullable=False, default=""),
     UniqueConstraint("order_id", "seq"),
     Index("ix_gates_kind_closed_at", "kind", "closed_at"),
 )

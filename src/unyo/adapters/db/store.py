@@ -104,6 +104,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _attrs(text: str) -> dict[str, Any]:
+    d = orjson.loads(text or "{}")
+    return {"tags": tuple(d.get("tags", ())),
+            "settings": tuple(sorted(d.get("set", {}).items()))}
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -411,11 +417,32 @@ class Store:
                               .order_by(t.gates.c.order_id, t.gates.c.seq)):
             by_order[g.order_id].append(Gate(
                 GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
-                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq))
+                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq,
+                g.rule, g.fingerprint))
         return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
                       gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
                       id=r.id, fingerprint=r.fingerprint, rms_status=r.rms_status,
-                      confirmed_at=r.confirmed_at) for r in rows]
+                      confirmed_at=r.confirmed_at, **_attrs(r.attrs)) for r in rows]
+
+    def buyer_orders(self, conn: Connection, shop: str,
+                     keys: Iterable[str]) -> dict[str, list[tuple[int, str, datetime]]]:
+        """Per buyer key: (order id, stage, ordered_at) of every order of that buyer."""
+        out: dict[str, list[tuple[int, str, datetime]]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            for r in conn.execute(select(t.orders.c.buyer_key, t.orders.c.id, t.orders.c.stage,
+                                         t.orders.c.ordered_at).where(
+                    t.orders.c.shop == shop, t.orders.c.buyer_key.in_(chunk))):
+                out.setdefault(r[0], []).append((r[1], r[2], r[3]))
+        return out
+
+    def due_holds(self, conn: Connection, shop: str, now: datetime) -> list[int]:
+        """Ids of orders with an open hold gate whose time has come."""
+        j = t.gates.join(t.orders, t.gates.c.order_id == t.orders.c.id)
+        return [r[0] for r in conn.execute(
+            select(t.orders.c.id).select_from(j).where(
+                t.orders.c.shop == shop, t.gates.c.kind == GateKind.hold.value,
+                t.gates.c.closed_at.is_(None), t.gates.c.until.is_not(None),
+                t.gates.c.until <= now).distinct())]
 
     def order_numbers_in_stages(self, conn: Connection, shop: str,
                                 stages: Iterable[Stage]) -> list[str]:
@@ -454,10 +481,12 @@ class Store:
             "shop": o.shop, "order_number": c.order_number, "stage": o.stage.value,
             "rms_status": o.rms_status, "confirmed_at": o.confirmed_at,
             "ordered_at": c.ordered_at, "updated_at": now,
+            "attrs": orjson.dumps({"tags": o.tags, "set": dict(o.settings)}).decode(),
         }
         if with_data:  # the snapshot and what is derived from it
             row.update(total=c.amounts.total, payment_method=c.payment.method_code,
-                       buyer_name=c.buyer.name[:200], fingerprint=o.fingerprint,
+                       buyer_name=c.buyer.name[:200], buyer_key=c.buyer_key(),
+                       fingerprint=o.fingerprint,
                        data=channel_to_json(c))
         return row
 
@@ -467,7 +496,8 @@ class Store:
                 "reason": g.reason[:300],
                 "opened_at": g.opened_at, "opened_by": g.opened_by.value,
                 "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
-                "close_note": g.close_note, "until": g.until}
+                "close_note": g.close_note, "until": g.until, "rule": g.rule,
+                "fingerprint": g.fingerprint}
 
     @staticmethod
     def _event_row(order_id: int, e: Event) -> dict[str, Any]:
@@ -530,6 +560,22 @@ class Store:
                 .where(t.outbox.c.shop == shop).group_by(t.outbox.c.kind, t.outbox.c.status)):
             out.setdefault(kind, {})[status] = n
         return out
+
+    def effects_created_at(self, conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
+        """When each effect was queued (a mail's delay counts from then)."""
+        out: dict[int, datetime] = {}
+        for chunk in _chunks(ids):
+            out.update((r[0], r[1]) for r in conn.execute(
+                select(t.outbox.c.id, t.outbox.c.created_at).where(t.outbox.c.id.in_(chunk))))
+        return out
+
+    def postpone_effects(self, conn: Connection, until: Sequence[tuple[int, datetime]]) -> None:
+        """Make pending effects due later without counting an attempt (a policy, not a
+        failure: a mail's delay or quiet hours)."""
+        for effect_id, at in until:
+            conn.execute(update(t.outbox).where(t.outbox.c.id == effect_id,
+                                                t.outbox.c.status == "pending")
+                         .values(next_attempt_at=at))
 
     # ---- import state -------------------------------------------------------------------
 

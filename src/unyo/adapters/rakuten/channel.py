@@ -7,6 +7,7 @@ importable order can have (100 注文確認待ち to 400 変更確定待ち).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,12 +15,18 @@ from datetime import datetime
 
 import httpx
 
-from unyo.adapters.rakuten.client import RmsClient
+from unyo.adapters.rakuten.client import (
+    MAX_NUMBERS_PER_CALL,
+    BasketShipping,
+    RmsClient,
+    ShippingRowResult,
+)
 from unyo.adapters.rakuten.errors import (
     MappingError,
     RmsAuthError,
     RmsError,
     RmsMalformedResponseError,
+    RmsRequestError,
     RmsUnavailableError,
 )
 from unyo.adapters.rakuten.mapping import channel_order_from_rms
@@ -30,16 +37,23 @@ from unyo.app.ports import (
     ConfirmOutcome,
     FetchResult,
 )
-from unyo.clock import Clock
+from unyo.app.shipping import ReportOutcome, ShippingUpdate
+from unyo.clock import Clock, SystemClock
 from unyo.flow import RmsSettings
 
 SEARCH_PROGRESS = (100, 200, 300, 400)
+log = logging.getLogger(__name__)
 
 # confirmOrder answers (reference/rakuten-rms.md): ERROR_102 already cancelled (the sync
 # will cancel it), ERROR_103 not in 100 (already confirmed), ERROR_105 postage not set
 # (a person must fix postage in RMS first).
 _CONFIRM_DONE = ("_ERROR_103",)
 _CONFIRM_CANCELLED = ("_ERROR_102",)
+# updateOrderShippingAsync processes in the background; results are polled. The first
+# poll waits this long (the emulator takes 10 s), later ones back off up to the limit.
+ASYNC_FIRST_POLL = 10.0
+ASYNC_MAX_POLLS = 12
+
 _CONFIRM_PERMANENT = {
     "_ERROR_105": "送料が未確定のため注文確認できません（RMSで送料を確定してください）",
 }
@@ -60,9 +74,11 @@ def _translated() -> Iterator[None]:
 class RakutenChannel:
     """Rakuten RMS as an `OrderChannel`."""
 
-    def __init__(self, client: RmsClient, http: httpx.Client | None = None) -> None:
+    def __init__(self, client: RmsClient, http: httpx.Client | None = None,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self._http = http
+        self._clock = clock or SystemClock()  # waits between async result polls
 
     @classmethod
     def from_settings(cls, settings: RmsSettings, *, service_secret: str, license_key: str,
@@ -71,7 +87,7 @@ class RakutenChannel:
         return cls(RmsClient(http, base_url=settings.base_url, service_secret=service_secret,
                              license_key=license_key, clock=clock,
                              min_interval=settings.min_interval,
-                             max_retries=settings.max_retries), http)
+                             max_retries=settings.max_retries), http, clock)
 
     @property
     def calls(self) -> Counter[str]:
@@ -118,9 +134,95 @@ class RakutenChannel:
                                          f"{permanent} ({m.code})" if permanent else str(m))
         return out
 
+    def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
+        """発送完了報告: updateOrderShippingAsync per 100 orders, then its results polled;
+        updateOrderShipping one order at a time where RMS refuses the async request.
+
+        An order without a result (polling gave up, RMS may have applied it) is left out:
+        the caller re-reads its rows before trying again, so nothing is sent twice.
+        """
+        out: dict[str, ReportOutcome] = {}
+        pending: dict[str, list[str]] = {}
+        sync: list[ShippingUpdate] = []
+        for i in range(0, len(updates), MAX_NUMBERS_PER_CALL):
+            chunk = updates[i : i + MAX_NUMBERS_PER_CALL]
+            body = [(u.order_number, [BasketShipping(b.basket_id, b.shipments)
+                                      for b in u.baskets]) for u in chunk]
+            try:
+                with _translated():
+                    try:
+                        request_id = self.client.update_order_shipping_async(body)
+                    except RmsRequestError:
+                        sync.extend(chunk)  # refused as a whole: one order at a time
+                        continue
+            except ChannelUnavailable as e:
+                out.update((u.order_number, ReportOutcome(False, False, str(e))) for u in chunk)
+                continue
+            pending[request_id] = [u.order_number for u in chunk]
+        if pending:
+            out.update(self._poll(pending))
+        for u in sync:
+            out[u.order_number] = self._update_one(u)
+        return out
+
+    def _poll(self, pending: dict[str, list[str]]) -> dict[str, ReportOutcome]:
+        out: dict[str, ReportOutcome] = {}
+        wait = ASYNC_FIRST_POLL
+        for _ in range(ASYNC_MAX_POLLS):
+            self._clock.sleep(wait)
+            for request_id in list(pending):
+                try:
+                    with _translated():
+                        rows = self.client.get_result_update_order_shipping_async(request_id)
+                except ChannelUnavailable as e:
+                    log.warning("getResultUpdateOrderShippingAsync %s: %s", request_id, e)
+                    continue
+                if rows is None:
+                    continue  # still processing
+                numbers = pending.pop(request_id)
+                out.update(_row_outcomes(numbers, rows))
+            if not pending:
+                break
+            wait = min(wait * 2, 120.0)
+        return out
+
+    def _update_one(self, update: ShippingUpdate) -> ReportOutcome:
+        baskets = [BasketShipping(b.basket_id, b.shipments) for b in update.baskets]
+        try:
+            with _translated():
+                try:
+                    rows = self.client.update_order_shipping(update.order_number, baskets)
+                except RmsRequestError as e:
+                    return ReportOutcome(False, True, "; ".join(str(m) for m in e.messages)
+                                         or str(e))
+        except ChannelUnavailable as e:
+            return ReportOutcome(False, False, str(e))
+        return _row_outcomes([update.order_number], rows).get(
+            update.order_number, ReportOutcome(True, False))
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def _row_outcomes(numbers: Sequence[str], rows: Sequence[ShippingRowResult]
+                  ) -> dict[str, ReportOutcome]:
+    """Per order: ok when every row was accepted, else RMS's errors (permanent: a format
+    or state error does not go away by sending the same rows again)."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for r in rows:
+        number = r.order_number or (numbers[0] if len(numbers) == 1 else "")
+        seen.add(number)
+        if not r.ok:
+            errors.setdefault(number, []).append(str(r.message))
+    out: dict[str, ReportOutcome] = {}
+    for n in numbers:
+        if n in errors:
+            out[n] = ReportOutcome(False, True, "; ".join(errors[n])[:500])
+        elif n in seen:
+            out[n] = ReportOutcome(True, False)
+    return out
 
 
 def _guess_number(model: object) -> str | None:

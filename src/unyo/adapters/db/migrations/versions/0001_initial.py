@@ -32,13 +32,16 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer, nullable=False),
         sa.Column("payment_method", sa.Integer, nullable=False),
         sa.Column("buyer_name", sa.String(200), nullable=False),
+        sa.Column("buyer_key", sa.String(20), nullable=False),
         sa.Column("fingerprint", sa.String(32), nullable=False),
+        sa.Column("attrs", sa.Text, nullable=False),
         sa.Column("data", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_orders"),
         sa.UniqueConstraint("shop", "order_number", name="uq_orders_shop_order_number"),
     )
     op.create_index("ix_orders_shop_stage", "orders", ["shop", "stage"])
     op.create_index("ix_orders_shop_ordered_at", "orders", ["shop", "ordered_at"])
+    op.create_index("ix_orders_shop_buyer_key", "orders", ["shop", "buyer_key"])
 
     op.create_table(
         "gates",
@@ -53,6 +56,8 @@ def upgrade() -> None:
         sa.Column("closed_by", sa.String(20), nullable=True),
         sa.Column("close_note", sa.Text, nullable=False),
         sa.Column("until", UtcDateTime, nullable=True),
+        sa.Column("rule", sa.String(80), nullable=False),
+        sa.Column("fingerprint", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_gates"),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_gates_order_id_orders"),
         sa.UniqueConstraint("order_id", "seq", name="uq_gates_order_id_seq"),

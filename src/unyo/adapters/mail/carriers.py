@@ -1,0 +1,51 @@
+"""Carrier names and tracking links for the shipping mail (発送連絡メール).
+
+Names are RMS's deliveryCompany codes (reference/rakuten-rms.md). The tracking
+links are the public tracking pages the carriers publish *(unconfirmed: not in
+reference/rakuten-rms.md; a shop whose carrier changes its page overrides the
+template)*. A carrier without a link shows the tracking number only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+CARRIER_NAMES: dict[str, str] = {
+    "1000": "その他", "1001": "ヤマト運輸", "1002": "佐川急便", "1003": "日本郵便",
+    "1004": "西濃運輸", "1005": "セイノースーパーエクスプレス", "1006": "福山通運",
+    "1007": "名鉄運輸", "1008": "トナミ運輸", "1009": "第一貨物", "1010": "新潟運輸",
+    "1011": "中越運送", "1012": "岡山県貨物運送", "1013": "久留米運送",
+    "1014": "山陽自動車運送", "1015": "NXトランスポート", "1016": "エコ配", "1017": "EMS",
+    "1018": "DHL", "1019": "FedEx", "1020": "UPS", "1021": "日本通運", "1022": "TNT",
+    "1023": "OCS", "1024": "USPS", "1025": "SFエクスプレス", "1026": "Aramex",
+    "1027": "SGHグローバル・ジャパン", "1028": "Rakuten EXPRESS",
+    "1029": "日本郵便 楽天倉庫出荷", "1030": "ヤマト運輸 クロネコゆうパケット",
+    "1031": "名鉄NX運輸",
+}
+
+_YAMATO = "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&number01={n}"
+_JAPAN_POST = ("https://trackings.post.japanpost.jp/services/srv/search/direct"
+               "?reqCodeNo1={n}&searchKind=S002&locale=ja")
+TRACKING_URLS: dict[str, str] = {
+    "1001": _YAMATO,
+    "1030": _YAMATO,
+    "1002": "https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do?okurijoNo={n}",
+    "1003": _JAPAN_POST,
+    "1029": _JAPAN_POST,
+    "1017": _JAPAN_POST,
+    "1004": "https://track.seino.co.jp/cgi-bin/gnpquery.pgm?GNPNO1={n}",
+    "1006": "https://corp.fukutsu.co.jp/situation/tracking_no_hunt/{n}",
+}
+
+
+def carrier_name(code: str) -> str:
+    return CARRIER_NAMES.get(code, code or "その他")
+
+
+def tracking_url(code: str, number: str) -> str:
+    """The carrier's tracking page for `number`, or "" when there is none."""
+    pattern = TRACKING_URLS.get(code)
+    digits = number.replace("-", "").strip()
+    if not pattern or not digits:
+        return ""
+    return pattern.format(n=quote(digits, safe=""))

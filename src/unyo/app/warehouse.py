@@ -1,0 +1,474 @@
+"""Warehouse hand-off and shipment results (steps 9–11 of the Rakuten flow).
+
+The `Warehouse` protocol is what the engine needs from a warehouse system (WMS),
+whatever the transport: the CSV folder exchange (`unyo.adapters.warehouse`) is the
+first; an HTTP/JSON warehouse implements the same five methods.
+
+- `hand_off_orders`: ready orders become `at_warehouse` with a `hand_off_to_warehouse`
+  effect (one transaction per batch), then due effects are delivered as one request
+  batch (one file) per `batch` orders. An order the WMS could not take (e.g. a name
+  with characters cp932 lacks) gets a check gate instead and stays in processing.
+  Cancel requests (`cancel_at_warehouse`) go out in the same step.
+- `import_results`: every result row is validated; good rows move orders
+  (`RecordShipment`, `RecordWarehouseRejection`), bad ones are reported with file and
+  line and give their order a check gate; the file is then settled (done/ or error/).
+
+Delivery is at least once: a crash after a file was written and before its attempt
+was recorded sends the batch again (WMSs take a repeated order number as the same
+request). Must not import adapters.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from unyo.adapters.db.store import Attempt, EffectRow, backoff
+from unyo.app.context import ShopContext, log
+from unyo.clock import JST
+from unyo.domain import (
+    Command,
+    DomainError,
+    EffectKind,
+    GateKind,
+    HandOff,
+    OpenGate,
+    Order,
+    RecordShipment,
+    RecordWarehouseRejection,
+    Shipment,
+    Stage,
+    decide,
+)
+from unyo.domain.carriers import carrier_code, normalise_tracking, tracking_problem
+
+SELECT_CHUNK = 500
+MAX_SHIP_AGE = timedelta(days=60)
+
+
+class WarehouseError(Exception):
+    """The warehouse exchange failed (folder missing, disk full, WMS down); retry later."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestItem:
+    sku: str
+    item_number: str
+    name: str
+    choice: str
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRequest:
+    """One package (送付先) of an order, as the warehouse needs it."""
+
+    order_number: str
+    basket_id: int
+    ordered_at: datetime
+    recipient_name: str
+    recipient_kana: str
+    postal_code: str
+    address: str
+    phone: str
+    items: tuple[RequestItem, ...]
+    delivery_method: str
+    delivery_date: date | None
+    time_slot: str
+    gift: bool
+    noshi: str
+    note: str
+    cod_amount: int  # 代引金額 to collect, 0 unless cash on delivery
+
+    def texts(self) -> Iterable[tuple[str, str]]:
+        """(field key, text) of every free-text field, for checks such as encodability."""
+        yield from (("recipient_name", self.recipient_name),
+                    ("recipient_kana", self.recipient_kana), ("address", self.address),
+                    ("phone", self.phone), ("delivery_method", self.delivery_method),
+                    ("noshi", self.noshi), ("note", self.note))
+        for item in self.items:
+            yield from (("item_name", item.name), ("choice", item.choice), ("sku", item.sku))
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    order_number: str
+    basket_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One row of a result as the WMS wrote it (text, checked by `import_results`)."""
+
+    line: int
+    order_number: str
+    basket_id: str
+    carrier: str
+    tracking_number: str
+    ship_date: str
+    status: str = ""  # "" when shipped; otherwise why not, e.g. "出荷不可: 欠品"
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    message: str
+    order_number: str = ""
+
+
+@dataclass
+class ResultBatch:
+    """One result file (or API page): its rows and the lines the adapter could not read."""
+
+    name: str
+    rows: list[ResultRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+class Warehouse(Protocol):
+    """A warehouse system, in the engine's terms."""
+
+    def unsendable(self, request: ShipmentRequest) -> list[str]:
+        """What in `request` the WMS cannot take (e.g. characters its encoding lacks)."""
+        ...
+
+    def send(self, requests: Sequence[ShipmentRequest]) -> str:
+        """Send one batch of shipment requests; returns the batch's name (file, id)."""
+        ...
+
+    def cancel(self, requests: Sequence[CancelRequest]) -> str:
+        """Ask the WMS to stop these orders; returns the batch's name."""
+        ...
+
+    def results(self) -> list[ResultBatch]:
+        """Result batches waiting to be imported, oldest first."""
+        ...
+
+    def settle(self, batch: ResultBatch, problems: Sequence[RowProblem]) -> None:
+        """Mark a batch imported: done, or kept with its problems reported beside it."""
+        ...
+
+
+# ---- hand-off ---------------------------------------------------------------------------
+
+
+@dataclass
+class HandOffResult:
+    handed_off: int = 0
+    refused: int = 0  # orders the WMS could not take: check gate
+    sent: int = 0  # requests (packages) delivered
+    batches: list[str] = field(default_factory=list)
+    cancels: int = 0
+    retried: int = 0
+
+
+def shipment_requests(order: Order, baskets: Sequence[int] | None = None
+                      ) -> list[ShipmentRequest]:
+    """The requests of an order, one per package (all, or those of `baskets`)."""
+    c = order.channel
+    out: list[ShipmentRequest] = []
+    slot = c.shipping_term if c.shipping_term not in ("", "0") else ""
+    for p in c.packages:
+        if baskets is not None and p.basket_id not in baskets:
+            continue
+        r = p.recipient
+        a = r.address
+        cod = p.total_price if c.payment.cash_on_delivery else 0
+        out.append(ShipmentRequest(
+            order_number=c.order_number, basket_id=p.basket_id, ordered_at=c.ordered_at,
+            recipient_name=r.name, recipient_kana=f"{r.family_name_kana} {r.first_name_kana}"
+            .strip(), postal_code=a.postal_code,
+            address=f"{a.prefecture}{a.city}{a.sub_address}", phone=r.phone,
+            items=tuple(RequestItem(i.sku or i.manage_number, i.item_number, i.name,
+                                    i.selected_choice, i.units) for i in p.items),
+            delivery_method=c.delivery_name, delivery_date=c.requested_delivery_date,
+            time_slot=slot, gift=c.gift, noshi=p.noshi, note="", cod_amount=cod))
+    return out
+
+
+def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> HandOffResult:
+    """Hand ready orders to the warehouse, then deliver the due requests and cancels."""
+    result = HandOffResult()
+    warehouse = warehouse or ctx.warehouse
+    if warehouse is None:
+        return result
+    store, shop, now = ctx.store, ctx.shop, ctx.clock.now()
+    with store.transaction() as conn:
+        numbers = store.order_numbers_in_stages(conn, shop, [Stage.ready])
+    for i in range(0, len(numbers), SELECT_CHUNK):
+        with store.transaction() as conn:
+            orders = store.load_orders(conn, shop, numbers[i : i + SELECT_CHUNK])
+            moves: list[tuple[Order, Command]] = []
+            for order in orders.values():
+                if order.stage is not Stage.ready:
+                    continue  # moved since it was selected
+                problems = [p for r in shipment_requests(order) for p in warehouse.unsendable(r)]
+                if problems:
+                    result.refused += 1
+                    reason = "倉庫連携できません: " + "; ".join(dict.fromkeys(problems))
+                    moves.append((order, OpenGate(GateKind.check, reason[:300], now)))
+                else:
+                    result.handed_off += 1
+                    moves.append((order, HandOff(now)))
+            apply_commands(ctx, conn, moves, now)
+    _deliver_hand_offs(ctx, warehouse, result)
+    _deliver_cancels(ctx, warehouse, result)
+    return result
+
+
+def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffResult) -> None:
+    store, shop = ctx.store, ctx.shop
+    size = ctx.config.warehouse.batch
+    seen: set[int] = set()
+    while True:
+        now = ctx.clock.now()
+        with store.transaction() as conn:
+            due = [e for e in store.due_effects(conn, shop, EffectKind.hand_off_to_warehouse,
+                                                now, size) if e.id not in seen]
+            orders = store.load_orders_by_id(conn, [e.order_id for e in due])
+        if not due:
+            return
+        seen.update(e.id for e in due)
+        requests: list[ShipmentRequest] = []
+        skipped: list[Attempt] = []
+        for e in due:
+            order = orders.get(e.order_id)
+            if order is None or order.stage is Stage.cancelled:
+                skipped.append(Attempt(e, True, "not sent: the order is gone or cancelled"))
+                continue
+            requests.extend(shipment_requests(order, e.payload.get("baskets")))
+        sending = [e for e in due if all(a.effect is not e for a in skipped)]
+        try:
+            name = warehouse.send(requests) if requests else ""
+        except WarehouseError as err:
+            log.warning("hand-off of %d orders failed, will retry: %s", len(sending), err)
+            _record(ctx, skipped + [_retry(e, str(err), now) for e in sending], now)
+            result.retried += len(sending)
+            return
+        _record(ctx, skipped + [Attempt(e, True, None) for e in sending], now)
+        if name:
+            result.batches.append(name)
+        result.sent += len(requests)
+
+
+def _deliver_cancels(ctx: ShopContext, warehouse: Warehouse, result: HandOffResult) -> None:
+    store, shop, now = ctx.store, ctx.shop, ctx.clock.now()
+    with store.transaction() as conn:
+        due = store.due_effects(conn, shop, EffectKind.cancel_at_warehouse, now, 10_000)
+    if not due:
+        return
+    requests = [CancelRequest(e.payload["order_number"], tuple(e.payload.get("baskets", ())))
+                for e in due]
+    try:
+        name = warehouse.cancel(requests)
+    except WarehouseError as err:
+        log.warning("cancel request of %d orders failed, will retry: %s", len(due), err)
+        _record(ctx, [_retry(e, str(err), now) for e in due], now)
+        result.retried += len(due)
+        return
+    _record(ctx, [Attempt(e, True, None) for e in due], now)
+    result.batches.append(name)
+    result.cancels += len(due)
+
+
+def _retry(effect: EffectRow, error: str, now: datetime) -> Attempt:
+    # The exchange itself failed (not the order): keep retrying, never give up on it.
+    return Attempt(effect, False, error, now + backoff(effect.attempts + 1))
+
+
+def _record(ctx: ShopContext, attempts: list[Attempt], now: datetime) -> None:
+    with ctx.store.transaction() as conn:
+        ctx.store.record_attempts(conn, attempts, now)
+
+
+def apply_commands(ctx: ShopContext, conn: Connection,
+                   commands: Sequence[tuple[Order, Command]], now: datetime) -> int:
+    """Decide and apply in one batch; an order moved meanwhile is re-read and decided
+    again (a command that no longer fits it is dropped and logged). Returns the number
+    of orders that could not be moved."""
+    pending = list(commands)
+    for _ in range(3):
+        moves = []
+        for order, command in pending:
+            try:
+                moves.append((order, decide(order, command)))
+            except DomainError as e:  # the order moved on; nothing to do
+                log.info("order %s: %s", order.number, e)
+        lost = ctx.store.apply_many(conn, moves, now)
+        if not lost:
+            return 0
+        lost_ids = {o.id for o in lost}
+        fresh = ctx.store.load_orders_by_id(conn, [i for i in lost_ids if i is not None])
+        pending = [(fresh[o.id], c) for o, c in pending if o.id in lost_ids and o.id in fresh]
+    return len(pending)
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+@dataclass
+class ResultsResult:
+    files: int = 0
+    rows: int = 0
+    shipped_packages: int = 0
+    rejected: int = 0
+    errors: int = 0
+    problems: list[str] = field(default_factory=list)  # "file:line: message"
+
+
+@dataclass
+class _Checked:
+    commands: dict[str, list[Command]] = field(default_factory=lambda: defaultdict(list))
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> ResultsResult:
+    """Apply the warehouse's result batches; each batch is settled once applied."""
+    result = ResultsResult()
+    warehouse = warehouse or ctx.warehouse
+    if warehouse is None:
+        return result
+    for batch in warehouse.results():
+        result.files += 1
+        result.rows += len(batch.rows)
+        problems = list(batch.problems)
+        now = ctx.clock.now()
+        with ctx.store.transaction() as conn:
+            orders = ctx.store.load_orders(conn, ctx.shop,
+                                           sorted({r.order_number for r in batch.rows}))
+            checked = _check(batch, orders, now)
+            problems.extend(checked.problems)
+            moves: list[tuple[Order, Command]] = []
+            for number, commands in checked.commands.items():
+                for command in commands:
+                    moves.append((orders[number], command))
+                    if isinstance(command, RecordShipment):
+                        result.shipped_packages += 1
+                    elif isinstance(command, RecordWarehouseRejection):
+                        result.rejected += 1
+            gates = _problem_gates(batch.name, problems, orders, now)
+            _apply_in_order(ctx, conn, moves + gates, now)
+        problems.sort(key=lambda p: p.line)
+        result.errors += len(problems)
+        result.problems.extend(f"{batch.name}:{p.line}: {p.message}" for p in problems)
+        for p in problems:
+            log.warning("warehouse result %s:%d: %s", batch.name, p.line, p.message)
+        warehouse.settle(batch, problems)
+    return result
+
+
+def _apply_in_order(ctx: ShopContext, conn: Connection,
+                    moves: list[tuple[Order, Command]], now: datetime) -> None:
+    """Several commands for one order are applied one after the other."""
+    rounds: list[list[tuple[Order, Command]]] = []
+    seen: dict[str, int] = defaultdict(int)
+    for order, command in moves:
+        k = seen[order.number]
+        seen[order.number] += 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append((order, command))
+    for i, moves_ in enumerate(rounds):
+        if i:  # later rounds start from what the earlier ones wrote
+            fresh = ctx.store.load_orders(conn, ctx.shop, [o.number for o, _ in moves_])
+            moves_ = [(fresh[o.number], c) for o, c in moves_ if o.number in fresh]
+        apply_commands(ctx, conn, moves_, now)
+
+
+def _problem_gates(name: str, problems: list[RowProblem], orders: dict[str, Order],
+                   now: datetime) -> list[tuple[Order, Command]]:
+    out: list[tuple[Order, Command]] = []
+    for p in problems:
+        order = orders.get(p.order_number)
+        if order is not None and order.stage in (Stage.processing, Stage.ready,
+                                                 Stage.at_warehouse):
+            reason = f"倉庫実績エラー {name}:{p.line}: {p.message}"[:300]
+            out.append((order, OpenGate(GateKind.check, reason, now)))
+    return out
+
+
+def _check(batch: ResultBatch, orders: dict[str, Order], now: datetime) -> _Checked:
+    """Validate every row; group the good ones per package into commands."""
+    out = _Checked()
+    parcels: dict[tuple[str, int], list[Shipment]] = defaultdict(list)
+    sources: dict[tuple[str, int], int] = {}
+    for row in batch.rows:
+        order = orders.get(row.order_number)
+
+        def bad(message: str, row: ResultRow = row) -> None:
+            out.problems.append(RowProblem(row.line, message, row.order_number))
+
+        if not row.order_number:
+            bad("受注番号が空です")
+            continue
+        if order is None:
+            bad(f"受注番号 {row.order_number} は登録されていません")
+            continue
+        basket = _basket(order, row.basket_id)
+        if basket is None:
+            bad(f"送付先ID {row.basket_id!r} はこの受注にありません")
+            continue
+        if order.stage not in (Stage.at_warehouse, Stage.shipped):
+            bad(f"受注は倉庫連携中ではありません（{order.stage}）")
+            continue
+        if row.status:
+            if order.stage is Stage.at_warehouse:
+                out.commands[order.number].append(RecordWarehouseRejection(
+                    basket, row.status, now, f"{batch.name}:{row.line}"))
+            continue
+        code = carrier_code(row.carrier)
+        if code is None:
+            bad(f"配送会社 {row.carrier!r} が不明です")
+            continue
+        tracking = normalise_tracking(row.tracking_number)
+        problem = tracking_problem(code, tracking)
+        if problem:
+            bad(problem)
+            continue
+        shipped_on, problem = _ship_date(row.ship_date, order, now)
+        if shipped_on is None:
+            bad(problem)
+            continue
+        key = (order.number, basket)
+        s = Shipment(None, code, tracking, shipped_on)
+        if s not in parcels[key]:
+            parcels[key].append(s)
+        sources.setdefault(key, row.line)
+    for (number, basket), shipments in parcels.items():
+        out.commands[number].append(RecordShipment(
+            basket, tuple(shipments), now, f"{batch.name}:{sources[(number, basket)]}"))
+    return out
+
+
+def _basket(order: Order, text: str) -> int | None:
+    baskets = [p.basket_id for p in order.channel.packages]
+    if not text.strip():
+        return baskets[0] if len(baskets) == 1 else None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return value if value in baskets else None
+
+
+def _ship_date(text: str, order: Order, now: datetime) -> tuple[date | None, str]:
+    raw = text.strip().replace("/", "-")
+    try:
+        if len(raw) == 8 and raw.isdigit():
+            raw = f"{raw[:4]}-{raw[4:6]}-{raw[6:]}"
+        day = date.fromisoformat(raw[:10])
+    except ValueError:
+        return None, f"出荷日 {text!r} が日付ではありません（YYYY-MM-DD）"
+    today = now.astimezone(JST).date()
+    if day > today:
+        return None, f"出荷日 {day} が未来です"
+    if day < order.channel.ordered_at.astimezone(JST).date():
+        return None, f"出荷日 {day} が注文日より前です"
+    if day < today - MAX_SHIP_AGE:
+        return None, f"出荷日 {day} が古すぎます"
+    return day, ""

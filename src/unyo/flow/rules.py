@@ -1,0 +1,56 @@
+"""The `rules:` list of the shop file: compiled by `unyo.domain.rules`, errors given lines.
+
+The compiler names a mistake by its key path (`rules[2].when.all[0].op`); this module
+walks the same path through the ruamel document to report the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from unyo.domain.rules import CompiledRule, RuleError, compile_rules
+
+_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+
+
+def plain(node: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (the compiler's input)."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    return node
+
+
+def line_of(doc: Any, path: str, default: int) -> int:
+    """The 1-based line of the key or item that `path` (as RuleError gives it) names."""
+    line = default
+    node = doc
+    for name, index in _STEP.findall("." + path):
+        try:
+            if name and isinstance(node, CommentedMap) and name in node:
+                line = int(node.lc.key(name)[0]) + 1
+                node = node[name]
+            elif index and isinstance(node, CommentedSeq) and int(index) < len(node):
+                line = int(node.lc.item(int(index))[0]) + 1
+                node = node[int(index)]
+            else:
+                break
+        except (AttributeError, KeyError, TypeError, IndexError):
+            break
+    return line
+
+
+def parse_rules(node: Any, where: str, line: int,
+                problems: list[str]) -> tuple[CompiledRule, ...]:
+    """Compile the rules; a mistake becomes 'file:line: key path: message'."""
+    try:
+        return compile_rules(plain(node))
+    except RuleError as e:
+        holder = CommentedMap({"rules": node})
+        holder.lc.add_kv_line_col("rules", [line - 1, 0, line - 1, 0])
+        problems.append(f"{where}:{line_of(holder, e.path, line)}: {e.path}: {e.message}")
+        return ()

@@ -1,0 +1,161 @@
+"""The `warehouse:` section of the shop file: how unyo talks to the warehouse (倉庫 / WMS).
+
+The first connection type is `csv`: shipment requests are written as CSV files into
+a folder the warehouse system reads, and its result files are read from another.
+Column names are configurable (each WMS has its own layout); the defaults are the
+usual Japanese headers. Off until the shop turns it on.
+
+May import `unyo.flow.config`; must not import `unyo.app` or adapters.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REQUEST_COLUMNS: dict[str, str] = {
+    "order_number": "受注番号",
+    "basket_id": "送付先ID",
+    "ordered_at": "注文日時",
+    "recipient_name": "送付先氏名",
+    "recipient_kana": "送付先氏名カナ",
+    "postal_code": "送付先郵便番号",
+    "address": "送付先住所",
+    "phone": "送付先電話番号",
+    "sku": "商品コード",
+    "item_name": "商品名",
+    "choice": "項目選択肢",
+    "units": "数量",
+    "delivery_method": "配送方法",
+    "delivery_date": "配達希望日",
+    "time_slot": "配達時間帯",
+    "gift": "ギフト",
+    "noshi": "のし",
+    "note": "倉庫備考",
+    "cod_amount": "代引金額",
+}
+"""Shipment-request columns (one row per item of a package), key → default header."""
+
+RESULT_COLUMNS: dict[str, str] = {
+    "order_number": "受注番号",
+    "basket_id": "送付先ID",
+    "carrier": "配送会社",
+    "tracking_number": "追跡番号",
+    "ship_date": "出荷日",
+    "status": "出荷ステータス",
+}
+"""Result columns, key → default header; `status` is optional (e.g. "出荷不可: 欠品")."""
+
+REQUIRED_RESULT_KEYS = ("order_number", "carrier", "tracking_number", "ship_date")
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    enabled: bool = False  # nothing is handed off until the shop turns it on
+    type: str = "csv"  # csv: files through folders (the only type so far)
+    folder: str = "warehouse"  # base of the folders below (relative to the shop file)
+    requests: str = "requests"  # unyo writes shipment and cancel requests here
+    results: str = "results"  # the WMS drops result files here; read ones go to done/, error/
+    encoding: str = "cp932"  # cp932 (Shift_JIS, Windows) or utf-8
+    interval: float = 300.0  # hand-off cadence
+    results_interval: float = 300.0  # result import cadence
+    batch: int = 1000  # orders per request file
+    columns: dict[str, str] = field(default_factory=lambda: dict(REQUEST_COLUMNS))
+    result_columns: dict[str, str] = field(default_factory=lambda: dict(RESULT_COLUMNS))
+
+    def path(self, name: str) -> Path:
+        """A folder of the exchange: `requests`, `results`, `done` or `error`."""
+        base = Path(self.folder)
+        sub = {"requests": self.requests, "results": self.results}.get(name, name)
+        return base / sub
+
+
+def parse_warehouse(node: Any, where: str, line: int,
+                    problems: list[str]) -> WarehouseSettings:
+    """Validate the `warehouse:` mapping; problems are appended as 'file:line: key: message'."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from unyo.flow import config as c
+
+    if node is None:
+        return WarehouseSettings()
+    if not isinstance(node, CommentedMap):
+        problems.append(f"{where}:{line}: warehouse: expected a mapping of settings")
+        return WarehouseSettings()
+    known = {f.name for f in fields(WarehouseSettings)}
+    values: dict[str, Any] = {}
+    base = Path(where).parent if where != "<text>" else Path.cwd()
+    for key, value in node.items():
+        at = f"{where}:{c._line(node, key, line)}"
+        name = str(key)
+        if name not in known:
+            problems.append(f"{at}: warehouse.{key}: unknown key (known: "
+                            f"{', '.join(sorted(known))})")
+            continue
+        try:
+            values[name] = _setting(name, value, base)
+        except ValueError as e:
+            problems.append(f"{at}: warehouse.{key}: {e}")
+    return WarehouseSettings(**values)
+
+
+def _setting(name: str, value: Any, base: Path) -> Any:
+    from unyo.flow import config as c
+
+    if name in ("interval", "results_interval"):
+        return c.parse_duration(value)
+    if name == "enabled":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {c._shown(value)}")
+        return value
+    if name == "batch":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+            raise ValueError(f"expected a whole number from 1 to 100000, got {c._shown(value)}")
+        return value
+    if name in ("columns", "result_columns"):
+        return _columns(name, value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected text")
+    text = value.strip()
+    if name == "type" and text != "csv":
+        raise ValueError(f"{text!r} is not a warehouse type (known: csv)")
+    if name == "encoding":
+        try:
+            canonical = codecs.lookup(text).name
+        except LookupError:
+            raise ValueError(f"{text!r} is not an encoding (use cp932 or utf-8)") from None
+        if canonical not in ("cp932", "utf-8"):
+            raise ValueError(f"{text!r}: use cp932 or utf-8")
+        return canonical
+    if name == "folder":
+        path = Path(text).expanduser()
+        return str(path if path.is_absolute() else base / path)
+    if "/" in text or "\\" in text or text in (".", ".."):
+        raise ValueError("expected a folder name inside warehouse.folder")
+    return text
+
+
+def _columns(name: str, value: Any) -> dict[str, str]:
+    """A mapping key → header; for requests it is the full list, in order."""
+    defaults = REQUEST_COLUMNS if name == "columns" else RESULT_COLUMNS
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"expected a mapping of column keys to headers "
+                         f"(keys: {', '.join(defaults)})")
+    out: dict[str, str] = {}
+    for key, header in value.items():
+        if key not in defaults:
+            raise ValueError(f"{key!r} is not a column (known: {', '.join(defaults)})")
+        if not isinstance(header, str) or not header.strip():
+            raise ValueError(f"{key}: expected a header name")
+        out[str(key)] = header.strip()
+    if len(set(out.values())) != len(out):
+        raise ValueError("two columns have the same header")
+    if name == "columns":
+        missing = [k for k in ("order_number", "basket_id") if k not in out]
+        if missing:
+            raise ValueError(f"request files need {', '.join(missing)}")
+        return out
+    merged = {**RESULT_COLUMNS, **out}
+    return merged

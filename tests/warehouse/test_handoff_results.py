@@ -1,0 +1,228 @@
+"""Hand-off to the CSV warehouse and the import of its results, on a real SQLite store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.factories import BUYER, T0, channel_order
+from tests.warehouse.conftest import Shop
+from unyo.adapters.db import Store
+from unyo.app.warehouse import hand_off_orders, import_results
+from unyo.domain import EventType, Item, Package, Person, Stage, SyncOrder, decide
+
+DAY = "2026/11/27"
+
+
+def read_csv(path: Path, encoding: str = "cp932") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_bytes().decode(encoding), newline="")))
+
+
+def events(shop: Shop, number: str) -> list[EventType]:
+    with shop.ctx.store.transaction() as conn:
+        return [e.type for e in shop.ctx.store.events_of(conn, shop.order(number).id or 0)]
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
+def test_ready_orders_go_out_in_one_file_and_come_back_shipped(store: Store, tmp_path: Path,
+                                                               encoding: str):
+    shop = Shop(store, tmp_path / "wh", encoding)
+    numbers = shop.add_ready(3)
+    result = hand_off_orders(shop.ctx)
+    assert result.handed_off == 3 and result.sent == 3
+    [file] = shop.request_files()
+    rows = read_csv(file, encoding)
+    assert rows[0][:3] == ["受注番号", "送付先ID", "注文日時"]
+    assert [r[0] for r in rows[1:]] == numbers
+    assert rows[1][3] == "髙橋 花子" and rows[1][5] == "150-0001"
+    assert all(shop.order(n).stage is Stage.at_warehouse for n in numbers)
+    assert all(shop.effects(n)["hand_off_to_warehouse"] == "done" for n in numbers)
+    assert not [p for p in file.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    assert hand_off_orders(shop.ctx).sent == 0  # nothing twice
+
+    shop.drop_result("r1.csv", [[n, "10001", "ヤマト運輸", f"1234567890{i:02d}", DAY, ""]
+                                for i, n in enumerate(numbers)], encoding)
+    imported = import_results(shop.ctx)
+    assert imported.shipped_packages == 3 and imported.errors == 0
+    order = shop.order(numbers[0])
+    assert order.stage is Stage.shipped
+    assert order.channel.packages[0].shipments[0].tracking_number == "123456789000"
+    assert shop.effects(numbers[0])["report_shipping"] == "pending"
+    assert shop.effects(numbers[0])["send_mail"] == "pending"
+    assert (shop.folder / "done" / "r1.csv").exists()
+    assert not (shop.folder / "results" / "r1.csv").exists()
+
+
+def test_a_name_cp932_cannot_hold_stops_the_order_with_a_check_gate(shop: Shop):
+    odd = replace(BUYER, family_name="𠮷田")
+    [bad] = shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
+    [good] = shop.add_ready()
+    result = hand_off_orders(shop.ctx)
+    assert result.refused == 1 and result.handed_off == 1
+    order = shop.order(bad)
+    assert order.stage is Stage.processing
+    assert "𠮷" in order.open_gates[0].reason and "送付先氏名" in order.open_gates[0].reason
+    [file] = shop.request_files()
+    assert [r[0] for r in read_csv(file)[1:]] == [good]
+
+
+def test_utf8_exchange_takes_what_cp932_cannot(store: Store, tmp_path: Path):
+    shop = Shop(store, tmp_path / "wh", "utf-8")
+    odd = replace(BUYER, family_name="𠮷田")
+    shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
+    hand_off_orders(shop.ctx)
+    [file] = shop.request_files()
+    assert read_csv(file, "utf-8")[1][3] == "𠮷田 花子"
+
+
+def test_formula_injection_is_neutralised_in_every_cell(shop: Shop):
+    hostile = replace(BUYER, family_name="=HYPERLINK(\"http://x\")", first_name="",
+                      phone="+81-3-0000", address=replace(BUYER.address, city="@SUM(A1)",
+                                                         sub_address="\tx"))
+    item = Item(1, "-item", "-1+1", "=1+2", 100, 1, sku="@sku")
+    package = replace(channel_order().packages[0], recipient=hostile, items=(item,),
+                      noshi="\rのし")
+    shop.add_ready(packages=(package,), delivery_name="=cmd|' /C calc'!A0")
+    hand_off_orders(shop.ctx)
+    [file] = shop.request_files()
+    row = read_csv(file)[1]
+    for cell in row:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert "'=HYPERLINK(\"http://x\")" in row and "'+81-3-0000" in row and "'@sku" in row
+
+
+def test_each_batch_gets_its_own_file(shop: Shop):
+    shop.add_ready(2)
+    hand_off_orders(shop.ctx)
+    shop.add_ready(1)
+    hand_off_orders(shop.ctx)
+    files = shop.request_files()
+    assert len(files) == 2 and len({f.name for f in files}) == 2
+
+
+BAD_ROWS = {
+    "unknown order": (["999999-20261127-0000000999", "10001", "ヤマト運輸", "123456789012", DAY,
+                       ""], "登録されていません"),
+    "unknown package": (["{n}", "77777", "ヤマト運輸", "123456789012", DAY, ""],
+                        "送付先ID '77777'"),
+    "unknown carrier": (["{n}", "10001", "謎の運送", "123456789012", DAY, ""],
+                        "配送会社 '謎の運送' が不明"),
+    "implausible tracking": (["{n}", "10001", "佐川急便", "12345", DAY, ""], "12桁の数字"),
+    "not a date": (["{n}", "10001", "ヤマト運輸", "123456789012", "来週", ""],
+                   "日付ではありません"),
+    "future date": (["{n}", "10001", "ヤマト運輸", "123456789012", "2026/12/24", ""], "未来"),
+    "before the order": (["{n}", "10001", "ヤマト運輸", "123456789012", "2026/11/01", ""],
+                         "注文日より前"),
+    "empty order number": (["", "10001", "ヤマト運輸", "123456789012", DAY, ""], "受注番号が空"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS))
+def test_a_bad_row_is_reported_with_file_and_line_and_good_rows_still_apply(shop: Shop,
+                                                                          case: str):
+    target, good = shop.add_ready(2)
+    hand_off_orders(shop.ctx)
+    cells, message = BAD_ROWS[case]
+    bad_row = [c.format(n=target) for c in cells]
+    shop.drop_result("r.csv", [[good, "10001", "1001", "123456789012", DAY, ""], bad_row])
+    result = import_results(shop.ctx)
+    assert result.shipped_packages == 1 and result.errors == 1
+    assert shop.order(good).stage is Stage.shipped
+    assert result.problems[0].startswith("r.csv:3: ") and message in result.problems[0]
+    report = (shop.folder / "error" / "r.csv.errors.txt").read_text(encoding="utf-8")
+    assert report.startswith("r.csv:3: ") and message in report
+    assert (shop.folder / "error" / "r.csv").exists()
+    order = shop.order(target)
+    if bad_row[0] == target:  # the row concerns a known order: a person must look
+        assert order.stage is Stage.at_warehouse
+        assert any("r.csv:3" in g.reason and message in g.reason for g in order.open_gates)
+    else:
+        assert not order.open_gates
+
+
+def test_a_row_for_an_order_not_at_the_warehouse_is_refused(shop: Shop):
+    [number] = shop.add_ready()
+    shop.drop_result("r.csv", [[number, "10001", "ヤマト運輸", "123456789012", DAY, ""]])
+    result = import_results(shop.ctx)
+    assert "倉庫連携中ではありません" in result.problems[0]
+    assert shop.order(number).stage is Stage.processing  # the check gate stops it
+
+
+def test_a_file_without_the_needed_headers_or_in_another_encoding_goes_to_error(shop: Shop):
+    (shop.folder / "results" / "a.csv").write_bytes("x,y\r\n1,2\r\n".encode("cp932"))
+    (shop.folder / "results" / "b.csv").write_bytes("受注番号\r\n".encode("cp932")
+                                                    + b"\x81\x20\r\n")  # not cp932
+    result = import_results(shop.ctx)
+    assert result.files == 2 and result.errors == 2
+    assert "見出しに" in result.problems[0]
+    assert "b.csv:2: cp932として読めません" in result.problems[1]
+    assert sorted(p.name for p in (shop.folder / "error").iterdir()) == [
+        "a.csv", "a.csv.errors.txt", "b.csv", "b.csv.errors.txt"]
+
+
+def test_re_importing_the_same_file_changes_nothing(shop: Shop):
+    numbers = shop.add_ready(2)
+    hand_off_orders(shop.ctx)
+    shop.drop_result("r.csv", [[numbers[0], "10001", "ヤマト運輸", "123456789012", DAY, ""],
+                               [numbers[1], "10001", "ヤマト運輸", "12", DAY, ""]])
+    import_results(shop.ctx)
+    before = {n: (shop.order(n).version, events(shop, n)) for n in numbers}
+    shutil.copy(shop.folder / "error" / "r.csv", shop.folder / "results" / "r.csv")
+    again = import_results(shop.ctx)
+    assert again.errors == 1
+    assert {n: (shop.order(n).version, events(shop, n)) for n in numbers} == before
+    assert (shop.folder / "error" / "r-2.csv").exists()
+
+
+def test_stockout_row_surfaces_as_a_check_gate(shop: Shop):
+    [number] = shop.add_ready()
+    hand_off_orders(shop.ctx)
+    shop.drop_result("r.csv", [[number, "10001", "", "", "", "出荷不可: 欠品"]])
+    result = import_results(shop.ctx)
+    assert result.rejected == 1 and result.errors == 0
+    order = shop.order(number)
+    assert order.stage is Stage.at_warehouse
+    assert [g.reason for g in order.open_gates] == ["倉庫: 出荷不可: 欠品"]
+    assert EventType.warehouse_rejected in events(shop, number)
+
+
+def test_multi_package_order_is_shipped_when_every_package_is(shop: Shop):
+    other = Person("山田", "太郎", "ヤマダ", "タロウ", "06-0000-0000", BUYER.address)
+    first = channel_order().packages[0]
+    second = Package(10002, other, first.items, 3980, 0, 0, 3980)
+    [number] = shop.add_ready(packages=(first, second))
+    hand_off_orders(shop.ctx)
+    [file] = shop.request_files()
+    assert [r[1] for r in read_csv(file)[1:]] == ["10001", "10002"]
+    shop.drop_result("a.csv", [[number, "10001", "ヤマト運輸", "123456789012", DAY, ""]])
+    import_results(shop.ctx)
+    order = shop.order(number)
+    assert order.stage is Stage.at_warehouse
+    assert [bool(p.shipments) for p in order.channel.packages] == [True, False]
+    shop.drop_result("b.csv", [[number, "10002", "日本郵便", "12345678901", DAY, ""],
+                               [number, "10002", "日本郵便", "12345678902", DAY, ""]])
+    import_results(shop.ctx)
+    order = shop.order(number)
+    assert order.stage is Stage.shipped
+    assert len(order.channel.packages[1].shipments) == 2  # two parcels for one package
+
+
+def test_cancel_after_hand_off_sends_a_cancel_request_and_waits_for_a_person(shop: Shop):
+    [number] = shop.add_ready()
+    hand_off_orders(shop.ctx)
+    order = shop.order(number)
+    with shop.ctx.store.transaction() as conn:
+        shop.ctx.store.apply(conn, order, decide(order, SyncOrder(
+            replace(order.channel, status=900), T0)), T0)
+    result = hand_off_orders(shop.ctx)
+    assert result.cancels == 1
+    [cancel] = (shop.folder / "requests").glob("unyo-cancel-*.csv")
+    assert read_csv(cancel)[1] == [number, "10001", "キャンセル"]
+    order = shop.order(number)
+    assert order.stage is Stage.at_warehouse and order.open_gates
+    assert shop.effects(number)["cancel_at_warehouse"] == "done"
