@@ -209,11 +209,11 @@ def run(config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
-def _instant(text: str) -> datetime:
+def _instant(text: str, option: str = "--now") -> datetime:
     try:
         return parse_instant(text)
     except ValueError:
-        _fail(f"--now: {text!r} is not an ISO-8601 instant "
+        _fail(f"{option}: {text!r} is not an ISO-8601 instant "
               "(e.g. 2026-11-27T10:00:00+09:00; without an offset it is taken as JST)")
 
 
@@ -245,6 +245,73 @@ def orders_list(config: ConfigOpt = None,
                       f"{r['total']:,}", escape(r["buyer_name"] or ""),
                       escape(", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"])))
     out.print(table)
+
+
+NoteOpt = Annotated[str, typer.Option("--note", help="Why (kept on the order).")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who acts (default: $USER).")]
+
+
+def _manual(config: Path | None, number: str, as_json: bool, action: Any) -> None:
+    """Run a manual action and show the order's stage and open gates after it."""
+    import os
+
+    from unyo.app.manual import ManualActionError
+    from unyo.clock import SystemClock
+
+    cfg = _load(config)
+    store = _open_store(cfg.database_url)
+    try:
+        order = action(store, cfg.shop_id, SystemClock().now(),
+                       os.environ.get("USER") or "cli")
+    except ManualActionError as e:
+        _fail(str(e), 1)
+    finally:
+        store.close()
+    doc = {"order_number": number, "stage": order.stage.value,
+           "open_gates": [{"kind": g.kind.value, "reason": g.reason, "rule": g.rule}
+                          for g in order.open_gates]}
+    if as_json:
+        _print_json(doc)
+    else:
+        gates = ", ".join(f"{g['kind']}: {g['reason']}" for g in doc["open_gates"]) or "none"
+        out.print(f"{number}: {order.stage.value}; open gates: {gates}", highlight=False,
+                  markup=False, soft_wrap=True)
+
+
+@orders_app.command("release")
+def orders_release(number: str,
+                   gate: Annotated[GateKind, typer.Option(help="Which gates to close.")],
+                   note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+                   as_json: JsonOpt = False) -> None:
+    """Close the order's open gates of a kind (確認OK, 保留解除, 入金確認) — a manual touch."""
+    from unyo.app.manual import release
+
+    _manual(config, number, as_json, lambda store, shop, now, user: release(
+        store, shop, number, gate, note=note, by=by or user, now=now))
+
+
+@orders_app.command("hold")
+def orders_hold(number: str,
+                until: Annotated[str | None, typer.Option(
+                    help="Release by itself at this time (ISO-8601; JST if no offset).")] = None,
+                note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Hold the order (保留) until a time or until released — a manual touch."""
+    from unyo.app.manual import hold
+
+    end = _instant(until, "--until") if until else None
+    _manual(config, number, as_json, lambda store, shop, now, user: hold(
+        store, shop, number, until=end, note=note, by=by or user, now=now))
+
+
+@orders_app.command("cancel")
+def orders_cancel(number: str, note: NoteOpt = "", by: ByOpt = None,
+                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Cancel the order in unyo before hand-off (RMS is not told: cancel there too)."""
+    from unyo.app.manual import cancel
+
+    _manual(config, number, as_json, lambda store, shop, now, user: cancel(
+        store, shop, number, note=note, by=by or user, now=now))
 
 
 @orders_app.command("show")

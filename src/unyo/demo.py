@@ -19,9 +19,11 @@ from unyo.app.runner import Runner
 from unyo.clock import JST, SimClock, SystemClock
 from unyo.flow import Config, ImportSettings, OutboxSettings, RmsSettings, SyncSettings
 from unyo.flow.mail import MailSettings
+from unyo.flow.warehouse import WarehouseSettings
 from unyo.sandbox.generator import generate_orders
 from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
 from unyo.sandbox.smtp_sink import SmtpSink
+from unyo.sandbox.warehouse_emulator import WarehouseEmulator
 from unyo.wiring import build_context
 
 # Demo credentials for the emulator only; they open nothing real.
@@ -29,14 +31,16 @@ DEMO_SERVICE_SECRET = "SP000000_demo-secret"
 DEMO_LICENSE_KEY = "SL000000_demo-license"
 
 STEP = timedelta(minutes=1)
+TAIL_STEP = timedelta(minutes=5)  # after the day no order arrives: coarser steps suffice
 QUIET = timedelta(hours=3)  # after the day: stop once nothing moved for this long
-TAIL_MAX = timedelta(days=2)
+TAIL_MAX = timedelta(days=4)  # a weekend or holiday at the warehouse, then RMS's next day
 
 
 DEMO_FROM = "info@demo-shop.example"
 
 
-def demo_config(base_url: str, database_url: str, smtp_port: int = 0) -> Config:
+def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
+                warehouse_dir: str = "") -> Config:
     return Config(
         shop_id="demo", shop_name="unyo デモ店", database_url=database_url,
         rms=RmsSettings(base_url=base_url, min_interval=0.0, timeout=10.0, max_retries=3),
@@ -45,7 +49,29 @@ def demo_config(base_url: str, database_url: str, smtp_port: int = 0) -> Config:
         outbox=OutboxSettings(interval=60.0),
         mail=MailSettings(enabled=smtp_port > 0, host="127.0.0.1", port=smtp_port or 25,
                           starttls=False, auth=False, from_address=DEMO_FROM, timeout=10.0),
+        warehouse=WarehouseSettings(enabled=bool(warehouse_dir), folder=warehouse_dir,
+                                    interval=300.0, results_interval=300.0),
     )
+
+
+def _shipping_in_flight(store: Store, shop: str, emulator: RmsEmulator,
+                        wms: WarehouseEmulator) -> bool:
+    """Packages still at the warehouse, or reports RMS has not moved to 500 yet."""
+    if wms.pending():
+        return True
+    with store.transaction() as conn:
+        reports = store.outbox_counts(conn, shop).get("report_shipping", {})
+    return bool(reports.get("pending", 0)) or \
+        emulator.progress_counts().get(500, 0) < reports.get("done", 0)
+
+
+def _warehouse_counts(wms: WarehouseEmulator) -> dict[str, int]:
+    """Requests the sandbox warehouse took, result rows it wrote, rows unyo reported bad."""
+    error_dir = wms.folder / "error"
+    errors = sum(len(p.read_text(encoding="utf-8").splitlines())
+                 for p in error_dir.glob("*.errors.txt")) if error_dir.is_dir() else 0
+    return {"requests": wms.stats.packages, "results": wms.stats.shipped + wms.stats.stockouts,
+            "errors": errors, "stockouts": wms.stats.stockouts}
 
 
 def _mail_counts(smtp: SmtpSink, outbox: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -80,7 +106,8 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
     with tempfile.TemporaryDirectory(prefix="unyo-demo-") as tmp, \
             RmsEmulatorServer(emulator) as server, SmtpSink() as smtp:
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
-        config = demo_config(server.base_url, url, smtp.port)
+        wms = WarehouseEmulator(Path(tmp) / "warehouse", clock, seed=seed)
+        config = demo_config(server.base_url, url, smtp.port, str(wms.folder))
         store = Store.open(url)
         ctx = build_context(config, clock=clock, store=store, progress=no_progress,
                             env={"RMS_SERVICE_SECRET": DEMO_SERVICE_SECRET,
@@ -93,6 +120,7 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
         quiet_since = day_end
         while True:
             clock.set(t)
+            wms.step()
             runner.run_due()
             if t <= day_end:
                 progress("simulated day", int((t - day_start) / STEP), day_minutes)
@@ -104,9 +132,10 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                 state = _state(store, config.shop_id)
                 if state != last_state:
                     last_state, quiet_since = state, t
-                elif t - quiet_since >= QUIET or t - day_end >= TAIL_MAX:
+                elif (t - quiet_since >= QUIET and not _shipping_in_flight(
+                        store, config.shop_id, emulator, wms)) or t - day_end >= TAIL_MAX:
                     break
-            t += STEP
+            t += STEP if t < day_end else TAIL_STEP
         wall = time.perf_counter() - wall0
         with store.transaction() as conn:
             shop = config.shop_id
@@ -121,6 +150,7 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                 "api_calls": dict(sorted(ctx.channel.calls.items())),
                 "outbox": store.outbox_counts(conn, shop),
                 "mails": _mail_counts(smtp, store.outbox_counts(conn, shop)),
+                "warehouse": _warehouse_counts(wms),
                 "waiting_import": len(store.pending_imports(conn, shop)),
                 "steps": {s.name: {"failures": s.failures, "last_error": s.last_error}
                           for s in runner.steps},

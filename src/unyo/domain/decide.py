@@ -75,6 +75,7 @@ class OpenGate:
     now: datetime
     actor: Actor = Actor.system
     until: datetime | None = None
+    by: str = ""  # who, for a person's action
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class CloseGate:
     actor: Actor = Actor.person
     note: str = ""
     seq: int | None = None
+    by: str = ""  # who, for a person's action
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class CancelOrder:
     reason: str
     now: datetime
     actor: Actor = Actor.person
+    by: str = ""  # who, for a person's action
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +182,11 @@ class _Builder:
         self.now = now
         self.events: list[Event] = []
         self.effects: list[Effect] = []
+        self.by = ""  # who acts, when a person does
 
     def event(self, type_: EventType, actor: Actor, **data: object) -> None:
+        if actor is Actor.person and self.by:
+            data["by"] = self.by
         self.events.append(Event(type_, self.now, actor, dict(data)))
 
     def open_gate(self, kind: GateKind, reason: str, actor: Actor,
@@ -205,8 +211,9 @@ class _Builder:
         for g in self.order.gates:
             if g.is_open and _matches(g, match):
                 g = replace(g, closed_at=self.now, closed_by=actor, close_note=note)
+                extra = {"rule": g.rule} if g.rule else {}
                 self.event(EventType.gate_closed, actor, kind=g.kind.value, reason=g.reason,
-                           seq=g.seq, note=note)
+                           seq=g.seq, note=note, **extra)
                 closed += 1
             gates.append(g)
         self.order = replace(self.order, gates=tuple(gates))
@@ -246,6 +253,7 @@ def decide(order: Order | None, command: Command) -> Decision:
     if order is None:
         raise DomainError("no order to apply the command to")
     b = _Builder(order, command.now)
+    b.by = getattr(command, "by", "")
     match command:
         case SyncOrder():
             _sync(b, command.channel, command.confirm)

@@ -1,0 +1,61 @@
+"""Manual actions from the CLI: release, hold, cancel — recorded as a person's touch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cli.conftest import Cli
+
+
+def first_with_gate(cli: Cli, kind: str) -> str:
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--gate", kind, "--json",
+                    "--limit", "1000")
+    assert rows, f"no order with an open {kind} gate"
+    return str(rows[0]["order_number"])
+
+
+def test_release_a_payment_gate_with_a_note(cli: Cli, imported: dict[str, Any]) -> None:
+    # given an order waiting for payment
+    number = first_with_gate(cli, "payment")
+    # when a person releases it
+    result = cli("orders", "release", number, "--gate", "payment", "--note", "銀行振込を確認",
+                 "--by", "suzuki", "-c", str(cli.config), "--json")
+    # then its payment gate is closed, and the order shows who did it and why
+    assert result.exit_code == 0, result.stderr
+    assert all(g["kind"] != "payment" for g in _json(result)["open_gates"])
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    (closed,) = [e for e in shown["events"] if e["type"] == "gate_closed"]
+    assert closed["actor"] == "person"
+    assert closed["data"]["by"] == "suzuki" and closed["data"]["note"] == "銀行振込を確認"
+
+
+def test_hold_until_and_cancel(cli: Cli, imported: dict[str, Any]) -> None:
+    number = first_with_gate(cli, "payment")
+    held = cli("orders", "hold", number, "--until", "2030-01-01T09:00", "--note", "発売日待ち",
+               "-c", str(cli.config), "--json")
+    assert held.exit_code == 0, held.stderr
+    assert {"kind": "hold", "reason": "発売日待ち", "rule": ""} in _json(held)["open_gates"]
+    cancelled = cli("orders", "cancel", number, "--note", "お客様都合", "-c", str(cli.config),
+                    "--json")
+    assert cancelled.exit_code == 0, cancelled.stderr
+    assert _json(cancelled) == {"order_number": number, "stage": "cancelled", "open_gates": []}
+
+
+def test_bad_manual_actions_are_refused_clearly(cli: Cli, imported: dict[str, Any]) -> None:
+    number = first_with_gate(cli, "payment")
+    missing = cli("orders", "release", "999999-20261127-0000000000", "--gate", "check",
+                  "-c", str(cli.config))
+    assert missing.exit_code == 1 and "no order 999999-20261127-0000000000" in missing.stderr
+    no_gate = cli("orders", "release", number, "--gate", "hold", "-c", str(cli.config))
+    assert no_gate.exit_code == 1 and "has no such open gate" in no_gate.stderr
+    past = cli("orders", "hold", number, "--until", "2000-01-01T00:00", "-c", str(cli.config))
+    assert past.exit_code == 1 and "is not in the future" in past.stderr
+    bad = cli("orders", "hold", number, "--until", "next week", "-c", str(cli.config))
+    assert bad.exit_code == 2 and "--until: 'next week' is not an ISO-8601 instant" in bad.stderr
+    kind = cli("orders", "release", number, "--gate", "nope", "-c", str(cli.config))
+    assert kind.exit_code == 2
+
+
+def _json(result: Any) -> Any:
+    import json
+    return json.loads(result.stdout)
