@@ -314,6 +314,74 @@ def orders_cancel(number: str, note: NoteOpt = "", by: ByOpt = None,
         store, shop, number, note=note, by=by or user, now=now))
 
 
+@app.command()
+def report(since: Annotated[str | None, typer.Option(
+               help="From this day or instant (JST if no offset); default 30 days ago.")] = None,
+           until: Annotated[str | None, typer.Option(
+               help="Up to this day or instant (exclusive); default now.")] = None,
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Automation rate (自動化率), manual touches ranked by reason, dwell times, waiting now."""
+    from datetime import timedelta
+
+    from unyo.app.report import build_report
+    from unyo.clock import SystemClock
+
+    cfg = _load(config)
+    end = _day_or_instant(until, "--until") if until else SystemClock().now()
+    start = _day_or_instant(since, "--since") if since else end - timedelta(days=30)
+    if start >= end:
+        _fail("--since must be before --until")
+    store = _open_store(cfg.database_url)
+    try:
+        rep = build_report(store, cfg.shop_id, start, end)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(rep.as_dict())
+        return
+    basis = "出荷済 shipped" if rep.basis == "shipped" else \
+        "出荷OK ready (no order has shipped yet: no warehouse connected)"
+    rate = "—" if rep.automation_rate is None else f"{rep.automation_rate:.1%}"
+    out.print(f"[bold]{cfg.shop_id}[/] {rep.since.astimezone(JST):%Y-%m-%d %H:%M} → "
+              f"{rep.until.astimezone(JST):%Y-%m-%d %H:%M} (JST)", highlight=False)
+    out.print(f"  自動化率 automation rate  {rate}  ({rep.automated} of {rep.orders} orders "
+              f"that reached {basis} with no manual touch)", highlight=False, markup=False)
+    touches = Table(title="manual touches by reason (bottlenecks)", title_justify="left")
+    for col in ("reason", "touches", "share"):
+        touches.add_column(col, justify="left" if col == "reason" else "right")
+    for t in rep.manual_touches:
+        touches.add_row(escape(t.reason), str(t.count), f"{t.share:.0%}")
+    out.print(touches)
+    dwell = Table(title="dwell time (minutes)", title_justify="left")
+    for col in ("stage / gate", "orders", "p50", "p90"):
+        dwell.add_column(col, justify="left" if col == "stage / gate" else "right")
+    for d in [*rep.stage_dwell, *rep.gate_dwell]:
+        dwell.add_row(d.name, str(d.count), _num(d.p50_minutes), _num(d.p90_minutes))
+    out.print(dwell)
+    waiting = Table(title="waiting now", title_justify="left")
+    for col in ("gate", "reason", "orders"):
+        waiting.add_column(col, justify="right" if col == "orders" else "left")
+    for kind, reasons in rep.waiting_now.items():
+        for reason, n in reasons.items():
+            waiting.add_row(kind, escape(reason), str(n))
+    out.print(waiting)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def _day_or_instant(text: str, option: str) -> datetime:
+    """A day (2026-11-01: its 00:00 JST) or an instant."""
+    if len(text.strip()) == 10:
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            _fail(f"{option}: {text!r} is not a date (2026-11-01) or an instant")
+        return datetime(day.year, day.month, day.day, tzinfo=JST)
+    return _instant(text, option)
+
+
 @orders_app.command("show")
 def orders_show(number: str, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
@@ -442,6 +510,9 @@ def _print_summary(s: dict[str, Any]) -> None:
               highlight=False)
     out.print(f"  キャンセル cancelled      {events.get('order_cancelled', 0):>6}",
               highlight=False)
+    wh = s.get("warehouse", {})
+    out.print(f"  倉庫 warehouse           {wh.get('requests', 0):>6} 出荷依頼 / "
+              f"{wh.get('results', 0)} 実績 / {wh.get('errors', 0)} errors", highlight=False)
     mails = s.get("mails", {})
     out.print(f"  メール mails sent        {mails.get('thanks', 0):>6} サンクス / "
               f"{mails.get('shipping', 0)} 発送連絡 / {mails.get('failed', 0)} failed",
@@ -556,6 +627,47 @@ def sandbox_smtp(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] =
                     break
     finally:
         sink.stop()
+
+
+@sandbox_app.command("warehouse")
+def sandbox_warehouse(
+        directory: Annotated[Path, typer.Option(
+            "--dir", help="The exchange folder (warehouse.folder of the shop file).")],
+        now: Annotated[str | None, typer.Option(
+            help="Start the warehouse's clock at this instant (e.g. 2026-11-27T10:55), "
+                 "then run in real time; default: the real clock.")] = None,
+        stockout_rate: Annotated[float, typer.Option(
+            min=0.0, max=1.0, help="Share of packages answered 出荷不可: 欠品.")] = 0.02,
+        seed: Annotated[int, typer.Option()] = 1) -> None:
+    """A warehouse system on the CSV folder exchange: takes requests/, ships at the
+    11:00 and 15:00 JST waves (not on Sundays and holidays), writes results/ in cp932.
+
+    Stops on Ctrl-C or SIGTERM.
+    """
+    from unyo.clock import Clock, SystemClock
+    from unyo.sandbox.warehouse_emulator import WarehouseEmulator
+    from unyo.wiring import OffsetClock
+
+    clock: Clock = OffsetClock(_instant(now)) if now else SystemClock()
+    try:
+        wms = WarehouseEmulator(directory, clock, seed=seed, stockout_rate=stockout_rate)
+    except OSError as e:
+        _fail(f"cannot use {directory}: {e.strerror or e}")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    err.print(f"warehouse on {directory.resolve()} (requests/ → results/, waves 11:00 and "
+              "15:00 JST)", highlight=False, markup=False, soft_wrap=True)
+    shown = 0
+    with suppress(KeyboardInterrupt):
+        while True:
+            stop = stopped.wait(1.0)
+            wms.step()
+            for name in wms.stats.result_files[shown:]:
+                err.print(f"{clock.now().astimezone(JST):%Y-%m-%d %H:%M} wrote results/{name}",
+                          highlight=False, markup=False, soft_wrap=True)
+            shown = len(wms.stats.result_files)
+            if stop:
+                break
 
 
 def main() -> None:

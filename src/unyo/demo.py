@@ -15,6 +15,7 @@ from typing import Any
 
 from unyo.adapters.db.store import Store
 from unyo.app.context import Progress, no_progress
+from unyo.app.report import build_report
 from unyo.app.runner import Runner
 from unyo.clock import JST, SimClock, SystemClock
 from unyo.flow import Config, ImportSettings, OutboxSettings, RmsSettings, SyncSettings
@@ -157,5 +158,8 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                 "simulated": {"from": day_start.isoformat(), "to": t.isoformat()},
                 "wall_seconds": round(wall, 2),
             }
+        rep = build_report(store, config.shop_id, day_start, t + STEP)
+        summary["automation_rate"] = rep.automation_rate
+        summary["manual_touches"] = sum(tch.count for tch in rep.manual_touches)
         store.close()
         return summary

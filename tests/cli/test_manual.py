@@ -59,3 +59,19 @@ def test_bad_manual_actions_are_refused_clearly(cli: Cli, imported: dict[str, An
 def _json(result: Any) -> Any:
     import json
     return json.loads(result.stdout)
+
+
+def test_report_counts_the_manual_touch(cli: Cli, imported: dict[str, Any]) -> None:
+    number = first_with_gate(cli, "payment")
+    cli("orders", "release", number, "--gate", "payment", "--note", "入金確認",
+        "-c", str(cli.config))
+    doc = cli.json("report", "-c", str(cli.config), "--since", "2026-11-01", "--until",
+                   "2030-01-01", "--json")
+    assert doc["basis"] == "ready"
+    assert doc["orders"] >= 1 and 0 <= doc["automation_rate"] < 1
+    assert doc["manual_touches"][0]["reason"] == "入金待ち（楽天処理中）"
+    human = cli("report", "-c", str(cli.config), "--since", "2026-11-01", "--until",
+                "2030-01-01")
+    assert human.exit_code == 0 and "自動化率" in human.stdout
+    bad = cli("report", "-c", str(cli.config), "--since", "yesterday")
+    assert bad.exit_code == 2 and "--since" in bad.stderr

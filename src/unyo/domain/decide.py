@@ -169,9 +169,14 @@ class Decision:
         return bool(self.events)
 
     def and_then(self, command: Command) -> Decision:
-        """This decision followed by `command` on its result, as one decision."""
+        """This decision followed by `command` on its result, as one decision.
+
+        Stage moves of the two are folded into the net move (an import that would be
+        ready but for a rule's gate is recorded as staying in processing).
+        """
         nxt = decide(self.order, command)
-        return Decision(nxt.order, self.events + nxt.events, self.effects + nxt.effects)
+        return Decision(nxt.order, _net_stage_moves(self.events + nxt.events),
+                        self.effects + nxt.effects)
 
 
 class _Builder:
@@ -532,3 +537,16 @@ def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,
                 and g.closed_by is Actor.person and g.fingerprint == b.order.fingerprint):
             return
     b.open_gate(kind, reason, Actor.system, until, rule=rule)
+
+
+def _net_stage_moves(events: tuple[Event, ...]) -> tuple[Event, ...]:
+    moves = [e for e in events if e.type is EventType.stage_changed]
+    if len(moves) < 2:
+        return events
+    first, last = moves[0].data["from"], moves[-1].data["to"]
+    kept = [e for e in events if e.type is not EventType.stage_changed]
+    if first != last:
+        net = Event(EventType.stage_changed, moves[-1].at, moves[-1].actor,
+                    {**moves[-1].data, "from": first})
+        kept.insert(events.index(moves[-1]) - (len(moves) - 1), net)
+    return tuple(kept)

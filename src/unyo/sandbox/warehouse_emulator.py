@@ -19,6 +19,7 @@ import io
 import os
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -62,12 +63,14 @@ class WarehouseEmulator:
     def __init__(self, folder: str | os.PathLike[str], clock: Clock, *, seed: int = 0,
                  encoding: str = "cp932", stockout_rate: float = 0.02,
                  waves: tuple[time, ...] = WAVES,
-                 columns: dict[str, str] | None = None) -> None:
+                 columns: dict[str, str] | None = None,
+                 calendar: Callable[[date], bool] = shipping_day) -> None:
         self.folder = Path(folder)
         self.clock = clock
         self.encoding = encoding
         self.stockout_rate = stockout_rate
         self.waves = waves
+        self.calendar = calendar  # which days ship (the bench ships every day)
         self.columns = columns or REQUEST_COLUMNS
         self.rng = random.Random(seed)
         self.stats = WarehouseStats()
@@ -131,7 +134,7 @@ class WarehouseEmulator:
         out = []
         day = start.astimezone(JST).date()
         while day <= end.astimezone(JST).date():
-            if shipping_day(day):
+            if self.calendar(day):
                 for t in self.waves:
                     at = datetime.combine(day, t, JST)
                     if start < at <= end:

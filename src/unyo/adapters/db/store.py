@@ -467,6 +467,38 @@ class Store:
                             .order_by(t.events.c.id))
         return [Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data)) for r in rows]
 
+    def orders_reaching(self, conn: Connection, shop: str, stage: Stage, since: datetime,
+                        until: datetime) -> dict[int, datetime]:
+        """Orders whose stage first became `stage` in [since, until): id → when."""
+        j = t.events.join(t.orders, t.events.c.order_id == t.orders.c.id)
+        rows = conn.execute(
+            select(t.events.c.order_id, func.min(t.events.c.at)).select_from(j)
+            .where(t.orders.c.shop == shop, t.events.c.type == "stage_changed",
+                   t.events.c.data.like(f'%"to":"{stage.value}"%'))
+            .group_by(t.events.c.order_id))
+        return {oid: at for oid, at in rows if since <= at < until}
+
+    def history(self, conn: Connection, order_ids: Sequence[int]
+                ) -> tuple[dict[int, list[Event]], dict[int, list[Gate]], dict[int, datetime]]:
+        """Events, gates and import time of many orders (for reports)."""
+        from unyo.domain import EventType
+        events: dict[int, list[Event]] = {i: [] for i in order_ids}
+        gates: dict[int, list[Gate]] = {i: [] for i in order_ids}
+        imported: dict[int, datetime] = {}
+        for chunk in _chunks(list(order_ids)):
+            for r in conn.execute(select(t.events).where(t.events.c.order_id.in_(chunk))
+                                  .order_by(t.events.c.id)):
+                events[r.order_id].append(Event(EventType(r.type), r.at, Actor(r.actor),
+                                                orjson.loads(r.data)))
+            for g in conn.execute(select(t.gates).where(t.gates.c.order_id.in_(chunk))):
+                gates[g.order_id].append(Gate(
+                    GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
+                    Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq,
+                    g.rule, g.fingerprint))
+            imported.update((r[0], r[1]) for r in conn.execute(
+                select(t.orders.c.id, t.orders.c.imported_at).where(t.orders.c.id.in_(chunk))))
+        return events, gates, imported
+
     def effects_of(self, conn: Connection, order_id: int) -> list[EffectRow]:
         rows = conn.execute(select(t.outbox).where(t.outbox.c.order_id == order_id)
                             .order_by(t.outbox.c.id))

@@ -1,0 +1,131 @@
+"""The automation-rate report (自動化率) and the bottleneck ranking.
+
+Automation rate = orders that reached `shipped` in the period with no manual action
+(no gate closed by a person, no manual hold or cancel) ÷ all orders that reached
+`shipped` in the period (DESIGN.md §3). Every manual action carries its reason — the
+rule that opened the gate, or the event — so the touches rank into the bottleneck list.
+Where no order has ever shipped (no warehouse connected yet), the basis is "reached
+ready" (出荷OK) instead, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+from unyo.adapters.db.store import Store
+from unyo.domain import Actor, Event, EventType, Stage
+
+STAGE_FLOW = ("processing", "ready", "at_warehouse", "shipped")
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+TOUCHES = frozenset({EventType.gate_closed, EventType.gate_opened, EventType.order_cancelled,
+                     EventType.field_set, EventType.tag_added})
+"""A person's actions; the stage moves they cause are not touches of their own."""
+FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Touch:
+    reason: str
+    count: int
+    share: float
+
+
+@dataclass
+class Dwell:
+    name: str
+    count: int
+    p50_minutes: float | None
+    p90_minutes: float | None
+
+
+@dataclass
+class Report:
+    shop: str
+    since: datetime
+    until: datetime
+    basis: str  # "shipped", or "ready" while no order has shipped
+    orders: int  # orders that reached the basis stage in the period
+    automated: int
+    automation_rate: float | None
+    manual_touches: list[Touch] = field(default_factory=list)
+    stage_dwell: list[Dwell] = field(default_factory=list)
+    gate_dwell: list[Dwell] = field(default_factory=list)
+    waiting_now: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["since"], d["until"] = self.since.isoformat(), self.until.isoformat()
+        return d
+
+
+def touch_reason(e: Event) -> str:
+    """What a person's action was about: the rule, else the gate's reason, else the event."""
+    data = e.data
+    if e.type is EventType.gate_closed:
+        return str(data.get("rule") or data.get("reason") or "gate")
+    if e.type is EventType.gate_opened:
+        return f"手動保留: {data.get('reason', '')}".strip()
+    if e.type is EventType.order_cancelled:
+        return "手動キャンセル"
+    return e.type.value
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
+
+
+def _dwell(name: str, minutes: list[float]) -> Dwell:
+    return Dwell(name, len(minutes), _percentile(minutes, 0.5), _percentile(minutes, 0.9))
+
+
+def build_report(store: Store, shop: str, since: datetime, until: datetime) -> Report:
+    with store.transaction() as conn:
+        reached = store.orders_reaching(conn, shop, Stage.shipped, since, until)
+        basis = "shipped"
+        if not reached and not store.orders_reaching(conn, shop, Stage.shipped, EPOCH,
+                                                     FAR_FUTURE):
+            basis = "ready"
+            reached = store.orders_reaching(conn, shop, Stage.ready, since, until)
+        events, gates, imported = store.history(conn, list(reached))
+        waiting = store.open_gate_reasons(conn, shop)
+    touches: Counter[str] = Counter()
+    automated = 0
+    stage_minutes: dict[str, list[float]] = {s: [] for s in STAGE_FLOW[:-1]}
+    gate_minutes: dict[str, list[float]] = {}
+    for oid, done_at in reached.items():
+        manual = [e for e in events[oid] if e.actor is Actor.person and e.at <= done_at
+                  and e.type in TOUCHES]
+        touches.update(touch_reason(e) for e in manual)
+        automated += not manual
+        # time spent in each stage: from entering it to entering the next
+        entered = {"processing": imported[oid]}
+        for e in events[oid]:
+            if e.type is EventType.stage_changed and e.data.get("to") not in entered:
+                entered[e.data["to"]] = e.at
+        for a, b in pairwise(STAGE_FLOW):
+            if a in entered and b in entered and entered[b] >= entered[a]:
+                stage_minutes[a].append((entered[b] - entered[a]).total_seconds() / 60)
+        for g in gates[oid]:
+            if g.closed_at is not None:
+                gate_minutes.setdefault(g.kind.value, []).append(
+                    (g.closed_at - g.opened_at).total_seconds() / 60)
+    total = sum(touches.values())
+    return Report(
+        shop=shop, since=since, until=until, basis=basis, orders=len(reached),
+        automated=automated,
+        automation_rate=round(automated / len(reached), 4) if reached else None,
+        manual_touches=[Touch(r, n, round(n / total, 4)) for r, n in touches.most_common()],
+        stage_dwell=[_dwell(s, m) for s, m in stage_minutes.items()
+                     if basis == "shipped" or s == "processing"],
+        gate_dwell=[_dwell(k, m) for k, m in sorted(gate_minutes.items())],
+        waiting_now=waiting,
+    )
