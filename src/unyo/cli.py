@@ -315,6 +315,30 @@ def orders_cancel(number: str, note: NoteOpt = "", by: ByOpt = None,
 
 
 @app.command()
+def schema() -> None:
+    """Print the JSON Schema of the shop file (for editors: yaml-language-server)."""
+    from unyo.flow.schema import build_schema
+
+    _print_json(build_schema())
+
+
+@app.command()
+def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("unyo.yaml"),
+          as_json: JsonOpt = False) -> None:
+    """Validate the shop file: YAML, settings, rules and templates, with file:line errors."""
+    cfg = _load(path, required=True)
+    doc = {"file": str(path), "ok": True, "shop": cfg.shop_id, "rules": len(cfg.rules),
+           "mail": cfg.mail.enabled, "warehouse": cfg.warehouse.enabled}
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(f"{path}: ok — shop {cfg.shop_id}, {len(cfg.rules)} rules, "
+              f"mail {'on' if cfg.mail.enabled else 'off'}, "
+              f"warehouse {'on' if cfg.warehouse.enabled else 'off'}",
+              highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
 def report(since: Annotated[str | None, typer.Option(
                help="From this day or instant (JST if no offset); default 30 days ago.")] = None,
            until: Annotated[str | None, typer.Option(

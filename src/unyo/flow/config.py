@@ -336,7 +336,7 @@ def render_init(shop_id: str, shop_name: str = "") -> str:
 
 
 INIT_TEMPLATE = """\
-# unyo shop file (運用フロー). Validate with `unyo run --once`.
+# unyo shop file (運用フロー). Validate with `unyo check`; editors: `unyo schema`.
 # Secrets never go here: set RMS_SERVICE_SECRET and RMS_LICENSE_KEY in the environment.
 shop:
   id: {shop_id}
@@ -412,4 +412,77 @@ warehouse:
   #   basket_id: 送付先ID
   # result_columns:       # headers of the result file, where they differ
   #   tracking_number: 送り状番号
+
+# 受注処理ルール: each rule is a name, a condition (when) and actions (then).
+# Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`
+# lists every field and operator). Actions: check (確認待ち with a message),
+# hold (保留 until / for / from a date minus days_before / next_business_day),
+# set (delivery_method, warehouse_note) and tag. `unyo check` validates this file.
+rules:
+  - name: 備考欄あり
+    description: お客様が備考欄に書いた注文は目で確認する（楽天のテンプレート行は除く）
+    when: {{field: remarks, op: not_empty}}
+    then:
+      - check: 備考欄を確認
+
+  - name: 送料未確定
+    when: {{field: amount_not_fixed, op: is_true}}
+    then:
+      - check: 送料を確定してから注文確認
+
+  - name: 同梱候補
+    description: 同じお客様の未出荷の注文がある
+    when: {{field: other_open_orders, op: ge, value: 1}}
+    then:
+      - check: 同梱を確認
+
+  - name: ギフト
+    when:
+      any:
+        - {{field: gift, op: is_true}}
+        - {{field: noshi, op: is_true}}
+    then:
+      - tag: ギフト
+      - set: {{warehouse_note: ギフト包装・のし指定あり}}
+
+  - name: 離島
+    when: {{field: isolated_island, op: is_true}}
+    then:
+      - check: 離島への配送方法と送料を確認
+
+  - name: 初回高額
+    description: 初めてのお客様の高額注文は不正注文の確認
+    when:
+      all:
+        - {{field: past_orders, op: eq, value: 0}}
+        - {{field: total, op: ge, value: 50000}}
+    then:
+      - check: 初回の高額注文（与信確認）
+
+  - name: 代引き上限
+    when:
+      all:
+        - {{field: cash_on_delivery, op: is_true}}
+        - {{field: total, op: gt, value: 300000}}
+    then:
+      - check: 代引き上限を超えています
+
+  - name: 予約商品
+    when: {{field: order_type, op: eq, value: reservation}}
+    then:
+      - hold: {{from: release_date, days_before: 1, reason: 発売日待ち}}
+
+  - name: お届け日指定
+    description: お届け希望日が先の注文は3日前まで保留
+    when: {{field: requested_delivery_date, op: beyond_days, value: 5}}
+    then:
+      - hold: {{from: requested_delivery_date, days_before: 3, reason: 配達日待ち}}
+
+  - name: 住所確認
+    when:
+      any:
+        - {{field: postal_code_valid, op: is_false}}
+        - {{field: unprintable_chars, op: not_empty}}
+    then:
+      - check: 郵便番号・住所・印字できない文字を確認
 """

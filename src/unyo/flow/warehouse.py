@@ -98,6 +98,8 @@ def parse_warehouse(node: Any, where: str, line: int,
             values[name] = _setting(name, value, base)
         except ValueError as e:
             problems.append(f"{at}: warehouse.{key}: {e}")
+    if "folder" not in values and where != "<text>":
+        values["folder"] = str(base / WarehouseSettings.folder)  # beside the shop file
     return WarehouseSettings(**values)
 
 

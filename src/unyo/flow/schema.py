@@ -1,0 +1,115 @@
+"""The JSON Schema of the shop file, generated from the settings and the rule vocabulary.
+
+Generated rather than written by hand so it can never drift from what the loader
+accepts: every settings dataclass becomes an object with its fields (floats are
+durations: seconds or text like 30s, 5m, 1h), and the rules get the field and
+operator names of `unyo.domain.rules`. `unyo schema` prints it; editors with a YAML
+language server complete and check the file with it
+(`# yaml-language-server: $schema=./unyo.schema.json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from unyo.domain.rules import FIELDS, HOLD_FROM_FIELDS, OPERATORS, SETTABLE
+from unyo.flow.config import ImportSettings, OutboxSettings, RmsSettings, SyncSettings
+from unyo.flow.mail import MailSettings
+from unyo.flow.warehouse import WarehouseSettings
+
+DURATION = {"oneOf": [{"type": "number", "minimum": 0},
+                      {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}],
+            "description": "seconds, or text such as 30s, 5m, 1h"}
+
+
+def _settings(cls: type) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    default = cls()
+    for f in dataclasses.fields(cls):
+        value = getattr(default, f.name)
+        if dataclasses.is_dataclass(value):
+            props[f.name] = _settings(type(value))
+        elif isinstance(value, bool):
+            props[f.name] = {"type": "boolean", "default": value}
+        elif isinstance(value, int):
+            props[f.name] = {"type": "integer", "minimum": 0, "default": value}
+        elif isinstance(value, float):
+            props[f.name] = {**DURATION, "default": value}
+        elif isinstance(value, dict):
+            props[f.name] = {"type": "object", "additionalProperties": {"type": "string"}}
+        else:
+            props[f.name] = {"type": "string", "default": value}
+    return {"type": ["object", "null"], "properties": props, "additionalProperties": False}
+
+
+def _rules() -> dict[str, Any]:
+    operators = sorted({op for ops in OPERATORS.values() for op in ops})
+    row = {"type": "object", "required": ["field", "op"], "additionalProperties": False,
+           "properties": {
+               "field": {"enum": sorted(FIELDS),
+                         "description": "; ".join(f"{f.name}: {f.label} ({f.type.value})"
+                                                  for f in FIELDS.values())},
+               "op": {"enum": operators}, "value": {}}}
+    condition = {"oneOf": [
+        {"$ref": "#/$defs/row"},
+        {"type": "object", "required": ["all"], "additionalProperties": False,
+         "properties": {"all": {"type": "array", "minItems": 1,
+                                "items": {"$ref": "#/$defs/condition"}}}},
+        {"type": "object", "required": ["any"], "additionalProperties": False,
+         "properties": {"any": {"type": "array", "minItems": 1,
+                                "items": {"$ref": "#/$defs/condition"}}}},
+        {"type": "object", "required": ["not"], "additionalProperties": False,
+         "properties": {"not": {"$ref": "#/$defs/condition"}}},
+    ]}
+    hold = {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+        "until": {"type": "string", "description": "ISO-8601 with offset"},
+        "for": {"type": "string", "pattern": r"^\d+\s*(m|h|d)$"},
+        "from": {"enum": sorted(HOLD_FROM_FIELDS)},
+        "days_before": {"type": "integer", "minimum": 0, "maximum": 60},
+        "next_business_day": {"const": True}, "reason": {"type": "string"}}}
+    action = {"oneOf": [
+        {"type": "object", "required": ["check"], "additionalProperties": False,
+         "properties": {"check": {"type": "string", "minLength": 1,
+                                  "description": "確認待ち with this message"}}},
+        {"type": "object", "required": ["hold"], "additionalProperties": False,
+         "properties": {"hold": hold}},
+        {"type": "object", "required": ["set"], "additionalProperties": False,
+         "properties": {"set": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                                "additionalProperties": False,
+                                "properties": {k: {"type": "string"} for k in SETTABLE}}}},
+        {"type": "object", "required": ["tag"], "additionalProperties": False,
+         "properties": {"tag": {"type": "string", "minLength": 1, "maxLength": 50}}},
+    ]}
+    rule = {"type": "object", "required": ["name", "when", "then"], "additionalProperties": False,
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 80},
+                           "description": {"type": "string"},
+                           "enabled": {"type": "boolean", "default": True},
+                           "when": {"$ref": "#/$defs/condition"},
+                           "then": {"type": "array", "minItems": 1,
+                                    "items": {"$ref": "#/$defs/action"}}}}
+    return {"row": row, "condition": condition, "action": action, "rule": rule}
+
+
+def build_schema() -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "unyo shop file (unyo.yaml)",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "shop": {"type": "object", "additionalProperties": False, "properties": {
+                "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+                "name": {"type": ["string", "null"]}}},
+            "database": {"type": "object", "additionalProperties": False,
+                         "properties": {"url": {"type": "string"}}},
+            "rms": _settings(RmsSettings),
+            "import": _settings(ImportSettings),
+            "sync": _settings(SyncSettings),
+            "outbox": _settings(OutboxSettings),
+            "mail": _settings(MailSettings),
+            "warehouse": _settings(WarehouseSettings),
+            "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/rule"}},
+        },
+        "$defs": _rules(),
+    }
