@@ -326,7 +326,15 @@ def schema() -> None:
 def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("unyo.yaml"),
           as_json: JsonOpt = False) -> None:
     """Validate the shop file: YAML, settings, rules and templates, with file:line errors."""
+    from unyo.adapters.mail import MailTemplateError, MailTemplates
+
     cfg = _load(path, required=True)
+    try:  # the shop's own templates are compiled and tried even while mail is off
+        MailTemplates.load(cfg.mail, cfg.shop_name or cfg.shop_id)
+    except MailTemplateError as e:
+        for problem in e.problems:
+            err.print(problem, highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     doc = {"file": str(path), "ok": True, "shop": cfg.shop_id, "rules": len(cfg.rules),
            "mail": cfg.mail.enabled, "warehouse": cfg.warehouse.enabled}
     if as_json:
@@ -336,6 +344,61 @@ def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("u
               f"mail {'on' if cfg.mail.enabled else 'off'}, "
               f"warehouse {'on' if cfg.warehouse.enabled else 'off'}",
               highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to try.")],
+             since: Annotated[str | None, typer.Option(
+                 help="Orders imported from this day or instant; default 30 days ago.")] = None,
+             until: Annotated[str | None, typer.Option(
+                 help="... up to this day or instant (exclusive); default now.")] = None,
+             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Replay stored orders through another flow's rules; nothing real is touched."""
+    from datetime import timedelta
+
+    from unyo.app.simulate import simulate as replay
+    from unyo.clock import SystemClock
+
+    cfg = _load(config)
+    other = _load(flow, required=True)
+    end = _day_or_instant(until, "--until") if until else SystemClock().now()
+    start = _day_or_instant(since, "--since") if since else end - timedelta(days=30)
+    if start >= end:
+        _fail("--since must be before --until")
+    store = _open_store(cfg.database_url)
+    try:
+        with progress_bar(not as_json) as report_progress:
+            sim = replay(store, cfg.shop_id, cfg.rules, other.rules, start, end,
+                         report_progress)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(sim.as_dict())
+        return
+
+    def rate(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    out.print(f"replayed {sim.orders} orders imported {start.astimezone(JST):%Y-%m-%d %H:%M}"
+              f" → {end.astimezone(JST):%Y-%m-%d %H:%M} (JST) through {flow}", highlight=False,
+              markup=False, soft_wrap=True)
+    out.print(f"  自動化率 current {rate(sim.current.automation_rate)} → proposed "
+              f"{rate(sim.proposed.automation_rate)} (orders no rule sends to 確認待ち)",
+              highlight=False, markup=False)
+    table = Table(title="orders per rule (確認待ち / 保留)", title_justify="left")
+    for col in ("rule", "current", "proposed"):
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    names = dict.fromkeys([*sim.current.checks, *sim.current.holds, *sim.proposed.checks,
+                           *sim.proposed.holds])
+    for name in names:
+        table.add_row(escape(name),
+                      f"{sim.current.checks[name]} / {sim.current.holds[name]}",
+                      f"{sim.proposed.checks[name]} / {sim.proposed.holds[name]}")
+    out.print(table)
+    out.print(f"  {sim.differing} orders would be handled differently", highlight=False)
+    for d in sim.differences:
+        out.print(f"    {d['order_number']}: {d['current']} → {d['proposed']}",
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -42,3 +42,34 @@ def test_sandbox_warehouse_ships_a_request_at_the_wave(tmp_path: Path):
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert "wrote results/" in stderr
+
+
+def test_unyo_run_hands_ready_orders_to_the_warehouse_folder(tmp_path: Path):
+    from datetime import timedelta
+
+    from tests.cli.conftest import KEY, NOW, SECRET, SHOP_FILE, Cli
+    from unyo.clock import SimClock
+    from unyo.sandbox.generator import generate_orders
+    from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
+
+    emulator = RmsEmulator(SimClock(NOW), service_secret=SECRET, license_key=KEY,
+                           orders=generate_orders(40, seed=7, start=NOW - timedelta(days=1),
+                                                  end=NOW), seed=7)
+    config = tmp_path / "unyo.yaml"
+    config.write_text(SHOP_FILE + "warehouse:\n  enabled: true\n  folder: wh\n",
+                      encoding="utf-8")
+    with RmsEmulatorServer(emulator) as server:
+        cli = Cli(env={"UNYO_RMS_BASE_URL": server.base_url, "RMS_SERVICE_SECRET": SECRET,
+                       "RMS_LICENSE_KEY": KEY,
+                       "UNYO_DATABASE_URL": f"sqlite:///{tmp_path / 'unyo.db'}"},
+                  config=config, db=tmp_path / "unyo.db")
+        doc = cli.json("run", "-c", str(config), "--once", "--now", NOW.isoformat())
+    steps = doc["steps"]
+    assert list(steps)[-3:] == ["handoff", "results", "report"]
+    assert all(s["error"] is None for s in steps.values())
+    handed = steps["handoff"]["result"]["handed_off"]
+    assert handed > 0 and doc["stages"]["at_warehouse"] == handed
+    [request] = (tmp_path / "wh" / "requests").glob("unyo-clitest-*.csv")
+    assert request.read_bytes().decode("cp932").startswith("受注番号,送付先ID")
+    assert {p.name for p in (tmp_path / "wh").iterdir()} >= {"requests", "results", "done",
+                                                              "error"}

@@ -229,3 +229,29 @@ def test_plan_rows_never_adds_a_row_twice_and_updates_a_changed_one():
     assert plan_rows(fixed, have) == (Shipment(7, "1001", "999999999999", day),)
     two = (*same, Shipment(None, "1001", "111111111111", day))
     assert plan_rows(two, have) == (Shipment(None, "1001", "111111111111", day),)
+
+
+def test_async_results_with_errors_for_some_orders_fail_only_those(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch):
+    rig.to_ready()
+    rig.ship()
+    shipped = sorted(rig.orders(Stage.shipped))
+    victims = shipped[3:5]
+    channel = rig.ctx.channel
+    client = channel.client  # type: ignore[attr-defined]
+    read = channel.fetch
+
+    def read_then_cancel(numbers: Any) -> Any:  # cancelled after the rows were read
+        result = read(numbers)
+        for number in victims:
+            if number in numbers:
+                client.cancel_order(number, reason_code=10)
+        return result
+
+    monkeypatch.setattr(channel, "fetch", read_then_cancel)
+    result = report_shipping(rig.ctx)
+    assert set(result.errors) == set(victims)
+    assert all("UPDATE_ORDERSHIPPING_ERROR_102" in result.errors[n] for n in victims)
+    assert result.reported == len(shipped) - 2
+    orders = rig.orders(Stage.shipped)
+    assert all("発送完了報告に失敗" in orders[n].open_gates[0].reason for n in victims)

@@ -467,6 +467,39 @@ class Store:
                             .order_by(t.events.c.id))
         return [Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data)) for r in rows]
 
+    def replay_rows(self, conn: Connection, shop: str, since: datetime, until: datetime,
+                    batch: int = 2000) -> Iterator[list[Any]]:
+        """Orders imported in [since, until), in id order and batches, for replays:
+        (id, order_number, stage, rms_status, fingerprint, attrs, data, buyer_key,
+        ordered_at)."""
+        last = 0
+        while True:
+            rows = conn.execute(
+                select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
+                       t.orders.c.rms_status, t.orders.c.fingerprint, t.orders.c.attrs,
+                       t.orders.c.data, t.orders.c.buyer_key, t.orders.c.ordered_at)
+                .where(t.orders.c.shop == shop, t.orders.c.id > last,
+                       t.orders.c.imported_at >= since, t.orders.c.imported_at < until)
+                .order_by(t.orders.c.id).limit(batch)).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(rows)
+
+    def buyer_timeline(self, conn: Connection, shop: str, until: datetime
+                       ) -> dict[str, list[tuple[datetime, datetime | None]]]:
+        """Per buyer: (ordered_at, ended_at) of each order placed before `until`, where
+        ended_at approximates when it shipped or was cancelled (its last change)."""
+        out: dict[str, list[tuple[datetime, datetime | None]]] = {}
+        for key, at, stage, updated in conn.execute(
+                select(t.orders.c.buyer_key, t.orders.c.ordered_at, t.orders.c.stage,
+                       t.orders.c.updated_at)
+                .where(t.orders.c.shop == shop, t.orders.c.ordered_at < until)
+                .order_by(t.orders.c.ordered_at)):
+            ended = updated if stage in (Stage.shipped.value, Stage.cancelled.value) else None
+            out.setdefault(key, []).append((at, ended))
+        return out
+
     def orders_reaching(self, conn: Connection, shop: str, stage: Stage, since: datetime,
                         until: datetime) -> dict[int, datetime]:
         """Orders whose stage first became `stage` in [since, until): id → when."""
