@@ -185,3 +185,13 @@ def test_postage_fixed_after_a_refused_confirm_queues_a_new_confirm():
     assert effect.kind is EffectKind.confirm_order
     assert effect.dedupe_key.startswith("confirm:shop:123456-20261127-0000000001:")
     assert not decide(order, SyncOrder(fixed, T0, confirm=False)).effects
+
+
+def test_changed_destination_is_a_change_too():
+    from unyo.domain import Address
+    order = imported(status=300)
+    pkg = order.channel.packages[0]
+    moved = replace(pkg, recipient=replace(pkg.recipient, address=Address(
+        "9000001", "沖縄県", "那覇市", "港町1-1")))
+    d = decide(order, SyncOrder(replace(order.channel, packages=(moved,)), T0 + minutes(10)))
+    assert [g.reason for g in d.order.open_gates] == [REASON_CHANGED]

@@ -177,17 +177,21 @@ class ChannelOrder:
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
     def fingerprint(self) -> str:
-        """A digest of what a buyer pays for: amounts and items per package.
+        """A digest of what the buyer pays for and where it goes: amounts, and per package
+        the items and the recipient (name, address, phone).
 
-        A change of it after import means the order changed at the channel.
+        A change of it after import means the order changed at the channel (変更).
         """
         a = self.amounts
         parts: list[Any] = [a.goods, a.postage, a.delivery, a.payment_charge, a.total, a.request,
                             a.coupon, a.points_used]
         for p in self.packages:
+            r = p.recipient
             parts.append([p.basket_id, p.total_price,
                           sorted((i.item_number, i.manage_number, i.selected_choice, i.sku,
-                                  i.price, i.units) for i in p.items)])
+                                  i.price, i.units) for i in p.items),
+                          [r.family_name, r.first_name, r.phone, r.address.postal_code,
+                           r.address.prefecture, r.address.city, r.address.sub_address]])
         return hashlib.sha1(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
