@@ -354,17 +354,11 @@ def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to
                  help="... up to this day or instant (exclusive); default now.")] = None,
              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Replay stored orders through another flow's rules; nothing real is touched."""
-    from datetime import timedelta
-
     from unyo.app.simulate import simulate as replay
-    from unyo.clock import SystemClock
 
     cfg = _load(config)
     other = _load(flow, required=True)
-    end = _day_or_instant(until, "--until") if until else SystemClock().now()
-    start = _day_or_instant(since, "--since") if since else end - timedelta(days=30)
-    if start >= end:
-        _fail("--since must be before --until")
+    start, end = _period(since, until)
     store = _open_store(cfg.database_url)
     try:
         with progress_bar(not as_json) as report_progress:
@@ -408,16 +402,10 @@ def report(since: Annotated[str | None, typer.Option(
                help="Up to this day or instant (exclusive); default now.")] = None,
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Automation rate (自動化率), manual touches ranked by reason, dwell times, waiting now."""
-    from datetime import timedelta
-
     from unyo.app.report import build_report
-    from unyo.clock import SystemClock
 
     cfg = _load(config)
-    end = _day_or_instant(until, "--until") if until else SystemClock().now()
-    start = _day_or_instant(since, "--since") if since else end - timedelta(days=30)
-    if start >= end:
-        _fail("--since must be before --until")
+    start, end = _period(since, until)
     store = _open_store(cfg.database_url)
     try:
         rep = build_report(store, cfg.shop_id, start, end)
@@ -456,6 +444,19 @@ def report(since: Annotated[str | None, typer.Option(
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
+
+
+def _period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    """--since / --until: days or instants; by default the 30 days up to now."""
+    from datetime import timedelta
+
+    from unyo.clock import SystemClock
+
+    end = _day_or_instant(until, "--until") if until else SystemClock().now()
+    start = _day_or_instant(since, "--since") if since else end - timedelta(days=30)
+    if start >= end:
+        _fail("--since must be before --until")
+    return start, end
 
 
 def _day_or_instant(text: str, option: str) -> datetime:
