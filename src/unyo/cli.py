@@ -354,6 +354,7 @@ def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to
                  help="... up to this day or instant (exclusive); default now.")] = None,
              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Replay stored orders through another flow's rules; nothing real is touched."""
+    from unyo.app.simulate import NOTES
     from unyo.app.simulate import simulate as replay
 
     cfg = _load(config)
@@ -390,6 +391,8 @@ def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to
                       f"{sim.proposed.checks[name]} / {sim.proposed.holds[name]}")
     out.print(table)
     out.print(f"  {sim.differing} orders would be handled differently", highlight=False)
+    for note in NOTES:
+        out.print(f"  note: {note}", highlight=False, markup=False, soft_wrap=True)
     for d in sim.differences:
         out.print(f"    {d['order_number']}: {d['current']} → {d['proposed']}",
                   highlight=False, markup=False, soft_wrap=True)

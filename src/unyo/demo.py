@@ -15,10 +15,13 @@ from typing import Any
 
 from unyo.adapters.db.store import Store
 from unyo.app.context import Progress, no_progress
+from unyo.app.manual import release_gate
 from unyo.app.report import build_report
 from unyo.app.runner import Runner
 from unyo.clock import JST, SimClock, SystemClock
+from unyo.domain import GateKind
 from unyo.flow import Config, ImportSettings, OutboxSettings, RmsSettings, SyncSettings
+from unyo.flow.config import parse_config, render_init
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
 from unyo.sandbox.generator import generate_orders
@@ -40,6 +43,28 @@ TAIL_MAX = timedelta(days=4)  # a weekend or holiday at the warehouse, then RMS'
 DEMO_FROM = "info@demo-shop.example"
 
 
+class DemoOperator:
+    """Shop staff in the demo: on weekdays 09:00–18:00 JST they look at the orders the
+    shop's rules sent to 確認待ち once they have waited 20 minutes, and release them —
+    manual touches, so the report has a bottleneck ranking to show. Gates that are not
+    a rule's (a warehouse stock-out, postage to fix in RMS) are left for real people."""
+
+    def __init__(self, store: Store, shop: str) -> None:
+        self.store, self.shop = store, shop
+
+    def work(self, now: datetime) -> int:
+        local = now.astimezone(JST)
+        if local.weekday() >= 5 or not 9 <= local.hour < 18:
+            return 0
+        with self.store.transaction() as conn:
+            waiting = self.store.open_rule_gates(conn, self.shop, GateKind.check,
+                                                 now - timedelta(minutes=20))
+        for number, seq in waiting:
+            release_gate(self.store, self.shop, number, seq, note="デモ: 確認済",
+                         by="demo-operator", now=now)
+        return len(waiting)
+
+
 def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
                 warehouse_dir: str = "") -> Config:
     return Config(
@@ -52,6 +77,7 @@ def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
                           starttls=False, auth=False, from_address=DEMO_FROM, timeout=10.0),
         warehouse=WarehouseSettings(enabled=bool(warehouse_dir), folder=warehouse_dir,
                                     interval=300.0, results_interval=300.0),
+        rules=parse_config(render_init("demo")).rules,  # the example rules of `unyo init`
     )
 
 
@@ -114,6 +140,7 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                             env={"RMS_SERVICE_SECRET": DEMO_SERVICE_SECRET,
                                  "RMS_LICENSE_KEY": DEMO_LICENSE_KEY})
         runner = Runner.for_shop(ctx)
+        operator = DemoOperator(store, config.shop_id)
         wall0 = time.perf_counter()
         day_minutes = int((day_end - day_start) / STEP)
         t = day_start
@@ -125,7 +152,8 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
             runner.run_due()
             if t <= day_end:
                 progress("simulated day", int((t - day_start) / STEP), day_minutes)
-            if speed > 0:
+            operator.work(t)
+            if speed > 0 and t <= day_end:  # the day is paced; the tail runs as fast as it can
                 lag = wall0 + (t - day_start).total_seconds() / speed - time.perf_counter()
                 if lag > 0:
                     time.sleep(lag)

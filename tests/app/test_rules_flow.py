@@ -168,3 +168,56 @@ def test_postal_code_checked_against_japan_post_data(ctx, channel):
 def test_next_business_day_skips_weekends_and_holidays():
     assert next_business_day(date(2026, 11, 20)) == date(2026, 11, 24)  # Fri → Tue (23rd holiday)
     assert next_business_day(date(2026, 11, 24)) == date(2026, 11, 25)
+
+
+def test_a_hold_that_ran_its_time_does_not_come_back(store, channel, clock):
+    # given a rule that holds every order for 6 hours
+    rules = compile_rules([{"name": "様子見", "when": {"field": "gift", "op": "is_false"},
+                            "then": [{"hold": {"for": "6h"}}]}])
+    ctx = ShopContext(Config(shop_id="shop", rules=rules), store, channel, clock)
+    channel.put(channel_order(n(1), member=False, status=300, confirmed_at=T0))
+    import_orders(ctx)
+    clock.set(T0 + timedelta(hours=7))
+    assert release_holds(ctx) == 1
+    # when the rules run again (a new order of the same buyer arrives)
+    channel.put(channel_order(n(2), member=False, status=300, confirmed_at=T0,
+                              ordered_at=T0 + timedelta(hours=7)))
+    clock.set(T0 + timedelta(hours=7, minutes=1))
+    import_orders(ctx)
+    # then the first order is not held again
+    assert load(ctx, n(1)).stage is Stage.ready
+
+
+def test_a_date_hold_is_not_taken_back_when_its_condition_stops_holding(ctx, channel, clock):
+    # given an order held until 3 days before its delivery date (rule: more than 5 days away)
+    channel.put(channel_order(n(1), member=False, status=300, confirmed_at=T0,
+                              requested_delivery_date=date(2026, 12, 6)))
+    import_orders(ctx)
+    (hold,) = [g for g in load(ctx, n(1)).open_gates if g.kind is GateKind.hold]
+    # when, 2 days later, the rules run again and the date is no longer 5 days away
+    clock.set(T0 + timedelta(days=2))
+    channel.put(replace(channel.orders[n(1)], amounts=replace(
+        channel.orders[n(1)].amounts, total=3000)))
+    sync_orders(ctx)
+    # then the hold is still there, until its own time
+    assert any(g.kind is GateKind.hold and g.seq == hold.seq
+               for g in load(ctx, n(1)).open_gates)
+
+
+def test_wrapping_comes_from_the_rms_wrapping_models():
+    from datetime import datetime
+
+    from unyo.adapters.rakuten.mapping import channel_order_from_rms
+    from unyo.clock import JST
+    from unyo.domain import ImportOrder
+    from unyo.domain.rules import FIELDS, Facts, RuleInput
+    from unyo.sandbox.generator import generate_orders
+
+    generated = generate_orders(200, seed=5, start=datetime(2026, 11, 26, tzinfo=JST),
+                                end=datetime(2026, 11, 27, tzinfo=JST))
+    wrapped = [o for o in generated if o.model.get("WrappingModel1")]
+    assert wrapped
+    for g in generated:
+        order = decide(None, ImportOrder("s", channel_order_from_rms(g.model), T0)).order
+        value = FIELDS["wrapping"].get(RuleInput(order, Facts(), T0))
+        assert value is bool(g.model.get("WrappingModel1") or g.model.get("WrappingModel2"))

@@ -72,6 +72,10 @@ def test_rule_mistakes_have_file_line_and_key(tmp_path: Path, text: str, expecte
     "shop:\n  id: x\nrules:\n  - !!python/name:os.system\n",
     "rules:\n  - name: !!python/object/new:os.system ['touch {marker}']\n"
     "    when: {{field: gift, op: is_true}}\n    then: [{{check: x}}]\n",
+    "rules:\n  - name: a\n    description: !!python/object/apply:os.system ['touch {marker}']\n"
+    "    when: {{field: gift, op: is_true}}\n    then: [{{check: x}}]\n",
+    "rules:\n  - name: a\n    when: {{field: remarks, op: contains, value: !custom x}}\n"
+    "    then: [{{check: x}}]\n",
 ])
 def test_yaml_tags_never_build_objects(tmp_path: Path, attack: str):
     marker = tmp_path / "pwned"

@@ -13,8 +13,8 @@ import pytest
 from tests.factories import BUYER, T0, channel_order
 from tests.warehouse.conftest import Shop
 from unyo.adapters.db import Store
-from unyo.app.warehouse import hand_off_orders, import_results
-from unyo.domain import EventType, Item, Package, Person, Stage, SyncOrder, decide
+from unyo.app.warehouse import hand_off_orders, import_results, shipment_requests
+from unyo.domain import EventType, HandOff, Item, Package, Person, Stage, SyncOrder, decide
 
 DAY = "2026/11/27"
 
@@ -226,3 +226,25 @@ def test_cancel_after_hand_off_sends_a_cancel_request_and_waits_for_a_person(sho
     order = shop.order(number)
     assert order.stage is Stage.at_warehouse and order.open_gates
     assert shop.effects(number)["cancel_at_warehouse"] == "done"
+
+
+def test_fields_set_by_rules_go_to_the_warehouse(shop: Shop):
+    [number] = shop.add_ready(delivery_name="宅配便")
+    order = shop.order(number)
+    request = shipment_requests(order.with_(settings=(("delivery_method", "ネコポス"),
+                                                      ("warehouse_note", "のし: 御歳暮"))))[0]
+    assert (request.delivery_method, request.note) == ("ネコポス", "のし: 御歳暮")
+    assert shipment_requests(order)[0].delivery_method == "宅配便"
+
+
+def test_an_order_cancelled_before_its_request_went_out_is_not_requested(shop: Shop):
+    [number] = shop.add_ready()
+    order = shop.order(number)
+    with shop.ctx.store.transaction() as conn:  # handed off, but the file not written yet
+        order = shop.ctx.store.apply(conn, order, decide(order, HandOff(T0)), T0)
+        shop.ctx.store.apply(conn, order, decide(order, SyncOrder(
+            replace(order.channel, status=900), T0)), T0)
+    result = hand_off_orders(shop.ctx)
+    assert result.sent == 0 and result.cancels == 1
+    assert shop.request_files() == []
+    assert shop.effects(number)["hand_off_to_warehouse"] == "done"

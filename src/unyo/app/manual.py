@@ -49,6 +49,12 @@ def release(store: Store, shop: str, number: str, kind: GateKind, *, note: str, 
     return _act(store, shop, number, CloseGate(kind, now, Actor.person, note, by=by), now)
 
 
+def release_gate(store: Store, shop: str, number: str, seq: int, *, note: str, by: str,
+                 now: datetime) -> Order:
+    """Close one gate of the order (its number within the order, as `orders show` lists)."""
+    return _act(store, shop, number, CloseGate(None, now, Actor.person, note, seq, by=by), now)
+
+
 def hold(store: Store, shop: str, number: str, *, until: datetime | None, note: str, by: str,
          now: datetime) -> Order:
     """Hold the order (保留) until a time, or until a person releases it."""

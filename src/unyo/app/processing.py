@@ -15,7 +15,7 @@ from functools import lru_cache
 from sqlalchemy import Connection
 
 from unyo.app.context import ShopContext
-from unyo.domain import Actor, CloseGate, Decision, GateKind, Order
+from unyo.domain import Actor, ChannelOrder, CloseGate, Decision, GateKind, Order
 from unyo.domain.decide import ApplyRules
 from unyo.domain.rules import Facts
 from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES
@@ -48,6 +48,12 @@ def postal_code_valid(postal_code: str, prefecture: str) -> bool:
     return not prefecture or str(found).startswith(prefecture)
 
 
+def addresses_valid(channel: ChannelOrder) -> bool:
+    """Every postal code of the order (buyer and recipients) exists in its prefecture."""
+    people = (channel.buyer, *(p.recipient for p in channel.packages))
+    return all(postal_code_valid(x.address.postal_code, x.address.prefecture) for x in people)
+
+
 def gather_facts(ctx: ShopContext, conn: Connection,
                  orders: Sequence[Order]) -> dict[str, Facts]:
     """Facts per order number, with one query for all the buyers of the batch."""
@@ -57,15 +63,10 @@ def gather_facts(ctx: ShopContext, conn: Connection,
     for o in orders:
         others = [(oid, stage, at) for oid, stage, at in by_buyer.get(keys[o.number], [])
                   if oid != o.id]
-        a = o.channel.buyer.address
-        postal_ok = all(postal_code_valid(p.recipient.address.postal_code,
-                                          p.recipient.address.prefecture)
-                        for p in o.channel.packages) and postal_code_valid(a.postal_code,
-                                                                           a.prefecture)
         facts[o.number] = Facts(
             other_open_orders=sum(1 for _, stage, _ in others if stage in OPEN),
             past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at),
-            postal_code_valid=postal_ok)
+            postal_code_valid=addresses_valid(o.channel))
     return facts
 
 

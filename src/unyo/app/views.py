@@ -24,7 +24,7 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
                                                         if k not in ("order_number", "status",
                                                                      "confirmed_at")},
                   "confirmed_at": order.confirmed_at},
-        "gates": [{"seq": g.seq, "kind": g.kind.value, "reason": g.reason,
+        "gates": [{"seq": g.seq, "kind": g.kind.value, "reason": g.reason, "rule": g.rule,
                    "opened_at": g.opened_at, "opened_by": g.opened_by.value,
                    "closed_at": g.closed_at,
                    "closed_by": g.closed_by.value if g.closed_by else None,

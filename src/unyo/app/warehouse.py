@@ -46,6 +46,7 @@ from unyo.domain import (
     decide,
 )
 from unyo.domain.carriers import carrier_code, normalise_tracking, tracking_problem
+from unyo.domain.vocabulary import CANCELLED_RMS
 
 SELECT_CHUNK = 500
 MAX_SHIP_AGE = timedelta(days=60)
@@ -186,8 +187,9 @@ def shipment_requests(order: Order, baskets: Sequence[int] | None = None
             address=f"{a.prefecture}{a.city}{a.sub_address}", phone=r.phone,
             items=tuple(RequestItem(i.sku or i.manage_number, i.item_number, i.name,
                                     i.selected_choice, i.units) for i in p.items),
-            delivery_method=c.delivery_name, delivery_date=c.requested_delivery_date,
-            time_slot=slot, gift=c.gift, noshi=p.noshi, note="", cod_amount=cod))
+            delivery_method=order.setting("delivery_method") or c.delivery_name,
+            delivery_date=c.requested_delivery_date, time_slot=slot, gift=c.gift,
+            noshi=p.noshi, note=order.setting("warehouse_note") or "", cod_amount=cod))
     return out
 
 
@@ -238,7 +240,8 @@ def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffRe
         skipped: list[Attempt] = []
         for e in due:
             order = orders.get(e.order_id)
-            if order is None or order.stage is Stage.cancelled:
+            if order is None or order.stage is Stage.cancelled \
+                    or order.rms_status in CANCELLED_RMS:
                 skipped.append(Attempt(e, True, "not sent: the order is gone or cancelled"))
                 continue
             requests.extend(shipment_requests(order, e.payload.get("baskets")))

@@ -221,7 +221,8 @@ class _Builder:
                            seq=g.seq, note=note, **extra)
                 closed += 1
             gates.append(g)
-        self.order = replace(self.order, gates=tuple(gates))
+        if closed:
+            self.order = replace(self.order, gates=tuple(gates))
         return closed
 
     def set_stage(self, stage: Stage, actor: Actor) -> None:
@@ -504,8 +505,10 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
     matched = {r.name for r in cmd.rules if r.when(given)}
     for rule in cmd.rules:
         if rule.name not in matched:
-            b.close_gates(lambda g, name=rule.name: g.rule == name and g.opened_by is Actor.system,
-                          Actor.system, RULE_NO_LONGER_HOLDS)
+            # A rule that no longer holds takes back its checks; its holds end by their time
+            # (a date-based condition may stop holding before the hold is due).
+            b.close_gates(lambda g, name=rule.name: g.rule == name and g.kind is GateKind.check
+                          and g.opened_by is Actor.system, Actor.system, RULE_NO_LONGER_HOLDS)
             continue
         before = len(b.events)
         for action in rule.then:
@@ -531,10 +534,12 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
 
 def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,
                until: datetime | None) -> None:
-    """Open a rule's gate unless a person closed it while the order was as it is now."""
+    """Open a rule's gate unless, while the order was as it is now, a person closed it or
+    (a hold) it already ran its time."""
     for g in b.order.gates:
         if (g.rule == rule and g.kind is kind and g.reason == reason and not g.is_open
-                and g.closed_by is Actor.person and g.fingerprint == b.order.fingerprint):
+                and g.fingerprint == b.order.fingerprint
+                and (g.closed_by is Actor.person or kind is GateKind.hold)):
             return
     b.open_gate(kind, reason, Actor.system, until, rule=rule)
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from unyo.domain.order import NOT_FIXED, Order
@@ -143,15 +144,17 @@ def _jis_x_0208(ch: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=8192)
+def _unprintable(ch: str) -> bool:
+    return ch not in "\r\n\t" and (unicodedata.category(ch).startswith("C")
+                                    or not _jis_x_0208(ch))
+
+
 def unprintable_chars(text: str) -> list[str]:
     """Characters outside JIS X 0208 (e.g. 髙, 﨑, ｶﾅ) that label printers may not print."""
-    seen: dict[str, None] = {}
-    for ch in text:
-        if ch in "\r\n\t" or ch in seen:
-            continue
-        if unicodedata.category(ch).startswith("C") or not _jis_x_0208(ch):
-            seen[ch] = None
-    return list(seen)
+    # Each distinct character once, in order of appearance; the verdicts are cached
+    # (names and addresses draw on a few thousand characters).
+    return [ch for ch in dict.fromkeys(text) if _unprintable(ch)]
 
 
 def _names_and_addresses(o: Order) -> str:
@@ -198,7 +201,8 @@ FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
     _f("remarks_raw", T, "備考欄（全文）", lambda i: i.order.channel.remarks),
     _f("gift", F, "ギフト", lambda i: i.order.channel.gift),
     _f("noshi", F, "のし指定", lambda i: any(p.noshi for p in i.order.channel.packages)),
-    _f("wrapping", F, "ラッピング", lambda i: bool(i.order.channel.extra.get("wrapping"))),
+    _f("wrapping", F, "ラッピング", lambda i: bool(i.order.channel.extra.get("WrappingModel1")
+                                                or i.order.channel.extra.get("WrappingModel2"))),
     _f("isolated_island", F, "離島",
        lambda i: i.order.channel.isolated_island
        or any(p.isolated_island for p in i.order.channel.packages)),

@@ -16,12 +16,21 @@ from unyo.domain.rules import CompiledRule, RuleError, compile_rules
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
 
-def plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists (the compiler's input)."""
+def plain(node: Any, path: str = "rules") -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (the compiler's input).
+
+    A YAML tag (`!!python/...`, `!custom`) is refused wherever it stands: the file is
+    data, and a tag is an attempt to make it something else.
+    """
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None) if tag is not None else None
+    if value:
+        shown = str(value).replace("tag:yaml.org,2002:", "!!")
+        raise RuleError(path, f"YAML tags are not allowed here ({shown})")
     if isinstance(node, dict):
-        return {str(k): plain(v) for k, v in node.items()}
+        return {str(k): plain(v, f"{path}.{k}") for k, v in node.items()}
     if isinstance(node, list):
-        return [plain(v) for v in node]
+        return [plain(v, f"{path}[{n}]") for n, v in enumerate(node)]
     return node
 
 
@@ -48,7 +57,7 @@ def parse_rules(node: Any, where: str, line: int,
                 problems: list[str]) -> tuple[CompiledRule, ...]:
     """Compile the rules; a mistake becomes 'file:line: key path: message'."""
     try:
-        return compile_rules(plain(node))
+        return compile_rules(plain(node))  # plain() raises RuleError on a YAML tag
     except RuleError as e:
         holder = CommentedMap({"rules": node})
         holder.lc.add_kv_line_col("rules", [line - 1, 0, line - 1, 0])

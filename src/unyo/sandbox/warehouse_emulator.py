@@ -100,7 +100,9 @@ class WarehouseEmulator:
 
     def _take_requests(self, now: datetime) -> None:
         folder = self.folder / "requests"
-        for path in sorted(folder.iterdir()):
+        # cancels refer to earlier requests: take every request file first
+        for path in sorted(folder.iterdir(), key=lambda p: (p.name.startswith("unyo-cancel"),
+                                                            p.name)):
             if not path.is_file() or path.name.startswith(".") or path.suffix != ".csv":
                 continue
             text = path.read_bytes().decode(self.encoding)

@@ -151,7 +151,9 @@ class Store:
             rows = [{**fixed, **r} for r in rows]
         value = self._driver_value
         if order is not None:
-            params: list[Any] = [tuple(value(r[k]) for k in order) for r in rows]
+            # Only datetimes need converting: test the type inline, call only for them.
+            params: list[Any] = [tuple([v if type(v) is not datetime else value(v)
+                                        for v in map(r.__getitem__, order)]) for r in rows]
         else:
             params = [{k: value(v) for k, v in r.items()} for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -434,6 +436,16 @@ class Store:
                     t.orders.c.shop == shop, t.orders.c.buyer_key.in_(chunk))):
                 out.setdefault(r[0], []).append((r[1], r[2], r[3]))
         return out
+
+    def open_rule_gates(self, conn: Connection, shop: str, kind: GateKind,
+                        opened_before: datetime) -> list[tuple[str, int]]:
+        """(order number, gate seq) of open gates of `kind` that rules opened before then."""
+        j = t.gates.join(t.orders, t.gates.c.order_id == t.orders.c.id)
+        return [(r[0], r[1]) for r in conn.execute(
+            select(t.orders.c.order_number, t.gates.c.seq).select_from(j).where(
+                t.orders.c.shop == shop, t.gates.c.kind == kind.value,
+                t.gates.c.closed_at.is_(None), t.gates.c.rule != "",
+                t.gates.c.opened_at <= opened_before).order_by(t.gates.c.opened_at))]
 
     def due_holds(self, conn: Connection, shop: str, now: datetime) -> list[int]:
         """Ids of orders with an open hold gate whose time has come."""

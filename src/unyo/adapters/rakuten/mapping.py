@@ -93,10 +93,11 @@ ORDER_TYPES: dict[int, OrderType] = {
 
 _RMS_DATETIME = "%Y-%m-%dT%H:%M:%S+0900"
 
-# Raw fields kept in ChannelOrder.extra (for display and diagnosis, never for decisions).
+# Raw fields kept in ChannelOrder.extra (for display and diagnosis; the wrapping models
+# only tell the rules' `wrapping` field whether one is there).
 _EXTRA_KEYS = ("orderFixDatetime", "shippingInstDatetime", "shippingCmplRptDatetime",
                "cancelDueDate", "severalSenderFlag", "reserveNumber", "subStatusName",
-               "modifyFlag", "cautionDisplayType")
+               "modifyFlag", "cautionDisplayType", "WrappingModel1", "WrappingModel2")
 
 
 def format_rms_datetime(dt: datetime) -> str:
