@@ -10,18 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-CARRIER_NAMES: dict[str, str] = {
-    "1000": "その他", "1001": "ヤマト運輸", "1002": "佐川急便", "1003": "日本郵便",
-    "1004": "西濃運輸", "1005": "セイノースーパーエクスプレス", "1006": "福山通運",
-    "1007": "名鉄運輸", "1008": "トナミ運輸", "1009": "第一貨物", "1010": "新潟運輸",
-    "1011": "中越運送", "1012": "岡山県貨物運送", "1013": "久留米運送",
-    "1014": "山陽自動車運送", "1015": "NXトランスポート", "1016": "エコ配", "1017": "EMS",
-    "1018": "DHL", "1019": "FedEx", "1020": "UPS", "1021": "日本通運", "1022": "TNT",
-    "1023": "OCS", "1024": "USPS", "1025": "SFエクスプレス", "1026": "Aramex",
-    "1027": "SGHグローバル・ジャパン", "1028": "Rakuten EXPRESS",
-    "1029": "日本郵便 楽天倉庫出荷", "1030": "ヤマト運輸 クロネコゆうパケット",
-    "1031": "名鉄NX運輸",
-}
+from unyo.domain import carriers
+
+CARRIER_NAMES = carriers.CARRIER_NAMES  # RMS deliveryCompany code → name
 
 _YAMATO = "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&number01={n}"
 _JAPAN_POST = ("https://trackings.post.japanpost.jp/services/srv/search/direct"
