@@ -90,32 +90,19 @@ def parse_quiet_hours(text: str) -> tuple[int, int] | None:
 
 def parse_mail(node: Any, where: str, line: int, problems: list[str]) -> MailSettings:
     """Validate the `mail:` mapping; problems are appended as 'file:line: key: message'."""
-    from ruamel.yaml.comments import CommentedMap
+    from unyo.flow.sections import entries
 
-    from unyo.flow import config as c
-
-    if node is None:
-        return MailSettings()
-    if not isinstance(node, CommentedMap):
-        problems.append(f"{where}:{line}: mail: expected a mapping of settings")
-        return MailSettings()
-    known = {f.name for f in fields(MailSettings)}
     values: dict[str, Any] = {}
     base = Path(where).parent if where != "<text>" else Path.cwd()
-    for key, value in node.items():
-        at = f"{where}:{c._line(node, key, line)}"
-        name = str(key)
-        if name not in known:
-            problems.append(f"{at}: mail.{key}: unknown key (known: {', '.join(sorted(known))})")
-            continue
+    for name, value, at, key_line in entries(node, "mail", (f.name for f in fields(MailSettings)),
+                                   where, line, problems):
         try:
             if name in _KINDS:
-                values[name] = _kind(name, value, where, c._line(node, key, line), base,
-                                     problems)
+                values[name] = _kind(name, value, where, key_line, base, problems)
             else:
                 values[name] = _setting(name, value)
         except ValueError as e:
-            problems.append(f"{at}: mail.{key}: {e}")
+            problems.append(f"{at}: mail.{name}: {e}")
     settings = MailSettings(**values)
     if settings.enabled and not settings.from_address:
         problems.append(f"{where}:{line}: mail.from_address: required when mail is enabled "

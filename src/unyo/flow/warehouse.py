@@ -75,29 +75,16 @@ class WarehouseSettings:
 def parse_warehouse(node: Any, where: str, line: int,
                     problems: list[str]) -> WarehouseSettings:
     """Validate the `warehouse:` mapping; problems are appended as 'file:line: key: message'."""
-    from ruamel.yaml.comments import CommentedMap
+    from unyo.flow.sections import entries
 
-    from unyo.flow import config as c
-
-    if node is None:
-        return WarehouseSettings()
-    if not isinstance(node, CommentedMap):
-        problems.append(f"{where}:{line}: warehouse: expected a mapping of settings")
-        return WarehouseSettings()
-    known = {f.name for f in fields(WarehouseSettings)}
     values: dict[str, Any] = {}
     base = Path(where).parent if where != "<text>" else Path.cwd()
-    for key, value in node.items():
-        at = f"{where}:{c._line(node, key, line)}"
-        name = str(key)
-        if name not in known:
-            problems.append(f"{at}: warehouse.{key}: unknown key (known: "
-                            f"{', '.join(sorted(known))})")
-            continue
+    for name, value, at, _ in entries(node, "warehouse", (f.name for f in fields(
+            WarehouseSettings)), where, line, problems):
         try:
             values[name] = _setting(name, value, base)
         except ValueError as e:
-            problems.append(f"{at}: warehouse.{key}: {e}")
+            problems.append(f"{at}: warehouse.{name}: {e}")
     if "folder" not in values and where != "<text>":
         values["folder"] = str(base / WarehouseSettings.folder)  # beside the shop file
     return WarehouseSettings(**values)
