@@ -28,6 +28,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from unyo.domain.rules import CompiledRule
 from unyo.flow.mail import MailSettings, parse_mail
 from unyo.flow.rules import parse_rules
+from unyo.flow.sections import line_of
 from unyo.flow.warehouse import WarehouseSettings, parse_warehouse
 
 PRODUCTION_RMS = "https://api.rms.rakuten.co.jp"
@@ -153,14 +154,7 @@ def _env_name_problem(value: str) -> str | None:
     return None
 
 
-def _line(node: Any, key: Any = None, default: int = 0) -> int:
-    """1-based line of `node` (or of `key` inside it); `default` when unknown."""
-    try:
-        if key is not None and isinstance(node, CommentedMap):
-            return int(node.lc.key(key)[0]) + 1
-        return int(node.lc.line) + 1
-    except (AttributeError, KeyError, TypeError):
-        return default
+_line = line_of
 
 
 def _section(name: str, node: Any, cls: type, where: str, line: int,
