@@ -602,7 +602,9 @@ class Store:
         rows = conn.execute(select(t.outbox).where(
             t.outbox.c.shop == shop, t.outbox.c.status == "pending",
             t.outbox.c.kind == kind.value, t.outbox.c.next_attempt_at <= now)
-            .order_by(t.outbox.c.id).limit(limit))
+            # due-time order is what the (status, kind, next_attempt_at) index gives
+            # without sorting every due effect for each batch
+            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id).limit(limit))
         return [self._effect(r) for r in rows]
 
     def record_attempt(self, conn: Connection, effect: EffectRow, now: datetime, *,
