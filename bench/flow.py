@@ -363,7 +363,8 @@ def main() -> None:
     row("engine µs per order (CPU)", f"{cpu / imported * 1e6:,.0f}")
     row("  of which RMS's own side (search, confirm)", f"{channel.rms_cpu:.2f} s CPU")
     row("floor orders/s (bare sqlite3, same rows)", f"{imported / floor_cpu:,.0f}")
-    row("peak RSS", f"{rss:.0f} MB", f"(in-process RMS alone: {rss_channel:.0f} MB)")
+    row("peak RSS", f"{rss:.0f} MB", f"(before the engine ran: {rss_channel:.0f} MB, the "
+        f"generator and the in-process RMS; engine +{rss - rss_channel:.0f} MB)")
     row("channel calls", ", ".join(f"{k} {v}" for k, v in sorted(channel.calls.items())))
     if profile is not None:
         profile.dump_stats(args.profile)

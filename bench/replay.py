@@ -226,8 +226,8 @@ def floor(db: Path, since: str, until: str) -> dict[str, Any]:
             total = None if a[4] == NOT_FIXED else a[4]
             packages = d["packages"]
             remarks = _nfkc(customer_remarks(d["remarks"]))
-            names = "".join(p[0] + p[1] + p[6] + p[7] + p[8]
-                            for p in (b, *(pk["recipient"] for pk in packages)))
+            people = (b, *(pk["recipient"] for pk in packages))
+            names = "".join(p[0] + p[1] + p[6] + p[7] + p[8] for p in people)
             delivery = d["delivery_date"]
             items = [it for pk in packages for it in pk["items"]]
             request = None if a[5] == NOT_FIXED else a[5]
@@ -240,7 +240,8 @@ def floor(db: Path, since: str, until: str) -> dict[str, Any]:
             c_reserve = d["type"] == "reservation"
             c_date = delivery is not None and (date.fromisoformat(delivery) - (
                 datetime.fromisoformat(ordered_at) + _JST).date()).days > 5
-            c_address = not postal_code_valid(b[5], b[6]) or bool(unprintable_chars(names))
+            c_address = (not all(postal_code_valid(p[5], p[6]) for p in people)
+                         or bool(unprintable_chars(names)))
             c_big = total is not None and total >= 100000
             c_several = len(packages) > 1
             c_many = sum(it[5] for it in items) > 10
