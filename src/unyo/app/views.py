@@ -17,6 +17,7 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
     c = order.channel
     channel = asdict(c)
     channel.pop("extra", None)
+    channel.pop("_digests", None)
     return {
         "order": {"order_number": c.order_number, "shop": order.shop, "stage": order.stage.value,
                   "version": order.version, "rms_status": order.rms_status,

@@ -234,7 +234,8 @@ class _Builder:
     def rederive(self, actor: Actor) -> None:
         """`ready` is derived: processing with no open gate."""
         if self.order.stage in BEFORE_HANDOFF:
-            self.set_stage(Stage.ready if not self.order.open_gates else Stage.processing, actor)
+            blocked = any(g.closed_at is None for g in self.order.gates)
+            self.set_stage(Stage.processing if blocked else Stage.ready, actor)
 
     def decision(self) -> Decision:
         return Decision(self.order, tuple(self.events), tuple(self.effects))
@@ -501,10 +502,15 @@ RULE_NO_LONGER_HOLDS = "ルールの条件に該当しなくなりました"
 
 
 def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
-    given = RuleInput(b.order, replace(cmd.facts, tags=b.order.tags), cmd.now)
+    facts = cmd.facts if cmd.facts.tags == b.order.tags else replace(cmd.facts,
+                                                                     tags=b.order.tags)
+    given = RuleInput(b.order, facts, cmd.now)
     matched = {r.name for r in cmd.rules if r.when(given)}
+    holding = {g.rule for g in b.order.gates if g.rule and g.closed_at is None}
     for rule in cmd.rules:
         if rule.name not in matched:
+            if rule.name not in holding:
+                continue
             # A rule that no longer holds takes back its checks; its holds end by their time
             # (a date-based condition may stop holding before the hold is due).
             b.close_gates(lambda g, name=rule.name: g.rule == name and g.kind is GateKind.check

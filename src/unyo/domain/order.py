@@ -148,6 +148,20 @@ class ChannelOrder:
     memo: str = ""  # ひとことメモ
     sub_status_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Digests computed once per instance (an order is re-read, compared and stored many
+    # times); a copy with changes starts without them.
+    _digests: dict[str, str] | None = field(default=None, init=False, compare=False,
+                                            hash=False, repr=False)
+
+    def _digest(self, name: str, compute: Any) -> str:
+        cache = self._digests
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_digests", cache)
+        value = cache.get(name)
+        if value is None:
+            value = cache[name] = compute()
+        return value
 
     @property
     def several_destinations(self) -> bool:
@@ -170,6 +184,9 @@ class ChannelOrder:
     def buyer_key(self) -> str:
         """Who the buyer is across orders: name and phone, normalised (NFKC, no spaces or
         hyphens). Rakuten masks buyer e-mail addresses, so they cannot serve."""
+        return self._digest("buyer", self._buyer_key)
+
+    def _buyer_key(self) -> str:
         name = unicodedata.normalize("NFKC", self.buyer.family_name + self.buyer.first_name)
         phone = "".join(ch for ch in unicodedata.normalize("NFKC", self.buyer.phone)
                         if ch.isdigit())
@@ -182,6 +199,9 @@ class ChannelOrder:
 
         A change of it after import means the order changed at the channel (変更).
         """
+        return self._digest("fingerprint", self._fingerprint)
+
+    def _fingerprint(self) -> str:
         a = self.amounts
         parts: list[Any] = [a.goods, a.postage, a.delivery, a.payment_charge, a.total, a.request,
                             a.coupon, a.points_used]
