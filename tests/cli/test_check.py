@@ -83,3 +83,16 @@ def test_yaml_tags_never_build_objects(tmp_path: Path, attack: str):
     assert result.exit_code == 2  # refused with an error...
     assert str(path) in result.stderr
     assert not marker.exists()  # ...and nothing ran
+
+
+def test_every_broken_rule_is_reported_at_once(tmp_path: Path):
+    path, result = check(tmp_path, (
+        "rules:\n"
+        "  - name: a\n    when: {field: totl, op: gt, value: 1}\n    then: [{check: x}]\n"
+        "  - name: b\n    when: {field: gift, op: is_true}\n    then: [{check: x}]\n"
+        "  - name: c\n    when: {field: gift, op: is_true}\n    then: [{chek: x}]\n"))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"{path}:3: rules[0].when.field: unknown field 'totl' (did you mean total?)",
+                     f"{path}:10: rules[2].then[0].chek: unknown action 'chek'; use check, "
+                     "hold, set, tag or merge (did you mean check?)"]

@@ -42,6 +42,7 @@ __all__ = [
     "FieldSpec",
     "FieldType",
     "RuleError",
+    "RuleErrors",
     "RuleInput",
     "compile_rules",
     "customer_remarks",
@@ -601,42 +602,65 @@ class CompiledRule:
     source: Mapping[str, Any] = field(repr=False, compare=False)  # for the diagram
 
 
+class RuleErrors(RuleError):
+    """Several rules with mistakes: `errors` has one RuleError per rule, in file order."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        super().__init__(errors[0].path, errors[0].message)
+        self.errors = errors
+
+
 def compile_rules(nodes: Any, path: str = "rules") -> tuple[CompiledRule, ...]:
-    """Check and compile the shop file's `rules` list; RuleError on the first mistake."""
+    """Check and compile the shop file's `rules` list.
+
+    Each rule is checked on its own, so a file with several broken rules gets one
+    error per rule (RuleErrors; its first is also the RuleError itself)."""
     if nodes is None:
         return ()
     if not isinstance(nodes, list):
         raise RuleError(path, "expected a list of rules")
     rules: list[CompiledRule] = []
     names: dict[str, int] = {}
+    errors: list[RuleError] = []
     for n, node in enumerate(nodes):
-        at = f"{path}[{n}]"
-        if not isinstance(node, Mapping):
-            raise RuleError(at, "expected a rule: name, when, then")
-        unknown = set(node) - {"name", "description", "when", "then", "enabled"}
-        if unknown:
-            raise RuleError(f"{at}.{sorted(map(str, unknown))[0]}",
-                            "unknown key (a rule has name, description, when, then, enabled)")
-        name = node.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 80:
-            raise RuleError(f"{at}.name", "expected a name of 1–80 characters")
-        if name in names:
-            raise RuleError(f"{at}.name", f"{name!r} is already the name of rules[{names[name]}]")
-        names[name] = n
-        if "when" not in node:
-            raise RuleError(at, "a rule needs when (its condition)")
-        when = _compile_condition(node["when"], f"{at}.when")
-        then = node.get("then")
-        if not isinstance(then, list) or not then:
-            raise RuleError(f"{at}.then", "expected a non-empty list of actions")
-        actions = tuple(_compile_action(a, f"{at}.then[{k}]") for k, a in enumerate(then))
-        enabled = node.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise RuleError(f"{at}.enabled", "expected true or false")
-        if enabled:
-            rules.append(CompiledRule(name, str(node.get("description") or ""), when, actions,
-                                      node))
+        try:
+            rule = _compile_rule(node, f"{path}[{n}]", n, names)
+        except RuleError as e:
+            errors.append(e)
+            continue
+        if rule is not None:
+            rules.append(rule)
+    if errors:
+        raise RuleErrors(errors)
     return tuple(rules)
+
+
+def _compile_rule(node: Any, at: str, n: int, names: dict[str, int]) -> CompiledRule | None:
+    if not isinstance(node, Mapping):
+        raise RuleError(at, "expected a rule: name, when, then")
+    unknown = set(node) - {"name", "description", "when", "then", "enabled"}
+    if unknown:
+        raise RuleError(f"{at}.{sorted(map(str, unknown))[0]}",
+                        "unknown key (a rule has name, description, when, then, enabled)")
+    name = node.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 80:
+        raise RuleError(f"{at}.name", "expected a name of 1–80 characters")
+    if name in names:
+        raise RuleError(f"{at}.name", f"{name!r} is already the name of rules[{names[name]}]")
+    names[name] = n
+    if "when" not in node:
+        raise RuleError(at, "a rule needs when (its condition)")
+    when = _compile_condition(node["when"], f"{at}.when")
+    then = node.get("then")
+    if not isinstance(then, list) or not then:
+        raise RuleError(f"{at}.then", "expected a non-empty list of actions")
+    actions = tuple(_compile_action(a, f"{at}.then[{k}]") for k, a in enumerate(then))
+    enabled = node.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RuleError(f"{at}.enabled", "expected true or false")
+    if not enabled:
+        return None
+    return CompiledRule(name, str(node.get("description") or ""), when, actions, node)
 
 
 def evaluate(rules: Sequence[CompiledRule], given: RuleInput) -> list[CompiledRule]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from unyo.domain.rules import CompiledRule, RuleError, compile_rules
+from unyo.domain.rules import CompiledRule, RuleError, RuleErrors, compile_rules
 
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
@@ -61,5 +61,7 @@ def parse_rules(node: Any, where: str, line: int,
     except RuleError as e:
         holder = CommentedMap({"rules": node})
         holder.lc.add_kv_line_col("rules", [line - 1, 0, line - 1, 0])
-        problems.append(f"{where}:{line_of(holder, e.path, line)}: {e.path}: {e.message}")
+        for one in e.errors if isinstance(e, RuleErrors) else [e]:
+            problems.append(f"{where}:{line_of(holder, one.path, line)}: {one.path}: "
+                            f"{one.message}")
         return ()
