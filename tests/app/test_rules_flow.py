@@ -221,3 +221,18 @@ def test_wrapping_comes_from_the_rms_wrapping_models():
         order = decide(None, ImportOrder("s", channel_order_from_rms(g.model), T0)).order
         value = FIELDS["wrapping"].get(RuleInput(order, Facts(), T0))
         assert value is bool(g.model.get("WrappingModel1") or g.model.get("WrappingModel2"))
+
+
+def test_remarks_changed_at_rms_re_run_the_rules_without_a_change_gate(ctx, channel, clock):
+    # given an imported, paid order without remarks: ready
+    channel.put(channel_order(n(1), member=False, status=300, confirmed_at=T0))
+    import_orders(ctx)
+    assert load(ctx, n(1)).stage is Stage.ready
+    # when the buyer's request is added to 備考欄 in RMS
+    channel.put(replace(channel.orders[n(1)], remarks="[メッセージ:]\n午前中に届けてください"))
+    clock.set(T0 + minutes(10))
+    assert sync_orders(ctx).changed == 1
+    # then the remarks rule asks a person, and no 注文内容変更 gate is opened
+    order = load(ctx, n(1))
+    assert [g.reason for g in order.open_gates] == ["備考欄を確認"]
+    assert order.channel.remarks.endswith("午前中に届けてください")

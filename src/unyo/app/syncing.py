@@ -44,7 +44,7 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             # Most re-reads change nothing: compare cheaply before loading whole orders.
             keys = store.sync_keys(conn, shop, list(by_number))
             moved = [n for n, o in by_number.items()
-                     if keys.get(n) != (o.status, o.fingerprint())]
+                     if keys.get(n) != (o.status, o.fingerprint(), o.details())]
             current = store.load_orders(conn, shop, moved)
             confirm = ctx.config.import_.confirm
             moves = [(order, decide(order, SyncOrder(by_number[number], now, confirm)))

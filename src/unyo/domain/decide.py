@@ -401,6 +401,8 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.channel)
     if new.status == RmsStatus.awaiting_change:
         b.open_gate(GateKind.check, REASON_AWAITING_CHANGE, Actor.channel)
+    if fingerprint == order.fingerprint and new.details() != old.details():
+        b.event(EventType.order_updated, Actor.channel)  # the rules run again on it
     if fingerprint != order.fingerprint:
         b.event(EventType.order_changed, Actor.channel, total_before=old.amounts.total,
                 total_after=new.amounts.total)

@@ -193,6 +193,23 @@ class ChannelOrder:
         text = "".join(name.split()) + "|" + phone
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
+    def details(self) -> str:
+        """A digest of what the rules read beyond the fingerprint: remarks, the requested
+        delivery date and time, delivery and payment method, gift, the buyer. A change of
+        it re-runs the rules without asking a person (it is not a change of what is paid
+        for or where it goes)."""
+        return self._digest("details", self._details)
+
+    def _details(self) -> str:
+        b = self.buyer
+        parts = [self.remarks, str(self.requested_delivery_date), self.shipping_term,
+                 self.delivery_name, self.payment.method_code, self.gift,
+                 self.isolated_island, self.order_type.value, self.next_day,
+                 self.next_day_cert, b.family_name, b.first_name, b.phone,
+                 b.address.postal_code, b.address.prefecture, b.address.city,
+                 b.address.sub_address, [p.noshi for p in self.packages]]
+        return hashlib.sha1(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
+
     def fingerprint(self) -> str:
         """A digest of what the buyer pays for and where it goes: amounts, and per package
         the items and the recipient (name, address, phone).

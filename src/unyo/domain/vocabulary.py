@@ -44,6 +44,7 @@ class EventType(StrEnum):
     payment_settled = "payment_settled"  # RMS reached 300
     payment_reverted = "payment_reverted"  # RMS fell back below 300 (re-authorisation failed)
     order_changed = "order_changed"  # amounts or items changed at the channel
+    order_updated = "order_updated"  # details the rules read changed (remarks, dates...)
     channel_status_changed = "channel_status_changed"  # RMS status moved (data: from, to)
     order_cancelled = "order_cancelled"  # stopped; reason in data
     cancel_after_handoff = "cancel_after_handoff"  # channel cancelled an order the WMS has

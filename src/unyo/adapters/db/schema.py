@@ -97,6 +97,7 @@ orders = Table(
     Column("buyer_name", String(200), nullable=False),
     Column("buyer_key", String(20), nullable=False),
     Column("fingerprint", String(32), nullable=False),
+    Column("details", String(32), nullable=False, default=""),
     Column("attrs", Text, nullable=False, default="{}"),
     Column("data", Text, nullable=False),
     UniqueConstraint("shop", "order_number"),

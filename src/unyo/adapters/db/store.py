@@ -464,12 +464,14 @@ class Store:
         return [r[0] for r in rows]
 
     def sync_keys(self, conn: Connection, shop: str,
-                  numbers: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """(RMS status, fingerprint) per order: enough to tell whether a re-read changed it."""
-        out: dict[str, tuple[int, str]] = {}
+                  numbers: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+        """(RMS status, fingerprint, details) per order: enough to tell whether a re-read
+        changed anything the engine acts on."""
+        out: dict[str, tuple[int, str, str]] = {}
         for chunk in _chunks(numbers):
-            out.update((r[0], (r[1], r[2])) for r in conn.execute(
-                select(t.orders.c.order_number, t.orders.c.rms_status, t.orders.c.fingerprint)
+            out.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(
+                select(t.orders.c.order_number, t.orders.c.rms_status, t.orders.c.fingerprint,
+                       t.orders.c.details)
                 .where(t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk))))
         return out
 
@@ -563,7 +565,7 @@ class Store:
         if with_data:  # the snapshot and what is derived from it
             row.update(total=c.amounts.total, payment_method=c.payment.method_code,
                        buyer_name=c.buyer.name[:200], buyer_key=c.buyer_key(),
-                       fingerprint=o.fingerprint,
+                       fingerprint=o.fingerprint, details=c.details(),
                        data=channel_to_json(c))
         return row
 

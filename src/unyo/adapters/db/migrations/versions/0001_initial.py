@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("buyer_name", sa.String(200), nullable=False),
         sa.Column("buyer_key", sa.String(20), nullable=False),
         sa.Column("fingerprint", sa.String(32), nullable=False),
+        sa.Column("details", sa.String(32), nullable=False),
         sa.Column("attrs", sa.Text, nullable=False),
         sa.Column("data", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_orders"),
