@@ -12,7 +12,7 @@ from tests.factories import BUYER, channel_order
 from tests.mail.certs import make_cert
 from tests.mail.conftest import MailWorld, make_world
 from unyo.adapters.db.store import Store
-from unyo.domain import Item
+from unyo.domain import GateKind, Item
 from unyo.sandbox.smtp_sink import SmtpSink
 
 
@@ -114,6 +114,26 @@ def test_a_wrong_password_is_retried_and_says_what_to_fix(tmp_path: Path, store:
     assert effect.last_error is not None
     assert "refused the login (SMTP 535" in effect.last_error
     assert "RAKUTEN_SMTP_USERNAME / RAKUTEN_SMTP_PASSWORD" in effect.last_error
+    # and the refused login spends none of the mail's attempts: it waits for the fix
+    assert effect.attempts == 0
+
+
+def test_a_refused_login_never_uses_up_the_mails(tmp_path: Path, store: Store) -> None:
+    # given a relay that keeps refusing our password
+    cert = make_cert(tmp_path)
+    with SmtpSink(tls_context=cert.server_context(), credentials={"tea-shop": "right"}) as sink:
+        world = make_world(store, sink, starttls=True, auth=True, tls=cert.client_context(),
+                           username="tea-shop", password="wrong")
+        order = world.import_order()
+        # when the outbox runs every 10 minutes for a day
+        for _ in range(144):
+            world.deliver()
+            world.advance(600)
+        # then the mail still waits for the fix, and nobody was asked to look at the order
+        [effect] = world.mail_effects(order.number)
+        assert (effect.status, effect.attempts) == ("pending", 0)
+        assert world.order(order.number).open_gate(GateKind.check) is None
+        assert sink.messages() == []
 
 
 def test_an_untrusted_certificate_is_refused(tmp_path: Path, store: Store) -> None:

@@ -35,6 +35,7 @@ from unyo.app.context import ShopContext, log
 from unyo.app.ports import (
     MailConnectionLost,
     MailError,
+    MailLoginRefused,
     MailRejected,
     MailSender,
     MailUnavailable,
@@ -44,6 +45,8 @@ from unyo.domain import EffectKind, MailKind, Order, RecordEffectFailed, Stage, 
 if TYPE_CHECKING:
     from unyo.app.outbox import DeliveryResult
 
+LOGIN_RETRY = timedelta(minutes=5)
+"""How soon mails try again after the relay refused our login (they spend no attempt)."""
 SKIPPED_CANCELLED = "skipped: the order was cancelled before the thanks mail was sent"
 
 
@@ -146,7 +149,15 @@ def _send(ctx: ShopContext, mailer: MailSender, result: DeliveryResult,
                 else:
                     _record(ctx, result, item, None)
                 sent += 1
-    except MailError as e:  # connect, STARTTLS, login, or the connection dropped
+    except MailLoginRefused as e:  # the settings are wrong: attempts would only run out
+        log.error("mail relay: %s; %d mails wait until it is fixed", e, len(outgoing) - sent)
+        later = ctx.clock.now() + LOGIN_RETRY
+        with ctx.store.transaction() as conn:
+            ctx.store.postpone_effects(conn, [(i.effect.id, later) for i in outgoing[sent:]],
+                                       reason=str(e))
+        result.retried += len(outgoing) - sent
+        return False
+    except MailError as e:  # connect, STARTTLS, or the connection dropped
         log.warning("mail relay: %s; %d mails wait for the next turn", e, len(outgoing) - sent)
         for item in outgoing[sent:]:
             _record(ctx, result, item, e)

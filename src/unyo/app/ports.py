@@ -74,7 +74,8 @@ class MailError(Exception):
 
         MailError
         ├── MailUnavailable     transient: 4xx, timeout, refused connection; retry later
-        │   └── MailConnectionLost  the connection is gone: the rest of the batch waits
+        │   ├── MailConnectionLost  the connection is gone: the rest of the batch waits
+        │   └── MailLoginRefused    the relay refuses our login: every mail waits for a fix
         └── MailRejected        permanent: 5xx for this mail (e.g. 552 sender rejected)
     """
 
@@ -85,6 +86,11 @@ class MailUnavailable(MailError):
 
 class MailConnectionLost(MailUnavailable):
     """The connection to the relay failed or dropped; nothing more can be sent on it."""
+
+
+class MailLoginRefused(MailUnavailable):
+    """The relay refused the login (or STARTTLS/AUTH is not offered): no mail can go out
+    until a person fixes the settings, so mails wait without spending their attempts."""
 
 
 class MailRejected(MailError):

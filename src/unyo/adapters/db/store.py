@@ -650,13 +650,16 @@ class Store:
                 select(t.outbox.c.id, t.outbox.c.created_at).where(t.outbox.c.id.in_(chunk))))
         return out
 
-    def postpone_effects(self, conn: Connection, until: Sequence[tuple[int, datetime]]) -> None:
+    def postpone_effects(self, conn: Connection, until: Sequence[tuple[int, datetime]],
+                         reason: str | None = None) -> None:
         """Make pending effects due later without counting an attempt (a policy, not a
-        failure: a mail's delay or quiet hours)."""
+        failure of the effect: a mail's delay, quiet hours, a relay refusing our login);
+        `reason`, when given, is shown as the effect's last error."""
+        extra = {"last_error": reason} if reason is not None else {}
         for effect_id, at in until:
             conn.execute(update(t.outbox).where(t.outbox.c.id == effect_id,
                                                 t.outbox.c.status == "pending")
-                         .values(next_attempt_at=at))
+                         .values(next_attempt_at=at, **extra))
 
     # ---- import state -------------------------------------------------------------------
 

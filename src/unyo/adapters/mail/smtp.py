@@ -25,7 +25,12 @@ from email.message import EmailMessage
 
 from unyo.adapters.mail.message import build_message
 from unyo.adapters.mail.templates import MailTemplates
-from unyo.app.ports import MailConnectionLost, MailRejected, MailUnavailable
+from unyo.app.ports import (
+    MailConnectionLost,
+    MailLoginRefused,
+    MailRejected,
+    MailUnavailable,
+)
 from unyo.domain import MailKind, Order
 from unyo.flow.mail import MailSettings
 
@@ -122,14 +127,14 @@ class SmtpMailer:
             if s.auth:
                 smtp.login(self._username or "", self._password or "")
         except smtplib.SMTPAuthenticationError as e:
-            raise MailUnavailable(
+            raise MailLoginRefused(
                 f"the mail relay refused the login (SMTP {e.smtp_code} {_text(e.smtp_error)}): "
                 f"check {s.username_env} / {s.password_env} (RMS > メールサーバ設定情報)") from e
         except UnicodeEncodeError as e:  # smtplib sends AUTH as ASCII only
-            raise MailUnavailable(f"the SMTP ID and password in {s.username_env} / "
+            raise MailLoginRefused(f"the SMTP ID and password in {s.username_env} / "
                                   f"{s.password_env} must be ASCII") from e
         except smtplib.SMTPNotSupportedError as e:
-            raise MailUnavailable(f"the mail relay {s.host}:{s.port} does not offer "
+            raise MailLoginRefused(f"the mail relay {s.host}:{s.port} does not offer "
                                   f"{'STARTTLS' if s.starttls else 'AUTH'}: {e}") from e
         except (smtplib.SMTPServerDisconnected, ssl.SSLError, OSError) as e:
             raise MailConnectionLost(f"mail relay {s.host}:{s.port}: {e}") from e
