@@ -139,7 +139,7 @@ def main() -> None:
         config = Config(shop_id="bench", database_url=f"sqlite:///{tmp}/bench.db",
                         rms=RmsSettings(base_url=base, min_interval=0.0, timeout=60.0),
                         import_=ImportSettings(lookback=2 * 86400.0, thanks_mail=False),
-                        warehouse=WarehouseSettings(enabled=True, folder=str(folder),
+                        warehouse=WarehouseSettings(enabled=True, folder=str(folder), settle=0.0,
                                                     batch=2000))
         clock = LinkedClock(now, base)
         ctx = build_context(config, clock=clock,

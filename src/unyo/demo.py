@@ -75,7 +75,7 @@ def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
         outbox=OutboxSettings(interval=60.0),
         mail=MailSettings(enabled=smtp_port > 0, host="127.0.0.1", port=smtp_port or 25,
                           starttls=False, auth=False, from_address=DEMO_FROM, timeout=10.0),
-        warehouse=WarehouseSettings(enabled=bool(warehouse_dir), folder=warehouse_dir,
+        warehouse=WarehouseSettings(enabled=bool(warehouse_dir), folder=warehouse_dir, settle=0.0,
                                     interval=300.0, results_interval=300.0),
         rules=parse_config(render_init("demo")).rules,  # the example rules of `unyo init`
     )

@@ -40,7 +40,8 @@ class NoChannel:
 class Shop:
     def __init__(self, store: Store, folder: Path, encoding: str = "cp932") -> None:
         self.clock = SimClock(T0)
-        self.settings = WarehouseSettings(enabled=True, folder=str(folder), encoding=encoding)
+        self.settings = WarehouseSettings(enabled=True, folder=str(folder), encoding=encoding,
+                                          settle=0.0)
         self.warehouse = CsvFolderWarehouse(self.settings, self.clock, "shop")
         self.warehouse.ensure_folders()
         self.ctx = ShopContext(config=Config(shop_id="shop", warehouse=self.settings),

@@ -43,7 +43,8 @@ class Rig:
                         rms=RmsSettings(base_url=self.server.base_url, min_interval=0.0,
                                         timeout=5.0),
                         import_=ImportSettings(lookback=2 * 86400.0),
-                        warehouse=WarehouseSettings(enabled=True, folder=str(folder)))
+                        warehouse=WarehouseSettings(enabled=True, folder=str(folder),
+                                                    settle=0.0))
         self.ctx = build_context(config, clock=self.clock, store=store, env=ENV)
 
     def at(self, when: datetime) -> None:

@@ -400,6 +400,7 @@ warehouse:
   encoding: cp932         # or utf-8
   interval: 5m            # hand-off cadence
   results_interval: 5m    # result import cadence
+  settle: 2s              # a result file is read once unchanged this long
   batch: 1000             # orders per request file
   # columns:              # your WMS's request layout (key: header), in order
   #   order_number: 受注番号

@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -123,9 +124,13 @@ class CsvFolderWarehouse:
     def results(self) -> list[ResultBatch]:
         if not self.results_dir.is_dir():
             return []
+        # A WMS that writes its file in place (no temp name + rename) may still be
+        # writing: a file is read once it has not changed for `settle` seconds. File
+        # times are the real clock's, so this compares with real time.
+        settled = time.time() - self.settings.settle
         files = sorted(p for p in self.results_dir.iterdir()
                        if p.is_file() and p.suffix.lower() == ".csv"
-                       and not p.name.startswith("."))
+                       and not p.name.startswith(".") and p.stat().st_mtime <= settled)
         return [self._read(p) for p in files]
 
     def _read(self, path: Path) -> ResultBatch:
