@@ -38,14 +38,21 @@ class OffsetClock:
         self._base.sleep(seconds)
 
 
-def credentials(config: Config, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+def _env_pair(env: Mapping[str, str] | None, names: tuple[str, str], what: str,
+              alternative: str = "") -> tuple[str, str]:
+    """Two secrets from the environment variables the shop file names; SetupError
+    naming the missing variables (never their values) and where to find them."""
     env = os.environ if env is None else env
-    names = (config.rms.service_secret_env, config.rms.license_key_env)
     missing = [n for n in names if not env.get(n)]
     if missing:
-        raise SetupError(f"set {' and '.join(missing)} in the environment (the RMS service "
-                         "secret and license key from RMS > WEB APIサービス)")
+        raise SetupError(f"set {' and '.join(missing)} in the environment ({what})"
+                         + alternative)
     return env[names[0]], env[names[1]]
+
+
+def credentials(config: Config, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    return _env_pair(env, (config.rms.service_secret_env, config.rms.license_key_env),
+                     "the RMS service secret and license key from RMS > WEB APIサービス")
 
 
 def mail_credentials(config: Config,
@@ -54,13 +61,9 @@ def mail_credentials(config: Config,
     mail = config.mail
     if not mail.enabled or not mail.auth:
         return None, None
-    env = os.environ if env is None else env
-    missing = [n for n in (mail.username_env, mail.password_env) if not env.get(n)]
-    if missing:
-        raise SetupError(f"set {' and '.join(missing)} in the environment (the SMTP ID and "
-                         "password from RMS > あんしんメルアドサービス > メールサーバ設定情報), "
-                         "or turn mail off (mail.enabled: false)")
-    return env[mail.username_env], env[mail.password_env]
+    return _env_pair(env, (mail.username_env, mail.password_env),
+                     "the SMTP ID and password from RMS > あんしんメルアドサービス > "
+                     "メールサーバ設定情報", ", or turn mail off (mail.enabled: false)")
 
 
 def build_mailer(config: Config, env: Mapping[str, str] | None = None) -> SmtpMailer | None:

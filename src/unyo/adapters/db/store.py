@@ -38,6 +38,7 @@ from unyo.domain import (
     Effect,
     EffectKind,
     Event,
+    EventType,
     Gate,
     GateKind,
     Order,
@@ -102,6 +103,18 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _gate(g: Any) -> Gate:
+    """A gates row as the domain's Gate."""
+    return Gate(GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
+                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq,
+                g.rule, g.fingerprint)
+
+
+def _event(r: Any) -> Event:
+    """An events row as the domain's Event."""
+    return Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data))
 
 
 def _attrs(text: str) -> dict[str, Any]:
@@ -417,10 +430,7 @@ class Store:
         by_order: dict[int, list[Gate]] = {r.id: [] for r in rows}
         for g in conn.execute(select(t.gates).where(t.gates.c.order_id.in_(list(by_order)))
                               .order_by(t.gates.c.order_id, t.gates.c.seq)):
-            by_order[g.order_id].append(Gate(
-                GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
-                Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq,
-                g.rule, g.fingerprint))
+            by_order[g.order_id].append(_gate(g))
         return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
                       gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
                       id=r.id, fingerprint=r.fingerprint, rms_status=r.rms_status,
@@ -476,10 +486,9 @@ class Store:
         return out
 
     def events_of(self, conn: Connection, order_id: int) -> list[Event]:
-        from unyo.domain import EventType
         rows = conn.execute(select(t.events).where(t.events.c.order_id == order_id)
                             .order_by(t.events.c.id))
-        return [Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data)) for r in rows]
+        return [_event(r) for r in rows]
 
     def replay_rows(self, conn: Connection, shop: str, since: datetime, until: datetime,
                     batch: int = 2000) -> Iterator[list[Any]]:
@@ -528,20 +537,15 @@ class Store:
     def history(self, conn: Connection, order_ids: Sequence[int]
                 ) -> tuple[dict[int, list[Event]], dict[int, list[Gate]], dict[int, datetime]]:
         """Events, gates and import time of many orders (for reports)."""
-        from unyo.domain import EventType
         events: dict[int, list[Event]] = {i: [] for i in order_ids}
         gates: dict[int, list[Gate]] = {i: [] for i in order_ids}
         imported: dict[int, datetime] = {}
         for chunk in _chunks(list(order_ids)):
             for r in conn.execute(select(t.events).where(t.events.c.order_id.in_(chunk))
                                   .order_by(t.events.c.id)):
-                events[r.order_id].append(Event(EventType(r.type), r.at, Actor(r.actor),
-                                                orjson.loads(r.data)))
+                events[r.order_id].append(_event(r))
             for g in conn.execute(select(t.gates).where(t.gates.c.order_id.in_(chunk))):
-                gates[g.order_id].append(Gate(
-                    GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
-                    Actor(g.closed_by) if g.closed_by else None, g.close_note, g.until, g.seq,
-                    g.rule, g.fingerprint))
+                gates[g.order_id].append(_gate(g))
             imported.update((r[0], r[1]) for r in conn.execute(
                 select(t.orders.c.id, t.orders.c.imported_at).where(t.orders.c.id.in_(chunk))))
         return events, gates, imported

@@ -414,6 +414,16 @@ _new_amounts = Amounts
 _new_channel_order = ChannelOrder
 
 
+def _fast_day(value: Any) -> date | None:
+    """An RMS date for the fast path: absent or empty is None; anything but text is left
+    to the strict readers."""
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return parse_rms_date(value)
+    raise _Slow
+
+
 def _t(v: Any) -> str:
     """`_text` of a value that is not a str."""
     return "" if v is None else str(v)
@@ -529,13 +539,7 @@ def _fast_shipment(m: Any) -> Shipment:
     detail_id = g("shippingDetailId")
     if detail_id is not None and type(detail_id) is not int:
         raise _Slow
-    day = g("shippingDate")
-    if day is None or day == "":
-        ship_date = None
-    elif type(day) is str:
-        ship_date = parse_rms_date(day)
-    else:
-        raise _Slow
+    ship_date = _fast_day(g("shippingDate"))
     return _new_shipment(
         detail_id,
         v if type(v := g("deliveryCompany")) is str else _t(v),
@@ -609,12 +613,7 @@ def _fast_channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         if points_used is not None:
             raise _Slow
         points_used = 0
-    if day is None or day == "":
-        requested = None
-    elif type(day) is str:
-        requested = parse_rms_date(day)
-    else:
-        raise _Slow
+    requested = _fast_day(day)
     if confirmed is not None:
         if type(confirmed) is not str:
             raise _Slow
