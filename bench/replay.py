@@ -23,6 +23,7 @@ import argparse
 import bisect
 import cProfile
 import pstats
+import re
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +190,47 @@ _JST = timedelta(hours=9)
 _ONE_DAY = timedelta(days=1)
 
 
+_RELEASE = re.compile(r"(20\d\d)[-/年.](\d{1,2})[-/月.](\d{1,2})")
+_SETTLED = (300, 500, 600, 700)
+_EVENTS = ("order_imported", "payment_settled", "payment_reverted", "order_cancelled",
+           "cancel_after_handoff")
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _release_end(items: list[Any]) -> datetime | None:
+    """予約商品's hold end: 00:00 JST the day before the latest release date in 納期情報."""
+    days = []
+    for it in items:
+        for m in _RELEASE.finditer(_nfkc(it[9])):
+            try:
+                days.append(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+            except ValueError:
+                continue
+    if not days:
+        return None
+    return datetime.combine(max(days) - _ONE_DAY, datetime.min.time(),
+                            timezone(_JST)).astimezone(UTC)
+
+
+def _fate(checks: tuple[str, ...], paid_at: str | None, cancelled_at: str | None,
+          hold_ends: list[datetime]) -> str:
+    """ships / unpaid / cancelled, or cancelled_after_handoff when it was ready (paid, no
+    check, its holds over) by the time it was cancelled."""
+    if cancelled_at is not None:
+        if checks or paid_at is None:
+            return "cancelled"
+        ready = max([_utc(paid_at), *hold_ends])
+        return "cancelled_after_handoff" if ready <= _utc(cancelled_at) else "cancelled"
+    return "ships" if paid_at is not None else "unpaid"
+
+
 def floor(db: Path, since: str, until: str) -> dict[str, Any]:
     """The same replay hand-written: bare sqlite3, orjson, the 20 conditions as plain
-    Python over the decoded JSON (times compared as the stored fixed-width text)."""
+    Python over the decoded JSON (times compared as the stored fixed-width text), with
+    the same outside events read from the event log (payment and cancellation times)."""
     con = sqlite3.connect(db)
     history: dict[str, list[tuple[str, str | None]]] = {}
     for key, at, stage, updated in con.execute(
@@ -204,19 +243,45 @@ def floor(db: Path, since: str, until: str) -> dict[str, Any]:
     cur_holds: Counter[str] = Counter()
     new_checks: Counter[str] = Counter()
     new_holds: Counter[str] = Counter()
-    orders = cur_auto = new_auto = differing = 0
+    orders = cur_auto = new_auto = differing = cancelled = unpaid = 0
+    cur_late = new_late = 0  # cancelled after hand-off
     last = 0
+    marks = ",".join("?" * len(_EVENTS))
     while True:
         rows = con.execute(
             "SELECT id, order_number, stage, rms_status, fingerprint, attrs, data, buyer_key,"
-            " ordered_at FROM orders WHERE shop = ? AND id > ? AND imported_at >= ? AND"
-            " imported_at < ? ORDER BY id LIMIT 2000", (SHOP, last, since, until)).fetchall()
+            " ordered_at, imported_at FROM orders WHERE shop = ? AND id > ? AND imported_at"
+            " >= ? AND imported_at < ? ORDER BY id LIMIT 2000",
+            (SHOP, last, since, until)).fetchall()
         if not rows:
             break
         last = rows[-1][0]
-        for _, _, stage, _, _, _, data, buyer, ordered_at in rows:
-            if stage == "cancelled":
-                continue
+        logs: dict[int, list[tuple[str, str, str, str]]] = {}
+        for oid, type_, actor, at, data in con.execute(
+                f"SELECT order_id, type, actor, at, data FROM events WHERE order_id >= ? AND "
+                f"order_id <= ? AND type IN ({marks}) ORDER BY order_id, id",
+                (rows[0][0], last, *_EVENTS)):
+            logs.setdefault(oid, []).append((type_, actor, at, data))
+        for oid, _, stage, rms, _, _, data, buyer, ordered_at, imported_at in rows:
+            log = logs.get(oid)
+            paid_at = cancelled_at = None
+            if not log:
+                paid_at = imported_at if rms in _SETTLED else None
+                cancelled_at = imported_at if stage == "cancelled" else None
+            for type_, actor, at, extra in log or ():
+                e = orjson.loads(extra)
+                if type_ == "order_imported":
+                    paid_at = at if e.get("rms_status", rms) in _SETTLED else None
+                elif "merged" in e:
+                    continue
+                elif type_ == "payment_settled" and paid_at is None:
+                    paid_at = at
+                elif type_ == "payment_reverted":
+                    paid_at = None
+                elif cancelled_at is None and (type_ == "cancel_after_handoff" or (
+                        type_ == "order_cancelled" and actor != "system")):
+                    cancelled_at = at
+            late = paid_at is not None and paid_at > imported_at
             d = orjson.loads(data)
             hist = history.get(buyer, [])
             before = bisect.bisect_left(starts.get(buyer, []), ordered_at)
@@ -238,8 +303,21 @@ def floor(db: Path, since: str, until: str) -> dict[str, Any]:
             c_first = before == 0 and total is not None and total >= 50000
             c_cod = d["payment"][0] == 2 and total is not None and total > 300000
             c_reserve = d["type"] == "reservation"
-            c_date = delivery is not None and (date.fromisoformat(delivery) - (
-                datetime.fromisoformat(ordered_at) + _JST).date()).days > 5
+            arrived = _utc(ordered_at)
+            runs = [arrived, _utc(paid_at)] if late and paid_at else [arrived]
+            wanted = date.fromisoformat(delivery) if delivery is not None else None
+            # お届け日指定 holds from the first run it holds at (its end is always ahead)
+            date_run = next((t for t in runs if wanted is not None
+                             and (wanted - (t + _JST).date()).days > 5), None)
+            c_date = date_run is not None
+            date_end = (datetime.combine(wanted - 3 * _ONE_DAY, datetime.min.time(),
+                                         timezone(_JST)).astimezone(UTC)
+                        if date_run is not None and wanted is not None else None)
+            release_end = _release_end([it for pk in packages for it in pk["items"]]
+                                       ) if c_reserve else None
+            reserve_run = next((t for t in runs if release_end is not None
+                                and release_end > t), None)
+            c_reserve = reserve_run is not None
             c_address = (not all(postal_code_valid(p[5], p[6]) for p in people)
                          or bool(unprintable_chars(names)))
             c_big = total is not None and total >= 100000
@@ -263,17 +341,27 @@ def floor(db: Path, since: str, until: str) -> dict[str, Any]:
                 ("高額注文", c_big), ("複数送付先", c_several), ("大量注文", c_many),
                 ("領収書", c_receipt)) if hit)
             new_h = now_h + (("抹茶入荷待ち",) if c_matcha else ())
+            ends = [x for x, hit in ((release_end, c_reserve), (date_end, c_date))
+                    if hit and x is not None]
+            now_f = _fate(now_c, paid_at, cancelled_at, ends)
+            new_f = _fate(new_c, paid_at, cancelled_at,
+                          [*ends, arrived + _ONE_DAY] if c_matcha else ends)
             cur_checks.update(now_c)
             cur_holds.update(now_h)
             new_checks.update(new_c)
             new_holds.update(new_h)
-            cur_auto += not now_c
-            new_auto += not new_c
-            differing += (now_c, now_h) != (new_c, new_h)
+            cur_auto += now_f == "ships" and not now_c
+            new_auto += new_f == "ships" and not new_c
+            cur_late += now_f == "cancelled_after_handoff"
+            new_late += new_f == "cancelled_after_handoff"
+            differing += (now_c, now_h, now_f) != (new_c, new_h, new_f)
+            cancelled += cancelled_at is not None
+            unpaid += cancelled_at is None and paid_at is None
             orders += 1
     con.close()
-    return {"orders": orders, "current": (cur_auto, cur_checks, cur_holds),
-            "proposed": (new_auto, new_checks, new_holds), "differing": differing}
+    return {"orders": orders, "current": (cur_auto, cur_checks, cur_holds, cur_late),
+            "proposed": (new_auto, new_checks, new_holds, new_late), "differing": differing,
+            "cancelled": cancelled, "unpaid": unpaid}
 
 
 def main() -> None:
@@ -315,9 +403,11 @@ def main() -> None:
         size = db.stat().st_size / 2**20
 
     agrees = (bare["orders"] == sim.orders and bare["differing"] == sim.differing
-              and all((auto, checks, holds) == (flow.automated, flow.checks, flow.holds)
-                      for (auto, checks, holds), flow in ((bare["current"], sim.current),
-                                                          (bare["proposed"], sim.proposed))))
+              and (bare["cancelled"], bare["unpaid"]) == (sim.cancelled, sim.unpaid)
+              and all((auto, checks, holds, late) == (flow.automated, flow.checks, flow.holds,
+                                                      flow.cancelled_after_handoff)
+                      for (auto, checks, holds, late), flow in (
+                          (bare["current"], sim.current), (bare["proposed"], sim.proposed))))
     print(f"bench/replay.py — {n:,} stored orders ({size:,.0f} MB of SQLite"
           + (f", built in {build_wall:.0f} s, not counted" if build_wall else ", reused")
           + f"), {sim.orders:,} replayed through {len(current)} current and "

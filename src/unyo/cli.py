@@ -12,13 +12,12 @@ credentials, database URL).
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -45,10 +44,15 @@ sandbox_app = typer.Typer(help="Sandbox servers that speak the real protocols.",
                           no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 mail_app = typer.Typer(help="Buyer mail (サンクスメール, 発送連絡メール).", no_args_is_help=True)
+flow_app = typer.Typer(help="The flow diagram (運用フロー図) of the shop file.",
+                       no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(mail_app, name="mail")
+app.add_typer(flow_app, name="flow")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="Dashboard users (operator, admin).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 out = Console()
 err = Console(stderr=True)
@@ -87,7 +91,7 @@ def _load(config: Path | None, required: bool = False) -> Config:
         raise typer.Exit(2) from None
 
 
-def _open_store(url: str) -> Store:
+def _open_store(url: str, worker: str | None = None) -> Store:
     """The migrated store, or a clear error (the URL shown without its password)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -100,7 +104,7 @@ def _open_store(url: str) -> Store:
         _fail("the database URL is not a URL (database.url or UNYO_DATABASE_URL; "
               "e.g. sqlite:///unyo.db)")
     try:
-        return Store.open(url)
+        return Store.open(url, worker=worker)
     except (SQLAlchemyError, ImportError) as e:
         reason = getattr(e, "orig", None) or e
         _fail(f"cannot open the database {shown}: {reason}")
@@ -125,9 +129,13 @@ def progress_bar(enabled: bool) -> Iterator[ProgressFn]:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+          log_json: Annotated[bool, typer.Option(
+              "--log-json", envvar="UNYO_LOG_JSON",
+              help="Logs as one JSON object per line (stderr).")] = False) -> None:
+    from unyo.logs import setup
+
+    setup(verbose=verbose, json_lines=log_json)
 
 
 @app.command()
@@ -155,58 +163,152 @@ def init(path: Annotated[Path, typer.Argument()] = Path("unyo.yaml"),
 
 
 @app.command()
-def run(config: ConfigOpt = None,
+def run(config: Annotated[Path | None, typer.Option(
+            "--config", "-c", show_default=False,
+            help="The shop file, or a folder of shop files (one per shop; default: "
+                 "unyo.yaml).")] = None,
         once: Annotated[bool, typer.Option("--once", help="One cycle of every step.")] = False,
         now: Annotated[str | None, typer.Option(help="Set the clock (ISO-8601).")] = None,
+        worker_id: Annotated[str | None, typer.Option(
+            "--worker-id", help="This worker's name in leases and logs "
+                                "(default: host:pid:random).")] = None,
+        lease_ttl: Annotated[float, typer.Option(
+            "--lease-ttl", min=1.0, help="Seconds a shop's lease lasts without renewal: a "
+                                         "dead worker's shops are taken over after this.")
+        ] = 30.0,
+        metrics_port: Annotated[int, typer.Option(
+            "--metrics-port", min=0, max=65535,
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: off).")] = 0,
+        metrics_host: Annotated[str, typer.Option(
+            "--metrics-host", help="Address for --metrics-port (keep it private).")
+        ] = "127.0.0.1",
         as_json: JsonOpt = False) -> None:
-    """Run the flow: import, confirm, payment sync... on their cadence (or --once)."""
-    from unyo.app.runner import Runner
-    from unyo.wiring import OffsetClock, SetupError, build_context, credentials
+    """Run the flow: import, confirm, payment sync... on their cadence (or --once).
+
+    Any number of workers may run against one database: each shop is worked by one
+    worker at a time (a lease in the database), and a dead worker's shops are taken
+    over within a minute."""
+    from unyo.app.worker import Worker
+    from unyo.wiring import SetupError, build_context, credentials
 
     if as_json and not once:
         _fail("--json prints the result of one cycle: use it with --once")
-    cfg = _load(config, required=True)
-    clock = OffsetClock(_instant(now)) if now else None
+    configs = _load_shops(config)
+    clock = _run_clock(now)
     try:
-        credentials(cfg)  # before anything touches the database or RMS
+        for cfg in configs:
+            credentials(cfg)  # before anything touches the database or RMS
     except SetupError as e:
-        _fail(str(e))
-    store = _open_store(cfg.database_url)
+        _fail(f"{cfg.shop_id}: {e}" if len(configs) > 1 else str(e))
+    store = _open_store(configs[0].database_url, worker=worker_id)
     with progress_bar(not as_json) as report:
         try:
-            ctx = build_context(cfg, clock=clock, store=store, progress=report)
+            contexts = [build_context(cfg, clock=clock, store=store, progress=report)
+                        for cfg in configs]
         except SetupError as e:
             _fail(str(e))
-        runner = Runner.for_shop(ctx)
+        worker = Worker.for_shops(store, contexts, lease_ttl=timedelta(seconds=lease_ttl))
+        if metrics_port:
+            from unyo.metrics import serve
+
+            try:
+                serve(store, metrics_port, metrics_host,
+                      leases=lambda: {s.shop: s.lease is not None for s in worker.slots})
+            except OSError as e:
+                _fail(f"--metrics-port {metrics_port}: {e.strerror or e}")
         if not once:
-            err.print(f"unyo running shop {cfg.shop_id} against {cfg.rms.base_url} "
+            shops = ", ".join(c.shop_id for c in configs)
+            err.print(f"unyo worker {store.worker} running shop(s) {shops} "
                       "(Ctrl-C or SIGTERM stops after the current step)", highlight=False,
                       markup=False, soft_wrap=True)
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with suppress(KeyboardInterrupt):
-                runner.run_forever(stop)
+                worker.run_forever(stop)
             store.close()
             return
-        runner.run_once()
-    steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}
-             for s in runner.steps}
-    with ctx.store.transaction() as conn:
-        stages = ctx.store.stage_counts(conn, ctx.shop)
-    doc = {"shop": cfg.shop_id, "now": ctx.clock.now().astimezone(JST).isoformat(),
-           "steps": steps,
-           "stages": stages, "api_calls": dict(ctx.channel.calls)}
+        busy = worker.run_once()
+    docs: list[dict[str, Any]] = []
+    for slot in worker.slots:
+        ctx, runner = slot.runner.ctx, slot.runner
+        steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}
+                 for s in runner.steps}
+        if slot in busy:
+            steps = {"lease": {"result": None, "error":
+                               f"shop {ctx.shop} is being worked by worker {slot.holder}"}}
+        with ctx.store.transaction() as conn:
+            stages = ctx.store.stage_counts(conn, ctx.shop)
+        docs.append({"shop": ctx.shop, "now": ctx.clock.now().astimezone(JST).isoformat(),
+                     "steps": steps, "stages": stages, "api_calls": dict(ctx.channel.calls)})
+    failed = bool(busy) or any(s.last_error for slot in worker.slots
+                               for s in slot.runner.steps)
     if as_json:
-        _print_json(doc)
+        _print_json(docs[0] if len(docs) == 1 and not (config and config.is_dir())
+                    else {"shops": docs})
     else:
-        for name, s in steps.items():
-            line = (f"{name}: {escape(str(s['result']))}" if not s["error"]
-                    else f"{name}: [red]{escape(s['error'])}[/]")
-            out.print(line, highlight=False, soft_wrap=True)
-        out.print(f"stages: {stages}", highlight=False, markup=False)
+        for doc in docs:
+            if len(docs) > 1:
+                out.print(f"[bold]{escape(doc['shop'])}[/]", highlight=False)
+            for name, st in doc["steps"].items():
+                line = (f"{name}: {escape(str(st['result']))}" if not st["error"]
+                        else f"{name}: [red]{escape(st['error'])}[/]")
+                out.print(line, highlight=False, soft_wrap=True)
+            out.print(f"stages: {doc['stages']}", highlight=False, markup=False)
     store.close()
-    if any(s.last_error for s in runner.steps):
+    if failed:
         raise typer.Exit(1)
+
+
+def _load_shops(config: Path | None) -> list[Config]:
+    """The shop file, or every *.yaml / *.yml in a folder (one shop each): distinct shop
+    ids, one database. Every file's mistakes are shown before exiting."""
+    if config is None or not config.is_dir():
+        return [_load(config, required=True)]
+    files = sorted(p for p in config.iterdir()
+                   if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        _fail(f"{config}: no shop files (*.yaml) in this folder")
+    configs: list[Config] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            configs.append(load_config(path))
+        except ConfigError as e:
+            problems.extend(e.problems)
+    seen: dict[str, str] = {}
+    for cfg in configs:
+        if cfg.shop_id in seen:
+            problems.append(f"{cfg.path}: shop.id: {cfg.shop_id!r} is also the id of "
+                            f"{seen[cfg.shop_id]} (each shop needs its own id)")
+        seen.setdefault(cfg.shop_id, str(cfg.path))
+    if len({c.database_url for c in configs}) > 1:
+        problems.append(f"{config}: the shop files name different databases; one "
+                        "installation keeps all its shops in one database (database.url "
+                        "or UNYO_DATABASE_URL)")
+    if problems:
+        for p in problems:
+            err.print(p, highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    return configs
+
+
+def _run_clock(now: str | None) -> Any:
+    """The runner's clock: real time; shifted by --now; or the sandbox's shared
+    simulated clock (UNYO_SANDBOX_CLOCK, see ScaledClock)."""
+    import os
+
+    from unyo.clock import ScaledClock
+    from unyo.wiring import OffsetClock
+
+    spec = os.environ.get("UNYO_SANDBOX_CLOCK")
+    if spec:
+        if now:
+            _fail("--now and UNYO_SANDBOX_CLOCK both set the clock: use one")
+        try:
+            return ScaledClock.parse(spec)
+        except ValueError as e:
+            _fail(f"UNYO_SANDBOX_CLOCK: {e}")
+    return OffsetClock(_instant(now)) if now else None
 
 
 def _instant(text: str, option: str = "--now") -> datetime:
@@ -322,19 +424,61 @@ def schema() -> None:
     _print_json(build_schema())
 
 
-@app.command()
-def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("unyo.yaml"),
-          as_json: JsonOpt = False) -> None:
-    """Validate the shop file: YAML, settings, rules and templates, with file:line errors."""
+def _load_checked(path: Path | None, required: bool = True) -> Config:
+    """The shop file validated as `unyo check` does; its errors on stderr and exit 2."""
     from unyo.adapters.mail import MailTemplateError, MailTemplates
 
-    cfg = _load(path, required=True)
+    cfg = _load(path, required=required)
     try:  # the shop's own templates are compiled and tried even while mail is off
         MailTemplates.load(cfg.mail, cfg.shop_name or cfg.shop_id)
     except MailTemplateError as e:
         for problem in e.problems:
             err.print(problem, highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    return cfg
+
+
+@app.command()
+def doctor(config: Annotated[Path | None, typer.Option(
+               "--config", "-c", show_default=False,
+               help="The shop file, or a folder of shop files (default: unyo.yaml).")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Check the installation: shop file, database, RMS login, SMTP login, warehouse
+    folders, the license key's expiry. Sends nothing; exits 1 if a check fails."""
+    from unyo.doctor import FAIL, WARN, check_database, check_shop
+
+    configs = _load_shops(config)
+    db = check_database(configs[0].database_url)
+    checks = [db]
+    store = None
+    if db.status != FAIL:
+        from unyo.adapters.db import Store
+
+        store = Store.open(configs[0].database_url, migrate=False)
+    try:
+        for cfg in configs:
+            checks.extend(check_shop(cfg, store=store if db.status == "ok" else None))
+    finally:
+        if store is not None:
+            store.close()
+    failed = any(c.status == FAIL for c in checks)
+    if as_json:
+        _print_json({"ok": not failed, "checks": [c.as_dict() for c in checks]})
+    else:
+        style = {"ok": "green", WARN: "yellow", FAIL: "bold red"}
+        for c in checks:
+            where = f"{c.shop} " if c.shop else ""
+            out.print(f"[{style[c.status]}]{c.status:>4}[/] {escape(where + c.name)}: "
+                      f"{escape(c.message)}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("unyo.yaml"),
+          as_json: JsonOpt = False) -> None:
+    """Validate the shop file: YAML, settings, rules and templates, with file:line errors."""
+    cfg = _load_checked(path)
     doc = {"file": str(path), "ok": True, "shop": cfg.shop_id, "rules": len(cfg.rules),
            "mail": cfg.mail.enabled, "warehouse": cfg.warehouse.enabled}
     if as_json:
@@ -377,9 +521,15 @@ def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to
     out.print(f"replayed {sim.orders} orders imported {start.astimezone(JST):%Y-%m-%d %H:%M}"
               f" → {end.astimezone(JST):%Y-%m-%d %H:%M} (JST) through {flow}", highlight=False,
               markup=False, soft_wrap=True)
+    out.print(f"  {sim.shipping} would ship, {sim.cancelled} cancelled, {sim.unpaid} never "
+              "paid (payment and cancellation times as they happened)", highlight=False,
+              markup=False)
     out.print(f"  自動化率 current {rate(sim.current.automation_rate)} → proposed "
-              f"{rate(sim.proposed.automation_rate)} (orders no rule sends to 確認待ち)",
-              highlight=False, markup=False)
+              f"{rate(sim.proposed.automation_rate)} (orders that would ship and no rule "
+              "sends to 確認待ち)", highlight=False, markup=False)
+    out.print(f"  cancelled after hand-off (a person stops them at the warehouse): current "
+              f"{sim.current.cancelled_after_handoff} → proposed "
+              f"{sim.proposed.cancelled_after_handoff}", highlight=False, markup=False)
     table = Table(title="orders per rule (確認待ち / 保留)", title_justify="left")
     for col in ("rule", "current", "proposed"):
         table.add_column(col, justify="left" if col == "rule" else "right")
@@ -436,6 +586,17 @@ def report(since: Annotated[str | None, typer.Option(
     for d in [*rep.stage_dwell, *rep.gate_dwell]:
         dwell.add_row(d.name, str(d.count), _num(d.p50_minutes), _num(d.p90_minutes))
     out.print(dwell)
+    if rep.rule_orders:
+        rules = Table(title="rules: orders acted on, their gates' dwell (minutes)",
+                      title_justify="left")
+        for col in ("rule", "orders", "gates", "p50", "p90"):
+            rules.add_column(col, justify="left" if col == "rule" else "right")
+        by_rule = {x.name: x for x in rep.rule_dwell}
+        for name, n in rep.rule_orders.items():
+            g = by_rule.get(name)
+            rules.add_row(escape(name), str(n), str(g.count if g else 0),
+                          _num(g.p50_minutes if g else None), _num(g.p90_minutes if g else None))
+        out.print(rules)
     waiting = Table(title="waiting now", title_justify="left")
     for col in ("gate", "reason", "orders"):
         waiting.add_column(col, justify="right" if col == "orders" else "left")
@@ -473,6 +634,55 @@ def _day_or_instant(text: str, option: str) -> datetime:
     return _instant(text, option)
 
 
+@flow_app.command("draw")
+def flow_draw(
+        config: ConfigOpt = None,
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="Write to this file (default: stdout).")] = None,
+        fmt: Annotated[str | None, typer.Option(
+            "--format", help="mermaid or html (default: html when -o ends in .html, "
+                             "else mermaid).", show_default=False)] = None,
+        counts: Annotated[bool, typer.Option(
+            "--counts", help="Put the period's figures on the nodes (from the database).")
+        ] = False,
+        since: Annotated[str | None, typer.Option(
+            help="With --counts: from this day or instant; default 30 days ago.")] = None,
+        until: Annotated[str | None, typer.Option(
+            help="With --counts: up to this day or instant (exclusive); default now.")] = None,
+        ) -> None:
+    """Draw the flow diagram (運用フロー図) from the shop file, as Mermaid or one HTML file."""
+    from unyo.diagram import build_diagram, diagram_counts, to_html, to_mermaid
+
+    if fmt not in (None, "mermaid", "html"):
+        _fail(f"--format: {fmt!r} is not a format (use mermaid or html)")
+    if (since or until) and not counts:
+        _fail("--since and --until give the period of --counts: add --counts")
+    cfg = _load_checked(config, required=False)  # an invalid file draws nothing
+    figures = None
+    if counts:
+        start, end = _period(since, until)
+        store = _open_store(cfg.database_url)
+        try:
+            figures = diagram_counts(store, cfg.shop_id, start, end)
+        finally:
+            store.close()
+    diagram = build_diagram(cfg, figures)
+    as_html = fmt == "html" or (fmt is None and output is not None
+                                and output.suffix.lower() in (".html", ".htm"))
+    text = (to_html(diagram, title=f"{cfg.shop_name or cfg.shop_id} 運用フロー図")
+            if as_html else to_mermaid(diagram))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write {output}: {e.strerror or e}")
+    err.print(f"wrote {output} ({'html' if as_html else 'mermaid'}: {len(cfg.rules)} rules"
+              f"{', with counts' if counts else ''})", highlight=False, markup=False,
+              soft_wrap=True)
+
+
 @orders_app.command("show")
 def orders_show(number: str, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
@@ -492,6 +702,23 @@ def orders_show(number: str, config: ConfigOpt = None,
     o = doc["order"]
     out.print(f"[bold]{o['order_number']}[/] stage={o['stage']} RMS={o['rms_status']} "
               f"合計={o['amounts']['total']:,}円", highlight=False)
+    merge = doc.get("merge")
+    if merge and merge.get("merged_into"):
+        out.print(f"  同梱: merged into {merge['merged_into']} (cancelled in unyo, not at RMS; "
+                  f"its parcel is {merge['merged_into']}'s, now {merge['survivor_stage']})",
+                  highlight=False, markup=False, soft_wrap=True)
+        for f in merge["reports"]:
+            out.print(f"  report via {merge['merged_into']}: {f['kind']} {f['status']} "
+                      f"attempts={f['attempts']} {f['last_error'] or ''}", highlight=False,
+                      markup=False)
+    elif merge:
+        for m in merge["merged"]:
+            items = ", ".join(f"{i['name']} × {i['units']}" for i in m["items"])
+            out.print(f"  同梱: carries {m['order_number']} (合計={m['total']:,}円, "
+                      f"RMS={m['rms_status']}): {items}", highlight=False, markup=False,
+                      soft_wrap=True)
+        out.print(f"  同梱: parcel 合計={merge['parcel_total']:,}円", highlight=False,
+                  markup=False)
     for g in doc["gates"]:
         state = "open" if g["closed_at"] is None else f"closed {g['closed_at']} by {g['closed_by']}"
         out.print(f"  gate {g['kind']}: {g['reason']} ({state})", highlight=False, markup=False)
@@ -572,16 +799,33 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
          database: Annotated[str | None, typer.Option(help="Database URL (default: a temporary "
                                                      "SQLite file).")] = None,
          as_json: JsonOpt = False) -> None:
-    """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock."""
-    from unyo.demo import run_demo
+    """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock, with
+    the dashboard served on 127.0.0.1 until Ctrl-C (--headless: exit after the summary)."""
+    from unyo.demo import DemoDashboard, run_demo
 
+    def show(summary: dict[str, Any]) -> None:
+        _print_json(summary) if as_json else _print_summary(summary)
+
+    def started(url: str, user: str, password: str) -> None:
+        err.print(f"dashboard: {url}  (user {user}, password {password})", highlight=False,
+                  markup=False, soft_wrap=True)
+
+    def finished(summary: dict[str, Any]) -> None:
+        show(summary)
+        sys.stdout.flush()
+        err.print("the dashboard keeps serving; Ctrl-C stops", highlight=False, markup=False)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                pass
+
+    served = None if headless else DemoDashboard(started, finished)
     with progress_bar(not as_json) as report:
         summary = run_demo(orders=orders, seed=seed, speed=speed, database_url=database,
-                           progress=report)
-    if as_json:
-        _print_json(summary)
-        return
-    _print_summary(summary)
+                           progress=report, dashboard=served)
+    if headless:
+        show(summary)
 
 
 STAGE_LABELS = {"processing": "受注処理", "ready": "出荷OK", "at_warehouse": "倉庫連携済",
@@ -759,6 +1003,107 @@ def sandbox_warehouse(
             shown = len(wms.stats.result_files)
             if stop:
                 break
+
+
+@app.command()
+def serve(config: ConfigOpt = None,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+          insecure_cookie: Annotated[bool, typer.Option(
+              help="Session cookie without Secure, for plain http on a loopback host only "
+                   "(browsers keep Secure cookies on http://127.0.0.1 anyway).")] = False,
+          ) -> None:
+    """The dashboard (FastAPI). Put it behind a TLS reverse proxy: docs/dashboard.md."""
+    import uvicorn
+
+    from unyo.web import create_app
+    from unyo.web.server import LOOPBACK, uvicorn_config
+
+    if insecure_cookie and host not in LOOPBACK:
+        _fail("--insecure-cookie is only for a loopback --host (127.0.0.1); serve other "
+              "hosts through TLS")
+    cfg = _load(config)
+    store = _open_store(cfg.database_url)
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.users import Users
+
+    if not Users(Accounts(store.engine)).list():
+        err.print("no dashboard users yet: add one with `unyo user add NAME --role admin`",
+                  highlight=False, markup=False, soft_wrap=True)
+    err.print(f"unyo dashboard for shop {cfg.shop_id} on http://{host}:{port} (Ctrl-C stops)",
+              highlight=False, markup=False, soft_wrap=True)
+    server = uvicorn.Server(uvicorn_config(create_app(store, cfg,
+                                                      secure_cookies=not insecure_cookie),
+                                           host, port))
+    try:
+        server.run()
+    finally:
+        store.close()
+
+
+def _users(config: Path | None) -> tuple[Any, Any]:
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.users import Users
+
+    cfg = _load(config)
+    store = _open_store(cfg.database_url)
+    return Users(Accounts(store.engine)), store
+
+
+@user_app.command("add")
+def user_add(name: str,
+             role: Annotated[str, typer.Option(help="operator or admin.")] = "operator",
+             password_stdin: Annotated[bool, typer.Option(
+                 "--password-stdin", help="Read the password from stdin (one line).")] = False,
+             config: ConfigOpt = None) -> None:
+    """Add a dashboard user; the password is asked twice (or read from stdin)."""
+    from unyo.app.users import UserError
+    from unyo.clock import SystemClock
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    users, store = _users(config)
+    try:
+        users.add(name, role, password, SystemClock().now())
+    except UserError as e:
+        _fail(str(e))
+    finally:
+        store.close()
+    out.print(f"added {role} {name}", highlight=False, markup=False)
+
+
+@user_app.command("list")
+def user_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Dashboard users."""
+    users, store = _users(config)
+    rows = [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat(),
+             "disabled": u.disabled} for u in users.list()]
+    store.close()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("name", "role", "created", "disabled")
+    for r in rows:
+        table.add_row(escape(r["name"]), r["role"], r["created_at"], "yes" if r["disabled"]
+                      else "")
+    out.print(table)
+
+
+@user_app.command("disable")
+def user_disable(name: str, config: ConfigOpt = None) -> None:
+    """Disable a dashboard user and end their sessions."""
+    from unyo.app.users import UserError
+
+    users, store = _users(config)
+    try:
+        users.disable(name)
+    except UserError as e:
+        _fail(str(e), 1)
+    finally:
+        store.close()
+    out.print(f"disabled {name}", highlight=False, markup=False)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 JST = timezone(timedelta(hours=9), "JST")
 
-__all__ = ["JST", "Clock", "SimClock", "SystemClock", "parse_instant"]
+__all__ = ["JST", "Clock", "ScaledClock", "SimClock", "SystemClock", "parse_instant"]
 
 
 class Clock(Protocol):
@@ -77,3 +77,40 @@ def parse_instant(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=JST)
     return value
+
+
+class ScaledClock:
+    """Simulated time as a function of wall time: start + (wall − anchor) × speed.
+
+    Processes given the same (start, anchor, speed) read one shared clock, which is
+    how several `unyo run` workers and the sandbox emulators agree on a simulated day
+    (`UNYO_SANDBOX_CLOCK=START@ANCHOR*SPEED`, e.g.
+    `2026-11-27T09:00:00+09:00@1795000000.0*60`). For the sandbox only.
+    """
+
+    def __init__(self, start: datetime, anchor: float, speed: float) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware start")
+        if not speed > 0:
+            raise ValueError("ScaledClock speed must be positive")
+        self.start, self.anchor, self.speed = start, anchor, speed
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+    def spec(self) -> str:
+        return f"{self.start.isoformat()}@{self.anchor!r}*{self.speed!r}"
+
+    @classmethod
+    def parse(cls, text: str) -> ScaledClock:
+        try:
+            start, rest = text.strip().split("@", 1)
+            anchor, speed = rest.split("*", 1)
+            return cls(parse_instant(start), float(anchor), float(speed))
+        except ValueError as e:
+            raise ValueError(f"{text!r} is not START@ANCHOR*SPEED "
+                             f"(e.g. 2026-11-27T09:00:00+09:00@1795000000.0*60): {e}") from None

@@ -7,8 +7,11 @@ through the day and on until nothing more moves, then summarises what happened.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -116,10 +119,38 @@ def _state(store: Store, shop: str) -> tuple[Any, ...]:
                 len(store.pending_imports(conn, shop)))
 
 
+@dataclass
+class DemoDashboard:
+    """Serve the dashboard while the demo runs: `started(url, user, password)` is told
+    where (a free loopback port, a demo admin with a generated password); `finished
+    (summary)` is called at the end, still serving, and returns when serving should stop."""
+
+    started: Callable[[str, str, str], None]
+    finished: Callable[[dict[str, Any]], None]
+
+
+def _serve_dashboard(store: Store, config: Config, clock: SimClock, smtp: SmtpSink,
+                     dashboard: DemoDashboard) -> Any:
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.users import Users
+    from unyo.web import create_app
+    from unyo.web.server import BackgroundServer
+
+    password = secrets.token_urlsafe(12)
+    Users(Accounts(store.engine)).add("demo", "admin", password, SystemClock().now())
+    # Plain http on loopback, sandbox data only: the cookie goes without Secure here.
+    server = BackgroundServer(create_app(store, config, clock, smtp_sink=smtp,
+                                         secure_cookies=False)).start()
+    dashboard.started(server.url, "demo", password)
+    return server
+
+
 def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
              database_url: str | None = None, progress: Progress = no_progress,
-             day_start: datetime | None = None) -> dict[str, Any]:
-    """Run the sandbox day; returns the summary printed by `unyo demo --json`."""
+             day_start: datetime | None = None,
+             dashboard: DemoDashboard | None = None) -> dict[str, Any]:
+    """Run the sandbox day; returns the summary printed by `unyo demo --json`. With
+    `dashboard`, the dashboard is served during the day and until `finished` returns."""
     if day_start is None:
         today = SystemClock().now().astimezone(JST).date()
         day_start = datetime(today.year, today.month, today.day, tzinfo=JST) - timedelta(days=1)
@@ -141,6 +172,7 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                                  "RMS_LICENSE_KEY": DEMO_LICENSE_KEY})
         runner = Runner.for_shop(ctx)
         operator = DemoOperator(store, config.shop_id)
+        web = _serve_dashboard(store, config, clock, smtp, dashboard) if dashboard else None
         wall0 = time.perf_counter()
         day_minutes = int((day_end - day_start) / STEP)
         t = day_start
@@ -189,5 +221,10 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
         rep = build_report(store, config.shop_id, day_start, t + STEP)
         summary["automation_rate"] = rep.automation_rate
         summary["manual_touches"] = sum(tch.count for tch in rep.manual_touches)
+        if dashboard is not None and web is not None:
+            try:
+                dashboard.finished(summary)
+            finally:
+                web.stop()
         store.close()
         return summary

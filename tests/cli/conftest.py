@@ -65,12 +65,12 @@ def rms() -> Iterator[RmsEmulatorServer]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, rms: RmsEmulatorServer) -> Cli:
+def cli(tmp_path: Path, rms: RmsEmulatorServer, database_url: str) -> Cli:
     config = tmp_path / "unyo.yaml"
     config.write_text(SHOP_FILE, encoding="utf-8")
     db = tmp_path / "unyo.db"
     return Cli(env={"UNYO_RMS_BASE_URL": rms.base_url, "RMS_SERVICE_SECRET": SECRET,
-                    "RMS_LICENSE_KEY": KEY, "UNYO_DATABASE_URL": f"sqlite:///{db}"},
+                    "RMS_LICENSE_KEY": KEY, "UNYO_DATABASE_URL": database_url},
                config=config, db=db)
 
 

@@ -102,10 +102,27 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert load_config(path, env={}).shop_name == "店"
 
 
-def test_directory_instead_of_file(cli: Cli, tmp_path: Path) -> None:
-    result = cli("run", "-c", str(tmp_path), "--once")
+def test_a_folder_without_shop_files(cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "shops"
+    empty.mkdir()
+    result = cli("run", "-c", str(empty), "--once")
     assert result.exit_code == 2
-    assert f"{tmp_path}: cannot read the file" in result.stderr
+    assert f"{empty}: no shop files (*.yaml) in this folder" in result.stderr
+
+
+def test_a_folder_of_shops_needs_distinct_ids_and_one_database(cli: Cli,
+                                                                tmp_path: Path) -> None:
+    shops = tmp_path / "shops"
+    shops.mkdir()
+    (shops / "a.yaml").write_text("shop:\n  id: same\n", encoding="utf-8")
+    (shops / "b.yaml").write_text("shop:\n  id: same\ndatabase:\n  url: sqlite:///other.db\n",
+                                  encoding="utf-8")
+    (shops / "c.yaml").write_text("shop:\n  id: [broken\n", encoding="utf-8")
+    result = cli("run", "-c", str(shops), "--once", env={"UNYO_DATABASE_URL": None})
+    assert result.exit_code == 2
+    assert f"{shops / 'c.yaml'}:3: YAML error" in result.stderr  # every file's mistakes are shown
+    assert "'same' is also the id of" in result.stderr
+    assert "name different databases" in result.stderr
 
 
 def test_a_secret_where_a_variable_name_belongs_is_refused_and_not_echoed(

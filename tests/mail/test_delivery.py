@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
@@ -102,10 +101,10 @@ class CrashingStore(Store):
         super().record_attempts(conn, attempts, now)
 
 
-def test_the_crash_window_repeats_at_most_the_one_mail_in_flight(tmp_path: Path,
+def test_the_crash_window_repeats_at_most_the_one_mail_in_flight(database_url: str,
                                                                   sink: SmtpSink) -> None:
     # given an order, and an engine that dies right after the relay accepted its mail
-    store = CrashingStore(Store.open(f"sqlite:///{tmp_path / 'crash.db'}").engine)
+    store = CrashingStore(Store.open(database_url).engine)
     world = make_world(store, sink)
     order = world.import_order()
     store.crash_next = True

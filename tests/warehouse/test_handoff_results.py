@@ -267,3 +267,39 @@ def test_a_result_file_still_being_written_waits_until_it_settles(shop: Shop):
     old = time.time() - 60
     os.utime(path, (old, old))
     assert import_results(shop.ctx).files == 1
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+@pytest.mark.parametrize("dies", ["after staging", "after publishing"])
+def test_a_worker_dying_mid_hand_off_never_sends_a_batch_twice(store: Store, tmp_path: Path,
+                                                               dies: str):
+    # given a worker that dies after staging the file (and noting its name), or right
+    # after giving it to the WMS, before the hand-off is recorded
+    shop = Shop(store, tmp_path / "wh")
+    numbers = shop.add_ready(3)
+    real_publish = shop.warehouse.publish
+
+    def publish(name: str) -> bool:
+        if dies == "after publishing":
+            real_publish(name)
+        raise Crash(dies)
+
+    shop.warehouse.publish = publish  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        hand_off_orders(shop.ctx)
+    assert all(shop.effects(n)["hand_off_to_warehouse"] == "pending" for n in numbers)
+    staged = [p for p in (shop.folder / "requests").iterdir() if p.name.startswith(".")]
+    assert len(staged) == (1 if dies == "after staging" else 0)
+    # when it (or the worker taking its shop over) runs again
+    shop.warehouse.publish = real_publish  # type: ignore[method-assign]
+    result = hand_off_orders(shop.ctx)
+    # then the WMS has exactly one request per order, and the hand-off is recorded
+    [file] = shop.request_files()
+    assert [r[0] for r in read_csv(file)[1:]] == numbers
+    assert result.batches == [file.name] and result.sent == 0
+    assert all(shop.effects(n)["hand_off_to_warehouse"] == "done" for n in numbers)
+    assert not [p for p in (shop.folder / "requests").iterdir() if p.name.startswith(".")]
+    assert hand_off_orders(shop.ctx).batches == []

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from unyo.adapters.db.store import PendingImport, backoff
 from unyo.app.context import ShopContext, log
+from unyo.app.merging import merge_orders, merge_wishes
 from unyo.app.processing import rerun_for_buyers, with_rules
 from unyo.domain import ChannelOrder, Decision, ImportOrder, RmsStatus, decide
 from unyo.domain.vocabulary import CANCELLED_RMS
@@ -122,8 +123,9 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
         fresh = with_rules(ctx, conn, [d for d in decisions if d.order.number not in known],
                            now)
         ids = store.create_orders(conn, fresh, now)
-        rerun_for_buyers(ctx, conn, [d.order.with_(id=i, version=1)
-                                     for i, d in zip(ids, fresh, strict=True)], now)
+        rerun = rerun_for_buyers(ctx, conn, [d.order.with_(id=i, version=1)
+                                             for i, d in zip(ids, fresh, strict=True)], now)
+        merge_orders(ctx, conn, merge_wishes([*fresh, *rerun]), now)  # 同梱
         store.delete_pending(conn, shop, done)
         store.upsert_pending(conn, shop, waiting)
     result.imported += len(fresh)

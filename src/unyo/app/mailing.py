@@ -103,7 +103,8 @@ def _prepare(ctx: ShopContext, mailer: MailSender, result: DeliveryResult,
             done.append(Attempt(effect, True, "skipped: the order no longer exists"))
         elif not policy.enabled:
             done.append(Attempt(effect, True, f"skipped: mail.{name}.enabled is false"))
-        elif kind is MailKind.thanks and order.stage is Stage.cancelled:
+        elif kind is MailKind.thanks and order.stage is Stage.cancelled \
+                and not order.merged_into:  # a merged order (同梱) was not cancelled at RMS
             done.append(Attempt(effect, True, SKIPPED_CANCELLED))
         elif policy.max_age and queued.get(effect.id, now) + \
                 timedelta(seconds=policy.max_age) < now:

@@ -1,4 +1,5 @@
-"""Manual actions (人の作業): release a gate, hold an order, cancel it.
+"""Manual actions (人の作業): release a gate, hold an order, cancel it, set its
+warehouse note.
 
 Shared by the CLI and the dashboard. Each is a person's touch, recorded on the
 order with who, when and why, and counted against the automation rate.
@@ -18,6 +19,7 @@ from unyo.domain import (
     GateKind,
     OpenGate,
     Order,
+    SetField,
     decide,
 )
 
@@ -70,3 +72,12 @@ def cancel(store: Store, shop: str, number: str, *, note: str, by: str,
     """Cancel the order in unyo (before hand-off); RMS is not told by this action."""
     command = CancelOrder(note or "手動キャンセル", now, Actor.person, by=by)
     return _act(store, shop, number, command, now)
+
+
+def set_warehouse_note(store: Store, shop: str, number: str, note: str, *, by: str,
+                       now: datetime) -> Order:
+    """Set the note handed to the warehouse with the order (倉庫への指示); empty removes it."""
+    if len(note) > 200:
+        raise ManualActionError("the warehouse note is longer than 200 characters")
+    return _act(store, shop, number, SetField("warehouse_note", note, now, Actor.person, by=by),
+                now)

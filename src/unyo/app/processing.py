@@ -82,21 +82,22 @@ def with_rules(ctx: ShopContext, conn: Connection, decisions: Sequence[Decision]
 
 
 def rerun_for_buyers(ctx: ShopContext, conn: Connection, new_orders: Sequence[Order],
-                     now: datetime) -> int:
-    """A new order changes its buyer's other open orders' facts: run their rules again."""
+                     now: datetime) -> list[Decision]:
+    """A new order changes its buyer's other open orders' facts: run their rules again.
+    Returns the decisions written (their `merge` says which merge rules hold)."""
     if not ctx.config.rules or not new_orders:
-        return 0
+        return []
     by_buyer = ctx.store.buyer_orders(conn, ctx.shop, {o.channel.buyer_key() for o in new_orders})
     # Only buyers with more than one order have facts that the new order changed.
     ids = [oid for rows in by_buyer.values() if len(rows) > 1 for oid, stage, _ in rows
            if stage in {s.value for s in BEFORE_HANDOFF}]
     if not ids:
-        return 0
+        return []
     others = list(ctx.store.load_orders_by_id(conn, ids).values())
-    moves = [(o, d) for o, d in zip(others, with_rules(ctx, conn, [Decision(o) for o in others],
-                                                         now), strict=True) if d.changed]
-    ctx.store.apply_many(conn, moves, now)
-    return len(moves)
+    ruled = with_rules(ctx, conn, [Decision(o) for o in others], now)
+    moves = [(o, d) for o, d in zip(others, ruled, strict=True) if d.changed]
+    lost = {o.id for o in ctx.store.apply_many(conn, moves, now)}
+    return [d for o, d in zip(others, ruled, strict=True) if o.id not in lost]
 
 
 def release_holds(ctx: ShopContext) -> int:

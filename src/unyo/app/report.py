@@ -55,6 +55,10 @@ class Report:
     stage_dwell: list[Dwell] = field(default_factory=list)
     gate_dwell: list[Dwell] = field(default_factory=list)
     waiting_now: dict[str, dict[str, int]] = field(default_factory=dict)
+    rule_orders: dict[str, int] = field(default_factory=dict)
+    """Per shop rule: orders of the period it acted on (a rule_matched event)."""
+    rule_dwell: list[Dwell] = field(default_factory=list)
+    """Per shop rule: its gates, opened → closed (the flow diagram's rule nodes)."""
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,14 +100,26 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
             basis = "ready"
             reached = store.orders_reaching(conn, shop, Stage.ready, since, until)
         events, gates, imported = store.history(conn, list(reached))
+        # 同梱: an order merged into another leaves the flow (cancelled in unyo) and ships in
+        # that order's parcel, so it is not counted on its own; a person's touch on it
+        # before the merge counts against the order that carried it.
+        carried = {oid: [int(o["id"]) for e in evs if e.type is EventType.merged_from
+                         for o in e.data.get("orders", ()) if o.get("id")]
+                   for oid, evs in events.items()}
+        merged_ids = [i for ids in carried.values() for i in ids]
+        merged_events = store.history(conn, merged_ids)[0] if merged_ids else {}
         waiting = store.open_gate_reasons(conn, shop)
     touches: Counter[str] = Counter()
     automated = 0
     stage_minutes: dict[str, list[float]] = {s: [] for s in STAGE_FLOW[:-1]}
     gate_minutes: dict[str, list[float]] = {}
+    rule_minutes: dict[str, list[float]] = {}
+    rule_orders: Counter[str] = Counter()
     for oid, done_at in reached.items():
         manual = [e for e in events[oid] if e.actor is Actor.person and e.at <= done_at
                   and e.type in TOUCHES]
+        manual += [e for i in carried[oid] for e in merged_events.get(i, ())
+                   if e.actor is Actor.person and e.type in TOUCHES]
         touches.update(touch_reason(e) for e in manual)
         automated += not manual
         # time spent in each stage: from entering it to entering the next
@@ -114,10 +130,15 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
         for a, b in pairwise(STAGE_FLOW):
             if a in entered and b in entered and entered[b] >= entered[a]:
                 stage_minutes[a].append((entered[b] - entered[a]).total_seconds() / 60)
+        rule_orders.update({str(e.data["rule"]) for e in events[oid] if e.at <= done_at
+                            and e.type is EventType.rule_matched and e.data.get("rule")})
         for g in gates[oid]:
             if g.closed_at is not None:
                 gate_minutes.setdefault(g.kind.value, []).append(
                     (g.closed_at - g.opened_at).total_seconds() / 60)
+                if g.rule:
+                    rule_minutes.setdefault(g.rule, []).append(
+                        (g.closed_at - g.opened_at).total_seconds() / 60)
     total = sum(touches.values())
     return Report(
         shop=shop, since=since, until=until, basis=basis, orders=len(reached),
@@ -128,4 +149,6 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
                      if basis == "shipped" or s == "processing"],
         gate_dwell=[_dwell(k, m) for k, m in sorted(gate_minutes.items())],
         waiting_now=waiting,
+        rule_orders=dict(sorted(rule_orders.items())),
+        rule_dwell=[_dwell(r, m) for r, m in sorted(rule_minutes.items())],
     )

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from unyo.adapters.db.accounts import Accounts
 from unyo.app.context import ShopContext, log
+from unyo.app.dashboard import RMS_AUTH_ALERT
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.ports import ChannelAuthError, ChannelError
@@ -22,6 +24,10 @@ from unyo.app.processing import release_holds
 from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
 from unyo.app.warehouse import hand_off_orders, import_results
+
+RMS_STEPS = frozenset({"import"})
+"""Steps that always call RMS (searchOrder): their success means RMS takes the credentials.
+(A sync with no open order calls nothing.)"""
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Step:
 class Runner:
     ctx: ShopContext
     steps: list[Step] = field(default_factory=list)
+    _auth_noted: bool | None = field(default=None, repr=False)  # None: not known yet
 
     @classmethod
     def for_shop(cls, ctx: ShopContext) -> Runner:
@@ -63,10 +70,13 @@ class Runner:
         try:
             step.last_result = step.run(self.ctx)
             step.last_error = None
+            if step.name in RMS_STEPS:
+                self._note_auth(None)
         except ChannelAuthError as e:
             step.failures += 1
             step.last_error = str(e)
             log.error("%s: %s", step.name, e)
+            self._note_auth(str(e))
         except ChannelError as e:
             step.failures += 1
             step.last_error = str(e)
@@ -75,6 +85,19 @@ class Runner:
             step.failures += 1
             step.last_error = f"{type(e).__name__}: {e}"
             log.exception("%s failed, will retry next turn", step.name)
+
+    def _note_auth(self, message: str | None) -> None:
+        """Keep RMS's refusal of the credentials where the dashboard shows it (another
+        process, maybe), and clear it once RMS answers again."""
+        if message is None and self._auth_noted is False:
+            return
+        try:
+            Accounts(self.ctx.store.engine).set_setting(
+                self.ctx.shop, RMS_AUTH_ALERT, message[:200] if message else None,
+                by="runner", now=self.ctx.clock.now())
+            self._auth_noted = message is not None
+        except Exception:  # the alert must never stop a step
+            log.exception("cannot record the RMS authentication alert")
 
     def run_once(self) -> None:
         """One cycle of every step, whatever their cadence."""

@@ -154,6 +154,8 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
                 attempts.append(Attempt(e, True, outcome.message or None))
                 result.reported += 1
                 continue
+            if e.payload.get("merged_into"):  # reported for an order merged into another
+                outcome = replace(outcome, message=f"同梱した注文 {number}: {outcome.message}")
             permanent = outcome.permanent or e.attempts + 1 >= ctx.config.outbox.max_attempts
             attempts.append(Attempt(e, False, outcome.message,
                                     None if permanent else now + backoff(e.attempts + 1)))

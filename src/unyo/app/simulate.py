@@ -1,17 +1,29 @@
 """What-if replay (`unyo simulate`): stored orders through another flow's rules.
 
-Each order imported in the period — its data as stored, the buyer's history as it
-stood when it arrived — is evaluated against the current flow's rules and against
-the proposed ones, touching nothing: no database write, no outside call. The result
-is the predicted automation rate of each (an order counts as automated when no rule
-opens a 確認待ち gate on it; holds end by themselves), the gates each rule would
-open, and the orders whose outcome differs. Cancelled orders are left out: no rule
-would have shipped them.
+Each order imported in the period is replayed the way it happened — its data as
+stored, the buyer's history as it stood when it arrived, and the outside events as
+they happened (its RMS status at import, when its payment settled, when it was
+cancelled at RMS or by a person), read from its event log — through the current
+flow's rules and the proposed ones, touching nothing: no database write, no outside
+call.
+
+Per order and flow: the rules run at its arrival (its RMS status then), and again
+when its payment settled later, as the live engine runs them; the checks it waits for
+are those of the last run before it could ship, the holds those whose end was still
+ahead. From the payment time and the holds' ends comes when it would have been ready
+(出荷OK), so an order cancelled at RMS is cancelled before the warehouse had it, or
+after (a person must stop it there) — a hold that outlasted the cancellation saved
+that work. Orders merged away (同梱) were not cancelled from outside: they are
+replayed as the orders they were.
+
+Results: the predicted automation rate of each flow (orders that would ship — paid,
+not cancelled — that no rule sends to 確認待ち), the gates each rule would open, the
+orders cancelled after hand-off, and the orders whose outcome differs.
 
 Limits, stated in the output: an order is replayed with its latest stored data (an
 order changed after import is replayed as changed), and "other open orders" counts
-the buyer's orders that had not shipped or been cancelled by then, taking an
-order's last change as its end.
+the buyer's orders that had not shipped or been cancelled by then, taking an order's
+last change as its end.
 """
 
 from __future__ import annotations
@@ -20,24 +32,38 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from unyo.adapters.db.codec import channel_from_json
 from unyo.adapters.db.store import Store, _attrs
-from unyo.app.processing import addresses_valid
+from unyo.app.processing import addresses_valid, next_business_day
 from unyo.domain import Order, Stage
-from unyo.domain.rules import ActionKind, CompiledRule, Condition, Facts, RuleInput
+from unyo.domain.decide import SETTLED_RMS
+from unyo.domain.rules import (
+    ActionKind,
+    CompiledRule,
+    Condition,
+    Facts,
+    HoldSpec,
+    RuleInput,
+    hold_until,
+)
+from unyo.domain.vocabulary import RmsStatus
 
 DIFFERENCES_SHOWN = 20
 NOTES = (
     "each order is replayed with its latest stored data (an order changed after import "
-    "is replayed as changed)",
+    "is replayed as changed); its payment and cancellation times come from its event log",
     "other_open_orders counts the buyer's orders not shipped or cancelled by then, taking "
     "an order's last change as its end",
-    "an order counts as automated when no rule sends it to 確認待ち; holds end by "
-    "themselves; gates that are not rules' (payment, warehouse) are the same in both flows",
+    "an order counts as automated when it would ship (paid, not cancelled) and no rule "
+    "sends it to 確認待ち; holds end by their time; gates that are not rules' (payment, "
+    "warehouse) are the same in both flows; ready is taken as handed off",
 )
+SHIPS, UNPAID, CANCELLED, CANCELLED_AFTER_HANDOFF = (
+    "ships", "unpaid", "cancelled", "cancelled_after_handoff")
+_SETTLED = frozenset(int(s) for s in SETTLED_RMS)
 
 
 @dataclass
@@ -46,29 +72,90 @@ class FlowOutcome:
     automation_rate: float | None = None
     checks: Counter[str] = field(default_factory=Counter)  # rule → orders it sends to 確認待ち
     holds: Counter[str] = field(default_factory=Counter)  # rule → orders it holds
+    cancelled_after_handoff: int = 0  # cancelled once ready: a person stops it at the WMS
 
     def as_dict(self) -> dict[str, Any]:
         return {"automated": self.automated, "automation_rate": self.automation_rate,
                 "checks": dict(self.checks.most_common()),
-                "holds": dict(self.holds.most_common())}
+                "holds": dict(self.holds.most_common()),
+                "cancelled_after_handoff": self.cancelled_after_handoff}
 
 
 @dataclass
 class Simulation:
     since: datetime
     until: datetime
-    orders: int = 0
+    orders: int = 0  # replayed
+    cancelled: int = 0  # of them, cancelled at RMS or by a person
+    unpaid: int = 0  # of them, never paid (and not cancelled)
     current: FlowOutcome = field(default_factory=FlowOutcome)
     proposed: FlowOutcome = field(default_factory=FlowOutcome)
     differing: int = 0
     differences: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def shipping(self) -> int:
+        """Orders that would ship (paid, not cancelled): the automation rate's basis."""
+        return self.orders - self.cancelled - self.unpaid
+
     def as_dict(self) -> dict[str, Any]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(),
-                "orders": self.orders, "current": self.current.as_dict(),
+                "orders": self.orders, "cancelled": self.cancelled, "unpaid": self.unpaid,
+                "shipping": self.shipping, "current": self.current.as_dict(),
                 "proposed": self.proposed.as_dict(),
                 "differences": {"total": self.differing, "orders": self.differences},
                 "notes": list(NOTES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The outside events of one order, as they happened."""
+
+    status: int  # RMS status at import
+    paid_at: datetime | None  # payment settled (RMS 300); None = never
+    cancelled_at: datetime | None  # cancelled at RMS or by a person; None = not
+
+
+def timeline(events: Sequence[tuple[str, str, datetime, Mapping[str, Any]]], rms_status: int,
+             stage: str, imported_at: datetime) -> Timeline:
+    """From the order's event log (`Store.replay_events`); an order without one (e.g.
+    rows copied in) is taken as its stored state says, from its import on."""
+    if not events:
+        return Timeline(rms_status, imported_at if rms_status in _SETTLED else None,
+                        imported_at if stage == Stage.cancelled.value else None)
+    status = rms_status
+    paid_at = cancelled_at = None
+    for type_, actor, at, data in events:
+        if type_ == "order_imported":
+            status = int(data.get("rms_status", rms_status))
+            if status in _SETTLED:
+                paid_at = at
+        elif "merged" in data:
+            continue  # about an order merged into this one
+        elif type_ == "payment_settled" and paid_at is None:
+            paid_at = at
+        elif type_ == "payment_reverted":
+            paid_at = None
+        elif cancelled_at is None and (type_ == "cancel_after_handoff" or (
+                type_ == "order_cancelled" and actor != "system")):
+            cancelled_at = at  # a merge (同梱) is the flow's own doing, not a cancellation
+    return Timeline(status, paid_at, cancelled_at)
+
+
+Entry = tuple[int, str, bool, tuple[HoldSpec, ...]]  # (condition, rule, checks, holds)
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """One flow's rules, as the replay reads them: the checking ones and the holding ones."""
+
+    checks: tuple[tuple[int, str], ...]  # (condition, rule)
+    holds: tuple[tuple[int, str, tuple[HoldSpec, ...]], ...]
+
+    @classmethod
+    def of(cls, entries: Sequence[Entry]) -> _Flow:
+        return cls(tuple((i, name) for i, name, check, _ in entries if check),
+                   tuple((i, name, specs) for i, name, _, specs in entries if specs))
 
 
 @dataclass(frozen=True)
@@ -77,15 +164,15 @@ class _Plan:
     (the same `when` in the file) is tested once per order, not once per flow."""
 
     conditions: tuple[Condition, ...]
-    current: tuple[tuple[int, str, bool, bool], ...]  # (condition, rule, checks, holds)
-    proposed: tuple[tuple[int, str, bool, bool], ...]
+    current: _Flow
+    proposed: _Flow
 
     @classmethod
     def of(cls, current: Sequence[CompiledRule], proposed: Sequence[CompiledRule]) -> _Plan:
         whens: list[Any] = []
         conditions: list[Condition] = []
 
-        def entry(rule: CompiledRule) -> tuple[int, str, bool, bool]:
+        def entry(rule: CompiledRule) -> Entry:
             when = rule.source.get("when") if isinstance(rule.source, Mapping) else None
             index = next((i for i, w in enumerate(whens) if when is not None and w == when),
                          None)
@@ -93,24 +180,60 @@ class _Plan:
                 index = len(conditions)
                 whens.append(when)
                 conditions.append(rule.when)
-            kinds = {a.kind for a in rule.then}
-            return index, rule.name, ActionKind.check in kinds, ActionKind.hold in kinds
+            holds = tuple(a.hold for a in rule.then
+                          if a.kind is ActionKind.hold and a.hold is not None)
+            return (index, rule.name, any(a.kind is ActionKind.check for a in rule.then),
+                    holds)
 
-        now, new = tuple(entry(r) for r in current), tuple(entry(r) for r in proposed)
-        return cls(tuple(conditions), now, new)
-
-
-def _outcome(rules: Sequence[tuple[int, str, bool, bool]],
-             hits: Sequence[bool]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    checks = tuple(name for i, name, check, _ in rules if check and hits[i])
-    holds = tuple(name for i, name, _, hold in rules if hold and hits[i])
-    return checks, holds
+        now, new = [entry(r) for r in current], [entry(r) for r in proposed]
+        return cls(tuple(conditions), _Flow.of(now), _Flow.of(new))
 
 
-def _count(flow: FlowOutcome, checks: tuple[str, ...], holds: tuple[str, ...]) -> None:
-    flow.checks.update(checks)
-    flow.holds.update(holds)
-    flow.automated += not checks
+Runs = list[tuple[RuleInput, list[bool]]]
+Outcome = tuple[tuple[str, ...], tuple[str, ...], str]  # (checks, holds, fate)
+
+
+def _hold_end(specs: tuple[HoldSpec, ...], given: RuleInput,
+              business_day: Callable[[date], date]) -> datetime | None:
+    ends = [u for u in (hold_until(s, given, business_day) for s in specs)
+            if u is not None and u > given.now]
+    return max(ends) if ends else None
+
+
+def _outcome(flow: _Flow, runs: Runs, line: Timeline,
+             business_day: Callable[[date], date]) -> Outcome:
+    """What a flow does with the order over its runs (arrival, then a late payment)."""
+    last = runs[-1][1]
+    checks = tuple(name for i, name in flow.checks if last[i])
+    holds: list[str] = []
+    ready = line.paid_at
+    for i, name, specs in flow.holds:
+        if not any(hits[i] for _, hits in runs):
+            continue
+        for given, hits in runs:  # a hold opens at the first run it holds; it ends by time
+            if hits[i]:
+                end = _hold_end(specs, given, business_day)
+                if end is not None:
+                    holds.append(name)
+                    if ready is not None and end > ready:
+                        ready = end
+                    break
+    if line.cancelled_at is not None:
+        handed = not checks and ready is not None and ready <= line.cancelled_at
+        fate = CANCELLED_AFTER_HANDOFF if handed else CANCELLED
+    else:
+        fate = SHIPS if line.paid_at is not None else UNPAID
+    return checks, tuple(holds), fate
+
+
+def _count(flow: FlowOutcome, outcome: Outcome) -> None:
+    checks, holds, fate = outcome
+    if checks:
+        flow.checks.update(checks)
+    if holds:
+        flow.holds.update(holds)
+    flow.automated += fate == SHIPS and not checks
+    flow.cancelled_after_handoff += fate == CANCELLED_AFTER_HANDOFF
 
 
 def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
@@ -118,40 +241,56 @@ def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
              progress: Callable[[str, int, int], None] | None = None) -> Simulation:
     sim = Simulation(since, until)
     plan = _Plan.of(current, proposed)
+    conditions = plan.conditions
     with store.transaction() as conn:
-        timeline = store.buyer_timeline(conn, shop, until)
-        starts = {k: [at for at, _ in v] for k, v in timeline.items()}
+        timeline_ = store.buyer_timeline(conn, shop, until)
+        starts = {k: [at for at, _ in v] for k, v in timeline_.items()}
         done = 0
         for rows in store.replay_rows(conn, shop, since, until):
-            for (oid, number, stage, rms, fp, attrs, data, buyer, ordered_at) in rows:
-                if stage == Stage.cancelled.value:
-                    continue
+            history_ = store.replay_events(conn, rows[0][0], rows[-1][0])
+            for (oid, number, stage, rms, fp, attrs, data, buyer, ordered_at,
+                 imported_at) in rows:
+                line = timeline(history_.get(oid, ()), rms, stage, imported_at)
                 channel = channel_from_json(data)
+                kept = _attrs(attrs)  # replayed as imported: without a merge (同梱)
                 order = Order(shop=shop, channel=channel, stage=Stage.processing, id=oid,
-                              fingerprint=fp, rms_status=rms, **_attrs(attrs))
-                history = timeline.get(buyer, [])
+                              fingerprint=fp, rms_status=line.status, tags=kept["tags"],
+                              settings=kept["settings"])
+                history = timeline_.get(buyer, [])
                 before = bisect.bisect_left(starts.get(buyer, []), ordered_at)
                 open_then = sum(1 for at, ended in history[:before]
                                 if ended is None or ended > ordered_at)
                 facts = Facts(other_open_orders=open_then, past_orders=before,
                               postal_code_valid=addresses_valid(channel), tags=order.tags)
                 given = RuleInput(order, facts, ordered_at)
-                hits = [condition(given) for condition in plan.conditions]
-                now_checks, now_holds = _outcome(plan.current, hits)
-                new_checks, new_holds = _outcome(plan.proposed, hits)
-                _count(sim.current, now_checks, now_holds)
-                _count(sim.proposed, new_checks, new_holds)
+                runs: Runs = [(given, [condition(given) for condition in conditions])]
+                if line.paid_at is not None and line.paid_at > imported_at:
+                    # the payment settled later: the rules ran again then, at RMS 300
+                    paid = RuleInput(order.with_(rms_status=int(RmsStatus.awaiting_shipment)),
+                                     facts, line.paid_at)
+                    runs.append((paid, [condition(paid) for condition in conditions]))
+                now_outcome = _outcome(plan.current, runs, line, next_business_day)
+                new_outcome = _outcome(plan.proposed, runs, line, next_business_day)
+                _count(sim.current, now_outcome)
+                _count(sim.proposed, new_outcome)
                 sim.orders += 1
-                if (now_checks, now_holds) != (new_checks, new_holds):
+                sim.cancelled += line.cancelled_at is not None
+                sim.unpaid += line.cancelled_at is None and line.paid_at is None
+                if now_outcome != new_outcome:
                     sim.differing += 1
                     if len(sim.differences) < DIFFERENCES_SHOWN:
                         sim.differences.append({
                             "order_number": number,
-                            "current": {"checks": list(now_checks), "holds": list(now_holds)},
-                            "proposed": {"checks": list(new_checks), "holds": list(new_holds)}})
+                            "current": _shown(now_outcome), "proposed": _shown(new_outcome)})
             done += len(rows)
             if progress:
                 progress("replay", done, done)
+    basis = sim.shipping
     for flow in (sim.current, sim.proposed):
-        flow.automation_rate = round(flow.automated / sim.orders, 4) if sim.orders else None
+        flow.automation_rate = round(flow.automated / basis, 4) if basis else None
     return sim
+
+
+def _shown(outcome: Outcome) -> dict[str, Any]:
+    checks, holds, fate = outcome
+    return {"checks": list(checks), "holds": list(holds), "fate": fate}

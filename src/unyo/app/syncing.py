@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unyo.app.context import ShopContext, log
+from unyo.app.merging import merge_orders, merge_wishes
 from unyo.app.processing import with_rules
-from unyo.domain import SyncOrder, decide
+from unyo.domain import Decision, Order, SyncMerged, SyncOrder, decide
 from unyo.domain.vocabulary import OPEN_STAGES
 
 BATCH = 100
@@ -56,5 +57,45 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             lost = store.apply_many(conn, moves, now)
             result.changed += len(moves) - len(lost)
             result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them
+            lost_ids = {o.id for o in lost}
+            merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
+                         now)
         ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
+    _sync_merged(ctx, result)
     return result
+
+
+def _sync_merged(ctx: ShopContext, result: SyncResult) -> None:
+    """Orders merged into an open order (同梱) are still read: their payment, cancellation
+    or change at RMS reaches the order that carries them (`SyncMerged`), whose state of
+    them is what is compared — so a lost race is simply found again next time."""
+    store, shop = ctx.store, ctx.shop
+    with store.transaction() as conn:
+        carriers = store.merged_members(conn, shop, OPEN_STAGES)
+    numbers = list(carriers)
+    confirm = ctx.config.import_.confirm
+    for i in range(0, len(numbers), BATCH):
+        fetched = ctx.channel.fetch(numbers[i : i + BATCH])
+        result.read += len(fetched.orders)
+        result.failures.update(fetched.failed)
+        now = ctx.clock.now()
+        with store.transaction() as conn:
+            current = store.load_orders(conn, shop, [
+                *(o.order_number for o in fetched.orders),
+                *{carriers[o.order_number] for o in fetched.orders}])
+            moves: list[tuple[Order, Decision]] = []
+            carrying: dict[str, Decision] = {}
+            for channel in fetched.orders:
+                merged = current.get(channel.order_number)
+                if merged is not None:  # its own snapshot and RMS status (it stays cancelled)
+                    d = decide(merged, SyncOrder(channel, now, confirm))
+                    if d.changed:
+                        moves.append((merged, d))
+                survivor = current.get(carriers[channel.order_number])
+                if survivor is not None:
+                    d = carrying.get(survivor.number) or Decision(survivor)
+                    carrying[survivor.number] = d.and_then(SyncMerged(channel, now))
+            moves += [(current[n], d) for n, d in carrying.items() if d.changed]
+            lost = store.apply_many(conn, moves, now)
+            result.changed += len(moves) - len(lost)
+            result.conflicts += len(lost)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Store
+from unyo.domain import Order
 
 
 def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[str, Any] | None:
@@ -35,4 +36,28 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
         "effects": [{"kind": f.kind.value, "status": f.status, "attempts": f.attempts,
                      "next_attempt_at": f.next_attempt_at, "last_error": f.last_error,
                      "dedupe_key": f.dedupe_key} for f in store.effects_of(conn, order.id)],
+        "merge": merge_view(store, conn, order),
     }
+
+
+def merge_view(store: Store, conn: Connection, order: Order) -> dict[str, Any] | None:
+    """同梱: the orders this one carries, or the one it was merged into (and the shipping
+    reports that order sends to RMS for it)."""
+    if order.merged:
+        return {"merged": [{"order_number": m.order_number, "basket_id": m.basket_id,
+                            "rms_status": m.rms_status, "total": m.amounts.total,
+                            "items": [{"item_number": i.item_number, "name": i.name,
+                                       "units": i.units} for i in m.items],
+                            "merged_at": m.merged_at} for m in order.merged],
+                "parcel_total": order.parcel_amounts.total}
+    if order.merged_into:
+        survivor = store.load_order(conn, order.shop, order.merged_into)
+        reports = [] if survivor is None or survivor.id is None else [
+            {"kind": f.kind.value, "status": f.status, "attempts": f.attempts,
+             "last_error": f.last_error, "dedupe_key": f.dedupe_key}
+            for f in store.effects_of(conn, survivor.id)
+            if f.payload.get("order_number") == order.number]
+        return {"merged_into": order.merged_into,
+                "survivor_stage": survivor.stage.value if survivor else None,
+                "reports": reports}
+    return None

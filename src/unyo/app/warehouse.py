@@ -142,6 +142,16 @@ class Warehouse(Protocol):
         """Send one batch of shipment requests; returns the batch's name (file, id)."""
         ...
 
+    def stage(self, requests: Sequence[ShipmentRequest]) -> str:
+        """Prepare a batch where the WMS cannot see it yet; returns its name. With
+        `publish`, the two halves of `send`: the hand-off records the name in between,
+        so a crash never sends a batch twice."""
+        ...
+
+    def publish(self, name: str) -> bool:
+        """Give a staged batch to the WMS; False when it had been given already."""
+        ...
+
     def cancel(self, requests: Sequence[CancelRequest]) -> str:
         """Ask the WMS to stop these orders; returns the batch's name."""
         ...
@@ -170,23 +180,33 @@ class HandOffResult:
 
 def shipment_requests(order: Order, baskets: Sequence[int] | None = None
                       ) -> list[ShipmentRequest]:
-    """The requests of an order, one per package (all, or those of `baskets`)."""
+    """The requests of an order, one per package (all, or those of `baskets`).
+
+    An order that carries merged orders (同梱; it has one package) sends one request with
+    their items added, and collects their amounts too on cash on delivery; its own items
+    are left out once RMS cancelled it (the parcel is then only the merged orders')."""
     c = order.channel
     out: list[ShipmentRequest] = []
     slot = c.shipping_term if c.shipping_term not in ("", "0") else ""
+    own = order.rms_status not in CANCELLED_RMS or not order.merged
     for p in c.packages:
         if baskets is not None and p.basket_id not in baskets:
             continue
         r = p.recipient
         a = r.address
-        cod = p.total_price if c.payment.cash_on_delivery else 0
+        cod = p.total_price if c.payment.cash_on_delivery and own else 0
+        items = p.items if own else ()
+        if order.merged:
+            items += tuple(i for m in order.merged for i in m.items)
+            if c.payment.cash_on_delivery:
+                cod += sum(m.package_total for m in order.merged)
         out.append(ShipmentRequest(
             order_number=c.order_number, basket_id=p.basket_id, ordered_at=c.ordered_at,
             recipient_name=r.name, recipient_kana=f"{r.family_name_kana} {r.first_name_kana}"
             .strip(), postal_code=a.postal_code,
             address=f"{a.prefecture}{a.city}{a.sub_address}", phone=r.phone,
             items=tuple(RequestItem(i.sku or i.manage_number, i.item_number, i.name,
-                                    i.selected_choice, i.units) for i in p.items),
+                                    i.selected_choice, i.units) for i in items),
             delivery_method=order.setting("delivery_method") or c.delivery_name,
             delivery_date=c.requested_delivery_date, time_slot=slot, gift=c.gift,
             noshi=p.noshi, note=order.setting("warehouse_note") or "", cod_amount=cod))
@@ -236,18 +256,32 @@ def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffRe
         if not due:
             return
         seen.update(e.id for e in due)
+        staged = [e for e in due if e.batch]
+        if staged:  # a worker died between staging and recording: finish its batches
+            _finish_staged(ctx, warehouse, staged, result, now)
+            due = [e for e in due if not e.batch]
         requests: list[ShipmentRequest] = []
         skipped: list[Attempt] = []
         for e in due:
             order = orders.get(e.order_id)
             if order is None or order.stage is Stage.cancelled \
-                    or order.rms_status in CANCELLED_RMS:
+                    or (order.rms_status in CANCELLED_RMS and not order.merged):
                 skipped.append(Attempt(e, True, "not sent: the order is gone or cancelled"))
                 continue
             requests.extend(shipment_requests(order, e.payload.get("baskets")))
         sending = [e for e in due if all(a.effect is not e for a in skipped)]
+        # Two phases, so that a crash never sends a batch twice: the file is staged where
+        # the WMS cannot see it, its name is noted on the effects, then it is published.
         try:
-            name = warehouse.send(requests) if requests else ""
+            name = warehouse.stage(requests) if requests else ""
+            if name:
+                with store.transaction() as conn:
+                    if not store.mark_batch(conn, sending, name):
+                        # our claims ran out (this worker was stalled): another worker
+                        # delivers these; the staged file is never published
+                        log.warning("hand-off batch %s abandoned: claims lost", name)
+                        return
+                warehouse.publish(name)
         except WarehouseError as err:
             log.warning("hand-off of %d orders failed, will retry: %s", len(sending), err)
             _record(ctx, skipped + [_retry(e, str(err), now) for e in sending], now)
@@ -257,6 +291,26 @@ def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffRe
         if name:
             result.batches.append(name)
         result.sent += len(requests)
+
+
+def _finish_staged(ctx: ShopContext, warehouse: Warehouse, staged: list[EffectRow],
+                   result: HandOffResult, now: datetime) -> None:
+    """Publish batches staged by a worker that stopped before recording them: a staged
+    file still there was never given to the WMS; a missing one was."""
+    by_batch: dict[str, list[EffectRow]] = {}
+    for e in staged:
+        by_batch.setdefault(e.batch or "", []).append(e)
+    for name, effects in by_batch.items():
+        try:
+            published_now = warehouse.publish(name)
+        except WarehouseError as err:
+            _record(ctx, [_retry(e, str(err), now) for e in effects], now)
+            result.retried += len(effects)
+            continue
+        log.info("hand-off batch %s %s", name, "published after a restart" if published_now
+                 else "had been published before a restart")
+        _record(ctx, [Attempt(e, True, None) for e in effects], now)
+        result.batches.append(name)
 
 
 def _deliver_cancels(ctx: ShopContext, warehouse: Warehouse, result: HandOffResult) -> None:

@@ -5,6 +5,7 @@ database, nothing from `unyo.app`, `unyo.adapters` or outside packages.
 """
 
 from unyo.domain.decide import (
+    AbsorbOrders,
     CancelOrder,
     CloseGate,
     Command,
@@ -12,11 +13,14 @@ from unyo.domain.decide import (
     DomainError,
     HandOff,
     ImportOrder,
+    MergeInto,
     OpenGate,
     RecordConfirmed,
     RecordEffectFailed,
     RecordShipment,
     RecordWarehouseRejection,
+    SetField,
+    SyncMerged,
     SyncOrder,
     decide,
 )
@@ -29,6 +33,7 @@ from unyo.domain.order import (
     Event,
     Gate,
     Item,
+    MergedPart,
     Order,
     Package,
     Payment,
@@ -48,6 +53,7 @@ from unyo.domain.vocabulary import (
 
 __all__ = [
     "NOT_FIXED",
+    "AbsorbOrders",
     "Actor",
     "Address",
     "Amounts",
@@ -67,6 +73,8 @@ __all__ = [
     "ImportOrder",
     "Item",
     "MailKind",
+    "MergeInto",
+    "MergedPart",
     "OpenGate",
     "Order",
     "OrderType",
@@ -78,8 +86,10 @@ __all__ = [
     "RecordShipment",
     "RecordWarehouseRejection",
     "RmsStatus",
+    "SetField",
     "Shipment",
     "Stage",
+    "SyncMerged",
     "SyncOrder",
     "decide",
 ]

@@ -13,8 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from unyo.domain.order import ChannelOrder, Effect, Event, Gate, Order, Package, Shipment
-from unyo.domain.rules import ActionKind, CompiledRule, Facts, RuleInput, hold_until
+from unyo.domain.order import (
+    ChannelOrder,
+    Effect,
+    Event,
+    Gate,
+    MergedPart,
+    Order,
+    Package,
+    Shipment,
+)
+from unyo.domain.rules import (
+    SETTABLE,
+    ActionKind,
+    CompiledRule,
+    Facts,
+    RuleInput,
+    hold_until,
+)
 from unyo.domain.vocabulary import (
     BEFORE_HANDOFF,
     CANCELLED_RMS,
@@ -32,6 +48,14 @@ REASON_CHANGED = "注文内容が変更されました"
 REASON_AWAITING_CHANGE = "変更確定待ち（RMS 400）"
 REASON_CANCEL_AFTER_HANDOFF = "倉庫連携後にキャンセルされました"
 REASON_WAREHOUSE = "倉庫: {}"
+MERGE_CANCEL_TYPE = "統合の為キャンセル"  # Next Engine's cancel type for a merged-away order
+REASON_MERGED = "同梱: {} に統合"
+REASON_MERGED_PAYMENT = "入金待ち（同梱 {}）"
+REASON_MERGED_GATE = "同梱 {}: {}"
+REASON_MERGED_CANCELLED = "同梱した注文 {} がRMSでキャンセルされました（{}）: {}"
+REASON_MERGED_CHANGED = "同梱した注文 {} の内容がRMSで変更されました"
+REASON_SURVIVOR_CANCELLED = ("RMSでキャンセルされましたが、同梱した注文 {} の荷物です: "
+                             "この注文の商品を除いて出荷するか確認してください")
 
 SETTLED_RMS = frozenset({RmsStatus.awaiting_shipment, RmsStatus.shipped,
                          RmsStatus.payment_in_progress, RmsStatus.payment_done})
@@ -99,6 +123,18 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class SetField:
+    """A person sets a field for the warehouse (倉庫への指示, 配送方法) before hand-off;
+    an empty value removes it."""
+
+    name: str
+    value: str
+    now: datetime
+    actor: Actor = Actor.person
+    by: str = ""  # who, for a person's action
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEffectFailed:
     """An outside effect failed for good; a person must look (確認待ち)."""
 
@@ -153,9 +189,40 @@ class ApplyRules:
     next_business_day: Callable[[date], date] = field(compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class MergeInto:
+    """同梱: this order's goods go in `survivor`'s parcel. It leaves the flow — cancelled in
+    unyo with the reason (Next Engine: 統合の為キャンセル), never at RMS — and the survivor
+    reports its shipping to RMS for it."""
+
+    survivor: str
+    rule: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AbsorbOrders:
+    """同梱: carry these orders (as they are just before their `MergeInto`) in this order's
+    parcel: their items and amounts join the hand-off, their open gates come along."""
+
+    orders: tuple[Order, ...]
+    rule: str
+    now: datetime
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMerged:
+    """The channel's current view of an order merged into this one (its payment,
+    cancellation or change at RMS reaches the order that carries it)."""
+
+    channel: ChannelOrder
+    now: datetime
+
+
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
-           | RecordEffectFailed | HandOff | RecordShipment | RecordWarehouseRejection
-           | ApplyRules)
+           | SetField | RecordEffectFailed | HandOff | RecordShipment | RecordWarehouseRejection
+           | ApplyRules | MergeInto | AbsorbOrders | SyncMerged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +230,7 @@ class Decision:
     order: Order
     events: tuple[Event, ...] = ()
     effects: tuple[Effect, ...] = field(default_factory=tuple)
+    merge: tuple[str, ...] = ()  # merge (同梱) rules that hold: the app looks for a group
 
     @property
     def changed(self) -> bool:
@@ -176,7 +244,7 @@ class Decision:
         """
         nxt = decide(self.order, command)
         return Decision(nxt.order, _net_stage_moves(self.events + nxt.events),
-                        self.effects + nxt.effects)
+                        self.effects + nxt.effects, nxt.merge or self.merge)
 
 
 class _Builder:
@@ -188,6 +256,7 @@ class _Builder:
         self.events: list[Event] = []
         self.effects: list[Effect] = []
         self.by = ""  # who acts, when a person does
+        self.merge: list[str] = []  # merge rules that hold
 
     def event(self, type_: EventType, actor: Actor, **data: object) -> None:
         if actor is Actor.person and self.by:
@@ -238,7 +307,7 @@ class _Builder:
             self.set_stage(Stage.processing if blocked else Stage.ready, actor)
 
     def decision(self) -> Decision:
-        return Decision(self.order, tuple(self.events), tuple(self.effects))
+        return Decision(self.order, tuple(self.events), tuple(self.effects), tuple(self.merge))
 
 
 def _matches(gate: Gate, match: object) -> bool:
@@ -277,7 +346,14 @@ def decide(order: Order | None, command: Command) -> Decision:
         case CancelOrder():
             if order.stage not in BEFORE_HANDOFF:
                 raise DomainError(f"cannot cancel an order that is {order.stage}")
+            if order.merged:
+                raise DomainError(
+                    f"order {order.number} carries merged orders "
+                    f"({', '.join(m.order_number for m in order.merged)}); a merge (同梱) "
+                    "cannot be undone: hold it, or cancel the orders at RMS")
             _cancel(b, command.reason, command.actor)
+        case SetField():
+            _set_field(b, command)
         case RecordEffectFailed():
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
@@ -296,6 +372,12 @@ def decide(order: Order | None, command: Command) -> Decision:
             _record_shipment(b, command)
         case RecordWarehouseRejection():
             _warehouse_rejected(b, command)
+        case MergeInto():
+            _merge_into(b, command)
+        case AbsorbOrders():
+            _absorb(b, command)
+        case SyncMerged():
+            _sync_merged(b, command)
     b.rederive(Actor.system if not isinstance(command, CloseGate | CancelOrder)
                else command.actor)
     return b.decision()
@@ -380,6 +462,10 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         if new.status in CANCELLED_RMS and stage is Stage.shipped and old_status != new.status:
             b.event(EventType.cancel_after_handoff, Actor.channel, rms_status=new.status)
         return
+    if new.status in CANCELLED_RMS and order.merged:
+        if old_status not in CANCELLED_RMS:
+            _survivor_cancelled(b, new.status)
+        return
     if new.status in CANCELLED_RMS:
         if stage in BEFORE_HANDOFF:
             _cancel(b, f"RMS {new.status} キャンセル", Actor.channel)
@@ -391,9 +477,9 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
                 {"order_number": order.number,
                  "baskets": [p.basket_id for p in new.packages]}))
         return
-    payment_gate = b.order.open_gate(GateKind.payment)
+    payment_gate = next((g for g in b.order.gates if g.is_open and _own_payment(g)), None)
     if new.status in SETTLED_RMS and payment_gate is not None:
-        b.close_gates(GateKind.payment, Actor.channel, f"RMS {new.status}")
+        b.close_gates(_own_payment, Actor.channel, f"RMS {new.status}")
         b.event(EventType.payment_settled, Actor.channel, rms_status=new.status)
     elif (new.status == RmsStatus.rakuten_processing and old_status in SETTLED_RMS
           and payment_gate is None and stage in BEFORE_HANDOFF):
@@ -414,6 +500,22 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
 
 
 # ---- warehouse -------------------------------------------------------------------------
+
+
+def _set_field(b: _Builder, cmd: SetField) -> None:
+    if cmd.name not in SETTABLE:
+        raise DomainError(f"{cmd.name!r} is not a field for the warehouse "
+                          f"({', '.join(SETTABLE)})")
+    if b.order.stage not in BEFORE_HANDOFF:
+        raise DomainError(f"cannot change {cmd.name} of an order that is {b.order.stage}")
+    value = cmd.value.strip()
+    if (b.order.setting(cmd.name) or "") == value:
+        return
+    settings = {k: v for k, v in b.order.settings if k != cmd.name}
+    if value:
+        settings[cmd.name] = value
+    b.order = replace(b.order, settings=tuple(sorted(settings.items())))
+    b.event(EventType.field_set, cmd.actor, field=cmd.name, value=value)
 
 
 def _hand_off(b: _Builder) -> None:
@@ -457,9 +559,14 @@ def _record_shipment(b: _Builder, cmd: RecordShipment) -> None:
         return
     first = order.stage is Stage.at_warehouse
     b.set_stage(Stage.shipped, Actor.system)
-    if order.rms_status in CANCELLED_RMS:
+    # Orders merged into this one (同梱) went in the same parcel: each is reported to RMS
+    # with the same tracking, or it would wait at RMS 300 for ever.
+    parts = [m for m in order.merged if m.rms_status not in CANCELLED_RMS]
+    b.effects.extend(_merged_report_effect(b.order, m) for m in parts)
+    if order.rms_status in CANCELLED_RMS and not parts:
         return  # cancelled at RMS meanwhile: nothing to report (the check gate says so)
-    b.effects.append(_report_effect(b.order))
+    if order.rms_status not in CANCELLED_RMS:
+        b.effects.append(_report_effect(b.order))
     if first:
         b.effects.append(Effect(EffectKind.send_mail,
                                 f"mail:{MailKind.shipping}:{order.shop}:{order.number}",
@@ -474,6 +581,17 @@ def _report_effect(order: Order) -> Effect:
     digest = hashlib.sha1(repr(packages).encode()).hexdigest()[:16]
     return Effect(EffectKind.report_shipping, f"ship:{order.shop}:{order.number}:{digest}",
                   {"order_number": order.number, "packages": packages})
+
+
+def _merged_report_effect(order: Order, part: MergedPart) -> Effect:
+    """発送完了報告 of an order merged into `order`: its own basket, the parcel's tracking."""
+    shipments = [list(x) for p in order.channel.packages for x in _parcels(p.shipments)]
+    packages = [{"basket_id": part.basket_id, "shipments": shipments}]
+    digest = hashlib.sha1(repr(packages).encode()).hexdigest()[:16]
+    return Effect(EffectKind.report_shipping,
+                  f"ship:{order.shop}:{part.order_number}:{digest}",
+                  {"order_number": part.order_number, "packages": packages,
+                   "merged_into": order.number})
 
 
 def _warehouse_rejected(b: _Builder, cmd: RecordWarehouseRejection) -> None:
@@ -498,6 +616,166 @@ def _keep_shipments(old: ChannelOrder, new: ChannelOrder) -> ChannelOrder:
         kept = recorded.get(p.basket_id)
         packages.append(replace(p, shipments=kept) if kept and not p.shipments else p)
     return replace(new, packages=tuple(packages))
+
+
+# ---- merge (同梱) -------------------------------------------------------------------------
+
+_MERGED_PAYMENT_PREFIX = REASON_MERGED_PAYMENT.split("{")[0]
+
+
+def _own_payment(g: Gate) -> bool:
+    """The order's own payment gate (not one it carries for an order merged into it)."""
+    return g.kind is GateKind.payment and not g.reason.startswith(_MERGED_PAYMENT_PREFIX)
+
+
+def mergeable(order: Order) -> str | None:
+    """Why `order` cannot take part in a merge, or None."""
+    if order.stage not in BEFORE_HANDOFF:
+        return f"order {order.number} is {order.stage}"
+    if order.merged_into:
+        return f"order {order.number} is merged into {order.merged_into}"
+    if len(order.channel.packages) != 1:
+        return f"order {order.number} has {len(order.channel.packages)} destinations"
+    if order.rms_status in CANCELLED_RMS:
+        return f"order {order.number} is cancelled at RMS"
+    if order.channel.amounts.any_not_fixed:  # RMS refuses to confirm it until it is fixed
+        return f"order {order.number} has amounts not fixed yet (-9999)"
+    return None
+
+
+def _merge_into(b: _Builder, cmd: MergeInto) -> None:
+    order = b.order
+    problem = mergeable(order)
+    if problem is None and order.merged:
+        problem = f"order {order.number} carries merged orders itself"
+    if problem is not None:
+        raise DomainError(f"cannot merge: {problem}")
+    if cmd.survivor == order.number:
+        raise DomainError("an order cannot be merged into itself")
+    reason = REASON_MERGED.format(cmd.survivor)
+    b.close_gates(None, Actor.system, reason)
+    b.set_stage(Stage.cancelled, Actor.system)
+    b.event(EventType.order_cancelled, Actor.system, reason=reason,
+            cancel_type=MERGE_CANCEL_TYPE, rms="not cancelled at RMS")
+    b.event(EventType.merged_into, Actor.system, into=cmd.survivor, rule=cmd.rule)
+    b.order = replace(b.order, merged_into=cmd.survivor)
+
+
+def _absorb(b: _Builder, cmd: AbsorbOrders) -> None:
+    order = b.order
+    problem = mergeable(order)
+    if problem is not None:
+        raise DomainError(f"cannot merge: {problem}")
+    parts = list(order.merged)
+    for other in cmd.orders:
+        problem = mergeable(other)
+        if problem is None and other.merged:
+            problem = f"order {other.number} carries merged orders itself"
+        if problem is None and (other.number == order.number
+                                or order.merged_part(other.number) is not None):
+            problem = f"order {other.number} is already in this parcel"
+        if problem is not None:
+            raise DomainError(f"cannot merge: {problem}")
+        (package,) = other.channel.packages
+        parts.append(MergedPart(other.number, other.id, package.basket_id, package.items,
+                                other.channel.amounts, package.total_price,
+                                other.channel.fingerprint(), other.rms_status, b.now))
+        # What the merged order still waited for, its parcel now waits for.
+        for g in other.open_gates:
+            if _own_payment(g):
+                b.open_gate(GateKind.payment, REASON_MERGED_PAYMENT.format(other.number),
+                            Actor.system)
+            else:
+                b.open_gate(g.kind, REASON_MERGED_GATE.format(other.number, g.reason)[:300],
+                            Actor.system, g.until)
+    b.order = replace(b.order, merged=tuple(parts))
+    amounts = b.order.parcel_amounts
+    b.event(EventType.merged_from, Actor.system, rule=cmd.rule,
+            orders=[{"number": o.number, "id": o.id} for o in cmd.orders],
+            items=len(b.order.parcel_items), total=amounts.total)
+    if cmd.tag and cmd.tag not in b.order.tags:
+        b.order = replace(b.order, tags=(*b.order.tags, cmd.tag))
+        b.event(EventType.tag_added, Actor.system, tag=cmd.tag, rule=cmd.rule)
+
+
+def _survivor_cancelled(b: _Builder, status: int) -> None:
+    """RMS cancelled an order that carries merged orders: its parcel still holds theirs, so
+    it is not cancelled in unyo; it goes without its own items (see the hand-off), and a
+    person looks."""
+    order = b.order
+    numbers = "、".join(m.order_number for m in order.merged)
+    b.close_gates(_own_payment, Actor.channel, f"RMS {status} キャンセル")
+    if order.stage in BEFORE_HANDOFF:
+        b.open_gate(GateKind.check, REASON_SURVIVOR_CANCELLED.format(numbers)[:300],
+                    Actor.channel)
+    elif order.stage is Stage.at_warehouse:
+        b.event(EventType.cancel_after_handoff, Actor.channel, rms_status=status)
+        b.open_gate(GateKind.check, f"{REASON_CANCEL_AFTER_HANDOFF}（同梱した注文 {numbers} "
+                    "も同じ荷物のため、倉庫へ取消を送っていません）"[:300], Actor.channel)
+
+
+def _sync_merged(b: _Builder, cmd: SyncMerged) -> None:
+    order, new = b.order, cmd.channel
+    part = order.merged_part(new.order_number)
+    if part is None:
+        raise DomainError(f"order {new.order_number} is not merged into {order.number}")
+    if order.stage is Stage.cancelled:
+        return
+    number, stage = part.order_number, order.stage
+    fingerprint = new.fingerprint()
+    if new.status == part.rms_status and fingerprint == part.fingerprint:
+        return  # nothing new
+    if new.status != part.rms_status:
+        b.event(EventType.channel_status_changed, Actor.channel, merged=number,
+                **{"from": part.rms_status, "to": new.status})
+    updated = replace(part, rms_status=new.status, fingerprint=fingerprint)
+    payment = REASON_MERGED_PAYMENT.format(number)
+
+    def is_payment(g: Gate) -> bool:
+        return g.kind is GateKind.payment and g.reason == payment
+
+    if new.status in CANCELLED_RMS:
+        if part.rms_status in CANCELLED_RMS:
+            _replace_part(b, updated)
+            return
+        b.close_gates(is_payment, Actor.channel, f"RMS {new.status} キャンセル")
+        if stage in BEFORE_HANDOFF:  # its goods leave the parcel before the warehouse has it
+            what, keep = "同梱から外しました", False
+        elif stage is Stage.at_warehouse:
+            what, keep = "倉庫連携済みです: 倉庫でこの注文の商品を止めてください", True
+        else:
+            what, keep = "出荷済みです", True
+        b.event(EventType.merged_order_cancelled, Actor.channel, order_number=number,
+                rms_status=new.status, removed=not keep)
+        b.open_gate(GateKind.check, REASON_MERGED_CANCELLED.format(number, new.status,
+                                                                   what)[:300], Actor.channel)
+        if keep:
+            _replace_part(b, updated)
+        else:
+            b.order = replace(b.order, merged=tuple(m for m in b.order.merged if m is not part))
+        return
+    if new.status in SETTLED_RMS and any(g.is_open and is_payment(g) for g in order.gates):
+        b.close_gates(is_payment, Actor.channel, f"RMS {new.status}")
+        b.event(EventType.payment_settled, Actor.channel, rms_status=new.status, merged=number)
+    elif (new.status == RmsStatus.rakuten_processing and part.rms_status in SETTLED_RMS
+          and stage in BEFORE_HANDOFF):
+        b.event(EventType.payment_reverted, Actor.channel, rms_status=new.status, merged=number)
+        b.open_gate(GateKind.payment, payment, Actor.channel)
+    if fingerprint != part.fingerprint:
+        b.event(EventType.merged_order_changed, Actor.channel, order_number=number,
+                total_before=part.amounts.total, total_after=new.amounts.total)
+        if stage in BEFORE_HANDOFF and len(new.packages) == 1:
+            (package,) = new.packages
+            updated = replace(updated, basket_id=package.basket_id, items=package.items,
+                              amounts=new.amounts, package_total=package.total_price)
+        if stage is not Stage.shipped:
+            b.open_gate(GateKind.check, REASON_MERGED_CHANGED.format(number), Actor.channel)
+    _replace_part(b, updated)
+
+
+def _replace_part(b: _Builder, part: MergedPart) -> None:
+    b.order = replace(b.order, merged=tuple(part if m.order_number == part.order_number else m
+                                            for m in b.order.merged))
 
 
 RULE_NO_LONGER_HOLDS = "ルールの条件に該当しなくなりました"
@@ -529,6 +807,9 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
             elif action.kind is ActionKind.tag and action.message not in b.order.tags:
                 b.order = replace(b.order, tags=(*b.order.tags, action.message))
                 b.event(EventType.tag_added, Actor.system, tag=action.message, rule=rule.name)
+            elif action.kind is ActionKind.merge:
+                if rule.name not in b.merge:
+                    b.merge.append(rule.name)  # the app finds the group (it needs the store)
             elif action.kind is ActionKind.set and \
                     b.order.setting(action.target) != action.message:
                 settings = dict(b.order.settings) | {action.target: action.message}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -26,6 +27,23 @@ from unyo.domain.vocabulary import (
 
 NOT_FIXED = -9999
 """Rakuten's value for an amount that is not fixed yet (e.g. postage to be decided)."""
+
+_DIGIT_DASH = re.compile(r"(?<=\d)[ー‐‑‒–—―−](?=\d)")
+_DASHES = str.maketrans({ch: "-" for ch in "‐‑‒–—―−"})
+
+
+def fold(text: str) -> str:
+    """Text as people mean it, for matching names and addresses: NFKC (full and half
+    width the same), no spaces, every hyphen-like mark (and ー between digits, as in
+    1ー2ー3) one `-`."""
+    t = unicodedata.normalize("NFKC", text)
+    t = _DIGIT_DASH.sub("-", t).translate(_DASHES)
+    return "".join(t.split())
+
+
+def digits(text: str) -> str:
+    """Only the digits (phone numbers, postal codes), after NFKC."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +205,8 @@ class ChannelOrder:
         return self._digest("buyer", self._buyer_key)
 
     def _buyer_key(self) -> str:
-        name = unicodedata.normalize("NFKC", self.buyer.family_name + self.buyer.first_name)
-        phone = "".join(ch for ch in unicodedata.normalize("NFKC", self.buyer.phone)
-                        if ch.isdigit())
-        text = "".join(name.split()) + "|" + phone
+        text = fold(self.buyer.family_name + self.buyer.first_name) + "|" + digits(
+            self.buyer.phone)
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
     def details(self) -> str:
@@ -272,6 +288,31 @@ class Effect:
 
 
 @dataclass(frozen=True, slots=True)
+class MergedPart:
+    """An order merged into another (同梱): what it adds to the surviving order's parcel,
+    as RMS had it when last read. The survivor reports shipping to RMS for it."""
+
+    order_number: str
+    order_id: int | None
+    basket_id: int
+    items: tuple[Item, ...]
+    amounts: Amounts
+    package_total: int  # the package's totalPrice: what cash on delivery collects for it
+    fingerprint: str  # the merged order's fingerprint when last read
+    rms_status: int  # its RMS status when last read
+    merged_at: datetime
+
+
+def combined_amounts(amounts: tuple[Amounts, ...]) -> Amounts:
+    """Field-wise sums; a field not fixed (-9999) in any of them is not fixed."""
+    def total(name: str) -> int:
+        values = [getattr(a, name) for a in amounts]
+        return NOT_FIXED if NOT_FIXED in values else sum(values)
+    return Amounts(*(total(n) for n in ("goods", "postage", "delivery", "payment_charge",
+                                        "total", "request", "coupon", "points_used")))
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """unyo's order: the channel snapshot, the stage, the gates and a version.
 
@@ -292,6 +333,26 @@ class Order:
     confirmed_at: datetime | None = None
     tags: tuple[str, ...] = ()  # 受注分類タグ, added by rules or people
     settings: tuple[tuple[str, str], ...] = ()  # fields set for the warehouse (配送方法...)
+    merged: tuple[MergedPart, ...] = ()  # orders merged into this one (同梱): it carries them
+    merged_into: str = ""  # the order this one was merged into (then cancelled in unyo)
+
+    @property
+    def parcel_items(self) -> tuple[Item, ...]:
+        """The items of the parcel: its own and those of the orders merged into it."""
+        packages = self.channel.packages
+        own = packages[0].items if len(packages) == 1 else tuple(
+            i for p in packages for i in p.items)
+        return own + tuple(i for m in self.merged for i in m.items) if self.merged else own
+
+    @property
+    def parcel_amounts(self) -> Amounts:
+        """Its amounts, with those of the orders merged into it added."""
+        if not self.merged:
+            return self.channel.amounts
+        return combined_amounts((self.channel.amounts, *(m.amounts for m in self.merged)))
+
+    def merged_part(self, number: str) -> MergedPart | None:
+        return next((m for m in self.merged if m.order_number == number), None)
 
     def setting(self, name: str) -> str | None:
         return dict(self.settings).get(name)

@@ -171,7 +171,8 @@ def _amount(value: int) -> int | None:
 
 
 def _items(i: RuleInput) -> Sequence[Any]:
-    return [it for p in i.order.channel.packages for it in p.items]
+    """The item lines of the parcel: the order's own and those of orders merged into it."""
+    return i.order.parcel_items
 
 
 def _f(name: str, type_: FieldType, label: str, get: Getter,
@@ -183,15 +184,15 @@ N, T, F, D, C, L = (FieldType.number, FieldType.text, FieldType.flag, FieldType.
                     FieldType.choice, FieldType.texts)
 
 FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
-    _f("total", N, "合計金額", lambda i: _amount(i.order.channel.amounts.total)),
-    _f("goods_total", N, "商品金額", lambda i: _amount(i.order.channel.amounts.goods)),
-    _f("postage", N, "送料", lambda i: _amount(i.order.channel.amounts.postage)),
-    _f("cod_fee", N, "代引手数料", lambda i: _amount(i.order.channel.amounts.delivery)),
-    _f("request_amount", N, "請求金額", lambda i: _amount(i.order.channel.amounts.request)),
-    _f("points_used", N, "利用ポイント", lambda i: i.order.channel.amounts.points_used),
-    _f("coupon", N, "クーポン利用額", lambda i: i.order.channel.amounts.coupon),
+    _f("total", N, "合計金額", lambda i: _amount(i.order.parcel_amounts.total)),
+    _f("goods_total", N, "商品金額", lambda i: _amount(i.order.parcel_amounts.goods)),
+    _f("postage", N, "送料", lambda i: _amount(i.order.parcel_amounts.postage)),
+    _f("cod_fee", N, "代引手数料", lambda i: _amount(i.order.parcel_amounts.delivery)),
+    _f("request_amount", N, "請求金額", lambda i: _amount(i.order.parcel_amounts.request)),
+    _f("points_used", N, "利用ポイント", lambda i: i.order.parcel_amounts.points_used),
+    _f("coupon", N, "クーポン利用額", lambda i: i.order.parcel_amounts.coupon),
     _f("amount_not_fixed", F, "金額未確定（送料未確定など）",
-       lambda i: i.order.channel.amounts.any_not_fixed),
+       lambda i: i.order.parcel_amounts.any_not_fixed),
     _f("payment_method", T, "支払方法", lambda i: i.order.channel.payment.method_name),
     _f("payment_code", N, "支払方法コード", lambda i: i.order.channel.payment.method_code),
     _f("cash_on_delivery", F, "代金引換", lambda i: i.order.channel.payment.cash_on_delivery),
@@ -558,6 +559,24 @@ def _compile_hold(v: Any, path: str) -> HoldSpec:
                     f"or next_business_day; got {', '.join(sorted(map(str, keys))) or 'none'}")
 
 
+def _merge_tag(v: Any, path: str) -> str:
+    """`merge: true`, `merge: {}` or `merge: {tag: 同梱}` (a tag for the surviving order)."""
+    if v is True:
+        return ""
+    if not isinstance(v, Mapping):
+        raise RuleError(path, "expected true, or a mapping with an optional tag "
+                        "(merge: true / merge: {tag: 同梱})")
+    unknown = sorted(map(str, set(v) - {"tag"}))
+    if unknown:
+        raise RuleError(f"{path}.{unknown[0]}", "unknown key (merge takes only tag)")
+    if "tag" not in v:
+        return ""
+    tag = v["tag"]
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > 50:
+        raise RuleError(f"{path}.tag", "expected a tag of 1–50 characters")
+    return tag.strip()
+
+
 def _compile_action(node: Any, path: str) -> Action:
     if not isinstance(node, Mapping) or len(node) != 1:
         raise RuleError(path, "an action is one of check, hold, set, tag, merge")
@@ -584,9 +603,7 @@ def _compile_action(node: Any, path: str) -> Action:
             raise RuleError(f"{path}.set.{target}", "expected text of at most 200 characters")
         return Action(ActionKind.set, value, target=str(target))
     if key == "merge":
-        # Merging (同梱) moves two orders at once; it is not in this version yet.
-        raise RuleError(f"{path}.merge", "merge (同梱) is not available yet; use "
-                        "{check: 同梱を確認} with other_open_orders to catch these orders")
+        return Action(ActionKind.merge, _merge_tag(v, f"{path}.merge"))
     raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag "
                     "or merge" + _suggest(key, {k.value: 1 for k in ActionKind}))
 

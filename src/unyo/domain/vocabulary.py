@@ -55,6 +55,10 @@ class EventType(StrEnum):
     handed_off = "handed_off"  # shipment requests sent to the WMS (data: baskets)
     shipment_recorded = "shipment_recorded"  # the WMS shipped a package (data: tracking, partial)
     warehouse_rejected = "warehouse_rejected"  # the WMS cannot ship a package (出荷不可)
+    merged_into = "merged_into"  # 同梱: this order goes in another's parcel (data: into, rule)
+    merged_from = "merged_from"  # 同梱: this order carries others (data: orders, rule, totals)
+    merged_order_cancelled = "merged_order_cancelled"  # RMS cancelled an order merged into this
+    merged_order_changed = "merged_order_changed"  # an order merged into this changed at RMS
 
 
 class EffectKind(StrEnum):

@@ -412,7 +412,8 @@ warehouse:
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`
 # lists every field and operator). Actions: check (確認待ち with a message),
 # hold (保留 until / for / from a date minus days_before / next_business_day),
-# set (delivery_method, warehouse_note) and tag. `unyo check` validates this file.
+# set (delivery_method, warehouse_note), tag and merge (同梱). `unyo check` validates
+# this file.
 rules:
   - name: 備考欄あり
     description: お客様が備考欄に書いた注文は目で確認する（楽天のテンプレート行は除く）
@@ -430,6 +431,9 @@ rules:
     when: {{field: other_open_orders, op: ge, value: 1}}
     then:
       - check: 同梱を確認
+      # To merge them into one parcel by themselves instead (same address and phone,
+      # payment and delivery method; none at the warehouse yet), replace the check with:
+      # - merge: {{tag: 同梱}}
 
   - name: ギフト
     when:

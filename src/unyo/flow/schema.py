@@ -80,6 +80,14 @@ def _rules() -> dict[str, Any]:
                                 "properties": {k: {"type": "string"} for k in SETTABLE}}}},
         {"type": "object", "required": ["tag"], "additionalProperties": False,
          "properties": {"tag": {"type": "string", "minLength": 1, "maxLength": 50}}},
+        {"type": "object", "required": ["merge"], "additionalProperties": False,
+         "properties": {"merge": {
+             "description": "同梱: merge with the same buyer's open orders to the same "
+                            "address (true, or {tag: …} to tag the surviving order)",
+             "oneOf": [{"const": True},
+                       {"type": "object", "additionalProperties": False,
+                        "properties": {"tag": {"type": "string", "minLength": 1,
+                                               "maxLength": 50}}}]}}},
     ]}
     rule = {"type": "object", "required": ["name", "when", "then"], "additionalProperties": False,
             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 80},

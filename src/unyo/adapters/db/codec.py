@@ -15,6 +15,7 @@ from unyo.domain import (
     Amounts,
     ChannelOrder,
     Item,
+    MergedPart,
     OrderType,
     Package,
     Payment,
@@ -106,3 +107,21 @@ def channel_from_json(text: str) -> ChannelOrder:
         confirmed_at=_pdt(d["confirmed_at"]), memo=d["memo"], sub_status_id=d["sub_status"],
         extra=d.get("extra") or {},
     )
+
+
+def parts_to_doc(parts: tuple[MergedPart, ...]) -> list[Any]:
+    """Orders merged into an order (同梱), for its `attrs` column."""
+    return [{"number": m.order_number, "id": m.order_id, "basket_id": m.basket_id,
+             "items": [_item(i) for i in m.items],
+             "amounts": [m.amounts.goods, m.amounts.postage, m.amounts.delivery,
+                         m.amounts.payment_charge, m.amounts.total, m.amounts.request,
+                         m.amounts.coupon, m.amounts.points_used],
+             "package_total": m.package_total, "fingerprint": m.fingerprint,
+             "rms_status": m.rms_status, "at": _dt(m.merged_at)} for m in parts]
+
+
+def parts_from_doc(doc: list[Any]) -> tuple[MergedPart, ...]:
+    return tuple(MergedPart(d["number"], d["id"], d["basket_id"],
+                            tuple(Item(*v) for v in d["items"]), Amounts(*d["amounts"]),
+                            d["package_total"], d["fingerprint"], d["rms_status"],
+                            datetime.fromisoformat(d["at"])) for d in doc)

@@ -101,7 +101,9 @@ orders = Table(
     Column("attrs", Text, nullable=False, default="{}"),
     Column("data", Text, nullable=False),
     UniqueConstraint("shop", "order_number"),
-    Index("ix_orders_shop_stage", "shop", "stage"),
+    # the dashboard's queue tabs, newest first (also serves counts per stage)
+    Index("ix_orders_shop_stage_ordered_at", "shop", "stage", "ordered_at"),
+    Index("ix_orders_shop_buyer_name", "shop", "buyer_name"),  # search by name
     Index("ix_orders_shop_ordered_at", "shop", "ordered_at"),
     Index("ix_orders_shop_buyer_key", "shop", "buyer_key"),
 )
@@ -136,6 +138,7 @@ events = Table(
     Column("actor", String(20), nullable=False),
     Column("data", Text, nullable=False),
     Index("ix_events_order_id", "order_id"),
+    Index("ix_events_type_at", "type", "at"),  # orders reaching a stage in a period
 )
 
 outbox = Table(
@@ -153,6 +156,11 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime, nullable=True),
+    # a worker delivering the effect holds it until then (wall time; migration 0003)
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    # the delivery batch (e.g. warehouse request file) it went out in, once staged
+    Column("batch", String(100), nullable=True),
     Index("ix_outbox_status_kind_next", "status", "kind", "next_attempt_at"),
     Index("ix_outbox_order_id", "order_id"),
 )
@@ -188,3 +196,52 @@ cursors = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
 )
+
+# ---- the dashboard (migration 0002) ------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # operator | admin
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the cookie
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_web_sessions_user_id", "user_id"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+"""Settings an admin changes on the dashboard (e.g. when the RMS license key was issued)."""
+
+# ---- several workers (migration 0003) ----------------------------------------------------
+
+shop_leases = Table(
+    "shop_leases",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("worker", String(100), nullable=False),
+    Column("epoch", Integer, nullable=False),  # +1 at every change of holder
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),  # wall time
+)
+"""One worker works a shop at a time; a lease not renewed by its expiry is taken over."""

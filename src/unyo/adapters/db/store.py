@@ -7,11 +7,14 @@ gets `ConcurrentUpdate` and retries from a fresh read.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,7 +32,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unyo.adapters.db import schema as t
-from unyo.adapters.db.codec import channel_from_json, channel_to_json
+from unyo.adapters.db.codec import (
+    channel_from_json,
+    channel_to_json,
+    parts_from_doc,
+    parts_to_doc,
+)
 from unyo.adapters.db.migrate import upgrade
 from unyo.clock import JST
 from unyo.domain import (
@@ -50,6 +58,27 @@ CACHE_SIZE = 20_000
 """Orders kept in the identity map (an order is a few KB)."""
 
 
+CLAIM_FOR = timedelta(minutes=2)
+"""How long a worker's claim on an effect lasts if it is neither recorded nor released
+(the worker died mid-delivery); a new holder of the shop's lease releases it earlier."""
+
+
+def default_worker_id() -> str:
+    """host:pid:random — unique per process, readable in `unyo doctor` and the logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a shop until `expires_at` (wall time)."""
+
+    shop: str
+    worker: str
+    epoch: int
+    expires_at: datetime
+    took_over_from: str | None  # the previous holder, whose lease had expired
+
+
 class ConcurrentUpdate(Exception):
     """Another worker moved the order first; re-read and decide again."""
 
@@ -66,6 +95,7 @@ class EffectRow:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+    batch: str | None = None  # the delivery batch it was staged in, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +149,22 @@ def _event(r: Any) -> Event:
 
 def _attrs(text: str) -> dict[str, Any]:
     d = orjson.loads(text or "{}")
-    return {"tags": tuple(d.get("tags", ())),
-            "settings": tuple(sorted(d.get("set", {}).items()))}
+    out = {"tags": tuple(d.get("tags", ())),
+           "settings": tuple(sorted(d.get("set", {}).items()))}
+    if "merged" in d:  # 同梱: the orders this one carries
+        out["merged"] = parts_from_doc(d["merged"])
+    if "merged_into" in d:
+        out["merged_into"] = d["merged_into"]
+    return out
+
+
+def _attrs_text(o: Order) -> str:
+    d: dict[str, Any] = {"tags": o.tags, "set": dict(o.settings)}
+    if o.merged:
+        d["merged"] = parts_to_doc(o.merged)
+    if o.merged_into:
+        d["merged_into"] = o.merged_into
+    return orjson.dumps(d).decode()
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -131,8 +175,14 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 class Store:
     """Database access for one installation (all shops)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, worker: str | None = None,
+                 wall: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
+        self.worker = worker or default_worker_id()
+        """Who this process is, for effect claims and shop leases."""
+        self.wall: Callable[[], datetime] = wall or (lambda: datetime.now(UTC))
+        """Wall time for claims and leases (the liveness of processes, not business
+        time: a sandbox's simulated clock may run 1,440 times faster)."""
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._compiled: dict[tuple[str, tuple[str, ...]],
                              tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
@@ -177,11 +227,12 @@ class Store:
             cursor.close()
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, worker: str | None = None,
+             wall: Callable[[], datetime] | None = None) -> Store:
         engine = make_engine(url)
         if migrate:
             upgrade(engine)
-        return cls(engine)
+        return cls(engine, worker=worker, wall=wall)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -354,6 +405,34 @@ class Store:
             index_elements=["dedupe_key"]), effect_rows)
         return written
 
+    def apply_together(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
+                       now: datetime) -> list[Order]:
+        """Write all the decisions or none (e.g. a merge, 同梱): ConcurrentUpdate when any
+        order moved meanwhile, and then nothing of any of them is written."""
+        written = conn.info.setdefault("unyo_written", [])
+        mark = len(written)
+        savepoint = conn.begin_nested()
+        try:
+            out = [self.apply(conn, before, decision, now) for before, decision in moves]
+        except BaseException:
+            savepoint.rollback()
+            del written[mark:]  # never publish versions that were rolled back
+            raise
+        savepoint.commit()
+        return out
+
+    def merged_members(self, conn: Connection, shop: str,
+                       stages: Iterable[Stage]) -> dict[str, str]:
+        """Orders merged into orders in `stages` (同梱): merged number → carrying number."""
+        out: dict[str, str] = {}
+        for number, attrs in conn.execute(select(t.orders.c.order_number, t.orders.c.attrs)
+                                          .where(t.orders.c.shop == shop,
+                                                 t.orders.c.stage.in_([s.value for s in stages]),
+                                                 t.orders.c.attrs.like('%"merged":%'))):
+            for part in orjson.loads(attrs).get("merged", ()):
+                out[part["number"]] = number
+        return out
+
     def _apply_each(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
                     now: datetime) -> list[Order]:
         lost = []
@@ -494,13 +573,14 @@ class Store:
                     batch: int = 2000) -> Iterator[list[Any]]:
         """Orders imported in [since, until), in id order and batches, for replays:
         (id, order_number, stage, rms_status, fingerprint, attrs, data, buyer_key,
-        ordered_at)."""
+        ordered_at, imported_at)."""
         last = 0
         while True:
             rows = conn.execute(
                 select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
                        t.orders.c.rms_status, t.orders.c.fingerprint, t.orders.c.attrs,
-                       t.orders.c.data, t.orders.c.buyer_key, t.orders.c.ordered_at)
+                       t.orders.c.data, t.orders.c.buyer_key, t.orders.c.ordered_at,
+                       t.orders.c.imported_at)
                 .where(t.orders.c.shop == shop, t.orders.c.id > last,
                        t.orders.c.imported_at >= since, t.orders.c.imported_at < until)
                 .order_by(t.orders.c.id).limit(batch)).all()
@@ -508,6 +588,24 @@ class Store:
                 return
             last = rows[-1][0]
             yield list(rows)
+
+    REPLAY_EVENTS = ("order_imported", "payment_settled", "payment_reverted",
+                     "order_cancelled", "cancel_after_handoff")
+
+    def replay_events(self, conn: Connection, first_id: int, last_id: int
+                      ) -> dict[int, list[tuple[str, str, datetime, dict[str, Any]]]]:
+        """The outside events of the orders with ids in [first_id, last_id], for replays:
+        per order (type, actor, at, data) of its import, payments and cancellations, in
+        the order they happened."""
+        out: dict[int, list[tuple[str, str, datetime, dict[str, Any]]]] = {}
+        for oid, type_, actor, at, data in conn.execute(
+                select(t.events.c.order_id, t.events.c.type, t.events.c.actor, t.events.c.at,
+                       t.events.c.data)
+                .where(t.events.c.order_id >= first_id, t.events.c.order_id <= last_id,
+                       t.events.c.type.in_(self.REPLAY_EVENTS))
+                .order_by(t.events.c.order_id, t.events.c.id)):
+            out.setdefault(oid, []).append((type_, actor, at, orjson.loads(data)))
+        return out
 
     def buyer_timeline(self, conn: Connection, shop: str, until: datetime
                        ) -> dict[str, list[tuple[datetime, datetime | None]]]:
@@ -564,7 +662,7 @@ class Store:
             "shop": o.shop, "order_number": c.order_number, "stage": o.stage.value,
             "rms_status": o.rms_status, "confirmed_at": o.confirmed_at,
             "ordered_at": c.ordered_at, "updated_at": now,
-            "attrs": orjson.dumps({"tags": o.tags, "set": dict(o.settings)}).decode(),
+            "attrs": _attrs_text(o),
         }
         if with_data:  # the snapshot and what is derived from it
             row.update(total=c.amounts.total, payment_method=c.payment.method_code,
@@ -599,19 +697,97 @@ class Store:
     def _effect(r: Any) -> EffectRow:
         return EffectRow(r.id, r.shop, r.order_id, EffectKind(r.kind), r.dedupe_key,
                          orjson.loads(r.payload), r.status, r.attempts, r.next_attempt_at,
-                         r.last_error)
+                         r.last_error, r.batch)
 
     # ---- outbox -------------------------------------------------------------------------
 
     def due_effects(self, conn: Connection, shop: str, kind: EffectKind, now: datetime,
                     limit: int) -> list[EffectRow]:
-        rows = conn.execute(select(t.outbox).where(
-            t.outbox.c.shop == shop, t.outbox.c.status == "pending",
-            t.outbox.c.kind == kind.value, t.outbox.c.next_attempt_at <= now)
-            # due-time order is what the (status, kind, next_attempt_at) index gives
-            # without sorting every due effect for each batch
-            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id).limit(limit))
-        return [self._effect(r) for r in rows]
+        """Claim up to `limit` due effects of `kind` for this worker and return them.
+
+        An effect is due when pending and its time has come; it is free when no other
+        worker holds a claim on it (claims last `CLAIM_FOR` of wall time, and end when
+        the attempt is recorded or the effect postponed). The claim commits with the
+        caller's transaction, before anything is delivered, so two workers never deliver
+        the same effect: on PostgreSQL the rows are locked with SKIP LOCKED, and on both
+        backends the UPDATE re-checks that the effect is still free.
+        """
+        o = t.outbox.c
+        wall = self.wall()
+        free = (o.claimed_until.is_(None) | (o.claimed_until <= wall)
+                | (o.claimed_by == self.worker))
+        pick = (select(o.id).where(o.shop == shop, o.status == "pending", o.kind == kind.value,
+                                   o.next_attempt_at <= now, free)
+                # due-time order is what the (status, kind, next_attempt_at) index gives
+                # without sorting every due effect for each batch
+                .order_by(o.next_attempt_at, o.id).limit(limit))
+        if not self._sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        rows = conn.execute(update(t.outbox).where(o.id.in_(pick.scalar_subquery()), free)
+                            .values(claimed_by=self.worker, claimed_until=wall + CLAIM_FOR)
+                            .returning(*t.outbox.c)).all()
+        effects = [self._effect(r) for r in rows]
+        effects.sort(key=lambda e: (e.next_attempt_at, e.id))
+        return effects
+
+    def mark_batch(self, conn: Connection, effects: Sequence[EffectRow], name: str) -> bool:
+        """Note that `effects` were staged in delivery batch `name` — only if this worker
+        still holds their claims (False, and nothing noted, otherwise)."""
+        ids = [e.id for e in effects]
+        o = t.outbox.c
+        done = 0
+        for chunk in _chunks(ids):
+            done += conn.execute(update(t.outbox).where(
+                o.id.in_(chunk), o.status == "pending", o.claimed_by == self.worker)
+                .values(batch=name)).rowcount
+        return done == len(ids)
+
+    def release_claims(self, conn: Connection, shop: str, worker: str) -> int:
+        """End every claim `worker` holds on `shop`'s effects (it is known to be gone)."""
+        return int(conn.execute(update(t.outbox).where(
+            t.outbox.c.shop == shop, t.outbox.c.claimed_by == worker,
+            t.outbox.c.status == "pending").values(claimed_by=None, claimed_until=None))
+            .rowcount)
+
+    # ---- shop leases --------------------------------------------------------------------
+
+    def acquire_lease(self, conn: Connection, shop: str, ttl: timedelta) -> Lease | None:
+        """Take or renew the lease on `shop` for this worker; None if another worker holds
+        it. Taking over an expired lease releases the previous holder's effect claims."""
+        wall = self.wall()
+        lc = t.shop_leases.c
+        conn.execute(self._insert(t.shop_leases).values(
+            shop=shop, worker=self.worker, epoch=0, acquired_at=wall, expires_at=wall)
+            .on_conflict_do_nothing(index_elements=["shop"]))
+        row = conn.execute(select(t.shop_leases).where(lc.shop == shop)).one()
+        if row.worker == self.worker and row.epoch > 0:
+            conn.execute(update(t.shop_leases).where(lc.shop == shop, lc.worker == self.worker,
+                                                     lc.epoch == row.epoch)
+                         .values(expires_at=wall + ttl))
+            return Lease(shop, self.worker, row.epoch, wall + ttl, None)
+        if row.expires_at > wall and row.epoch > 0:
+            return None
+        took = conn.execute(update(t.shop_leases).where(lc.shop == shop,
+                                                        lc.epoch == row.epoch)
+                            .values(worker=self.worker, epoch=row.epoch + 1, acquired_at=wall,
+                                    expires_at=wall + ttl)).rowcount
+        if took != 1:
+            return None  # another worker took it at the same moment
+        previous = row.worker if row.epoch > 0 and row.worker != self.worker else None
+        if previous is not None:
+            self.release_claims(conn, shop, previous)
+        return Lease(shop, self.worker, row.epoch + 1, wall + ttl, previous)
+
+    def release_lease(self, conn: Connection, shop: str) -> None:
+        """Give the lease up (a clean stop): another worker may take the shop at once."""
+        lc = t.shop_leases.c
+        conn.execute(update(t.shop_leases).where(lc.shop == shop, lc.worker == self.worker)
+                     .values(expires_at=self.wall()))
+        self.release_claims(conn, shop, self.worker)
+
+    def leases(self, conn: Connection) -> list[Lease]:
+        return [Lease(r.shop, r.worker, r.epoch, r.expires_at, None)
+                for r in conn.execute(select(t.shop_leases).order_by(t.shop_leases.c.shop))]
 
     def record_attempt(self, conn: Connection, effect: EffectRow, now: datetime, *,
                        ok: bool, error: str | None = None,
@@ -632,7 +808,7 @@ class Store:
             update(t.outbox).where(t.outbox.c.id == bindparam("b_id")).values(
                 status=bindparam("v_status"), attempts=t.outbox.c.attempts + 1,
                 last_error=bindparam("v_error"), next_attempt_at=bindparam("v_next"),
-                done_at=bindparam("v_done")),
+                done_at=bindparam("v_done"), claimed_by=None, claimed_until=None),
             [{"b_id": a.effect.id, "v_error": a.error,
               "v_status": "done" if a.ok else ("pending" if a.retry_at else "failed"),
               "v_next": a.retry_at or now, "v_done": now if a.ok else None}
@@ -663,7 +839,8 @@ class Store:
         for effect_id, at in until:
             conn.execute(update(t.outbox).where(t.outbox.c.id == effect_id,
                                                 t.outbox.c.status == "pending")
-                         .values(next_attempt_at=at, **extra))
+                         .values(next_attempt_at=at, claimed_by=None, claimed_until=None,
+                                 **extra))
 
     # ---- import state -------------------------------------------------------------------
 

@@ -127,10 +127,12 @@ def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
 
     packages = []
     for p in c.packages:
+        # 同梱: the parcel also holds the items of the orders merged into this one
+        carried = p.items + tuple(i for m in order.merged for i in m.items)
         items = [{"name": one_line(i.name), "choice": one_line(i.selected_choice.replace(
                      "\n", " / ")), "item_number": one_line(i.item_number), "price": i.price,
                   "units": i.units, "subtotal": i.price * i.units,
-                  "delivery_info": one_line(i.delivery_info)} for i in p.items]
+                  "delivery_info": one_line(i.delivery_info)} for i in carried]
         shipments = [{"carrier_code": s.carrier_code, "carrier": carrier_name(s.carrier_code),
                       "tracking_number": one_line(s.tracking_number, 40),
                       "tracking_url": tracking_url(s.carrier_code, s.tracking_number),
@@ -139,14 +141,15 @@ def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
                          "goods": p.goods_price, "postage": p.postage_price,
                          "delivery": p.delivery_price, "total": p.total_price,
                          "noshi": one_line(p.noshi), "shipments": shipments})
-    a = c.amounts
+    a = order.parcel_amounts
     return {
         "shop": {"name": one_line(shop_name)},
         "order": {"number": c.order_number, "ordered_at": c.ordered_at,
                   "requested_delivery_date": c.requested_delivery_date,
                   "delivery_time": delivery_time(c.shipping_term),
                   "delivery_name": one_line(c.delivery_name), "gift": c.gift,
-                  "several_destinations": c.several_destinations},
+                  "several_destinations": c.several_destinations,
+                  "merged": [m.order_number for m in order.merged]},
         "buyer": person(c.buyer),
         "payment": {"code": c.payment.method_code, "name": one_line(c.payment.method_name),
                     "kind": payment_kind(c.payment.method_code),

@@ -43,6 +43,7 @@ import logging
 import math
 import random
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,6 +64,7 @@ from unyo.adapters.rakuten.errors import (
 from unyo.adapters.rakuten.mapping import format_rms_date, format_rms_datetime
 from unyo.clock import Clock
 from unyo.domain.order import Shipment
+from unyo.metrics import observe_rms
 
 __all__ = [
     "MAX_NUMBERS_PER_CALL",
@@ -385,9 +387,16 @@ class RmsClient:
             self._pace()
             with self._calls_lock:
                 self.calls[method] += 1
+            started = time.perf_counter()
             try:
-                return self._attempt(method, url, content)
+                answer = self._attempt(method, url, content)
+                observe_rms(method, time.perf_counter() - started, None)
+                return answer
+            except RmsError as e:
+                observe_rms(method, time.perf_counter() - started, type(e).__name__)
+                raise
             except _Retry as retry:
+                observe_rms(method, time.perf_counter() - started, type(retry.error).__name__)
                 retriable = idempotent or not retry.sent
                 if not retriable or attempt >= self.max_retries:
                     raise _final(retry, method, attempt + 1, idempotent) from retry.__cause__

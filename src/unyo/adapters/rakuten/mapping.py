@@ -125,6 +125,13 @@ def _int(d: dict[str, Any], key: str, path: str) -> int:
     raise _fail(path, key, f"is not an integer: {v!r:.40}")
 
 
+def _non_negative(d: dict[str, Any], key: str, path: str) -> int:
+    v = _int(d, key, path)
+    if v < 0:
+        raise _fail(path, key, f"is negative: {v}")
+    return v
+
+
 def _opt_int(d: dict[str, Any], key: str, path: str) -> int | None:
     v = d.get(key)
     if v is None or type(v) is int:
@@ -256,8 +263,8 @@ def _item(m: dict[str, Any], path: str) -> Item:
         item_number=_text(m, "itemNumber"),
         manage_number=_text(m, "manageNumber"),
         name=_str(m, "itemName", path),
-        price=_int(m, "price", path),
-        units=_int(m, "units", path),
+        price=_non_negative(m, "price", path),
+        units=_non_negative(m, "units", path),
         tax_rate=_opt_float(m, "taxRate", path),
         selected_choice=_text(m, "selectedChoice"),
         sku=sku,
@@ -510,7 +517,7 @@ def _fast_item(m: Any) -> Item:
         (detail_id, name, price, units, tax_rate, number, manage_number, choice,
          delivery_info) = _get_all(m, _ITEM_KEYS)
     if ((detail_id is not None and type(detail_id) is not int) or type(name) is not str
-            or type(price) is not int or type(units) is not int):
+            or type(price) is not int or type(units) is not int or price < 0 or units < 0):
         raise _Slow
     if type(tax_rate) is not float and tax_rate is not None:
         if type(tax_rate) is not int:

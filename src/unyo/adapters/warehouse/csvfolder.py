@@ -84,11 +84,36 @@ class CsvFolderWarehouse:
             return [ch for ch in text if not _encodes(ch, self.encoding)]
 
     def send(self, requests: Sequence[ShipmentRequest]) -> str:
+        name = self.stage(requests)
+        self.publish(name)
+        return name
+
+    def stage(self, requests: Sequence[ShipmentRequest]) -> str:
+        """Write a request file under a hidden temporary name (the WMS ignores it) and
+        sync it to disk; `publish` makes it visible. Returns the batch's name."""
         header = [neutralise(self.settings.columns[c]) for c in self.columns]
         rows: list[list[str]] = [header]
         for r in requests:
             rows.extend(request_rows(r, self.columns))
-        return self._write(self._name("unyo"), rows)
+        return self._write(self._name("unyo"), rows, publish=False)
+
+    def publish(self, name: str) -> bool:
+        """Give a staged file to the WMS (an atomic rename). Idempotent: False when the
+        file was published already (the staged copy is gone)."""
+        temp = self._temp(name)
+        try:
+            os.replace(temp, self.requests_dir / name)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise WarehouseError(f"cannot write {self.requests_dir / name}: "
+                                 f"{e.strerror or e}") from e
+        return True
+
+    def _temp(self, name: str) -> Path:
+        if "/" in name or name.startswith("."):
+            raise WarehouseError(f"{name!r} is not a request file name")
+        return self.requests_dir / f".{name}.tmp"
 
     def cancel(self, requests: Sequence[CancelRequest]) -> str:
         return self._write(self._name("unyo-cancel"), [list(CANCEL_HEADER),
@@ -98,7 +123,7 @@ class CsvFolderWarehouse:
         stamp = self.clock.now().astimezone(JST).strftime("%Y%m%d%H%M%S")
         return f"{prefix}-{self.shop}-{stamp}-{uuid.uuid4().hex[:8]}.csv"
 
-    def _write(self, name: str, rows: list[list[str]]) -> str:
+    def _write(self, name: str, rows: list[list[str]], publish: bool = True) -> str:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\r\n").writerows(rows)
         try:
@@ -106,14 +131,15 @@ class CsvFolderWarehouse:
         except UnicodeEncodeError as e:
             raise WarehouseError(f"{name}: text {self.encoding} cannot hold: {e}") from e
         final = self.requests_dir / name
-        temp = self.requests_dir / f".{name}.tmp"
+        temp = self._temp(name)
         try:
             self.requests_dir.mkdir(parents=True, exist_ok=True)
             with open(temp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(temp, final)
+            if publish:
+                os.replace(temp, final)
         except OSError as e:
             temp.unlink(missing_ok=True)
             raise WarehouseError(f"cannot write {final}: {e.strerror or e}") from e

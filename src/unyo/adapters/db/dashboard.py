@@ -1,0 +1,213 @@
+"""The dashboard's reads: queue pages, counts, alerts and the automation rate's inputs.
+
+Every query here is bounded and served by an index, so pages stay fast with a million
+stored orders: queue pages are keyset-paginated on (ordered_at, id) through the
+(shop, stage, ordered_at) index or from the open gates (few, by (kind, closed_at));
+counts are GROUP BYs over indexed columns; shipped orders of a period come from the
+(type, at) index on events. Nothing here loads all orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, distinct, func, select, tuple_
+
+from unyo.adapters.db import schema as t
+from unyo.domain import Actor, EventType, GateKind, Stage
+
+PAGE = 50
+CHUNK = 500
+
+TOUCH_TYPES = (EventType.gate_closed, EventType.gate_opened, EventType.order_cancelled,
+               EventType.field_set, EventType.tag_added)
+"""A person's actions that count against the automation rate (as `app.report`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """Which orders a queue page lists: a stage or an open gate kind, and a search."""
+
+    stage: Stage | None = None
+    gate: GateKind | None = None
+    number_prefix: str = ""  # 注文番号 from its start
+    name_prefix: str = ""  # 注文者 name from its start (family name first)
+    ordered_from: datetime | None = None  # a day, as an instant range
+    ordered_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page starts: after the order (ordered_at, id), newest first."""
+
+    ordered_at: datetime
+    id: int
+
+
+@dataclass
+class QueueRow:
+    id: int
+    order_number: str
+    stage: str
+    rms_status: int
+    ordered_at: datetime
+    total: int
+    buyer_name: str
+    version: int
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    next: Cursor | None  # None on the last page
+
+
+def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
+    cond: list[Any] = [o.c.shop == shop]
+    if f.stage is not None:
+        cond.append(o.c.stage == f.stage.value)
+    if f.number_prefix:
+        cond += [o.c.order_number >= f.number_prefix,
+                 o.c.order_number < f.number_prefix + "\U0010ffff"]
+    if f.name_prefix:
+        cond += [o.c.buyer_name >= f.name_prefix,
+                 o.c.buyer_name < f.name_prefix + "\U0010ffff"]
+    if f.ordered_from is not None:
+        cond.append(o.c.ordered_at >= f.ordered_from)
+    if f.ordered_until is not None:
+        cond.append(o.c.ordered_at < f.ordered_until)
+    return cond
+
+
+def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None = None,
+               limit: int = PAGE) -> QueuePage:
+    """One page of the queue, newest first, with each order's open gates."""
+    o = t.orders
+    cols = (o.c.id, o.c.order_number, o.c.stage, o.c.rms_status, o.c.ordered_at, o.c.total,
+            o.c.buyer_name, o.c.version)
+    cond = _where(shop, f, o)
+    if after is not None:
+        cond.append(tuple_(o.c.ordered_at, o.c.id) < tuple_(after.ordered_at, after.id))
+    if f.gate is not None:
+        # From the open gates of the kind (few) to their orders, not the other way round.
+        g = t.gates
+        q = (select(*cols).select_from(g.join(o, o.c.id == g.c.order_id))
+             .where(g.c.kind == f.gate.value, g.c.closed_at.is_(None), *cond)
+             .group_by(o.c.id))
+    else:
+        q = select(*cols).where(*cond)
+    rows = conn.execute(q.order_by(o.c.ordered_at.desc(), o.c.id.desc()).limit(limit + 1)).all()
+    page = [QueueRow(*r) for r in rows[:limit]]
+    by_id = {r.id: r for r in page}
+    if by_id:
+        for gr in conn.execute(
+                select(t.gates.c.order_id, t.gates.c.seq, t.gates.c.kind, t.gates.c.reason,
+                       t.gates.c.rule, t.gates.c.until)
+                .where(t.gates.c.order_id.in_(list(by_id)), t.gates.c.closed_at.is_(None))
+                .order_by(t.gates.c.order_id, t.gates.c.seq)):
+            by_id[gr.order_id].gates.append({"seq": gr.seq, "kind": gr.kind, "reason": gr.reason,
+                                             "rule": gr.rule, "until": gr.until})
+    nxt = Cursor(page[-1].ordered_at, page[-1].id) if len(rows) > limit else None
+    return QueuePage(page, nxt)
+
+
+def stage_counts(conn: Connection, shop: str) -> dict[str, int]:
+    o = t.orders
+    return {s: n for s, n in conn.execute(
+        select(o.c.stage, func.count()).where(o.c.shop == shop).group_by(o.c.stage))}
+
+
+def gate_counts(conn: Connection, shop: str) -> dict[str, int]:
+    """Orders with an open gate, per kind (an order with two open checks counts once)."""
+    g, o = t.gates, t.orders
+    return {k: n for k, n in conn.execute(
+        select(g.c.kind, func.count(distinct(g.c.order_id)))
+        .select_from(g.join(o, o.c.id == g.c.order_id))
+        .where(g.c.kind.in_([k.value for k in GateKind]), g.c.closed_at.is_(None),
+               o.c.shop == shop).group_by(g.c.kind))}
+
+
+def open_gate_reasons(conn: Connection, shop: str, limit: int = 20) -> list[tuple[str, str, int]]:
+    """(kind, reason, orders) of open gates, most common first."""
+    g, o = t.gates, t.orders
+    n = func.count().label("n")
+    return [(k, r, c) for k, r, c in conn.execute(
+        select(g.c.kind, g.c.reason, n).select_from(g.join(o, o.c.id == g.c.order_id))
+        .where(g.c.kind.in_([k.value for k in GateKind]), g.c.closed_at.is_(None),
+               o.c.shop == shop)
+        .group_by(g.c.kind, g.c.reason).order_by(n.desc()).limit(limit))]
+
+
+def failed_effects(conn: Connection, shop: str) -> list[dict[str, Any]]:
+    """Effects that failed for good, per kind: how many, the latest error and its order."""
+    ob = t.outbox
+    out = []
+    for kind, n, last in conn.execute(
+            select(ob.c.kind, func.count(), func.max(ob.c.id))
+            .where(ob.c.status == "failed", ob.c.shop == shop).group_by(ob.c.kind)):
+        r = conn.execute(select(ob.c.last_error, t.orders.c.order_number)
+                         .select_from(ob.join(t.orders, t.orders.c.id == ob.c.order_id))
+                         .where(ob.c.id == last)).first()
+        out.append({"kind": kind, "count": n, "last_error": r[0] if r else "",
+                    "order_number": r[1] if r else ""})
+    return out
+
+
+def waiting_mails(conn: Connection, shop: str) -> tuple[int, str | None]:
+    """Mails still pending with an error (e.g. the relay refused our login): count, latest."""
+    ob = t.outbox
+    n, last = conn.execute(
+        select(func.count(), func.max(ob.c.id)).where(
+            ob.c.status == "pending", ob.c.kind == "send_mail", ob.c.shop == shop,
+            ob.c.last_error.is_not(None))).one()
+    error = conn.execute(select(ob.c.last_error).where(ob.c.id == last)).scalar() if n else None
+    return int(n), error
+
+
+def any_in_stage(conn: Connection, shop: str, stage: Stage) -> bool:
+    o = t.orders
+    return conn.execute(select(o.c.id).where(o.c.shop == shop, o.c.stage == stage.value)
+                        .limit(1)).first() is not None
+
+
+def reached(conn: Connection, shop: str, stage: Stage, since: datetime,
+            until: datetime) -> dict[int, datetime]:
+    """Orders that moved to `stage` in [since, until): id → when (the (type, at) index)."""
+    e, o = t.events, t.orders
+    rows = conn.execute(
+        select(e.c.order_id, func.min(e.c.at)).select_from(e.join(o, o.c.id == e.c.order_id))
+        .where(e.c.type == EventType.stage_changed.value, e.c.at >= since, e.c.at < until,
+               e.c.data.like(f'%"to":"{stage.value}"%'), o.c.shop == shop)
+        .group_by(e.c.order_id))
+    return {oid: at for oid, at in rows}
+
+
+def touched(conn: Connection, done: dict[int, datetime]) -> set[int]:
+    """Of orders id → when done, those a person touched before (or when) they were done."""
+    e = t.events
+    out: set[int] = set()
+    ids = list(done)
+    for i in range(0, len(ids), CHUNK):
+        for oid, first in conn.execute(
+                select(e.c.order_id, func.min(e.c.at))
+                .where(e.c.order_id.in_(ids[i:i + CHUNK]), e.c.actor == Actor.person.value,
+                       e.c.type.in_([x.value for x in TOUCH_TYPES]))
+                .group_by(e.c.order_id)):
+            if first <= done[oid]:
+                out.add(oid)
+    return out
+
+
+def effect_attempts(conn: Connection, effect_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every delivery attempt of the effects, oldest first."""
+    a = t.effect_attempts
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in effect_ids}
+    if effect_ids:
+        for r in conn.execute(select(a).where(a.c.effect_id.in_(list(effect_ids)))
+                              .order_by(a.c.id)):
+            out[r.effect_id].append({"at": r.at, "ok": bool(r.ok), "error": r.error})
+    return out

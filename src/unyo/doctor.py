@@ -1,0 +1,176 @@
+"""`unyo doctor`: is this installation ready to run? Each check says what to fix.
+
+Checks, per shop: the shop file, the database (reachable, migrations applied),
+RMS authentication (a harmless searchOrder over the last minute), the SMTP
+relay's login (connect, STARTTLS, AUTH, QUIT: nothing is sent), the warehouse
+folders (there, writable, readable), and the RMS license key's 90-day expiry.
+No check writes anything a shop would see, and no message carries a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from unyo.clock import JST, Clock, SystemClock
+from unyo.flow import Config
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    shop: str
+    name: str  # config | database | rms | mail | warehouse | license
+    status: str  # ok | warn | fail
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"shop": self.shop, "check": self.name, "status": self.status,
+                "message": self.message}
+
+
+def check_database(url: str) -> Check:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from unyo.adapters.db.migrate import current_revision, head_revision
+    from unyo.adapters.db.store import make_engine
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return Check("", "database", FAIL, "the database URL is not a URL "
+                     "(database.url or UNYO_DATABASE_URL)")
+    try:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            current = current_revision(conn)
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as e:
+        reason = getattr(e, "orig", None) or e
+        return Check("", "database", FAIL, f"cannot open {shown}: {reason}")
+    head = head_revision()
+    if current is None:
+        return Check("", "database", WARN, f"{shown} is empty: the first `unyo run` "
+                     "(or `unyo db upgrade`) creates the tables")
+    if current != head:
+        return Check("", "database", WARN, f"{shown} is at migration {current}, this unyo "
+                     f"needs {head}: run `unyo db upgrade` (commands also do it when they "
+                     "open the database)")
+    return Check("", "database", OK, f"{shown} reachable, migrations up to date ({head})")
+
+
+def check_shop(config: Config, *, clock: Clock | None = None,
+               env: dict[str, str] | None = None, store: Any = None) -> list[Check]:
+    """The checks of one shop (its database is checked once, by the caller)."""
+    clock = clock or SystemClock()
+    shop = config.shop_id
+    out = [_rms(config, clock, env), *_mail(config, env), *_warehouse(config)]
+    if store is not None:
+        out.append(_license(store, shop, clock))
+    return [Check(shop, c.name, c.status, c.message) for c in out]
+
+
+def _rms(config: Config, clock: Clock, env: dict[str, str] | None) -> Check:
+    from unyo.adapters.rakuten.channel import RakutenChannel
+    from unyo.app.ports import ChannelAuthError, ChannelError
+    from unyo.wiring import SetupError, credentials
+
+    try:
+        secret, key = credentials(config, env)
+    except SetupError as e:
+        return Check("", "rms", FAIL, str(e))
+    settings = config.rms
+    channel = RakutenChannel.from_settings(settings, service_secret=secret, license_key=key,
+                                           clock=clock)
+    now = clock.now()
+    try:
+        channel.search(now - timedelta(minutes=1), now)
+    except ChannelAuthError as e:
+        return Check("", "rms", FAIL, str(e))
+    except ChannelError as e:
+        return Check("", "rms", WARN, f"RMS did not answer well (will be retried by the "
+                     f"runner): {e}")
+    finally:
+        channel.close()
+    return Check("", "rms", OK, f"{settings.base_url} accepts the service secret and "
+                 "license key (searchOrder over the last minute)")
+
+
+def _mail(config: Config, env: dict[str, str] | None) -> list[Check]:
+    from unyo.app.ports import MailError
+    from unyo.wiring import SetupError, build_mailer
+
+    if not config.mail.enabled:
+        return [Check("", "mail", OK, "buyer mail is off (mail.enabled: false)")]
+    s = config.mail
+    try:
+        mailer = build_mailer(config, env)
+    except SetupError as e:
+        return [Check("", "mail", FAIL, str(e))]
+    except Exception as e:  # a template that does not load, say
+        return [Check("", "mail", FAIL, f"{type(e).__name__}: {e}")]
+    if mailer is None:
+        return [Check("", "mail", OK, "buyer mail is off")]
+    try:
+        with mailer.session():
+            pass
+    except MailError as e:
+        return [Check("", "mail", FAIL, str(e))]
+    how = " with STARTTLS" if s.starttls else ""
+    who = " and logged in" if s.auth else ""
+    return [Check("", "mail", OK, f"connected to {s.host}:{s.port}{how}{who}; nothing sent")]
+
+
+def _warehouse(config: Config) -> list[Check]:
+    w = config.warehouse
+    if not w.enabled:
+        return [Check("", "warehouse", OK, "the warehouse exchange is off")]
+    problems = []
+    for sub in ("requests", "results", "done", "error"):
+        folder = w.path(sub)
+        if not folder.is_dir():
+            problems.append(f"{folder} is missing (created by the first `unyo run`, or "
+                            "mkdir it for the WMS)")
+            continue
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            problems.append(f"{folder} is not readable and writable by this user")
+    if not problems:
+        probe = w.path("requests") / f".unyo-doctor-{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            problems.append(f"cannot write in {probe.parent}: {e.strerror or e}")
+    if problems:
+        return [Check("", "warehouse", FAIL, "; ".join(problems))]
+    return [Check("", "warehouse", OK, f"{w.path('requests').parent}: requests/, results/, "
+                  "done/ and error/ are there and writable")]
+
+
+def _license(store: Any, shop: str, clock: Clock) -> Check:
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.dashboard import LICENSE_DAYS, LICENSE_ISSUED, LICENSE_WARN_DAYS
+
+    issued = Accounts(store.engine).setting(shop, LICENSE_ISSUED)
+    if not issued:
+        return Check("", "license", WARN, "the license key's issue date is not recorded: "
+                     "enter it on the dashboard (設定) to be warned 14 days before the "
+                     "90-day expiry")
+    try:
+        expires = date.fromisoformat(issued) + timedelta(days=LICENSE_DAYS)
+    except ValueError:
+        return Check("", "license", WARN, f"the recorded issue date {issued!r} is not a date")
+    left = (expires - clock.now().astimezone(JST).date()).days
+    if left < 0:
+        return Check("", "license", FAIL, f"the RMS license key expired on {expires} "
+                     "(RMS > 拡張サービス一覧 > WEB API > ライセンスキーの発行)")
+    if left <= LICENSE_WARN_DAYS:
+        return Check("", "license", WARN, f"the RMS license key expires on {expires}, in "
+                     f"{left} days: issue a new one (RMS > 拡張サービス一覧 > WEB API)")
+    return Check("", "license", OK, f"the RMS license key is valid until {expires} "
+                 f"({left} days)")

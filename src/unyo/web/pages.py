@@ -1,0 +1,238 @@
+"""The pages that show: home, queue, order, report, flow, mails."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from unyo.adapters.db import dashboard as q
+from unyo.app.dashboard import day_start
+from unyo.app.report import build_report
+from unyo.app.views import order_view
+from unyo.domain import GateKind, Stage
+from unyo.web.app import Refused, lang_of, render, web_of
+from unyo.web.charts import trend_svg
+from unyo.web.i18n import translator
+
+router = APIRouter()
+
+TABS: dict[str, tuple[Stage | None, GateKind | None]] = {
+    "payment": (None, GateKind.payment),  # 入金待ち
+    "check": (None, GateKind.check),  # 確認待ち
+    "hold": (None, GateKind.hold),  # 保留
+    "ready": (Stage.ready, None),  # 出荷OK
+    "at_warehouse": (Stage.at_warehouse, None),  # 倉庫連携済
+    "shipped": (Stage.shipped, None),  # 出荷済
+    "cancelled": (Stage.cancelled, None),  # キャンセル
+    "all": (None, None),
+}
+"""The queue's tabs, as shop staff know them, and what each lists."""
+RELEASABLE = {"payment", "check", "hold"}
+PROBLEMS = frozenset({"select_orders", "note_required", "err_too_long"})
+_NUMBER = re.compile(r"[0-9-]+")
+
+
+# ---- home -------------------------------------------------------------------------------
+
+def _counts(request: Request) -> dict[str, Any]:
+    web = web_of(request)
+    stages = web.dashboard.stage_counts()
+    with web.store.transaction() as conn:
+        gates = q.gate_counts(conn, web.shop)
+    tabs = {name: (stages.get(stage.value, 0) if stage else gates.get(gate.value, 0)
+                   if gate else sum(stages.values()))
+            for name, (stage, gate) in TABS.items()}
+    return {"stages": stages, "gates": gates, "tabs": tabs}
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    web = web_of(request)
+    auto = web.dashboard.automation()
+    with web.store.transaction() as conn:
+        reasons = q.open_gate_reasons(conn, web.shop, limit=10)
+    t = translator(lang_of(request))
+    return render(request, "home.j2", auto=auto, rates=[
+        ("today", auto.over(1)), ("last_7", auto.over(7)), ("last_30", auto.over(30))],
+        chart=trend_svg(auto.days, t("trend")), reasons=reasons,
+        alerts=web.dashboard.alerts(), counts=_counts(request), stage_names=list(Stage))
+
+
+@router.get("/home/counts")
+def home_counts(request: Request) -> Response:
+    return render(request, "_stage_counts.j2", counts=_counts(request), stage_names=list(Stage))
+
+
+# ---- queue ------------------------------------------------------------------------------
+
+@dataclass
+class QueueQuery:
+    tab: str
+    text: str
+    day: str
+    after: str
+    filter: q.QueueFilter
+    cursor: q.Cursor | None
+    error: str = ""
+    error_params: dict[str, str] | None = None
+
+    def link(self, **changes: str) -> str:
+        from urllib.parse import urlencode
+
+        params = {"tab": self.tab, "q": self.text, "date": self.day} | changes
+        return "/queue?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def parse_queue(request: Request) -> QueueQuery:
+    p = request.query_params
+    tab = p.get("tab", "check")
+    if tab not in TABS:
+        tab = "check"
+    stage, gate = TABS[tab]
+    text = unicodedata.normalize("NFKC", p.get("q", "")).strip()[:64]
+    day_text = p.get("date", "").strip()[:10]
+    after_text = p.get("after", "")[:80]
+    number = text if _NUMBER.fullmatch(text) else ""
+    name = "" if number else " ".join(text.split())
+    since = until = None
+    error, params = "", None
+    if day_text:
+        try:
+            day = date.fromisoformat(day_text)
+            since = day_start(day)
+            until = since + timedelta(days=1)
+        except ValueError:
+            error, params = "err_bad_date", {"value": day_text}
+    cursor = None
+    if after_text:
+        at, _, oid = after_text.rpartition("_")
+        try:
+            cursor = q.Cursor(datetime.fromisoformat(at), int(oid))
+            if cursor.ordered_at.tzinfo is None:
+                raise ValueError(after_text)
+        except ValueError:
+            cursor = None
+    return QueueQuery(tab, text, day_text, after_text,
+                      q.QueueFilter(stage, gate, number, name, since, until), cursor,
+                      error, params)
+
+
+@router.get("/queue")
+def queue(request: Request) -> Response:
+    web = web_of(request)
+    qq = parse_queue(request)
+    with web.store.transaction() as conn:
+        page = q.queue_page(conn, web.shop, qq.filter, qq.cursor)
+    nxt = qq.link(after=f"{page.next.ordered_at.isoformat()}_{page.next.id}") \
+        if page.next else ""
+    p = request.query_params
+    done = {k: int(p[k]) for k in ("released", "failed") if p.get(k, "").isdigit()}
+    problem = p.get("problem", "")
+    return render(request, "queue.j2", qq=qq, page=page, next_link=nxt, tabs=TABS,
+                  counts=_counts(request), releasable=qq.tab in RELEASABLE, done=done,
+                  problem=problem if problem in PROBLEMS else "",
+                  status=400 if qq.error else 200)
+
+
+@router.get("/queue/counts")
+def queue_counts(request: Request) -> Response:
+    return render(request, "_tabs.j2", qq=parse_queue(request), tabs=TABS,
+                  counts=_counts(request))
+
+
+# ---- one order --------------------------------------------------------------------------
+
+def order_page(request: Request, number: str, *, status: int = 200, error: str = "",
+               error_params: dict[str, Any] | None = None,
+               form: dict[str, str] | None = None) -> Response:
+    web = web_of(request)
+    with web.store.transaction() as conn:
+        doc = order_view(web.store, conn, web.shop, number)
+        if doc is None:
+            raise Refused(404, "not_found")
+        order = web.store.load_order(conn, web.shop, number)
+        assert order is not None and order.id is not None
+        effects = web.store.effects_of(conn, order.id)
+        attempts = q.effect_attempts(conn, [e.id for e in effects])
+    p = request.query_params
+    return render(request, "order.j2", status=status, doc=doc, order=order,
+                  effects=[(e, attempts[e.id]) for e in effects], error=error,
+                  error_params=error_params or {}, form=form or {},
+                  done=p.get("done") == "1", now=web.clock.now())
+
+
+@router.get("/orders/{number}")
+def order(request: Request, number: str) -> Response:
+    if len(number) > 64:
+        raise Refused(404, "not_found")
+    return order_page(request, number)
+
+
+# ---- report, flow, mails ----------------------------------------------------------------
+
+@router.get("/report")
+def report(request: Request) -> Response:
+    web = web_of(request)
+    today = web.dashboard.today()
+    p = request.query_params
+    error, params = "", None
+    try:
+        until_day = date.fromisoformat(p["until"]) if p.get("until") else today
+        since_day = date.fromisoformat(p["since"]) if p.get("since") else \
+            until_day - timedelta(days=6)
+    except ValueError:
+        error, params = "err_bad_date", {"value": f"{p.get('since', '')} {p.get('until', '')}"}
+        until_day, since_day = today, today - timedelta(days=6)
+    if since_day > until_day:
+        since_day, until_day = until_day, since_day
+    rep = build_report(web.store, web.shop, day_start(since_day),
+                       day_start(until_day) + timedelta(days=1))
+    return render(request, "report.j2", rep=rep, since=since_day, until=until_day,
+                  error=error, error_params=params or {}, status=400 if error else 200)
+
+
+@router.get("/flow")
+def flow(request: Request) -> Response:
+    web = web_of(request)
+    mermaid_text = None
+    try:
+        from unyo.diagram import build_diagram, diagram_counts, to_mermaid
+    except ImportError:
+        pass
+    else:
+        now = web.clock.now()
+        counts = diagram_counts(web.store, web.shop, now - timedelta(days=30), now)
+        mermaid_text = to_mermaid(build_diagram(web.config, counts))
+    return render(request, "flow.j2", mermaid_text=mermaid_text)
+
+
+@router.get("/flow/mermaid.js")
+def mermaid_js(request: Request) -> Response:
+    try:
+        from unyo.diagram import MERMAID_JS
+    except ImportError:
+        raise Refused(404, "not_found") from None
+    return FileResponse(MERMAID_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.get("/mails")
+def mails(request: Request) -> Response:
+    sink = web_of(request).smtp_sink
+    received = list(reversed(sink.messages()))[:200] if sink is not None else []
+    shown = []
+    for m in received:
+        msg = m.message
+        try:
+            body = m.text
+        except (KeyError, LookupError, ValueError):
+            body = m.data.decode("utf-8", "replace")
+        shown.append({"at": m.received_at, "kind": m.kind, "to": ", ".join(m.rcpt_tos),
+                      "subject": str(msg["Subject"] or ""), "from": m.mail_from, "body": body})
+    return render(request, "mails.j2", mails=shown, has_sink=sink is not None)

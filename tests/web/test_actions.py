@@ -1,0 +1,132 @@
+"""Acting on orders from the dashboard: through `app.manual`, by the logged-in user; bad
+input gets a clear Japanese message and loses nothing."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import SHOP, csrf_of, number
+from unyo.adapters.db import Store
+from unyo.app.manual import release
+from unyo.clock import JST, SimClock
+from unyo.domain import GateKind
+
+
+def form_of(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form posting to `action`."""
+    start = page.index(f'action="{action}"')
+    chunk = page[start:page.index("</form>", start)]
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', chunk))
+
+
+def stored(store: Store, n: str):  # type: ignore[no-untyped-def]
+    with store.transaction() as conn:
+        order = store.load_order(conn, SHOP, n)
+        assert order is not None
+        events = store.events_of(conn, order.id or 0)
+    return order, events
+
+
+def test_release_a_gate_moves_the_order_to_ready(client: TestClient, store: Store,
+                                                 seeded: dict):
+    n = seeded["check"]
+    page = client.get(f"/orders/{n}").text
+    r = client.post(f"/orders/{n}/release",
+                    data=form_of(page, f"/orders/{n}/release") | {"note": "確認しました"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/orders/{n}?done=1"
+    order, events = stored(store, n)
+    assert order.stage.value == "ready" and not order.open_gates
+    closed = [e for e in events if e.type.value == "gate_closed"][-1]
+    assert closed.actor.value == "person"
+    assert closed.data["by"] == "suzuki" and closed.data["note"] == "確認しました"
+    assert "操作しました" in client.get(f"/orders/{n}?done=1").text
+
+
+def test_a_stale_page_is_refused_and_keeps_the_note(client: TestClient, store: Store,
+                                                    seeded: dict, clock: SimClock):
+    n = seeded["check"]
+    page = client.get(f"/orders/{n}").text
+    release(store, SHOP, n, GateKind.check, note="someone else", by="tanaka", now=clock.now())
+    r = client.post(f"/orders/{n}/release",
+                    data=form_of(page, f"/orders/{n}/release") | {"note": "私のメモ"})
+    assert r.status_code == 409 and "他の操作で更新されました" in r.text
+    assert '<span data-kept="note">私のメモ</span>' in r.text  # what was typed is kept
+
+
+def test_a_gate_already_closed(client: TestClient, store: Store, seeded: dict):
+    n = seeded["check"]
+    page = client.get(f"/orders/{n}").text
+    fields = form_of(page, f"/orders/{n}/release")
+    client.post(f"/orders/{n}/release", data=fields | {"note": "1"})
+    fields["version"] = str(stored(store, n)[0].version)
+    r = client.post(f"/orders/{n}/release", data=fields | {"note": "2"})
+    assert r.status_code == 409 and "このゲートはすでに解除されています" in r.text
+
+
+def test_unknown_order(client: TestClient, seeded: dict):
+    csrf = csrf_of(client.get("/").text)
+    r = client.post("/orders/999999-20261127-0000000000/cancel",
+                    data={"csrf_token": csrf, "version": "1", "note": "x"})
+    assert r.status_code == 404 and "ページが見つかりません" in r.text
+
+
+def test_hold_until_a_time(client: TestClient, store: Store, seeded: dict):
+    n = seeded["ready"]
+    action = f"/orders/{n}/hold"
+    page = client.get(f"/orders/{n}").text
+    bad = client.post(action, data=form_of(page, action) | {"until": "来週", "note": "発売日"})
+    assert bad.status_code == 400 and "日時「来週」を読み取れません" in bad.text
+    assert 'value="発売日"' in bad.text
+    past = client.post(action, data=form_of(page, action) | {"until": "2020-01-01T09:00"})
+    assert past.status_code == 400 and "未来の日時" in past.text
+    ok = client.post(action, data=form_of(page, action) | {"until": "2026-12-01T09:00",
+                                                            "note": "発売日待ち"},
+                     follow_redirects=False)
+    assert ok.status_code == 303
+    order, _ = stored(store, n)
+    (gate,) = order.open_gates
+    assert gate.kind is GateKind.hold and gate.reason == "発売日待ち"
+    assert gate.until == datetime(2026, 12, 1, 9, 0, tzinfo=JST)  # typed as JST
+    assert order.stage.value == "processing"
+
+
+def test_cancel_and_warehouse_note(client: TestClient, store: Store, seeded: dict):
+    n = seeded["payment"]
+    page = client.get(f"/orders/{n}").text
+    action = f"/orders/{n}/warehouse-note"
+    r = client.post(action, data=form_of(page, action) | {"warehouse_note": "ギフト包装 <b>"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    order, events = stored(store, n)
+    assert order.setting("warehouse_note") == "ギフト包装 <b>"
+    assert events[-1].type.value == "field_set" and events[-1].data["by"] == "suzuki"
+    assert 'value="ギフト包装 &lt;b&gt;"' in client.get(f"/orders/{n}").text
+    too_long = client.post(action, data=form_of(client.get(f"/orders/{n}").text, action)
+                           | {"warehouse_note": "x" * 201})
+    assert too_long.status_code == 400 and "長すぎます" in too_long.text
+    page = client.get(f"/orders/{n}").text
+    action = f"/orders/{n}/cancel"
+    r = client.post(action, data=form_of(page, action) | {"note": "お客様都合"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and stored(store, n)[0].stage.value == "cancelled"
+    again = client.post(action, data=form_of(client.get(f"/orders/{n}").text, action))
+    assert again.status_code == 409 and "キャンセルできません" in again.text
+
+
+def test_bulk_release_with_a_note(client: TestClient, store: Store, seeded: dict):
+    page = client.get("/queue?tab=check").text
+    csrf = csrf_of(page)
+    empty = client.post("/queue/release", data={"csrf_token": csrf, "tab": "check",
+                                                 "numbers": [number(1)], "note": ""})
+    assert "解除の理由（メモ）を入力してください" in empty.text
+    r = client.post("/queue/release", data={"csrf_token": csrf, "tab": "check",
+                                            "numbers": [number(1), number(2), "nope"],
+                                            "note": "まとめて確認"})
+    assert r.status_code == 200 and "2件を解除しました" in r.text
+    assert "1件は解除できませんでした" in r.text
+    assert [n for n in (number(1), number(2), number(3))
+            if stored(store, n)[0].stage.value == "ready"] == [number(1), number(2)]

@@ -1,0 +1,179 @@
+"""The dashboard in real Chromium (Debian's, driven by Playwright) against uvicorn on
+loopback: log in, work the queue, hostile text, refusals, live counts, screenshots."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import PASSWORD, RULES, SHOP, number
+from unyo.adapters.db import Store
+from unyo.app.manual import release
+from unyo.clock import SimClock
+from unyo.domain import GateKind
+from unyo.flow import Config
+from unyo.sandbox.smtp_sink import SmtpSink
+from unyo.web import create_app
+from unyo.web.server import BackgroundServer
+
+MAIN_PAGES = {"home": "/", "queue": "/queue?tab=check", "order": f"/orders/{number(1)}",
+              "flow": "/flow", "report": "/report?since=2026-11-20&until=2026-11-30",
+              "mails": "/mails"}
+
+
+@dataclass
+class Served:
+    url: str
+    store: Store
+    clock: SimClock
+    sink: SmtpSink
+
+
+@pytest.fixture
+def served(store: Store, clock: SimClock, seeded: dict[str, str]) -> Iterator[Served]:
+    with SmtpSink() as sink:
+        # Secure cookies as in production: Chromium keeps them on http://127.0.0.1.
+        app = create_app(store, Config(shop_id=SHOP, shop_name="テスト店", rules=RULES), clock,
+                         smtp_sink=sink)
+        with BackgroundServer(app) as server:
+            yield Served(server.url, store, clock, sink)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    p = context.new_page()
+    dialogs: list[str] = []
+    p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    p.dialogs = dialogs
+    yield p
+    context.close()
+
+
+def log_in(page: Any, served: Served, path: str = "/") -> None:
+    page.goto(served.url + path)
+    assert "/login" in page.url
+    page.fill("input[name=user]", "suzuki")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(served.url + path)
+
+
+def screenshot_dirs(tmp_path: Path) -> list[Path]:
+    dirs = [tmp_path / "screenshots"]
+    if os.environ.get("UNYO_SCREENSHOTS"):
+        dirs.append(Path(os.environ["UNYO_SCREENSHOTS"]))
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def test_log_in_release_a_check_and_see_it_ready(page: Any, served: Served):
+    # given an operator who opens the queue and is asked to log in first
+    log_in(page, served, "/queue")
+    page.click("a[data-tab=check]")
+    assert page.locator(f"tr[data-order='{number(1)}']").count() == 1
+    assert "備考欄を確認" in page.locator(f"tr[data-order='{number(1)}'] .reasons").inner_text()
+    # when they open an order waiting for a check and release its gate with a note
+    page.click(f"a[href='/orders/{number(1)}']")
+    page.fill("form.release input[name=note]", "領収書の宛名を確認")
+    page.click("form.release button[type=submit]")
+    page.wait_for_url(f"**/orders/{number(1)}?done=1")
+    assert "操作しました" in page.content()
+    # then the order has left 確認待ち and is in 出荷OK
+    page.goto(served.url + "/queue?tab=check")
+    assert page.locator(f"tr[data-order='{number(1)}']").count() == 0
+    page.click("a[data-tab=ready]")
+    assert page.locator(f"tr[data-order='{number(1)}']").count() == 1
+    assert page.dialogs == []
+
+
+def test_hostile_remarks_are_shown_as_text(page: Any, served: Served):
+    log_in(page, served, f"/orders/{number(3)}")
+    remarks = page.locator("pre.remarks")
+    assert '<script>alert("remarks")</script>"><img src=x onerror=alert(1)>' in \
+        remarks.inner_text()
+    assert remarks.locator("img, script").count() == 0
+    assert '"><img src=x onerror=alert(2)>' in page.locator(".buyer-name").inner_text()
+    page.goto(served.url + "/queue?tab=check")
+    assert page.locator("td.buyer img").count() == 0
+    page.wait_for_timeout(300)
+    assert page.dialogs == []  # nothing ran
+
+
+def test_refused_without_a_session_and_without_the_csrf_token(page: Any, browser: Any,
+                                                              served: Served):
+    # without a session: every page sends the browser to the login form
+    for path in ("/", f"/orders/{number(1)}", "/queue?tab=ready", "/flow", "/mails"):
+        page.goto(served.url + path)
+        assert page.url.startswith(served.url + "/login"), path
+    anonymous = page.context.request.post(served.url + f"/orders/{number(1)}/release",
+                                          form={"seq": "1", "version": "1", "note": "x"},
+                                          max_redirects=0)
+    assert anonymous.status == 401
+    # with a session but a forged CSRF token: refused, nothing changed
+    log_in(page, served, f"/orders/{number(1)}")
+    page.evaluate("document.querySelector('form.release input[name=csrf_token]').value"
+                  " = 'forged-token'")
+    page.fill("form.release input[name=note]", "x")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("form.release button[type=submit]")
+    assert answer.value.status == 403
+    assert "フォームの有効期限が切れました" in page.content()
+    with served.store.transaction() as conn:
+        order = served.store.load_order(conn, SHOP, number(1))
+        assert order is not None and order.open_gates
+    # and a POST from the page's own cookies without any token at all
+    bare = page.context.request.post(served.url + f"/orders/{number(1)}/release",
+                                     form={"seq": "1", "version": "1", "note": "x"})
+    assert bare.status == 403
+
+
+def test_queue_counts_refresh_without_reload(page: Any, served: Served):
+    log_in(page, served, "/queue?tab=check")
+    badge = page.locator("span[data-count=check]")
+    assert badge.inner_text().strip() == "3"
+    release(served.store, SHOP, number(2), GateKind.check, note="他の人", by="tanaka",
+            now=served.clock.now())
+    # (no wait_for_function: the page's CSP refuses string evaluation, rightly)
+    from playwright.sync_api import expect
+
+    expect(page.locator("span[data-count=check]")).to_have_text("2", timeout=12_000)
+    expect(page.locator("span[data-count=ready]")).to_have_text("4")
+    assert page.url.endswith("/queue?tab=check")  # the same page, not reloaded
+
+
+def test_english_switch(page: Any, served: Served):
+    log_in(page, served, "/queue")
+    page.click("text=English")
+    assert "To check" in page.locator("nav.tabs").inner_text()
+    page.goto(served.url + "/")
+    assert "Automation rate" in page.content()
+
+
+def test_a_screenshot_of_each_main_page(page: Any, served: Served, tmp_path: Path):
+    msg = EmailMessage()
+    msg["From"], msg["To"] = "info@shop.example", "buyer@example.com"
+    msg["Subject"], msg["X-Unyo-Mail"] = "【テスト店】ご注文ありがとうございます", "thanks"
+    msg.set_content("ご注文ありがとうございます。")
+    with smtplib.SMTP("127.0.0.1", served.sink.port) as smtp:
+        smtp.send_message(msg)
+    log_in(page, served)
+    dirs = screenshot_dirs(tmp_path)
+    for name, path in MAIN_PAGES.items():
+        response = page.goto(served.url + path)
+        assert response is not None and response.status == 200, name
+        if name == "flow" and page.locator("pre.mermaid").count():
+            page.wait_for_selector("pre.mermaid svg", timeout=15_000)
+        for d in dirs:
+            page.screenshot(path=str(d / f"{name}.png"), full_page=True)
+    assert sorted(p.name for p in dirs[0].iterdir()) == sorted(f"{n}.png" for n in MAIN_PAGES)
+    assert all((dirs[0] / f"{n}.png").stat().st_size > 5_000 for n in MAIN_PAGES)
+    assert page.dialogs == []

@@ -1,0 +1,177 @@
+"""The pages: queue tabs and search, the order page, home, report, mails, language."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import HOSTILE_NAME, RULES, SHOP, login, number
+from unyo.adapters.db import Store
+from unyo.adapters.db import dashboard as q
+from unyo.adapters.db.accounts import Accounts
+from unyo.app.dashboard import LICENSE_ISSUED, RMS_AUTH_ALERT
+from unyo.clock import SimClock
+from unyo.domain import EffectKind, GateKind, RecordEffectFailed, Stage, decide
+from unyo.flow import Config
+from unyo.sandbox.smtp_sink import SmtpSink
+from unyo.web import create_app
+
+
+def rows(html: str) -> list[str]:
+    import re
+    return re.findall(r'<tr data-order="([^"]+)"', html)
+
+
+def test_queue_tabs_list_their_orders_with_the_gate_reasons(client: TestClient, seeded: dict):
+    check = client.get("/queue?tab=check")
+    assert rows(check.text) == [number(3), number(2), number(1)]  # newest first
+    assert "確認待ち: 備考欄を確認" in check.text
+    assert rows(client.get("/queue?tab=payment").text) == [number(5), number(4)]
+    assert rows(client.get("/queue?tab=ready").text) == [number(8), number(7), number(6)]
+    assert rows(client.get("/queue?tab=shipped").text) == []
+    assert "該当する受注はありません" in client.get("/queue?tab=cancelled").text
+    counts = client.get("/queue/counts?tab=check")  # what htmx polls
+    assert 'data-count="check">3<' in counts.text and 'data-count="all">8<' in counts.text
+    assert 'hx-trigger="every 5s"' in counts.text
+
+
+def test_queue_search_by_number_name_and_date(client: TestClient, seeded: dict):
+    assert rows(client.get(f"/queue?tab=all&q={number(4)}").text) == [number(4)]
+    assert len(rows(client.get("/queue?tab=all&q=123456-2026").text)) == 8
+    assert rows(client.get("/queue?tab=all&q=髙橋").text) != []
+    assert rows(client.get("/queue?tab=check&q=\"><img").text) == [number(3)]
+    assert len(rows(client.get("/queue?tab=all&date=2026-11-27").text)) == 8
+    assert rows(client.get("/queue?tab=all&date=2026-11-28").text) == []
+    bad = client.get("/queue?tab=all&date=2026-13-45")
+    assert bad.status_code == 400 and "日時「2026-13-45」を読み取れません" in bad.text
+
+
+def test_queue_pages_by_keyset(store: Store, seeded: dict):
+    with store.transaction() as conn:
+        first = q.queue_page(conn, SHOP, q.QueueFilter(), limit=3)
+        second = q.queue_page(conn, SHOP, q.QueueFilter(), first.next, limit=3)
+        third = q.queue_page(conn, SHOP, q.QueueFilter(), second.next, limit=3)
+    numbers = [r.order_number for p in (first, second, third) for r in p.rows]
+    assert numbers == [number(i) for i in range(8, 0, -1)] and third.next is None
+
+
+def test_queue_next_page_link(client: TestClient, store: Store, seeded: dict):
+    with store.transaction() as conn:
+        page = q.queue_page(conn, SHOP, q.QueueFilter(), limit=2)
+    assert page.next is not None
+    after = f"{page.next.ordered_at.isoformat()}_{page.next.id}"
+    shown = client.get("/queue", params={"tab": "all", "after": after})
+    assert rows(shown.text)[0] == number(6)
+    assert "最初のページ" in shown.text
+
+
+def test_hostile_buyer_text_is_shown_as_text(client: TestClient, seeded: dict):
+    queue = client.get("/queue?tab=check").text
+    order = client.get(f"/orders/{seeded['hostile']}").text
+    for html in (queue, order):
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "&lt;script&gt;alert(&#34;remarks&#34;)&lt;/script&gt;" in order
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in client.get("/queue?tab=check").text
+    assert HOSTILE_NAME not in client.get("/queue?tab=check").text
+
+
+def test_order_page_shows_everything(client: TestClient, seeded: dict):
+    page = client.get(f"/orders/{seeded['check']}")
+    assert page.status_code == 200
+    text = page.text
+    for expected in ("髙橋", "新潟県産コシヒカリ 5kg", "3,980円", "領収書希望", "備考欄を確認",
+                     "order_imported", "gate_opened", "rule_matched",
+                     "send_mail", "〒1500001"):
+        assert expected in text, expected
+    missing = client.get("/orders/999999-20261127-0000000000")
+    assert missing.status_code == 404 and "ページが見つかりません" in missing.text
+
+
+def test_english_is_one_click_away_and_kept(client: TestClient, seeded: dict):
+    en = client.get("/queue?lang=en")
+    assert "To check" in en.text and "Order number" in en.text
+    assert "To check" in client.get("/queue").text  # kept in a cookie
+    assert "確認待ち" in client.get("/queue?lang=ja").text
+
+
+def test_home_shows_rates_counts_and_alerts(app, client: TestClient, store: Store,
+                                            seeded: dict, clock: SimClock):
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "自動化率" in home.text and "<svg" in home.text and "アラートはありません" in home.text
+    assert 'data-gate="check">3<' in home.text and 'data-stage="ready">3<' in home.text
+    # given a failed effect, RMS refusing the key and a license key issued 80 days ago
+    with store.transaction() as conn:
+        order = store.load_order(conn, SHOP, seeded["ready"])
+        assert order is not None
+        store.apply(conn, order, decide(order, RecordEffectFailed(
+            EffectKind.confirm_order, "<b>boom</b>", clock.now())), clock.now())
+        (effect,) = [e for e in store.effects_of(conn, order.id or 0)
+                     if e.kind is EffectKind.confirm_order] or [None]
+        if effect is not None:
+            store.record_attempt(conn, effect, clock.now(), ok=False, error="<b>boom</b>")
+    accounts = Accounts(store.engine)
+    accounts.set_setting(SHOP, RMS_AUTH_ALERT, "RMS rejected the license key", by="t",
+                         now=clock.now())
+    from datetime import timedelta
+    issued = (clock.now() - timedelta(days=80)).date().isoformat()
+    accounts.set_setting(SHOP, LICENSE_ISSUED, issued, by="t", now=clock.now())
+    home = client.get("/")
+    assert "RMSの認証エラー" in home.text and "RMS rejected the license key" in home.text
+    assert "RMSライセンスキーの有効期限" in home.text and "あと10日で期限切れ" in home.text
+    if effect is not None:
+        assert "外部連携の失敗" in home.text and "&lt;b&gt;boom&lt;/b&gt;" in home.text
+    assert 'data-gate="check">4<' in client.get("/home/counts").text
+
+
+def test_automation_rate_counts_manual_touches(client: TestClient, app, seeded: dict):
+    auto = app.state.web.dashboard.automation()
+    # nothing shipped yet: the basis is "became ready"; 3 ready by themselves
+    assert auto.basis == "ready"
+    assert auto.over(1) == (3, 3, 1.0)
+
+
+def test_report_ranks_bottlenecks(client: TestClient, seeded: dict):
+    page = client.get("/report?since=2026-11-20&until=2026-11-30")
+    assert page.status_code == 200 and "ボトルネック" in page.text
+    bad = client.get("/report?since=yesterday")
+    assert bad.status_code == 400 and "読み取れません" in bad.text
+
+
+def test_mails_page_shows_what_the_sink_received(store: Store, clock: SimClock, seeded: dict):
+    with SmtpSink() as sink:
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "shop@example.com", "buyer@example.com"
+        msg["Subject"] = "【テスト店】ご注文ありがとうございます <script>"
+        msg["X-Unyo-Mail"] = "thanks"
+        msg.set_content("本文 <img src=x onerror=alert(1)>")
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            smtp.send_message(msg)
+        app = create_app(store, Config(shop_id=SHOP, rules=RULES), clock, smtp_sink=sink,
+                         secure_cookies=False)
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            login(c)
+            page = c.get("/mails")
+    assert "ご注文ありがとうございます &lt;script&gt;" in page.text
+    assert "本文 &lt;img src=x" in page.text and "buyer@example.com" in page.text
+
+
+def test_flow_page_draws_the_diagram_with_its_script_behind_login(client: TestClient,
+                                                                  anonymous: TestClient):
+    page = client.get("/flow")
+    assert page.status_code == 200
+    if '<pre class="mermaid">' in page.text:
+        assert "flowchart" in page.text or "graph" in page.text
+        js = client.get("/flow/mermaid.js")
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        assert "style-src 'self' 'unsafe-inline'" in page.headers["content-security-policy"]
+    assert anonymous.get("/flow/mermaid.js", follow_redirects=False).status_code == 303
+
+
+def test_gate_counts_and_stage_counts_agree_with_the_store(store: Store, seeded: dict):
+    with store.transaction() as conn:
+        assert q.gate_counts(conn, SHOP) == {GateKind.check.value: 3, GateKind.payment.value: 2}
+        assert q.stage_counts(conn, SHOP) == {Stage.processing.value: 5, Stage.ready.value: 3}
