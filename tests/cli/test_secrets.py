@@ -20,6 +20,7 @@ from unyo.adapters.db import Store
 from unyo.adapters.db.schema import metadata
 from unyo.cli import app
 from unyo.clock import SimClock
+from unyo.domain import Stage
 from unyo.sandbox.generator import generate_orders
 from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
 from unyo.sandbox.smtp_sink import SmtpSink
@@ -35,6 +36,43 @@ def database_url_with_password(url: str) -> str:
     if url.startswith("postgresql"):
         return url.replace("postgres@", "postgres:dbpw-planted-z4@")
     return url
+
+
+def dashboard_pages(url: str, config_path: Path) -> list[str]:
+    """Every GET page of the dashboard, logged in as an admin (order pages for every
+    stored order)."""
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import login
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.users import Users
+    from unyo.clock import SystemClock
+    from unyo.flow import load_config
+    from unyo.web import create_app
+    from unyo.web.app import api_routes
+
+    store = Store.open(url, migrate=False)
+    clock = SystemClock()
+    Users(Accounts(store.engine)).add("admin", "admin", "correct horse battery", clock.now())
+    app = create_app(store, load_config(config_path, env={}), clock, secure_cookies=False)
+    with store.transaction() as conn:
+        numbers = store.order_numbers_in_stages(conn, "secrets", list(Stage))
+    pages = []
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        assert login(client, "admin").status_code == 303
+        for route in api_routes(app.routes):
+            if "GET" not in (route.methods or ()):
+                continue
+            paths = ([route.path.replace("{number}", n) for n in numbers]
+                     if "{number}" in route.path else [route.path])
+            for path in paths:
+                if "{" in path or path.startswith("/static"):
+                    continue
+                response = client.get(path)
+                pages.append(f"GET {path} {response.status_code}\n{response.text}")
+    store.close()
+    assert numbers and len(pages) > len(numbers)
+    return pages
 
 
 def test_no_planted_secret_in_any_output_or_in_the_database(tmp_path: Path,
@@ -88,6 +126,7 @@ mail:
              UNYO_RMS_BASE_URL="http://127.0.0.1:9")
         unyo("orders", "list", *c, UNYO_DATABASE_URL=url.replace("/unyo.db", "/no/such/x.db")
              if BACKEND == "sqlite" else url + "-missing")
+        outputs.extend(dashboard_pages(url, config))
     text = "\n".join(outputs)
     assert "imported" in text and "refused" in text  # the commands really ran
     for secret in PLANTED:

@@ -71,10 +71,11 @@ def test_no_touches_no_bottleneck(store: Store, init_config: Config):
     assert "自動化率 —" in d.summary
 
 
-def test_unyo_flow_draw_counts_match_unyo_report(shop: tuple[Config, Path]):
+def test_unyo_flow_draw_counts_match_unyo_report(store: Store, shop: tuple[Config, Path]):
     # given the same database, read by the two commands
     _, path = shop
-    runner = CliRunner()
+    runner = CliRunner(env={"UNYO_DATABASE_URL":
+                            store.engine.url.render_as_string(hide_password=False)})
     period = ["--since", T0.isoformat(), "--until", DAY[1].isoformat()]
     report = runner.invoke(app, ["report", "-c", str(path), "--json", *period])
     assert report.exit_code == 0, report.stderr
