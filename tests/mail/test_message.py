@@ -149,3 +149,34 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path, store: Store) -> No
     [effect] = world.mail_effects(order.number)
     assert effect.status == "pending"
     assert effect.last_error is not None and "CERTIFICATE_VERIFY_FAILED" in effect.last_error
+
+
+def test_long_japanese_headers_are_folded_within_78_and_read_back_whole() -> None:
+    # given an order whose buyer has a long name, and a long Japanese subject
+    from datetime import UTC, datetime
+    from email.policy import default
+
+    from unyo.adapters.mail.message import build_message
+    from unyo.adapters.mail.templates import RenderedMail
+    from unyo.domain import ImportOrder, MailKind, decide
+    from unyo.flow.mail import MailSettings
+
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    buyer = replace(BUYER, family_name="長谷川" * 12, first_name="𠮷野﨑ｶﾅ" * 5)
+    order = decide(None, ImportOrder("tea", replace(channel_order(), buyer=buyer), now)).order
+    subject = "【お茶の店】ご注文ありがとうございます（" + "ご注文内容のご確認" * 8 + "）"
+    settings = MailSettings(from_address="info@tea.example", from_name="お茶の店" * 10)
+    # when its mail is written for the wire
+    msg = build_message(settings, "お茶の店", MailKind.thanks, order,
+                        RenderedMail(subject, "本文\n"), now)
+    data = msg.as_bytes()
+    # then every header line is 7-bit and at most 78 characters
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    # and the subject, the names and the addresses read back exactly as written
+    back = message_from_bytes(data, policy=default)
+    assert back["Subject"] == subject
+    assert rfc2047(data, "To") == f"{buyer.family_name} {buyer.first_name} 様 <{BUYER.email}>"
+    assert rfc2047(data, "From") == f"{'お茶の店' * 10} <info@tea.example>"
+    assert back["Message-ID"] == msg["Message-ID"]

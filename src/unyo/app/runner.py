@@ -104,11 +104,14 @@ class Runner:
         for step in self.steps:
             self.run_step(step)
 
-    def run_due(self) -> int:
-        """Run the steps whose turn has come; returns how many ran."""
+    def run_due(self, stop: threading.Event | None = None) -> int:
+        """Run the steps whose turn has come; returns how many ran. A set `stop` (SIGTERM)
+        ends the round after the current step."""
         now = self.ctx.clock.now()
         ran = 0
         for step in self.steps:
+            if stop is not None and stop.is_set():
+                break
             if step.due(now):
                 self.run_step(step)
                 ran += 1

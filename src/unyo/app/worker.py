@@ -115,13 +115,16 @@ class Worker:
             self.release()
         return busy
 
-    def run_due(self) -> int:
-        """Run the due steps of the shops held (taking free shops); returns steps run."""
+    def run_due(self, stop: threading.Event | None = None) -> int:
+        """Run the due steps of the shops held (taking free shops); returns steps run.
+        A set `stop` ends the round after the current step."""
         ran = 0
         for slot in self.slots:
+            if stop is not None and stop.is_set():
+                break
             if not self._acquire(slot):
                 continue
-            ran += slot.runner.run_due()
+            ran += slot.runner.run_due(stop)
         return ran
 
     def next_due(self) -> datetime | None:
@@ -136,7 +139,7 @@ class Worker:
         beat.start()
         try:
             while not stop.is_set():
-                self.run_due()
+                self.run_due(stop)
                 wait = tick
                 nxt = self.next_due()
                 if nxt is not None and self.slots:
