@@ -117,9 +117,16 @@ class Meter:
         """Note the items every RMS call of the channel adapter carries."""
         search, fetch, confirm, update = (channel.search, channel.fetch, channel.confirm,
                                           channel.update_shipping)
+        search_cancelled = channel.search_cancelled
 
         def watched_search(start: datetime, end: datetime) -> list[str]:
             found: list[str] = search(start, end)
+            self.minimum["searchOrder"] += max(1, math.ceil(len(found) / 1000))
+            return found
+
+        def watched_search_cancelled(start: datetime, end: datetime) -> list[str]:
+            # the sync's one search for cancellations per turn (a page per 1,000 hits)
+            found: list[str] = search_cancelled(start, end)
             self.minimum["searchOrder"] += max(1, math.ceil(len(found) / 1000))
             return found
 
@@ -137,6 +144,7 @@ class Meter:
             return update(updates)
 
         channel.search, channel.fetch = watched_search, watched_fetch
+        channel.search_cancelled = watched_search_cancelled
         channel.confirm, channel.update_shipping = watched_confirm, watched_update
 
 

@@ -190,3 +190,49 @@ def test_unyo_check_takes_merge_and_names_a_bad_one_by_line(tmp_path: Path, acti
     else:
         assert result.exit_code == 2
         assert f"{path}{message}" in result.stderr
+
+
+def test_the_dashboard_order_page_shows_the_merge(store: Store, channel: FakeChannel,
+                                                  clock: SimClock):
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import PASSWORD, login
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.users import Users
+    from unyo.web import create_app
+
+    config = Config(shop_id="shop", rules=compile_rules([MERGE]))
+    ctx = ShopContext(config, store, channel, clock)
+    channel.put(paid(1))
+    channel.put(paid(2, ordered_at=T0 + minutes(1)))
+    clock.set(T0 + minutes(2))
+    import_orders(ctx)
+    Users(Accounts(store.engine)).add("suzuki", "operator", PASSWORD, clock.now())
+    with TestClient(create_app(store, config, clock, secure_cookies=False),
+                    base_url="http://127.0.0.1") as client:
+        assert login(client).status_code == 303
+        survivor = client.get(f"/orders/{n(1)}").text
+        merged = client.get(f"/orders/{n(2)}").text
+    assert "この注文に同梱した注文" in survivor and f'href="/orders/{n(2)}"' in survivor
+    assert "この注文は同梱されました" in merged and f'href="/orders/{n(1)}"' in merged
+
+
+def test_a_failure_on_a_merged_order_is_seen_on_its_survivor(store: Store,
+                                                            channel: FakeChannel,
+                                                            clock: SimClock):
+    from unyo.app.outbox import deliver_effects
+    from unyo.app.ports import ConfirmOutcome
+
+    ctx = ShopContext(Config(shop_id="shop", rules=compile_rules([MERGE])), store, channel,
+                      clock)
+    for i in (1, 2):
+        c = channel_order(n(i), member=False, status=100, ordered_at=T0 + minutes(i))
+        channel.put(replace(c, packages=(replace(c.packages[0], basket_id=1000 + i),)))
+    channel.fail_confirm[n(2)] = ConfirmOutcome(False, True, "ERROR_999 confirm refused")
+    clock.set(T0 + minutes(3))
+    import_orders(ctx)
+    assert load(ctx, 2).merged_into == n(1)
+    deliver_effects(ctx)
+    survivor = load(ctx, 1)
+    reasons = [g.reason for g in survivor.gates if g.is_open and g.kind is GateKind.check]
+    assert any(f"同梱した注文 {n(2)}" in r and "ERROR_999" in r for r in reasons), reasons

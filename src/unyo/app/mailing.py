@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
+from unyo.app.merging import fail_on_survivors
 from unyo.app.ports import (
     MailConnectionLost,
     MailError,
@@ -195,6 +196,9 @@ def _fail_orders(ctx: ShopContext, conn: Connection, failed: list[tuple[EffectRo
                  now: datetime) -> None:
     """`RecordEffectFailed` on each order (a 確認待ち gate); re-read and retry on a lost race."""
     messages = {e.order_id: m for e, m in failed}
+    failing = ctx.store.load_orders_by_id(conn, list(messages))
+    fail_on_survivors(ctx, conn, [(o, RecordEffectFailed(EffectKind.send_mail, messages[i], now))
+                                  for i, o in failing.items()], now)
     for _ in range(3):
         if not messages:
             return

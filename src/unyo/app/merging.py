@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 from unyo.adapters.db.store import ConcurrentUpdate
 from unyo.app.context import ShopContext, log
 from unyo.app.processing import gather_facts, next_business_day
-from unyo.domain import AbsorbOrders, Decision, MergeInto, Order
+from unyo.domain import AbsorbOrders, Decision, MergeInto, Order, RecordEffectFailed, decide
 from unyo.domain.decide import ApplyRules
 from unyo.domain.merge import merge_group
 from unyo.domain.rules import ActionKind, CompiledRule
@@ -110,3 +110,27 @@ def _plan(ctx: ShopContext, conn: Connection, group: list[Order], rule: Compiled
 
 
 __all__ = ["MergeResult", "merge_orders", "merge_wishes"]
+
+
+def fail_on_survivors(ctx: ShopContext, conn: Connection,
+                      failures: Iterable[tuple[Order, RecordEffectFailed]],
+                      now: datetime) -> int:
+    """A merged-away order is cancelled in unyo, so a gate opened on it would be seen by
+    nobody: an effect that failed for good on it also opens a check on its survivor,
+    naming the order. Returns how many survivors were told."""
+    told = 0
+    for order, command in failures:
+        if not order.merged_into:
+            continue
+        command = replace(command, error=f"同梱した注文 {order.number}: {command.error}")
+        for _ in range(3):  # re-read on a lost race (two orders of one parcel failing)
+            survivor = ctx.store.load_order(conn, order.shop, order.merged_into)
+            if survivor is None:
+                break
+            try:
+                ctx.store.apply(conn, survivor, decide(survivor, command), now)
+                told += 1
+                break
+            except ConcurrentUpdate:
+                continue
+    return told

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
 from unyo.app.mailing import deliver_mails
+from unyo.app.merging import fail_on_survivors
 from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
 from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, decide
 
@@ -91,6 +92,8 @@ def _record(ctx: ShopContext, result: DeliveryResult,
                 result.retried += 1
         store.record_attempts(conn, attempts, now)
         _apply(ctx, conn, moves, now)
+        fail_on_survivors(ctx, conn, [(o, c) for o, c in moves
+                                      if isinstance(c, RecordEffectFailed)], now)
 
 
 def _retry_at(now: datetime, effect: EffectRow) -> datetime:

@@ -8,6 +8,7 @@ opens a check gate. Every order moves through `decide()` and a compare-and-set.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from unyo.app.context import ShopContext, log
 from unyo.app.merging import merge_orders, merge_wishes
@@ -28,8 +29,7 @@ class SyncResult:
 
 def sync_orders(ctx: ShopContext) -> SyncResult:
     store, shop = ctx.store, ctx.shop
-    with store.transaction() as conn:
-        numbers = store.order_numbers_in_stages(conn, shop, OPEN_STAGES)
+    numbers = _to_read(ctx)
     result = SyncResult()
     ctx.progress("sync", 0, len(numbers))
     for i in range(0, len(numbers), BATCH):
@@ -63,6 +63,29 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
         ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
     _sync_merged(ctx, result)
     return result
+
+
+def _to_read(ctx: ShopContext) -> list[str]:
+    """The open orders to re-read this turn. Orders RMS has not settled are read every
+    turn (payment is what the sync waits for). Settled ones (RMS 300) are read for
+    changes every `sync.settled_interval`, a slot of them per turn by the clock (so that
+    `unyo run --once` from cron rotates too); their cancellations are found every turn
+    by one searchOrder for 800/900, whose hits are read at once. A channel that cannot
+    search for cancellations gets every open order read every turn."""
+    store, shop, settings = ctx.store, ctx.shop, ctx.config.sync
+    search = getattr(ctx.channel, "search_cancelled", None)
+    every = settings.settled_every if search is not None else 1
+    now = ctx.clock.now()
+    slot = int(now.timestamp() // max(settings.interval, 1.0)) % every
+    with store.transaction() as conn:
+        numbers, oldest = store.sync_candidates(conn, shop, OPEN_STAGES, every, slot)
+    if every == 1 or oldest is None or search is None:
+        return numbers
+    cancelled = search(oldest - timedelta(minutes=1), now)
+    with store.transaction() as conn:
+        extra = store.open_among(conn, shop, OPEN_STAGES, cancelled)
+    chosen = set(numbers)
+    return numbers + [n for n in extra if n not in chosen]
 
 
 def _sync_merged(ctx: ShopContext, result: SyncResult) -> None:

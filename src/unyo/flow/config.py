@@ -86,6 +86,16 @@ class ImportSettings:
 @dataclass(frozen=True)
 class SyncSettings:
     interval: float = 300.0  # re-read open orders this often
+    # orders RMS already settled (300) are re-read for changes this often; cancellations
+    # of every open order are still found each turn by one searchOrder
+    settled_interval: float = 900.0
+
+    @property
+    def settled_every(self) -> int:
+        """Re-read settled orders every this many turns (at least every turn)."""
+        if self.interval <= 0:
+            return 1
+        return max(1, round(self.settled_interval / self.interval))
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,8 @@ _SECTIONS: dict[str, type] = {
     "outbox": OutboxSettings,
 }
 _TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "rules")
-_DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout"}
+_DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
+                  "settled_interval"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
 
 
@@ -359,6 +370,8 @@ import:
 
 sync:
   interval: 5m            # re-read open orders: payment (RMS 300), cancellations, changes
+  settled_interval: 15m   # orders already at RMS 300: re-read for changes this often
+                          # (their cancellations are still found every interval)
 
 outbox:
   interval: 15s

@@ -552,6 +552,34 @@ class Store:
             .order_by(t.orders.c.id))
         return [r[0] for r in rows]
 
+    def sync_candidates(self, conn: Connection, shop: str, stages: Iterable[Stage],
+                        every: int, slot: int) -> tuple[list[str], datetime | None]:
+        """Open orders the payment sync re-reads this turn: every one not settled at RMS,
+        and the settled ones (RMS 300 / 500) whose id falls in this turn's slot of
+        `every`; and the order time of the oldest open order (the window in which to
+        look for cancellations)."""
+        o = t.orders.c
+        is_open = (o.shop == shop) & o.stage.in_([s.value for s in stages])
+        pick = is_open
+        if every > 1:
+            pick = is_open & (o.rms_status.is_(None) | o.rms_status.not_in((300, 500))
+                              | ((o.id % every) == slot))
+        numbers = [r[0] for r in conn.execute(select(o.order_number).where(pick)
+                                              .order_by(o.id))]
+        oldest = conn.execute(select(func.min(o.ordered_at)).where(is_open)).scalar()
+        return numbers, oldest
+
+    def open_among(self, conn: Connection, shop: str, stages: Iterable[Stage],
+                   numbers: Sequence[str]) -> list[str]:
+        """Those of `numbers` that are orders of `shop` in `stages`."""
+        o = t.orders.c
+        wanted = [s.value for s in stages]
+        out: list[str] = []
+        for chunk in _chunks(numbers):
+            out.extend(r[0] for r in conn.execute(select(o.order_number).where(
+                o.shop == shop, o.stage.in_(wanted), o.order_number.in_(chunk))))
+        return out
+
     def sync_keys(self, conn: Connection, shop: str,
                   numbers: Sequence[str]) -> dict[str, tuple[int, str, str]]:
         """(RMS status, fingerprint, details) per order: enough to tell whether a re-read

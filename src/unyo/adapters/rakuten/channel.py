@@ -98,6 +98,12 @@ class RakutenChannel:
             return self.client.search_order(start=start, end=end, date_type=1,
                                             progress=list(SEARCH_PROGRESS))
 
+    def search_cancelled(self, start: datetime, end: datetime) -> list[str]:
+        """Numbers of orders placed in [start, end] that RMS shows cancelled (800/900)."""
+        with _translated():
+            return self.client.search_order(start=start, end=end, date_type=1,
+                                            progress=[800, 900])
+
     def fetch(self, numbers: Sequence[str]) -> FetchResult:
         if not numbers:
             return FetchResult()
