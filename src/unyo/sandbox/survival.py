@@ -254,7 +254,7 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
         quiet, deadline = 0, time.monotonic() + 120
         while quiet < 3 and time.monotonic() < deadline:
             time.sleep(1.0)
-            quiet = quiet + 1 if _settled(sc.database_url, warehouses, clock) else 0
+            quiet = quiet + 1 if _settled(watcher, warehouses, clock) else 0
         workers.stop()
         wall = time.monotonic() - wall0
         stop.set()
@@ -284,7 +284,8 @@ def _auth_alert(store: Store, emulators: dict[str, RmsEmulator]) -> bool:
     return any(accounts.setting(shop, RMS_AUTH_ALERT) for shop in emulators)
 
 
-def _settled(url: str, warehouses: dict[str, WarehouseEmulator], clock: ScaledClock) -> bool:
+def _settled(store: Store, warehouses: dict[str, WarehouseEmulator],
+             clock: ScaledClock) -> bool:
     """Nothing in flight: the warehouses hold no package and no unread result, and no
     effect is due."""
     from sqlalchemy import func, select
@@ -294,14 +295,10 @@ def _settled(url: str, warehouses: dict[str, WarehouseEmulator], clock: ScaledCl
     if any(w.pending() or any((w.folder / "results").glob("*.csv"))
            or any((w.folder / "requests").glob("*.csv")) for w in warehouses.values()):
         return False
-    store = Store.open(url, migrate=False)
-    try:
-        with store.transaction() as conn:
-            due = conn.execute(select(func.count()).select_from(t.outbox).where(
-                t.outbox.c.status == "pending",
-                t.outbox.c.next_attempt_at <= clock.now())).scalar_one()
-    finally:
-        store.close()
+    with store.transaction() as conn:
+        due = conn.execute(select(func.count()).select_from(t.outbox).where(
+            t.outbox.c.status == "pending",
+            t.outbox.c.next_attempt_at <= clock.now())).scalar_one()
     return due == 0
 
 

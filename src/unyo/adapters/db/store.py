@@ -784,10 +784,12 @@ class Store:
         it. Taking over an expired lease releases the previous holder's effect claims."""
         wall = self.wall()
         lc = t.shop_leases.c
-        conn.execute(self._insert(t.shop_leases).values(
-            shop=shop, worker=self.worker, epoch=0, acquired_at=wall, expires_at=wall)
-            .on_conflict_do_nothing(index_elements=["shop"]))
-        row = conn.execute(select(t.shop_leases).where(lc.shop == shop)).one()
+        row = conn.execute(select(t.shop_leases).where(lc.shop == shop)).one_or_none()
+        if row is None:  # the shop's first lease: a row to compare-and-set on
+            conn.execute(self._insert(t.shop_leases).values(
+                shop=shop, worker=self.worker, epoch=0, acquired_at=wall, expires_at=wall)
+                .on_conflict_do_nothing(index_elements=["shop"]))
+            row = conn.execute(select(t.shop_leases).where(lc.shop == shop)).one()
         if row.worker == self.worker and row.epoch > 0:
             conn.execute(update(t.shop_leases).where(lc.shop == shop, lc.worker == self.worker,
                                                      lc.epoch == row.epoch)
