@@ -117,18 +117,23 @@ class Meter:
         """Note the items every RMS call of the channel adapter carries."""
         search, fetch, confirm, update = (channel.search, channel.fetch, channel.confirm,
                                           channel.update_shipping)
-        search_cancelled = channel.search_cancelled
+        searches = {name: getattr(channel, name) for name in ("search_changes",
+                                                              "search_settled")}
 
         def watched_search(start: datetime, end: datetime) -> list[str]:
             found: list[str] = search(start, end)
             self.minimum["searchOrder"] += max(1, math.ceil(len(found) / 1000))
             return found
 
-        def watched_search_cancelled(start: datetime, end: datetime) -> list[str]:
-            # the sync's one search for cancellations per turn (a page per 1,000 hits)
-            found: list[str] = search_cancelled(start, end)
-            self.minimum["searchOrder"] += max(1, math.ceil(len(found) / 1000))
-            return found
+        def watched(name: str) -> Callable[[datetime, datetime], list[str]]:
+            search_by = searches[name]
+
+            def watched_sync_search(start: datetime, end: datetime) -> list[str]:
+                # the sync's searches at each turn (a page per 1,000 hits)
+                found: list[str] = search_by(start, end)
+                self.minimum["searchOrder"] += max(1, math.ceil(len(found) / 1000))
+                return found
+            return watched_sync_search
 
         def watched_fetch(numbers: Sequence[str]) -> Any:
             self.count("getOrder", len(numbers))
@@ -144,9 +149,9 @@ class Meter:
             return update(updates)
 
         channel.search, channel.fetch = watched_search, watched_fetch
-        channel.search_cancelled = watched_search_cancelled
+        channel.search_changes = watched("search_changes")
+        channel.search_settled = watched("search_settled")
         channel.confirm, channel.update_shipping = watched_confirm, watched_update
-
 
 
 def _state(store: Store) -> tuple[Any, ...]:

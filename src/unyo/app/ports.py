@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from unyo.domain import ChannelOrder, MailKind, Order
 
@@ -66,6 +66,20 @@ class OrderChannel(Protocol):
 
     def confirm(self, numbers: Sequence[str]) -> dict[str, ConfirmOutcome]:
         """Confirm (注文確認) these orders."""
+        ...
+
+
+@runtime_checkable
+class SyncSearch(Protocol):
+    """Searches that spare the payment sync from re-reading every open order each turn
+    (RMS has them; a channel without them gets every open order read every turn)."""
+
+    def search_changes(self, start: datetime, end: datetime) -> list[str]:
+        """Numbers of orders placed in [start, end] with a change waiting or cancelled."""
+        ...
+
+    def search_settled(self, start: datetime, end: datetime) -> list[str]:
+        """Numbers of orders whose payment was settled in [start, end]."""
         ...
 
 

@@ -8,10 +8,11 @@ opens a check gate. Every order moves through `decide()` and a compare-and-set.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from unyo.app.context import ShopContext, log
 from unyo.app.merging import merge_orders, merge_wishes
+from unyo.app.ports import SyncSearch
 from unyo.app.processing import with_rules
 from unyo.domain import Decision, Order, SyncMerged, SyncOrder, decide
 from unyo.domain.vocabulary import OPEN_STAGES
@@ -29,7 +30,7 @@ class SyncResult:
 
 def sync_orders(ctx: ShopContext) -> SyncResult:
     store, shop = ctx.store, ctx.shop
-    numbers = _to_read(ctx)
+    numbers, searched = _to_read(ctx)
     result = SyncResult()
     ctx.progress("sync", 0, len(numbers))
     for i in range(0, len(numbers), BATCH):
@@ -61,31 +62,59 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
                          now)
         ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
+    if searched is not None:  # every order the searches found was read
+        with store.transaction() as conn:
+            store.set_cursor(conn, shop, SETTLED_CURSOR, searched.isoformat())
     _sync_merged(ctx, result)
     return result
 
 
-def _to_read(ctx: ShopContext) -> list[str]:
-    """The open orders to re-read this turn. Orders RMS has not settled are read every
-    turn (payment is what the sync waits for). Settled ones (RMS 300) are read for
-    changes every `sync.settled_interval`, a slot of them per turn by the clock (so that
-    `unyo run --once` from cron rotates too); their cancellations are found every turn
-    by one searchOrder for 800/900, whose hits are read at once. A channel that cannot
-    search for cancellations gets every open order read every turn."""
-    store, shop, settings = ctx.store, ctx.shop, ctx.config.sync
-    search = getattr(ctx.channel, "search_cancelled", None)
-    every = settings.settled_every if search is not None else 1
+SETTLED_CURSOR = "sync.settled_searched"
+"""Until when the search for settled payments has looked (its next window starts here,
+less `SETTLED_OVERLAP`)."""
+SETTLED_OVERLAP = timedelta(minutes=30)
+
+
+def _to_read(ctx: ShopContext) -> tuple[list[str], datetime | None]:
+    """The open orders to re-read this turn, and the time to move the search cursor to
+    once they are read.
+
+    - Orders RMS has not confirmed yet (e.g. postage to be fixed) or holds a change for
+      (400) are read every turn.
+    - Payments are found by one searchOrder for orders settled (注文確定日, the move to
+      300) since the last turn; those still waiting for payment here are read at once.
+    - Changes and cancellations (400, 800/900) of every open order are found by one
+      searchOrder over the open orders' order dates; those are read at once.
+    - Every open order is also read in full every `sync.settled_interval`, a slot of them
+      per turn by the clock (so `unyo run --once` from cron rotates too): what RMS has no
+      search for (a changed amount or address, a payment reverted) is seen that way.
+
+    A channel that cannot search gets every open order read every turn."""
+    store, shop, settings, channel = ctx.store, ctx.shop, ctx.config.sync, ctx.channel
+    searches = channel if isinstance(channel, SyncSearch) else None
+    every = settings.settled_every if searches is not None else 1
     now = ctx.clock.now()
     slot = int(now.timestamp() // max(settings.interval, 1.0)) % every
     with store.transaction() as conn:
         numbers, oldest = store.sync_candidates(conn, shop, OPEN_STAGES, every, slot)
-    if every == 1 or oldest is None or search is None:
-        return numbers
-    cancelled = search(oldest - timedelta(minutes=1), now)
+        cursor = store.get_cursor(conn, shop, SETTLED_CURSOR)
+    if searches is None or oldest is None:
+        return numbers, None
+    start = oldest - timedelta(minutes=1)
+    changed = searches.search_changes(start, now)
+    since = start
+    if cursor is not None:
+        since = max(start, datetime.fromisoformat(cursor) - SETTLED_OVERLAP)
+    settled = searches.search_settled(min(since, now), now)
     with store.transaction() as conn:
-        extra = store.open_among(conn, shop, OPEN_STAGES, cancelled)
+        extra = store.open_among(conn, shop, OPEN_STAGES, changed)
+        extra += store.open_among(conn, shop, OPEN_STAGES, settled, unsettled=True)
     chosen = set(numbers)
-    return numbers + [n for n in extra if n not in chosen]
+    for number in extra:
+        if number not in chosen:
+            chosen.add(number)
+            numbers.append(number)
+    return numbers, now
 
 
 def _sync_merged(ctx: ShopContext, result: SyncResult) -> None:

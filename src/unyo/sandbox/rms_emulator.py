@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import bisect
 import collections
+import heapq
 import json
 import math
 import random
@@ -183,6 +184,8 @@ class RmsEmulator:
         self._orders: dict[str, _Record] = {}
         self._by_ordered: list[tuple[datetime, str]] = []  # sorted; searchOrder dateType 1
         self._by_confirmed: list[tuple[datetime, str]] = []  # sorted; dateType 2
+        self._by_fixed: list[tuple[datetime, str]] = []  # sorted; dateType 3 and 6
+        self._pay_queue: list[tuple[datetime, str]] = []  # heap: payments to come
         self._jobs: dict[str, _AsyncJob] = {}
         self._next_shipping_detail_id = 1_000_001
         self._next_change_id = 1
@@ -371,6 +374,9 @@ class RmsEmulator:
             if pay_at is not None and pay_at <= now:
                 m["orderProgress"] = 300
                 m["orderFixDatetime"] = format_rms_datetime(pay_at)
+                fixed = self._sort_key(record, 3)
+                if fixed is not None:
+                    bisect.insort(self._by_fixed, (fixed, m["orderNumber"]))
         if (
             m["orderProgress"] == 300
             and record.complete_at is not None
@@ -474,7 +480,18 @@ class RmsEmulator:
             for _, number in found:
                 self._settle(self._orders[number], now)
             return found
-        # 3 注文確定日, 4 発送日, 5 発送完了報告日, 6 決済確定日: rare, so a full scan.
+        if date_type in (3, 6):
+            # 注文確定日 / 決済確定日, both the payment move here: settle the payments due
+            # by now, then read the index (an entry is current while the order still has
+            # the date it was filed under)
+            while self._pay_queue and self._pay_queue[0][0] <= now:
+                _, number = heapq.heappop(self._pay_queue)
+                self._settle(self._orders[number], now)
+            low = bisect.bisect_left(self._by_fixed, (start, ""))
+            high = bisect.bisect_right(self._by_fixed, (min(end, now), "\uffff"))
+            return [(key, number) for key, number in self._by_fixed[low:high]
+                    if self._sort_key(self._orders[number], 3) == key]
+        # 4 発送日, 5 発送完了報告日: rare, so a full scan.
         found = []
         for record in self._orders.values():
             if record.ordered_at > now:
@@ -611,6 +628,9 @@ class RmsEmulator:
                 m["shopOrderCfmDatetime"] = format_rms_datetime(now)
                 record.confirmed_at = now.replace(microsecond=0)
                 bisect.insort(self._by_confirmed, (record.confirmed_at, number))
+                pay_at = self._pay_at(record)
+                if pay_at is not None:
+                    heapq.heappush(self._pay_queue, (pay_at, number))
                 messages.append(
                     _msg(op, "INFO", 101, "注文確認に成功しました。", orderNumber=number)
                 )

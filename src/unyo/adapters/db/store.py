@@ -63,6 +63,11 @@ CLAIM_FOR = timedelta(minutes=2)
 (the worker died mid-delivery); a new holder of the shop's lease releases it earlier."""
 
 
+EVERY_TURN_STATUSES = (100, 400)
+"""RMS statuses the payment sync reads at every turn: not confirmed yet (e.g. postage
+to be fixed by the shop) and a change waiting (400 変更確定待ち)."""
+
+
 def default_worker_id() -> str:
     """host:pid:random — unique per process, readable in `unyo doctor` and the logs."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -554,15 +559,15 @@ class Store:
 
     def sync_candidates(self, conn: Connection, shop: str, stages: Iterable[Stage],
                         every: int, slot: int) -> tuple[list[str], datetime | None]:
-        """Open orders the payment sync re-reads this turn: every one not settled at RMS,
-        and the settled ones (RMS 300 / 500) whose id falls in this turn's slot of
-        `every`; and the order time of the oldest open order (the window in which to
-        look for cancellations)."""
+        """Open orders the payment sync re-reads this turn: every one RMS has not
+        confirmed yet or holds a change for (no status, 100, 400), and the others whose
+        id falls in this turn's slot of `every`; and the order time of the oldest open
+        order (the window in which to search for changes and payments)."""
         o = t.orders.c
         is_open = (o.shop == shop) & o.stage.in_([s.value for s in stages])
         pick = is_open
         if every > 1:
-            pick = is_open & (o.rms_status.is_(None) | o.rms_status.not_in((300, 500))
+            pick = is_open & (o.rms_status.is_(None) | o.rms_status.in_(EVERY_TURN_STATUSES)
                               | ((o.id % every) == slot))
         numbers = [r[0] for r in conn.execute(select(o.order_number).where(pick)
                                               .order_by(o.id))]
@@ -570,14 +575,17 @@ class Store:
         return numbers, oldest
 
     def open_among(self, conn: Connection, shop: str, stages: Iterable[Stage],
-                   numbers: Sequence[str]) -> list[str]:
-        """Those of `numbers` that are orders of `shop` in `stages`."""
+                   numbers: Sequence[str], *, unsettled: bool = False) -> list[str]:
+        """Those of `numbers` that are orders of `shop` in `stages` (and, with
+        `unsettled`, not known here as settled at RMS: not at 300 / 500)."""
         o = t.orders.c
         wanted = [s.value for s in stages]
         out: list[str] = []
         for chunk in _chunks(numbers):
-            out.extend(r[0] for r in conn.execute(select(o.order_number).where(
-                o.shop == shop, o.stage.in_(wanted), o.order_number.in_(chunk))))
+            where = (o.shop == shop) & o.stage.in_(wanted) & o.order_number.in_(chunk)
+            if unsettled:
+                where &= o.rms_status.is_(None) | o.rms_status.not_in((300, 500))
+            out.extend(r[0] for r in conn.execute(select(o.order_number).where(where)))
         return out
 
     def sync_keys(self, conn: Connection, shop: str,

@@ -42,6 +42,7 @@ from unyo.clock import Clock, SystemClock
 from unyo.flow import RmsSettings
 
 SEARCH_PROGRESS = (100, 200, 300, 400)
+CHANGE_PROGRESS = (400, 800, 900)  # what the sync looks for at every turn
 log = logging.getLogger(__name__)
 
 # confirmOrder answers (reference/rakuten-rms.md): ERROR_102 already cancelled (the sync
@@ -98,11 +99,18 @@ class RakutenChannel:
             return self.client.search_order(start=start, end=end, date_type=1,
                                             progress=list(SEARCH_PROGRESS))
 
-    def search_cancelled(self, start: datetime, end: datetime) -> list[str]:
-        """Numbers of orders placed in [start, end] that RMS shows cancelled (800/900)."""
+    def search_changes(self, start: datetime, end: datetime) -> list[str]:
+        """Numbers of orders placed in [start, end] that RMS shows with a change waiting
+        (400 変更確定待ち) or cancelled (800/900)."""
         with _translated():
             return self.client.search_order(start=start, end=end, date_type=1,
-                                            progress=[800, 900])
+                                            progress=list(CHANGE_PROGRESS))
+
+    def search_settled(self, start: datetime, end: datetime) -> list[str]:
+        """Numbers of orders whose payment RMS settled (注文確定日, the move to 300) in
+        [start, end]."""
+        with _translated():
+            return self.client.search_order(start=start, end=end, date_type=3)
 
     def fetch(self, numbers: Sequence[str]) -> FetchResult:
         if not numbers:
