@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from unyo.adapters.db import Store
 from unyo.app.context import ShopContext
 from unyo.app.importing import import_orders
+from unyo.app.manual import hold
 from unyo.app.outbox import deliver_effects
 from unyo.app.runner import Runner
 from unyo.app.syncing import sync_orders
@@ -153,6 +155,39 @@ def test_changed_amount_at_rms_opens_a_check_gate(rig: Rig):
         order = rig.ctx.store.load_order(conn, "shop", number)
     assert order is not None
     assert "注文内容が変更されました" in [g.reason for g in order.open_gates]
+
+
+def test_an_unchanged_reread_is_not_mapped_and_a_change_after_it_is_seen(rig: Rig):
+    rig.at(DAY + timedelta(days=1, hours=1))
+    import_orders(rig.ctx)
+    deliver_effects(rig.ctx)  # confirmed: RMS 200 or 300 now
+    every_turn = replace(rig.ctx.config.sync, settled_interval=rig.ctx.config.sync.interval)
+    ctx = replace(rig.ctx, config=replace(rig.ctx.config, sync=every_turn))
+    first = sync_orders(ctx)
+    assert first.read > 200 and first.unchanged == 0  # nothing known yet: every one mapped
+    again = sync_orders(ctx)
+    assert again.read == first.read - first.changed and again.unchanged > 0.9 * again.read
+    open_numbers = sorted(rig.imported())
+    with ctx.store.transaction() as conn:
+        orders = ctx.store.load_orders(conn, "shop", open_numbers)
+    number = next(n for n, o in orders.items() if o.stage is not Stage.cancelled)
+    model = rig.emulator.order_model(number)
+    rig.emulator.change_order(number, couponAllTotalPrice=model["couponAllTotalPrice"] + 300)
+    third = sync_orders(ctx)
+    assert third.changed >= 1
+    with ctx.store.transaction() as conn:
+        order = ctx.store.load_order(conn, "shop", number)
+        assert order is not None
+        assert "注文内容が変更されました" in [g.reason for g in order.open_gates]
+        assert number in ctx.store.source_digests(conn, "shop", [number])  # the new data
+    # any other write of the order forgets the digest: the next read maps it again
+    hold(ctx.store, "shop", number, until=None, note="電話待ち", by="test", now=ctx.clock.now())
+    with ctx.store.transaction() as conn:
+        assert number not in ctx.store.source_digests(conn, "shop", [number])
+    fourth = sync_orders(ctx)
+    assert fourth.unchanged == fourth.read - 1
+    with ctx.store.transaction() as conn:
+        assert number in ctx.store.source_digests(conn, "shop", [number])
 
 
 def test_malformed_order_is_recorded_and_retried_while_others_go_on(rig: Rig):

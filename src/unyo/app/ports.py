@@ -11,7 +11,7 @@ may pass in-memory fakes. Errors cross this boundary as the exceptions below:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +38,10 @@ class FetchResult:
     orders: list[ChannelOrder] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # number → why it could not be read
     missing: list[str] = field(default_factory=list)  # numbers the channel does not know
+    # with `ChangedFetch.fetch_changed`: the numbers whose data is byte for byte what the
+    # caller knew (not mapped, not in `orders`), and each returned order's data digest
+    unchanged: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,14 @@ class OrderChannel(Protocol):
 
     def confirm(self, numbers: Sequence[str]) -> dict[str, ConfirmOutcome]:
         """Confirm (注文確認) these orders."""
+        ...
+
+
+@runtime_checkable
+class ChangedFetch(Protocol):
+    """A fetch that skips mapping orders whose data has not changed since last read."""
+
+    def fetch_changed(self, numbers: Sequence[str], known: Mapping[str, str]) -> FetchResult:
         ...
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from unyo.app.context import ShopContext, log
 from unyo.app.merging import merge_orders, merge_wishes
-from unyo.app.ports import SyncSearch
+from unyo.app.ports import ChangedFetch, SyncSearch
 from unyo.app.processing import with_rules
 from unyo.domain import Decision, Order, SyncMerged, SyncOrder, decide
 from unyo.domain.vocabulary import OPEN_STAGES
@@ -23,6 +23,7 @@ BATCH = 100
 @dataclass
 class SyncResult:
     read: int = 0
+    unchanged: int = 0  # re-read with the very data last read: not even mapped
     changed: int = 0
     conflicts: int = 0
     failures: dict[str, str] = field(default_factory=dict)
@@ -33,20 +34,28 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
     numbers, searched = _to_read(ctx)
     result = SyncResult()
     ctx.progress("sync", 0, len(numbers))
+    changed_fetch = ctx.channel if isinstance(ctx.channel, ChangedFetch) else None
     for i in range(0, len(numbers), BATCH):
         batch = numbers[i : i + BATCH]
-        fetched = ctx.channel.fetch(batch)
-        result.read += len(fetched.orders)
+        if changed_fetch is not None:
+            with store.transaction() as conn:
+                known = store.source_digests(conn, shop, batch)
+            fetched = changed_fetch.fetch_changed(batch, known)
+        else:
+            known, fetched = {}, ctx.channel.fetch(batch)
+        result.read += len(fetched.orders) + len(fetched.unchanged)
+        result.unchanged += len(fetched.unchanged)
         result.failures.update(fetched.failed)
         for number, reason in fetched.failed.items():
             log.warning("sync %s: order %s could not be read: %s", shop, number, reason)
         now = ctx.clock.now()
         by_number = {o.order_number: o for o in fetched.orders}
         with store.transaction() as conn:
-            # Most re-reads change nothing: compare cheaply before loading whole orders.
+            # Most re-reads change nothing: the same data as last read is not even mapped
+            # (`unchanged`); the others are compared cheaply before whole orders are loaded.
             keys = store.sync_keys(conn, shop, list(by_number))
-            moved = [n for n, o in by_number.items()
-                     if keys.get(n) != (o.status, o.fingerprint(), o.details())]
+            read = {n: (o.status, o.fingerprint(), o.details()) for n, o in by_number.items()}
+            moved = [n for n, key in read.items() if keys.get(n) != key]
             current = store.load_orders(conn, shop, moved)
             confirm = ctx.config.import_.confirm
             moves = [(order, decide(order, SyncOrder(by_number[number], now, confirm)))
@@ -61,6 +70,10 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             lost_ids = {o.id for o in lost}
             merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
                          now)
+            # Remember what was read, for orders whose stored snapshot now matches it.
+            store.set_source_digests(conn, shop, [
+                (n, digest, read[n]) for n, digest in fetched.digests.items()
+                if n in read and known.get(n) != digest])
         ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
     if searched is not None:  # every order the searches found was read
         with store.transaction() as conn:

@@ -100,6 +100,9 @@ orders = Table(
     Column("details", String(32), nullable=False, default=""),
     Column("attrs", Text, nullable=False, default="{}"),
     Column("data", Text, nullable=False),
+    # digest of the channel's data as last read when it matched the stored snapshot
+    # (the sync skips mapping an unchanged re-read); any other write of the row clears it
+    Column("source_digest", String(32), nullable=True),
     UniqueConstraint("shop", "order_number"),
     # the dashboard's queue tabs, newest first (also serves counts per stage)
     Index("ix_orders_shop_stage_ordered_at", "shop", "stage", "ordered_at"),

@@ -600,6 +600,34 @@ class Store:
                 .where(t.orders.c.shop == shop, t.orders.c.order_number.in_(chunk))))
         return out
 
+    def source_digests(self, conn: Connection, shop: str,
+                       numbers: Sequence[str]) -> dict[str, str]:
+        """The digest of each order's channel data as last read, where still valid."""
+        o = t.orders.c
+        out: dict[str, str] = {}
+        for chunk in _chunks(numbers):
+            out.update((r[0], r[1]) for r in conn.execute(
+                select(o.order_number, o.source_digest).where(
+                    o.shop == shop, o.order_number.in_(chunk), o.source_digest.is_not(None))))
+        return out
+
+    def set_source_digests(self, conn: Connection, shop: str,
+                           rows: Sequence[tuple[str, str, tuple[int, str, str]]]) -> None:
+        """Note (order number, digest, sync key) read from the channel: the digest is
+        kept only where the stored snapshot still has that key, so an unchanged digest
+        always means nothing to act on."""
+        if not rows:
+            return
+        o = t.orders.c
+        stmt = (update(t.orders).where(
+            o.shop == bindparam("b_shop"), o.order_number == bindparam("b_number"),
+            o.rms_status == bindparam("b_status"), o.fingerprint == bindparam("b_fp"),
+            o.details == bindparam("b_details"))
+            .values(source_digest=bindparam("v_digest")))
+        self._many(conn, "set_source_digests", stmt, [
+            {"b_shop": shop, "b_number": n, "b_status": k[0], "b_fp": k[1], "b_details": k[2],
+             "v_digest": d} for n, d, k in rows])
+
     def events_of(self, conn: Connection, order_id: int) -> list[Event]:
         rows = conn.execute(select(t.events).where(t.events.c.order_id == order_id)
                             .order_by(t.events.c.id))
@@ -698,7 +726,7 @@ class Store:
             "shop": o.shop, "order_number": c.order_number, "stage": o.stage.value,
             "rms_status": o.rms_status, "confirmed_at": o.confirmed_at,
             "ordered_at": c.ordered_at, "updated_at": now,
-            "attrs": _attrs_text(o),
+            "attrs": _attrs_text(o), "source_digest": None,
         }
         if with_data:  # the snapshot and what is derived from it
             row.update(total=c.amounts.total, payment_method=c.payment.method_code,
