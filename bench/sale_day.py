@@ -139,6 +139,12 @@ class Meter:
             self.count("getOrder", len(numbers))
             return fetch(numbers)
 
+        fetch_changed = channel.fetch_changed
+
+        def watched_fetch_changed(numbers: Sequence[str], known: Any) -> Any:
+            self.count("getOrder", len(numbers))
+            return fetch_changed(numbers, known)
+
         def watched_confirm(numbers: Sequence[str]) -> Any:
             self.count("confirmOrder", len(numbers))
             return confirm(numbers)
@@ -149,6 +155,7 @@ class Meter:
             return update(updates)
 
         channel.search, channel.fetch = watched_search, watched_fetch
+        channel.fetch_changed = watched_fetch_changed
         channel.search_changes = watched("search_changes")
         channel.search_settled = watched("search_settled")
         channel.confirm, channel.update_shipping = watched_confirm, watched_update
