@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -11,26 +10,22 @@ from typing import Any
 import pytest
 
 from tests.factories import T0, channel_order
+from tests.fakes import FakeChannel
 from unyo.adapters.db import Store
 from unyo.adapters.warehouse import CsvFolderWarehouse
 from unyo.app.context import ShopContext
-from unyo.app.ports import ConfirmOutcome, FetchResult
+from unyo.app.ports import ConfirmOutcome
 from unyo.clock import SimClock
 from unyo.domain import ImportOrder, Order, Stage, decide
 from unyo.flow import Config
 from unyo.flow.warehouse import WarehouseSettings
 
 
-class NoChannel:
-    """The hand-off and the results import never call the channel."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+class ShopChannel(FakeChannel):
+    """RMS as the shop's orders are: the hand-off reads the ready orders once more; the
+    results import never calls it. Searches and confirms are not used here."""
 
     def search(self, start: datetime, end: datetime) -> list[str]:
-        raise AssertionError("not used")
-
-    def fetch(self, numbers: Sequence[str]) -> FetchResult:
         raise AssertionError("not used")
 
     def confirm(self, numbers: Sequence[str]) -> dict[str, ConfirmOutcome]:
@@ -44,8 +39,9 @@ class Shop:
                                           settle=0.0)
         self.warehouse = CsvFolderWarehouse(self.settings, self.clock, "shop")
         self.warehouse.ensure_folders()
+        self.channel = ShopChannel()
         self.ctx = ShopContext(config=Config(shop_id="shop", warehouse=self.settings),
-                               store=store, channel=NoChannel(), clock=self.clock,
+                               store=store, channel=self.channel, clock=self.clock,
                                warehouse=self.warehouse)
         self.folder = folder
         self._n = 0
@@ -59,6 +55,7 @@ class Shop:
             d = decide(None, ImportOrder("shop", channel, T0, confirm=False,
                                          thanks_mail=False))
             assert d.order.stage is Stage.ready
+            self.channel.put(channel)
             decisions.append(d)
         with self.ctx.store.transaction() as conn:
             self.ctx.store.create_orders(conn, decisions, T0)

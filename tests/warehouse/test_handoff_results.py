@@ -105,6 +105,32 @@ def test_each_batch_gets_its_own_file(shop: Shop):
     assert len(files) == 2 and len({f.name for f in files}) == 2
 
 
+def test_ready_orders_are_read_again_and_a_changed_one_is_not_handed_off(shop: Shop):
+    changed, cancelled, same = shop.add_ready(3)
+    rms = shop.channel.orders
+    # at RMS since the last read: the shop changed an address, the buyer cancelled
+    moved = replace(rms[changed].buyer, phone="090-0000-0000")
+    rms[changed] = replace(rms[changed], packages=tuple(
+        replace(p, recipient=moved) for p in rms[changed].packages))
+    rms[cancelled] = replace(rms[cancelled], status=900)
+    result = hand_off_orders(shop.ctx)
+    assert result.handed_off == 1 and result.sent == 1
+    assert shop.order(same).stage is Stage.at_warehouse
+    assert shop.order(cancelled).stage is Stage.cancelled
+    order = shop.order(changed)
+    assert order.stage is Stage.processing
+    assert "注文内容が変更されました" in [g.reason for g in order.open_gates]
+    assert shop.channel.calls["getOrder"] == 1  # the three in one call
+
+
+def test_with_rms_unreachable_ready_orders_go_as_last_read(shop: Shop):
+    numbers = shop.add_ready(2)
+    shop.channel.down = True
+    result = hand_off_orders(shop.ctx)
+    assert result.handed_off == 2
+    assert all(shop.order(n).stage is Stage.at_warehouse for n in numbers)
+
+
 BAD_ROWS = {
     "unknown order": (["999999-20261127-0000000999", "10001", "ヤマト運輸", "123456789012", DAY,
                        ""], "登録されていません"),

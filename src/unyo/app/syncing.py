@@ -7,6 +7,7 @@ opens a check gate. Every order moves through `decide()` and a compare-and-set.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,7 +34,21 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
     store, shop = ctx.store, ctx.shop
     numbers, searched = _to_read(ctx)
     result = SyncResult()
-    ctx.progress("sync", 0, len(numbers))
+    read_orders(ctx, numbers, result, step="sync")
+    if searched is not None:  # every order the searches found was read
+        with store.transaction() as conn:
+            store.set_cursor(conn, shop, SETTLED_CURSOR, searched.isoformat())
+    _sync_merged(ctx, result)
+    return result
+
+
+def read_orders(ctx: ShopContext, numbers: Sequence[str], result: SyncResult,
+                step: str = "") -> None:
+    """Re-read `numbers` from the channel, 100 per call, and apply what changed (the
+    payment gate, cancellations, changes; a changed order goes through the rules again)."""
+    store, shop = ctx.store, ctx.shop
+    if step:
+        ctx.progress(step, 0, len(numbers))
     changed_fetch = ctx.channel if isinstance(ctx.channel, ChangedFetch) else None
     for i in range(0, len(numbers), BATCH):
         batch = numbers[i : i + BATCH]
@@ -74,12 +89,8 @@ def sync_orders(ctx: ShopContext) -> SyncResult:
             store.set_source_digests(conn, shop, [
                 (n, digest, read[n]) for n, digest in fetched.digests.items()
                 if n in read and known.get(n) != digest])
-        ctx.progress("sync", min(i + BATCH, len(numbers)), len(numbers))
-    if searched is not None:  # every order the searches found was read
-        with store.transaction() as conn:
-            store.set_cursor(conn, shop, SETTLED_CURSOR, searched.isoformat())
-    _sync_merged(ctx, result)
-    return result
+        if step:
+            ctx.progress(step, min(i + BATCH, len(numbers)), len(numbers))
 
 
 SETTLED_CURSOR = "sync.settled_searched"

@@ -30,6 +30,8 @@ from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
+from unyo.app.ports import ChannelError
+from unyo.app.syncing import SyncResult, read_orders
 from unyo.clock import JST
 from unyo.domain import (
     Command,
@@ -219,9 +221,12 @@ def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> Han
     warehouse = warehouse or ctx.warehouse
     if warehouse is None:
         return result
-    store, shop, now = ctx.store, ctx.shop, ctx.clock.now()
+    store, shop = ctx.store, ctx.shop
     with store.transaction() as conn:
         numbers = store.order_numbers_in_stages(conn, shop, [Stage.ready])
+    if numbers:
+        _reread(ctx, numbers)
+    now = ctx.clock.now()
     for i in range(0, len(numbers), SELECT_CHUNK):
         with store.transaction() as conn:
             orders = store.load_orders(conn, shop, numbers[i : i + SELECT_CHUNK])
@@ -241,6 +246,19 @@ def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> Han
     _deliver_hand_offs(ctx, warehouse, result)
     _deliver_cancels(ctx, warehouse, result)
     return result
+
+
+def _reread(ctx: ShopContext, numbers: list[str]) -> None:
+    """Read the ready orders from the channel once more before the warehouse gets them,
+    so that a change at RMS since the last read (an address, an amount, a cancellation)
+    is never shipped unseen: a changed order goes through the rules again and is handed
+    off only if still ready. With RMS unreachable the orders go as last read (the sync
+    re-reads every open order within `sync.settled_interval`)."""
+    try:
+        read_orders(ctx, numbers, SyncResult())
+    except ChannelError as e:
+        log.warning("hand-off: cannot re-read %d ready orders (%s); they go as last read",
+                    len(numbers), e)
 
 
 def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffResult) -> None:

@@ -85,14 +85,14 @@ class ImportSettings:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    interval: float = 300.0  # re-read open orders this often
-    # orders RMS already settled (300) are re-read for changes this often; cancellations
-    # of every open order are still found each turn by one searchOrder
-    settled_interval: float = 900.0
+    interval: float = 300.0  # look for payments, changes and cancellations this often
+    # every open order is read in full this often (a slot of them each turn), for what
+    # RMS has no search for; ready orders are also read just before the hand-off
+    settled_interval: float = 3600.0
 
     @property
     def settled_every(self) -> int:
-        """Re-read settled orders every this many turns (at least every turn)."""
+        """Read every open order in full every this many turns (at least every turn)."""
         if self.interval <= 0:
             return 1
         return max(1, round(self.settled_interval / self.interval))
@@ -369,9 +369,10 @@ import:
   thanks_mail: true       # queue the サンクスメール on import
 
 sync:
-  interval: 5m            # re-read open orders: payment (RMS 300), cancellations, changes
-  settled_interval: 15m   # orders already at RMS 300: re-read for changes this often
-                          # (their cancellations are still found every interval)
+  interval: 5m            # search RMS for payments (300), changes (400), cancellations
+                          # (800/900) of open orders, and read those at once
+  settled_interval: 1h    # every open order is also read in full this often; ready
+                          # orders are read once more just before the warehouse hand-off
 
 outbox:
   interval: 15s
