@@ -245,7 +245,8 @@ def run_sale_day(orders: int, seed: int = 1, *, start: datetime = SALE_START,
             profiler = _profiler(profile)
             day_end = start + day
             calls_per_minute: list[int] = []
-            last_calls, minute = 0, start
+            last_calls, minute = Counter[str](), start
+            busiest: tuple[int, datetime, dict[str, int]] = (0, start, {})
             last_state: tuple[Any, ...] | None = None
             quiet_since = day_end
             operator_cpu = watch_cpu = 0.0
@@ -258,9 +259,12 @@ def run_sale_day(orders: int, seed: int = 1, *, start: datetime = SALE_START,
                 operator.work(t)
                 operator_cpu += time.process_time() - c
                 if t - minute >= timedelta(minutes=1):
-                    total = sum(ctx.channel.calls.values())
-                    calls_per_minute.append(total - last_calls)
-                    last_calls, minute = total, t
+                    now_calls = Counter(ctx.channel.calls)
+                    in_minute = now_calls - last_calls
+                    calls_per_minute.append(in_minute.total())
+                    if in_minute.total() > busiest[0]:
+                        busiest = (in_minute.total(), minute, dict(in_minute.most_common()))
+                    last_calls, minute = now_calls, t
                 if (t - start) % timedelta(hours=1) == timedelta(0):
                     progress(f"{t.astimezone(JST):%a %H:%M}  wall "
                              f"{time.perf_counter() - wall0:6.0f} s  engine CPU "
@@ -314,6 +318,8 @@ def run_sale_day(orders: int, seed: int = 1, *, start: datetime = SALE_START,
         "engine_rss_mb": rss,
         "rms_calls": calls, "rms_minimum": dict(meter.minimum),
         "rms_calls_per_minute_max": max(calls_per_minute, default=0),
+        "rms_busiest_minute": {"at": busiest[1].astimezone(JST).isoformat(),
+                               "calls": busiest[2]},
         "latency_seconds": lat,
         "mails": dict(mails), "warehouse": stats["warehouse"],
         "rms_progress": stats["progress"],
@@ -369,6 +375,9 @@ def print_figures(f: dict[str, Any]) -> None:
             "polls" if method.startswith(("search", "getResult")) else "= minimum")
     row("RMS calls in the busiest simulated minute", f"{f['rms_calls_per_minute_max']:,}",
         "≤ 60 (about 1 request/s)")
+    busy = f["rms_busiest_minute"]
+    print(f"    the minute from {busy['at'][:16]}: "
+          + ", ".join(f"{m} {n}" for m, n in busy["calls"].items()))
     lat = f["latency_seconds"]
     row("import latency max / p99 (simulated)",
         f"{_seconds(lat['import']['max'])} / {_seconds(lat['import']['p99'])}",
