@@ -95,6 +95,20 @@ def test_a_broken_template_is_reported_at_load_not_at_send(tmp_path: Path, sourc
         MailTemplates.load(settings, "お茶の店")
 
 
+@pytest.mark.parametrize("expression", [
+    "shop.__dict__", "buyer.name.__class__", "packages[0].items.__class__.__mro__",
+    "order.ordered_at.__class__", "amounts.__init__",
+])
+def test_a_template_cannot_reach_python_internals(tmp_path: Path, expression: str) -> None:
+    # given a shop template that reaches for an object's internals
+    own = tmp_path / "own.txt"
+    own.write_text(f"Subject: x\n{{{{ {expression} }}}}\n", encoding="utf-8")
+    settings = MailSettings(thanks=MailKindSettings(template=str(own)))
+    # when the templates are loaded, then the sandbox refuses it
+    with pytest.raises(MailTemplateError, match="unsafe"):
+        MailTemplates.load(settings, "お茶の店")
+
+
 def test_the_engine_does_not_start_with_a_broken_template(tmp_path: Path) -> None:
     # given a shop file with mail on and a template that names an unknown variable
     own = tmp_path / "thanks.txt"
@@ -178,6 +192,9 @@ def test_quiet_hours_in_jst(window: str, at: str, until: str | None) -> None:
 
 def test_text_helpers() -> None:
     assert one_line("髙橋\r\n花子\u2028様\x00") == "髙橋 花子 様"
+    assert one_line(" 髙橋\u3000\u3000花子\x85\t様\u2029 ") == "髙橋 花子 様"
+    assert one_line("a  b\x9fc", 4) == "a b "
+    assert one_line(None) == one_line("") == ""
     assert yen(NOT_FIXED) == "未確定（確定後にご連絡いたします）"
     assert yen(12800) == "12,800円"
     assert [delivery_time(t) for t in ("", "0", "1", "2", "1416", "9")] == [

@@ -12,6 +12,9 @@ are sorted into the port's errors (`unyo.app.ports`):
   registered in RMS (reference/rakuten-rms.md): that answer is explained;
 - AUTH refused (535) → `MailUnavailable` with what to fix: the credentials are
   wrong for every mail alike, and once a person fixes them the mails should go.
+
+A mail composed here (`ComposedMail`) goes as the bytes it was built as, with
+`sendmail`: `send_message` would flatten it again through `email.generator`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
 
-from unyo.adapters.mail.message import build_message
+from unyo.adapters.mail.message import ComposedMail, build_message
 from unyo.adapters.mail.templates import MailTemplates
 from unyo.app.ports import (
     MailConnectionLost,
@@ -51,6 +54,13 @@ def explain(code: int, text: str) -> str:
     return message[:300]
 
 
+def _as_built(message: EmailMessage) -> tuple[str, list[str], bytes] | None:
+    """(MAIL FROM, RCPT TO, data) of a composed mail not changed since it was built."""
+    if isinstance(message, ComposedMail) and (wire := message.wire) is not None:
+        return message.mail_from, [message.rcpt_to], wire
+    return None
+
+
 class SmtpSession:
     """One open, logged-in connection; `send` maps the relay's answers to the port's errors."""
 
@@ -59,8 +69,12 @@ class SmtpSession:
         self.sent = 0
 
     def send(self, message: EmailMessage) -> None:
+        built = _as_built(message)
         try:
-            refused = self._smtp.send_message(message)
+            if built is not None:
+                refused = self._smtp.sendmail(*built)
+            else:  # any other message, or a composed one changed since: the standard way
+                refused = self._smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as e:
             code, resp = next(iter(e.recipients.values()))
             self._raise(code, _text(resp))
@@ -96,7 +110,7 @@ class SmtpMailer:
         self._password = password
         self._tls = tls_context
 
-    def compose(self, kind: MailKind, order: Order, now: datetime) -> EmailMessage:
+    def compose(self, kind: MailKind, order: Order, now: datetime) -> ComposedMail:
         mail = self.templates.render(kind, order)
         return build_message(self.settings, self.templates.shop_name, kind, order, mail, now)
 

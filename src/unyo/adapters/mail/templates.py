@@ -15,7 +15,6 @@ variable is reported when unyo starts, never at send time.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from importlib import resources
@@ -47,7 +46,8 @@ from unyo.flow.mail import MailKindSettings, MailSettings
 JST = timezone(timedelta(hours=9), "JST")
 _SUBJECT = re.compile(r"^(?:Subject|件名)\s*[:：]\s*(.*)$")
 _WEEKDAYS = "月火水木金土日"
-_SPACES = re.compile(r"\s+")
+# Unicode categories Cc (C0, DEL, C1), Zl and Zp, and white space (\s is str.isspace)
+_BREAKS_AND_SPACES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\s]+")
 
 
 class MailTemplateError(Exception):
@@ -65,10 +65,13 @@ class RenderedMail:
 
 
 def one_line(text: object, limit: int = 200) -> str:
-    """Buyer text as one line: control and line-break characters become spaces."""
-    s = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
-                for ch in str(text or ""))
-    return _SPACES.sub(" ", s).strip()[:limit]
+    """Buyer text as one line: control and line-break characters (Unicode Cc, Zl, Zp)
+    become spaces, and every run of white space one space."""
+    s = str(text or "")
+    # printable text has no white space but " " (str.isprintable): most text is one line
+    if s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        return s[:limit]
+    return _BREAKS_AND_SPACES.sub(" ", s).strip()[:limit]
 
 
 def yen(value: int | None) -> str:
@@ -113,67 +116,82 @@ def payment_kind(code: int) -> str:
 
 
 def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
-    """What a template sees: plain values, buyer text already one-lined."""
+    """What a template sees: plain values, buyer text already one-lined. Attribute objects,
+    not dicts, so `p.items` is the items and not `dict.items`."""
     c = order.channel
+    ns = SimpleNamespace
 
-    def person(p: Person) -> dict[str, str]:
+    def person(p: Person) -> SimpleNamespace:
         a = p.address
         zip_ = a.postal_code
-        return {"name": one_line(p.name), "family_name": one_line(p.family_name),
-                "first_name": one_line(p.first_name),
-                "postal_code": f"{zip_[:3]}-{zip_[3:]}" if len(zip_) == 7 else one_line(zip_),
-                "address": one_line(f"{a.prefecture}{a.city}{a.sub_address}"),
-                "phone": one_line(p.phone)}
+        return ns(name=one_line(p.name), family_name=one_line(p.family_name),
+                  first_name=one_line(p.first_name),
+                  postal_code=f"{zip_[:3]}-{zip_[3:]}" if len(zip_) == 7 else one_line(zip_),
+                  address=one_line(f"{a.prefecture}{a.city}{a.sub_address}"),
+                  phone=one_line(p.phone))
 
     packages = []
     for p in c.packages:
         # 同梱: the parcel also holds the items of the orders merged into this one
         carried = p.items + tuple(i for m in order.merged for i in m.items)
-        items = [{"name": one_line(i.name), "choice": one_line(i.selected_choice.replace(
-                     "\n", " / ")), "item_number": one_line(i.item_number), "price": i.price,
-                  "units": i.units, "subtotal": i.price * i.units,
-                  "delivery_info": one_line(i.delivery_info)} for i in carried]
-        shipments = [{"carrier_code": s.carrier_code, "carrier": carrier_name(s.carrier_code),
-                      "tracking_number": one_line(s.tracking_number, 40),
-                      "tracking_url": tracking_url(s.carrier_code, s.tracking_number),
-                      "ship_date": s.ship_date} for s in p.shipments]
-        packages.append({"recipient": person(p.recipient), "items": items,
-                         "goods": p.goods_price, "postage": p.postage_price,
-                         "delivery": p.delivery_price, "total": p.total_price,
-                         "noshi": one_line(p.noshi), "shipments": shipments})
+        items = [ns(name=one_line(i.name), choice=one_line(i.selected_choice.replace(
+                    "\n", " / ")), item_number=one_line(i.item_number), price=i.price,
+                    units=i.units, subtotal=i.price * i.units,
+                    delivery_info=one_line(i.delivery_info)) for i in carried]
+        shipments = [ns(carrier_code=s.carrier_code, carrier=carrier_name(s.carrier_code),
+                        tracking_number=one_line(s.tracking_number, 40),
+                        tracking_url=tracking_url(s.carrier_code, s.tracking_number),
+                        ship_date=s.ship_date) for s in p.shipments]
+        packages.append(ns(recipient=person(p.recipient), items=items,
+                           goods=p.goods_price, postage=p.postage_price,
+                           delivery=p.delivery_price, total=p.total_price,
+                           noshi=one_line(p.noshi), shipments=shipments))
     a = order.parcel_amounts
     return {
-        "shop": {"name": one_line(shop_name)},
-        "order": {"number": c.order_number, "ordered_at": c.ordered_at,
-                  "requested_delivery_date": c.requested_delivery_date,
-                  "delivery_time": delivery_time(c.shipping_term),
-                  "delivery_name": one_line(c.delivery_name), "gift": c.gift,
-                  "several_destinations": c.several_destinations,
-                  "merged": [m.order_number for m in order.merged]},
+        "shop": ns(name=one_line(shop_name)),
+        "order": ns(number=c.order_number, ordered_at=c.ordered_at,
+                    requested_delivery_date=c.requested_delivery_date,
+                    delivery_time=delivery_time(c.shipping_term),
+                    delivery_name=one_line(c.delivery_name), gift=c.gift,
+                    several_destinations=c.several_destinations,
+                    merged=[m.order_number for m in order.merged]),
         "buyer": person(c.buyer),
-        "payment": {"code": c.payment.method_code, "name": one_line(c.payment.method_name),
-                    "kind": payment_kind(c.payment.method_code),
-                    "rakuten_pay": c.payment.rakuten_pay},
-        "amounts": {"goods": a.goods, "postage": a.postage, "delivery": a.delivery,
-                    "payment_charge": a.payment_charge, "total": a.total,
-                    "request": a.request, "coupon": a.coupon, "points_used": a.points_used,
-                    "any_not_fixed": a.any_not_fixed},
+        "payment": ns(code=c.payment.method_code, name=one_line(c.payment.method_name),
+                      kind=payment_kind(c.payment.method_code),
+                      rakuten_pay=c.payment.rakuten_pay),
+        "amounts": ns(goods=a.goods, postage=a.postage, delivery=a.delivery,
+                      payment_charge=a.payment_charge, total=a.total,
+                      request=a.request, coupon=a.coupon, points_used=a.points_used,
+                      any_not_fixed=a.any_not_fixed),
         "packages": packages,
     }
 
 
-def _namespace(value: Any) -> Any:
-    """Dicts as attribute objects, so `p.items` is the items and not `dict.items`."""
-    if isinstance(value, dict):
-        return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [_namespace(v) for v in value]
-    return value
+# What mail_context puts in its attribute objects: data, never a callable
+_DATA = frozenset({str, int, float, bool, type(None), date, datetime, list, SimpleNamespace})
+_MISSING = object()
+
+
+class _MailSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, reading the attributes of `mail_context`'s own objects directly.
+
+    The sandbox checks every attribute a template reads (≈40 a mail); for a public
+    attribute of a `SimpleNamespace` holding plain data the checks always pass, so they
+    are skipped there. Anything else (other objects, `_` names, unexpected values) takes
+    the sandbox's own way.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is SimpleNamespace and attribute[:1] != "_":
+            value = obj.__dict__.get(attribute, _MISSING)
+            if type(value) in _DATA:
+                return value
+        return super().getattr(obj, attribute)
 
 
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True,
-                               lstrip_blocks=True, keep_trailing_newline=True)
+    env = _MailSandbox(autoescape=False, undefined=StrictUndefined, trim_blocks=True,
+                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(yen=yen, date_ja=date_ja, datetime_ja=datetime_ja, one_line=one_line)
     return env
 
@@ -228,8 +246,7 @@ class MailTemplates:
 
     def render(self, kind: MailKind, order: Order) -> RenderedMail:
         """The subject and body of `kind` for `order` (ValueError: no subject line)."""
-        context = mail_context(order, self.shop_name)
-        text = self._templates[kind].render({k: _namespace(v) for k, v in context.items()})
+        text = self._templates[kind].render(mail_context(order, self.shop_name))
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         first, _, body = text.lstrip("\n").partition("\n")
         m = _SUBJECT.match(first)
