@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import Connection, func, select
 
 from tests.app.test_engine_rms import DAY, ENV
+from tests.fakes import FakeChannel
 from unyo.adapters.db import Store
 from unyo.adapters.db.schema import effect_attempts
+from unyo.adapters.db.store import Lease
+from unyo.app.context import ShopContext
 from unyo.app.importing import import_orders
-from unyo.app.worker import Worker
+from unyo.app.runner import Runner
+from unyo.app.worker import LEASE_TTL, Slot, Worker
 from unyo.clock import SimClock
 from unyo.domain import EffectKind, Stage
 from unyo.flow import Config, ImportSettings, RmsSettings
@@ -127,3 +135,56 @@ def test_run_once_refuses_a_shop_another_worker_holds(database_url: str):
         shops.stop()
         a_store.close()
         b_store.close()
+
+
+def test_a_fresh_lease_is_not_renewed_at_every_tick_but_an_old_one_is(
+        database_url: str, monkeypatch: pytest.MonkeyPatch):
+    wall = Wall()
+    a_store = Store.open(database_url, worker="a", wall=wall)
+    b_store = Store.open(database_url, worker="b", wall=wall, migrate=False)
+    calls: Counter[str] = Counter()
+    for store in (a_store, b_store):
+        acquire = store.acquire_lease
+
+        def counted(conn: Connection, shop: str, ttl: timedelta, acquire: Any = acquire,
+                    store: Store = store) -> Lease | None:
+            calls[store.worker] += 1
+            return acquire(conn, shop, ttl)
+
+        monkeypatch.setattr(store, "acquire_lease", counted)
+    ctx = ShopContext(config=Config(shop_id="shop-a"), store=a_store, channel=FakeChannel(),
+                      clock=SimClock(DAY))
+    a = Worker(a_store, [Slot(Runner(ctx, []))])
+    b = Worker(b_store, [Slot(Runner(dataclasses.replace(ctx, store=b_store), []))])
+    try:
+        # given a worker that took the shop: 30 s of lease
+        a.run_due()
+        assert calls["a"] == 1 and expiry(a_store) == wall.now + LEASE_TTL
+        # when ticks come while more than two thirds of it are left: no renewal
+        for _ in range(9):
+            wall.now += timedelta(seconds=1)
+            a.run_due()
+        assert calls["a"] == 1 and expiry(a_store) == wall.now - timedelta(seconds=9) + LEASE_TTL
+        # once a third has gone by, the tick renews it
+        wall.now += timedelta(seconds=2)
+        a.run_due()
+        assert calls["a"] == 2 and expiry(a_store) == wall.now + LEASE_TTL
+        # a worker not holding the shop tries at every tick, and is refused
+        b.run_due()
+        b.run_due()
+        assert calls["b"] == 2 and b.slots[0].lease is None and b.slots[0].holder == "a"
+        # a stops ticking; once its lease ran out b takes the shop, and a finds it gone
+        wall.now += LEASE_TTL + timedelta(seconds=1)
+        b.run_due()
+        assert b.slots[0].lease is not None and b.slots[0].lease.took_over_from == "a"
+        a.run_due()
+        assert calls["a"] == 3 and a.slots[0].lease is None and a.slots[0].holder == "b"
+    finally:
+        a_store.close()
+        b_store.close()
+
+
+def expiry(store: Store) -> datetime:
+    with store.transaction() as conn:
+        (lease,) = store.leases(conn)
+    return lease.expires_at

@@ -2,13 +2,14 @@
 
 Workers are stateless processes (`unyo run`), any number of them against one
 database. Each shop is worked by one worker at a time: before it runs a shop's
-steps a worker takes (or renews) the shop's lease in the database; a heartbeat
-thread renews the leases it holds every third of the lease time, so a long
-step does not lose its shop, and a worker that dies stops renewing, so its
-shops are taken over by another worker once the lease runs out (30 s by
-default: within 60 s of the death). Outbox effects are claimed before they are
-delivered (see `Store.due_effects`), so even a worker that wakes up after
-losing its lease cannot deliver an effect another worker delivers.
+steps a worker takes the shop's lease in the database (or renews it, once a third
+of it has gone by); a heartbeat thread renews the leases it holds every third of
+the lease time, so a long step does not lose its shop, and a worker that dies
+stops renewing, so its shops are taken over by another worker once the lease
+runs out (30 s by default: within 60 s of the death). Outbox effects are
+claimed before they are delivered (see `Store.due_effects`), so even a worker
+that wakes up after losing its lease cannot deliver an effect another worker
+delivers.
 
 Lease times are wall time (`Store.wall`), not the business clock: they are about
 processes being alive.
@@ -122,10 +123,23 @@ class Worker:
         for slot in self.slots:
             if stop is not None and stop.is_set():
                 break
-            if not self._acquire(slot):
+            if not self._fresh(slot) and not self._acquire(slot):
                 continue
             ran += slot.runner.run_due(stop)
         return ran
+
+    def _fresh(self, slot: Slot) -> bool:
+        """The lease is held with more than two thirds of its time left, by the store's
+        wall clock: no need to renew it on this tick.
+
+        The loop ticks every second and the heartbeat renews every third of the lease
+        time; renewing at every tick as well was a write per second per shop for
+        nothing. Nobody can take a lease before it expires, so a fresh one is still
+        ours; once a third of it has gone by, the tick renews it (if the heartbeat has
+        not), and a shop not held is tried at every tick as before."""
+        lease = slot.lease
+        return lease is not None and \
+            lease.expires_at - self.store.wall() > self.lease_ttl * 2 / 3
 
     def next_due(self) -> datetime | None:
         times = [s.last_run + timedelta(seconds=s.interval) for slot in self.slots

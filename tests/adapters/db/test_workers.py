@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection, text
 
 from tests.factories import T0, channel_order
 from unyo.adapters.db.store import CLAIM_FOR, Store
@@ -159,3 +160,37 @@ def test_racing_workers_deliver_every_effect_exactly_once(
     for s in stores:
         s.close()
     next(urls, None)
+
+
+def _writing(conn: Connection) -> bool:
+    """Whether the transaction has written (SQLite: begun its write; PostgreSQL: holds a
+    transaction id, which only a write assigns)."""
+    if conn.dialect.name == "sqlite":
+        return bool(conn.connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+    return conn.execute(text("SELECT pg_current_xact_id_if_assigned()")).scalar() is not None
+
+
+def test_nothing_due_claims_without_writing_and_a_due_effect_is_still_claimed(
+        database_url: str) -> None:
+    a, b, _ = two_workers(database_url)
+    seed(a, 2)
+    # given effects that are not due yet: nothing claimed, and nothing written (on SQLite
+    # no write lock for other processes to wait on)
+    with a.transaction() as conn:
+        assert a.due_effects(conn, "shop", EffectKind.confirm_order,
+                             T0 - timedelta(seconds=1), 10) == []
+        assert not _writing(conn)
+    # when they are due: claimed, and the claim is written
+    with a.transaction() as conn:
+        mine = a.due_effects(conn, "shop", EffectKind.confirm_order, T0, 10)
+        assert _writing(conn)
+    assert len(mine) == 2
+    # then the claimer gets them again, another worker finds them taken (nothing written)
+    with a.transaction() as conn:
+        assert [e.id for e in a.due_effects(conn, "shop", EffectKind.confirm_order, T0, 10)
+                ] == [e.id for e in mine]
+    with b.transaction() as conn:
+        assert b.due_effects(conn, "shop", EffectKind.confirm_order, T0, 10) == []
+        assert not _writing(conn)
+    a.close()
+    b.close()

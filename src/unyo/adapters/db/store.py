@@ -542,13 +542,13 @@ class Store:
                 t.gates.c.opened_at <= opened_before).order_by(t.gates.c.opened_at))]
 
     def due_holds(self, conn: Connection, shop: str, now: datetime) -> list[int]:
-        """Ids of orders with an open hold gate whose time has come."""
-        j = t.gates.join(t.orders, t.gates.c.order_id == t.orders.c.id)
-        return [r[0] for r in conn.execute(
-            select(t.orders.c.id).select_from(j).where(
-                t.orders.c.shop == shop, t.gates.c.kind == GateKind.hold.value,
-                t.gates.c.closed_at.is_(None), t.gates.c.until.is_not(None),
-                t.gates.c.until <= now).distinct())]
+        """Ids of orders with an open hold gate whose time has come.
+
+        Asked every minute, mostly to find none: the statement is compiled once and run
+        at the driver level (`_select`). What remains is SQLite reading every open hold
+        gate's row for its `until` (the index on gates has kind and closed_at only)."""
+        return [r[0] for r in self._select(conn, "due_holds", self._due_holds_query,
+                                           {"shop": shop, "now": now})]
 
     def order_numbers_in_stages(self, conn: Connection, shop: str,
                                 stages: Iterable[Stage]) -> list[str]:
@@ -775,9 +775,20 @@ class Store:
         caller's transaction, before anything is delivered, so two workers never deliver
         the same effect: on PostgreSQL the rows are locked with SKIP LOCKED, and on both
         backends the UPDATE re-checks that the effect is still free.
+
+        Most calls find nothing due (the outbox turns every 15 s), so a read comes first:
+        the pick's conditions, compiled once (`_due_probe`). Only when it finds an effect
+        is the claiming UPDATE built and run — an idle turn writes nothing and, on
+        SQLite, takes no write lock that other processes would wait on. Skipping the
+        UPDATE is safe: the read claims nothing, and what it misses (an effect due or
+        freed a moment later) the UPDATE run at that moment would have missed too.
         """
         o = t.outbox.c
         wall = self.wall()
+        if not self._select(conn, "due_effects_probe", self._due_probe, {
+                "shop": shop, "kind": kind.value, "now": now, "wall": wall,
+                "worker": self.worker}):
+            return []
         free = (o.claimed_until.is_(None) | (o.claimed_until <= wall)
                 | (o.claimed_by == self.worker))
         pick = (select(o.id).where(o.shop == shop, o.status == "pending", o.kind == kind.value,
@@ -793,6 +804,50 @@ class Store:
         effects = [self._effect(r) for r in rows]
         effects.sort(key=lambda e: (e.next_attempt_at, e.id))
         return effects
+
+    @staticmethod
+    def _due_probe() -> Any:
+        """`due_effects`' pick as a read: one due and free effect of a kind, if any."""
+        o = t.outbox.c
+        return (select(o.id).where(
+            o.shop == bindparam("shop"), o.status == "pending", o.kind == bindparam("kind"),
+            o.next_attempt_at <= bindparam("now"),
+            o.claimed_until.is_(None) | (o.claimed_until <= bindparam("wall"))
+            | (o.claimed_by == bindparam("worker"))).limit(1))
+
+    @staticmethod
+    def _due_holds_query() -> Any:
+        """`due_holds`' statement."""
+        g = t.gates.c
+        return (select(t.orders.c.id)
+                .select_from(t.gates.join(t.orders, g.order_id == t.orders.c.id))
+                .where(t.orders.c.shop == bindparam("shop"), g.kind == GateKind.hold.value,
+                       g.closed_at.is_(None), g.until.is_not(None), g.until <= bindparam("now"))
+                .distinct())
+
+    def _select(self, conn: Connection, name: str, build: Callable[[], Any],
+                params: dict[str, Any]) -> list[Any]:
+        """Rows of a SELECT polled on every turn of a step, at the driver level.
+
+        Building a Core statement and computing its cache key cost about ten times what
+        SQLite takes to find nothing; here the statement `build` returns is compiled once
+        per `name` (its variable parts are named `bindparam`s given in `params`) and run
+        on the transaction's connection, datetimes converted as `_many` converts them.
+        """
+        cached = self._compiled.get((name, ()))
+        if cached is None:
+            compiled = build().compile(dialect=conn.dialect)
+            fixed = {k: v for k, v in compiled.params.items() if k not in params}
+            cached = (str(compiled), compiled.positiontup, fixed)
+            self._compiled[(name, ())] = cached
+        sql, order, fixed = cached
+        values = {**fixed, **{k: self._driver_value(v) for k, v in params.items()}}
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, [values[k] for k in order] if order is not None else values)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def mark_batch(self, conn: Connection, effects: Sequence[EffectRow], name: str) -> bool:
         """Note that `effects` were staged in delivery batch `name` — only if this worker
