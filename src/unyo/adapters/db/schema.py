@@ -128,7 +128,8 @@ gates = Table(
     Column("rule", String(80), nullable=False, default=""),
     Column("fingerprint", String(32), nullable=False, default=""),
     UniqueConstraint("order_id", "seq"),
-    Index("ix_gates_kind_closed_at", "kind", "closed_at"),
+    # open gates of a kind; for holds also their time (the holds step, every minute)
+    Index("ix_gates_kind_closed_at_until", "kind", "closed_at", "until"),
 )
 
 events = Table(
