@@ -12,7 +12,7 @@ in the same run: bare `sqlite3` writing the same rows (orders, gates, events, ou
 the confirmations and the payment updates), read back from the engine's database and
 written in the same batches of 100 orders.
 
-    python bench/flow.py [--orders 20000] [--profile FILE]
+    python bench/flow.py [--orders 20000] [--profile FILE(.txt|.html for pyinstrument)]
 """
 
 from __future__ import annotations
@@ -172,8 +172,29 @@ class Phase:
         self.marks: dict[str, int] = {}
 
 
+class _Sampler:
+    """pyinstrument over the engine steps only, with cProfile's enable / disable."""
+
+    def __init__(self) -> None:
+        from pyinstrument import Profiler
+
+        self.profiler = Profiler(interval=0.001)
+
+    def enable(self) -> None:
+        self.profiler.start()
+
+    def disable(self) -> None:
+        self.profiler.stop()
+
+    def dump(self, path: str) -> None:
+        text = (self.profiler.output_html() if path.endswith(".html")
+                else self.profiler.output_text(show_all=True))
+        Path(path).write_text(text, encoding="utf-8")
+
+
 def run_engine(ctx: ShopContext, channel: InProcessRms, paid: Sequence[str],
-               profile: cProfile.Profile | None) -> tuple[dict[str, Phase], dict[str, Any]]:
+               profile: cProfile.Profile | _Sampler | None
+               ) -> tuple[dict[str, Phase], dict[str, Any]]:
     def marks() -> dict[str, int]:
         con = ctx.store.engine.raw_connection()
         try:
@@ -317,7 +338,9 @@ def main() -> None:
                         help="orders to generate (the issue's figure is 100,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", metavar="FILE",
-                        help="cProfile the engine steps; stats to FILE, top 25 printed")
+                        help="profile the engine steps: pyinstrument for FILE.txt or "
+                        "FILE.html (a sampling profiler: shares of time as they are); "
+                        "otherwise cProfile stats to FILE, top 25 printed")
     args = parser.parse_args()
     n = args.orders
     clock = SimClock(datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
@@ -330,7 +353,10 @@ def main() -> None:
         config = shop_config(tmp / "bench.db", tmp)
         store = Store.open(config.database_url)
         ctx = ShopContext(config=config, store=store, channel=channel, clock=clock)
-        profile = cProfile.Profile() if args.profile else None
+        profile: cProfile.Profile | _Sampler | None = None
+        if args.profile:
+            profile = (_Sampler() if args.profile.endswith((".txt", ".html"))
+                       else cProfile.Profile())
         phases, info = run_engine(ctx, channel, paid, profile)
         rss = peak_rss_mb()
         with store.transaction() as conn:
@@ -366,7 +392,9 @@ def main() -> None:
     row("peak RSS", f"{rss:.0f} MB", f"(before the engine ran: {rss_channel:.0f} MB, the "
         f"generator and the in-process RMS; engine +{rss - rss_channel:.0f} MB)")
     row("channel calls", ", ".join(f"{k} {v}" for k, v in sorted(channel.calls.items())))
-    if profile is not None:
+    if isinstance(profile, _Sampler):
+        profile.dump(args.profile)
+    elif profile is not None:
         profile.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
 

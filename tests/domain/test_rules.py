@@ -288,3 +288,84 @@ def test_address_is_part_of_printer_check():
     pkg = Package(1, odd, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
     i = given(buyer=replace(odd, family_name="高橋"), packages=(pkg,))
     assert holds({"field": "unprintable_chars", "op": "contains", "value": "ﾋ"}, i)
+
+
+# ---- fused rows against the generic ones -------------------------------------------------
+
+def _generated_inputs(n: int) -> list[RuleInput]:
+    """n sandbox orders (the generator's mix: 髙 / ｶﾅ names, not-fixed postage, gifts,
+    islands, several destinations...) with varied facts."""
+    import random
+
+    from unyo.adapters.rakuten.mapping import channel_order_from_rms
+    from unyo.sandbox.generator import generate_orders
+
+    rnd = random.Random(7)
+    out = []
+    for g in generate_orders(n, seed=11, start=T0 - timedelta(days=2), end=T0):
+        order = decide(None, ImportOrder("shop", channel_order_from_rms(g.model), T0)).order
+        facts = Facts(other_open_orders=rnd.choice((0, 0, 1, 3)),
+                      past_orders=rnd.choice((0, 1, 5)),
+                      postal_code_valid=rnd.choice((None, True, False)),
+                      tags=rnd.choice(((), ("VIP",))))
+        out.append(RuleInput(order, facts, T0))
+    return out
+
+
+_VALUES: dict[FieldType, list[Any]] = {
+    FieldType.number: [-9999, 0, 1, 2, 3, 1000, 3980, 5000.5, 50000, 300000],
+    FieldType.flag: [True, False],
+    FieldType.texts: [None],
+}
+
+
+def test_fused_rows_agree_with_the_generic_rows_on_generated_orders():
+    from unyo.domain.rules import _compile_condition, _fused
+
+    inputs = _generated_inputs(400)
+    checked = 0
+    for name, spec in FIELDS.items():
+        for op in OPERATORS[spec.type]:
+            if not _fused(spec.type, op, 1 if spec.type is FieldType.number else True,
+                          spec.get):
+                continue
+            no_value = op in ("is_empty", "not_empty", "is_true", "is_false")
+            for value in [None] if no_value else _VALUES[spec.type]:
+                node = {"field": name, "op": op} | ({} if no_value else {"value": value})
+                fused = _compile_condition(node, "t")
+                generic = _compile_condition(node, "t", fuse=False)
+                answers = [fused(i) for i in inputs]
+                assert answers == [generic(i) for i in inputs], node
+                assert all(type(a) is bool for a in answers)
+                checked += 1
+    assert checked > 100  # every fused operator of every number, flag and list field
+
+
+def test_combined_conditions_agree_with_all_and_any():
+    from unyo.domain.rules import _compile_condition
+
+    inputs = _generated_inputs(200)
+    rows = [{"field": "gift", "op": "is_true"}, {"field": "total", "op": "ge", "value": 5000},
+            {"field": "unprintable_chars", "op": "not_empty"},
+            {"field": "postal_code_valid", "op": "is_false"}]
+    for k in (1, 2, 3, 4):
+        for key in ("all", "any"):
+            node = {key: rows[:k]}
+            cond = _compile_condition(node, "t")
+            parts = [_compile_condition(r, "t", fuse=False) for r in rows[:k]]
+            combine = all if key == "all" else any
+            assert [cond(i) for i in inputs] == [combine(p(i) for p in parts) for i in inputs]
+            negated = _compile_condition({"not": node}, "t")
+            assert [negated(i) for i in inputs] == [not cond(i) for i in inputs]
+
+
+def test_unprintable_chars_fast_path_gives_the_per_character_answer():
+    from unyo.domain.rules import _names_and_addresses, _unprintable
+
+    texts = [_names_and_addresses(i.order) for i in _generated_inputs(300)]
+    texts += ["髙橋", "高橋", "ｶﾅ", "", "\t\r\n", "東京都\x00", "高橋髙"]
+    for _ in range(2):  # cold, then with the characters already seen
+        for text in texts:
+            assert unprintable_chars(text) == [ch for ch in dict.fromkeys(text)
+                                               if _unprintable(ch)]
+    assert any(unprintable_chars(t) for t in texts)

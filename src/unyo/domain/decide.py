@@ -271,7 +271,7 @@ class _Builder:
         seq = max((g.seq for g in self.order.gates), default=0) + 1
         gate = Gate(kind, reason, self.now, actor, until=until, seq=seq, rule=rule,
                     fingerprint=self.order.fingerprint if rule else "")
-        self.order = replace(self.order, gates=(*self.order.gates, gate))
+        self.order = self.order.with_(gates=(*self.order.gates, gate))
         data: dict[str, object] = {"kind": kind.value, "reason": reason}
         if until is not None:
             data["until"] = until.isoformat()
@@ -284,20 +284,21 @@ class _Builder:
         gates = []
         for g in self.order.gates:
             if g.is_open and _matches(g, match):
-                g = replace(g, closed_at=self.now, closed_by=actor, close_note=note)
+                g = Gate(g.kind, g.reason, g.opened_at, g.opened_by, self.now, actor, note,
+                         g.until, g.seq, g.rule, g.fingerprint)
                 extra = {"rule": g.rule} if g.rule else {}
                 self.event(EventType.gate_closed, actor, kind=g.kind.value, reason=g.reason,
                            seq=g.seq, note=note, **extra)
                 closed += 1
             gates.append(g)
         if closed:
-            self.order = replace(self.order, gates=tuple(gates))
+            self.order = self.order.with_(gates=tuple(gates))
         return closed
 
     def set_stage(self, stage: Stage, actor: Actor) -> None:
         old = self.order.stage
         if stage is not old:
-            self.order = replace(self.order, stage=stage)
+            self.order = self.order.with_(stage=stage)
             self.event(EventType.stage_changed, actor, **{"from": old.value, "to": stage.value})
 
     def rederive(self, actor: Actor) -> None:
@@ -434,7 +435,7 @@ def _confirmed(b: _Builder) -> None:
     status = b.order.rms_status
     if status == RmsStatus.awaiting_confirmation:
         status = int(RmsStatus.rakuten_processing)
-    b.order = replace(b.order, rms_status=status, confirmed_at=b.order.confirmed_at or b.now)
+    b.order = b.order.with_(rms_status=status, confirmed_at=b.order.confirmed_at or b.now)
 
 
 def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
@@ -455,7 +456,7 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     fingerprint = new.fingerprint()
     if order.stage in (Stage.at_warehouse, Stage.shipped):
         new = _keep_shipments(old, new)
-    b.order = replace(order, channel=new, fingerprint=fingerprint, rms_status=new.status,
+    b.order = order.with_(channel=new, fingerprint=fingerprint, rms_status=new.status,
                       confirmed_at=new.confirmed_at or order.confirmed_at)
     stage = order.stage
     if stage in (Stage.cancelled, Stage.shipped):
@@ -514,7 +515,7 @@ def _set_field(b: _Builder, cmd: SetField) -> None:
     settings = {k: v for k, v in b.order.settings if k != cmd.name}
     if value:
         settings[cmd.name] = value
-    b.order = replace(b.order, settings=tuple(sorted(settings.items())))
+    b.order = b.order.with_(settings=tuple(sorted(settings.items())))
     b.event(EventType.field_set, cmd.actor, field=cmd.name, value=value)
 
 
@@ -549,7 +550,7 @@ def _record_shipment(b: _Builder, cmd: RecordShipment) -> None:
         return  # the same result again: nothing changes
     fresh = tuple(replace(s, shipping_detail_id=None) for s in cmd.shipments)
     packages = tuple(replace(p, shipments=fresh) if p is target else p for p in packages)
-    b.order = replace(order, channel=replace(order.channel, packages=packages))
+    b.order = order.with_(channel=replace(order.channel, packages=packages))
     shipped = sum(1 for p in packages if p.shipments)
     b.event(EventType.shipment_recorded, Actor.system, basket_id=cmd.basket_id,
             parcels=[list(x) for x in _parcels(fresh)], changed=bool(target.shipments),
@@ -658,7 +659,7 @@ def _merge_into(b: _Builder, cmd: MergeInto) -> None:
     b.event(EventType.order_cancelled, Actor.system, reason=reason,
             cancel_type=MERGE_CANCEL_TYPE, rms="not cancelled at RMS")
     b.event(EventType.merged_into, Actor.system, into=cmd.survivor, rule=cmd.rule)
-    b.order = replace(b.order, merged_into=cmd.survivor)
+    b.order = b.order.with_(merged_into=cmd.survivor)
 
 
 def _absorb(b: _Builder, cmd: AbsorbOrders) -> None:
@@ -688,13 +689,13 @@ def _absorb(b: _Builder, cmd: AbsorbOrders) -> None:
             else:
                 b.open_gate(g.kind, REASON_MERGED_GATE.format(other.number, g.reason)[:300],
                             Actor.system, g.until)
-    b.order = replace(b.order, merged=tuple(parts))
+    b.order = b.order.with_(merged=tuple(parts))
     amounts = b.order.parcel_amounts
     b.event(EventType.merged_from, Actor.system, rule=cmd.rule,
             orders=[{"number": o.number, "id": o.id} for o in cmd.orders],
             items=len(b.order.parcel_items), total=amounts.total)
     if cmd.tag and cmd.tag not in b.order.tags:
-        b.order = replace(b.order, tags=(*b.order.tags, cmd.tag))
+        b.order = b.order.with_(tags=(*b.order.tags, cmd.tag))
         b.event(EventType.tag_added, Actor.system, tag=cmd.tag, rule=cmd.rule)
 
 
@@ -752,7 +753,7 @@ def _sync_merged(b: _Builder, cmd: SyncMerged) -> None:
         if keep:
             _replace_part(b, updated)
         else:
-            b.order = replace(b.order, merged=tuple(m for m in b.order.merged if m is not part))
+            b.order = b.order.with_(merged=tuple(m for m in b.order.merged if m is not part))
         return
     if new.status in SETTLED_RMS and any(g.is_open and is_payment(g) for g in order.gates):
         b.close_gates(is_payment, Actor.channel, f"RMS {new.status}")
@@ -774,7 +775,7 @@ def _sync_merged(b: _Builder, cmd: SyncMerged) -> None:
 
 
 def _replace_part(b: _Builder, part: MergedPart) -> None:
-    b.order = replace(b.order, merged=tuple(part if m.order_number == part.order_number else m
+    b.order = b.order.with_(merged=tuple(part if m.order_number == part.order_number else m
                                             for m in b.order.merged))
 
 
@@ -805,7 +806,7 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
                 if until is not None and until > cmd.now:
                     _rule_gate(b, rule.name, GateKind.hold, action.message or rule.name, until)
             elif action.kind is ActionKind.tag and action.message not in b.order.tags:
-                b.order = replace(b.order, tags=(*b.order.tags, action.message))
+                b.order = b.order.with_(tags=(*b.order.tags, action.message))
                 b.event(EventType.tag_added, Actor.system, tag=action.message, rule=rule.name)
             elif action.kind is ActionKind.merge:
                 if rule.name not in b.merge:
@@ -813,7 +814,7 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
             elif action.kind is ActionKind.set and \
                     b.order.setting(action.target) != action.message:
                 settings = dict(b.order.settings) | {action.target: action.message}
-                b.order = replace(b.order, settings=tuple(sorted(settings.items())))
+                b.order = b.order.with_(settings=tuple(sorted(settings.items())))
                 b.event(EventType.field_set, Actor.system, field=action.target,
                         value=action.message, rule=rule.name)
         if len(b.events) > before:

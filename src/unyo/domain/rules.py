@@ -151,11 +151,27 @@ def _unprintable(ch: str) -> bool:
                                     or not _jis_x_0208(ch))
 
 
+_PRINTABLE: set[str] = set()
+"""Characters already found printable; most names and addresses use only these."""
+_PRINTABLE_MAX = 65536
+
+
 def unprintable_chars(text: str) -> list[str]:
     """Characters outside JIS X 0208 (e.g. 髙, 﨑, ｶﾅ) that label printers may not print."""
-    # Each distinct character once, in order of appearance; the verdicts are cached
-    # (names and addresses draw on a few thousand characters).
-    return [ch for ch in dict.fromkeys(text) if _unprintable(ch)]
+    # Names and addresses draw on a few thousand characters: a text made only of
+    # characters seen printable before is answered by one set test; otherwise each
+    # distinct character once, in order of appearance, with cached verdicts.
+    if _PRINTABLE.issuperset(text):
+        return []
+    out = []
+    for ch in dict.fromkeys(text):
+        if ch in _PRINTABLE:
+            continue
+        if _unprintable(ch):
+            out.append(ch)
+        elif len(_PRINTABLE) < _PRINTABLE_MAX:
+            _PRINTABLE.add(ch)
+    return out
 
 
 def _names_and_addresses(o: Order) -> str:
@@ -414,7 +430,44 @@ def _jst_day(i: RuleInput) -> date:
     return i.now.astimezone(_JST).date()
 
 
-def _compile_row(node: Mapping[str, Any], path: str) -> Condition:
+def _fused(type_: FieldType, op: str, value: Any, get: Getter) -> Condition | None:
+    """The row as one closure for the most used operators (one call per row instead of
+    three); None for the others. It must agree with the generic `test(get(i))` built by
+    the `_*_op` functions, which have checked `value` already (tests/domain/test_rules.py
+    compares the two on generated orders)."""
+    if type_ is FieldType.flag:
+        if op == "is_true":
+            return lambda i: get(i) is True
+        if op == "is_false":
+            return lambda i: get(i) is not True
+        return None
+    if type_ is FieldType.number:
+        if op == "is_empty":
+            return lambda i: get(i) is None
+        if op == "not_empty":
+            return lambda i: get(i) is not None
+        if op not in ("eq", "ne", "lt", "le", "gt", "ge"):
+            return None
+        x = value
+        if op == "eq":
+            return lambda i: (a := get(i)) is not None and a == x
+        if op == "ne":
+            return lambda i: (a := get(i)) is not None and a != x
+        if op == "lt":
+            return lambda i: (a := get(i)) is not None and a < x
+        if op == "le":
+            return lambda i: (a := get(i)) is not None and a <= x
+        if op == "gt":
+            return lambda i: (a := get(i)) is not None and a > x
+        return lambda i: (a := get(i)) is not None and a >= x
+    if type_ is FieldType.texts and op in ("is_empty", "not_empty"):
+        if op == "is_empty":
+            return lambda i: not get(i)
+        return lambda i: bool(get(i))
+    return None
+
+
+def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True) -> Condition:
     unknown = set(node) - {"field", "op", "value"}
     if unknown:
         raise RuleError(f"{path}.{sorted(unknown)[0]}",
@@ -451,26 +504,38 @@ def _compile_row(node: Mapping[str, Any], path: str) -> Condition:
         test = {FieldType.number: _number_op, FieldType.text: _text_op,
                 FieldType.flag: _flag_op, FieldType.texts: _texts_op}[spec.type](op, vpath,
                                                                                  value)
+        fused = _fused(spec.type, op, value, get) if fuse else None
+        if fused is not None:
+            return fused
     return lambda i: bool(test(get(i)))
 
 
-def _compile_condition(node: Any, path: str) -> Condition:
+def _compile_condition(node: Any, path: str, fuse: bool = True) -> Condition:
+    """A condition as one callable. `fuse=False` builds every row the generic way (for
+    tests that check the fused rows against it)."""
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path)
+        return _compile_row(node, path, fuse)
     if len(node) != 1:
         raise RuleError(path, f"combine conditions with exactly one of all / any / not, "
                         f"got {', '.join(map(str, node))}")
     ((key, inner),) = node.items()
     if key == "not":
-        c = _compile_condition(inner, f"{path}.not")
+        c = _compile_condition(inner, f"{path}.not", fuse)
         return lambda i: not c(i)
     if key not in ("all", "any"):
         raise RuleError(f"{path}.{key}", "unknown key (use field, all, any or not)")
     if not isinstance(inner, list) or not inner:
         raise RuleError(f"{path}.{key}", "expected a non-empty list of conditions")
-    parts = [_compile_condition(c, f"{path}.{key}[{n}]") for n, c in enumerate(inner)]
+    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse) for n, c in enumerate(inner)]
+    # Every part returns a bool, so `and` / `or` give the same answer as all() / any(),
+    # stopping at the same part, without a generator per evaluation.
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return (lambda i: a(i) and b(i)) if key == "all" else (lambda i: a(i) or b(i))
     if key == "all":
         return lambda i: all(p(i) for p in parts)
     return lambda i: any(p(i) for p in parts)

@@ -140,6 +140,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Enum members' `.value` is a property call; the hot row builders look the text up.
+_TEXT: dict[Any, str] = {m: m.value for e in (Actor, EventType, GateKind, EffectKind, Stage)
+                         for m in e}
+
+
 def _gate(g: Any) -> Gate:
     """A gates row as the domain's Gate."""
     return Gate(GateKind(g.kind), g.reason, g.opened_at, Actor(g.opened_by), g.closed_at,
@@ -170,6 +175,17 @@ def _attrs_text(o: Order) -> str:
     if o.merged_into:
         d["merged_into"] = o.merged_into
     return orjson.dumps(d).decode()
+
+
+_BINDS: dict[str, str] = {}
+
+
+def _bind(column: str) -> str:
+    """`v_<column>`: the bind name of a column's new value in the compare-and-set UPDATE."""
+    name = _BINDS.get(column)
+    if name is None:
+        name = _BINDS[column] = f"v_{column}"
+    return name
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -268,20 +284,26 @@ class Store:
         """Insert newly imported orders with their gates, events and effects, in one batch."""
         if not decisions:
             return []
-        rows = [self._order_row(d.order, now) | {"version": 1, "imported_at": d.order.imported_at
-                                                 or now}
-                for d in decisions]
+        rows = []
+        for d in decisions:
+            row = self._order_row(d.order, now)
+            row["version"] = 1
+            row["imported_at"] = d.order.imported_at or now
+            rows.append(row)
         ids = self._insert_orders(conn, rows)
         gate_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
+        gate_row, event_row, effect_row = self._gate_row, self._event_row, self._effect_row
+        written = conn.info.setdefault("unyo_written", [])  # `_remember`, for the batch
         for order_id, d in zip(ids, decisions, strict=True):
-            gate_rows.extend(self._gate_row(order_id, g) for g in d.order.gates)
-            event_rows.extend(self._event_row(order_id, e) for e in d.events)
-            effect_rows.extend(self._effect_row(d.order.shop, order_id, e, now)
-                               for e in d.effects)
-            self._remember(conn, d.order.with_(id=order_id, version=1,
-                                               imported_at=d.order.imported_at or now))
+            order = d.order
+            gate_rows += [gate_row(order_id, g) for g in order.gates]
+            event_rows += [event_row(order_id, e) for e in d.events]
+            if d.effects:
+                effect_rows += [effect_row(order.shop, order_id, e, now) for e in d.effects]
+            written.append(order.with_(id=order_id, version=1,
+                                       imported_at=order.imported_at or now))
         self._many(conn, "insert_gates", insert(t.gates), gate_rows)
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
@@ -295,12 +317,14 @@ class Store:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         one = "(" + ", ".join([mark] * len(keys)) + ")"
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        value = self._driver_value
         ids: dict[tuple[str, str], int] = {}
         try:
             for chunk in _chunks(rows, 200):
                 sql = (f"INSERT INTO orders ({', '.join(keys)}) VALUES "
                        f"{', '.join([one] * len(chunk))} RETURNING id, shop, order_number")
-                params = [self._driver_value(r[k]) for r in chunk for k in keys]
+                params = [v if type(v) is not datetime else value(v)
+                          for r in chunk for v in map(r.__getitem__, keys)]
                 cursor.execute(sql, params)
                 ids.update(((shop, number), oid) for oid, shop, number in cursor.fetchall())
         finally:
@@ -360,9 +384,11 @@ class Store:
             with_data = decision.order.channel is not before.channel
             row = self._order_row(decision.order, now, with_data=with_data)
             del row["shop"], row["order_number"], row["ordered_at"]
-            batches[with_data].append({f"v_{k}": v for k, v in row.items()}
-                                      | {"v_version": before.version + 1, "b_id": before.id,
-                                         "b_version": before.version})
+            out = {_bind(k): v for k, v in row.items()}
+            out["v_version"] = before.version + 1
+            out["b_id"] = before.id
+            out["b_version"] = before.version
+            batches[with_data].append(out)
         matched = 0
         for rows in batches.values():
             if not rows:
@@ -383,23 +409,28 @@ class Store:
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
         written: list[Order] = []
+        event_row, effect_row = self._event_row, self._effect_row
         for before, decision in moves:
-            assert before.id is not None
-            old = {g.seq: g for g in before.gates}
-            for g in decision.order.gates:
-                if g.seq not in old:
-                    new_gates.append(self._gate_row(before.id, g))
-                elif old[g.seq] != g:
-                    closed_gates.append({"b_order": before.id, "b_seq": g.seq,
-                                         "v_closed_at": g.closed_at,
-                                         "v_closed_by": g.closed_by.value if g.closed_by
-                                         else None, "v_close_note": g.close_note})
-            event_rows.extend(self._event_row(before.id, e) for e in decision.events)
-            effect_rows.extend(self._effect_row(decision.order.shop, before.id, e, now)
-                               for e in decision.effects)
-            after = decision.order.with_(version=before.version + 1, id=before.id)
-            self._remember(conn, after)
-            written.append(after)
+            oid = before.id
+            assert oid is not None
+            gates = decision.order.gates
+            if gates is not before.gates:
+                old = {g.seq: g for g in before.gates}
+                for g in gates:
+                    was = old.get(g.seq)
+                    if was is None:
+                        new_gates.append(self._gate_row(oid, g))
+                    elif was is not g and was != g:  # a gate kept as it was is the same object
+                        closed_gates.append({"b_order": oid, "b_seq": g.seq,
+                                             "v_closed_at": g.closed_at,
+                                             "v_closed_by": g.closed_by.value if g.closed_by
+                                             else None, "v_close_note": g.close_note})
+            event_rows += [event_row(oid, e) for e in decision.events]
+            if decision.effects:
+                effect_rows += [effect_row(decision.order.shop, oid, e, now)
+                                for e in decision.effects]
+            written.append(decision.order.with_(version=before.version + 1, id=oid))
+        conn.info.setdefault("unyo_written", []).extend(written)  # `_remember`
         self._many(conn, "insert_gates", insert(t.gates), new_gates)
         self._many(conn, "close_gates", update(t.gates).where(
             t.gates.c.order_id == bindparam("b_order"), t.gates.c.seq == bindparam("b_seq"))
@@ -737,21 +768,21 @@ class Store:
 
     @staticmethod
     def _gate_row(order_id: int, g: Gate) -> dict[str, Any]:
-        return {"order_id": order_id, "seq": g.seq, "kind": g.kind.value,
+        return {"order_id": order_id, "seq": g.seq, "kind": _TEXT[g.kind],
                 "reason": g.reason[:300],
-                "opened_at": g.opened_at, "opened_by": g.opened_by.value,
-                "closed_at": g.closed_at, "closed_by": g.closed_by.value if g.closed_by else None,
+                "opened_at": g.opened_at, "opened_by": _TEXT[g.opened_by],
+                "closed_at": g.closed_at, "closed_by": _TEXT[g.closed_by] if g.closed_by else None,
                 "close_note": g.close_note, "until": g.until, "rule": g.rule,
                 "fingerprint": g.fingerprint}
 
     @staticmethod
     def _event_row(order_id: int, e: Event) -> dict[str, Any]:
-        return {"order_id": order_id, "at": e.at, "type": e.type.value, "actor": e.actor.value,
+        return {"order_id": order_id, "at": e.at, "type": _TEXT[e.type], "actor": _TEXT[e.actor],
                 "data": orjson.dumps(e.data, default=str).decode()}
 
     @staticmethod
     def _effect_row(shop: str, order_id: int, e: Effect, now: datetime) -> dict[str, Any]:
-        return {"shop": shop, "order_id": order_id, "kind": e.kind.value,
+        return {"shop": shop, "order_id": order_id, "kind": _TEXT[e.kind],
                 "dedupe_key": e.dedupe_key,
                 "payload": orjson.dumps(e.payload).decode(), "status": "pending",
                 "attempts": 0, "next_attempt_at": e.not_before or now, "last_error": None,
