@@ -23,12 +23,10 @@ same database: a bare `sqlite3` `SELECT 1`, and one `Store.transaction()` runnin
 anything can cost through the store). The last line adds the idle runs of a day up at
 the default cadences.
 
-    python bench/idle.py [--orders 20000] [--runs 2000] [--db PATH] [--index]
+    python bench/idle.py [--orders 20000] [--runs 2000] [--db PATH]
 
 `--db PATH` keeps the built store there and reuses it on the next run (built again when
-missing), so runs before and after a change measure the same database. `--index`
-measures with an index the schema does not have (created by hand for the run, dropped
-after): see SUGGESTED_INDEX.
+missing), so runs before and after a change measure the same database.
 """
 
 from __future__ import annotations
@@ -174,24 +172,12 @@ def per_run(runs: int, clock: SimClock, once: Callable[[], Any],
     return (time.process_time() - cpu0) / runs * 1000
 
 
-SUGGESTED_INDEX = "ix_gates_kind_closed_at_until ON gates (kind, closed_at, until)"
-"""With `--index`: the open hold gates whose time has come become a range of an index
-instead of a read of every open hold gate's row (`Store.due_holds`)."""
-
-
-def measure(config: Config, runs: int, now: datetime,
-            index: bool) -> tuple[str, dict[str, float]]:
+def measure(config: Config, runs: int, now: datetime) -> tuple[str, dict[str, float]]:
     clock = SimClock(now + timedelta(seconds=1))
     store = Store.open(config.database_url, migrate=False)
-    if index:  # by hand, on the bench's database only; dropped again below
-        with store.engine.begin() as conn:
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {SUGGESTED_INDEX}"))
     try:
         return describe(store), measure_steps(config, store, clock, runs, now)
     finally:
-        if index:
-            with store.engine.begin() as conn:
-                conn.execute(text(f"DROP INDEX {SUGGESTED_INDEX.split()[0]}"))
         store.close()
 
 
@@ -250,8 +236,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2_000, help="idle runs timed per step")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="keep the built store here and reuse it")
-    parser.add_argument("--index", action="store_true",
-                        help=f"measure with the suggested index: {SUGGESTED_INDEX}")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
@@ -267,11 +251,10 @@ def main() -> None:
             wall0 = time.perf_counter()
             now = build(args.orders, args.seed, config, folder)
             build_wall = time.perf_counter() - wall0
-        shown, figures = measure(config, args.runs, now, args.index)
+        shown, figures = measure(config, args.runs, now)
 
     built = f"built in {build_wall:.0f} s, not counted" if build_wall else f"reused {db}"
-    print(f"bench/idle.py — {args.runs:,} idle runs per step ({built})"
-          + (f"; with CREATE INDEX {SUGGESTED_INDEX}" if args.index else ""))
+    print(f"bench/idle.py — {args.runs:,} idle runs per step ({built})")
     print(f"  store: {shown}")
     floor = figures["floor: Store.transaction() + SELECT 1"]
     print(f"  {'step':<40} {'CPU ms per idle run':>20} {'÷ store floor':>14}")

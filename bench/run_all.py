@@ -28,6 +28,8 @@ SUITE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("flow", ("--orders", "5000")),
     ("replay", ("--orders", "50000")),
     ("web", ("--orders", "20000", "--repeat", "10")),
+    ("mail", ("--orders", "500")),
+    ("idle", ("--orders", "5000", "--runs", "500")),
     ("sale_day", ("--orders", "3000", "--hours", "6", "--tail-hours", "2", "--quiet")),
 )
 
@@ -36,7 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated names (import, ship, flow, replay, "
-                        "web, sale_day)")
+                        "web, mail, idle, sale_day)")
     parser.add_argument("--full", action="store_true", help="each benchmark's default size")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
