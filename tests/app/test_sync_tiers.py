@@ -13,7 +13,8 @@ from tests.fakes import FakeChannel
 from unyo.adapters.db import Store
 from unyo.app.context import ShopContext
 from unyo.app.importing import import_orders
-from unyo.app.ports import ChannelUnavailable
+from unyo.app.outbox import deliver_effects
+from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
 from unyo.app.syncing import SETTLED_OVERLAP, sync_orders
 from unyo.clock import SimClock
 from unyo.domain import ChannelOrder, GateKind, Stage
@@ -126,6 +127,29 @@ def test_an_order_not_confirmed_yet_is_read_every_turn(store: Store):
         clock.advance(300)
         sync_orders(ctx)
     assert fetched.count(n(12)) == 3
+
+
+def test_an_order_a_person_must_look_at_is_read_only_in_rotation(store: Store):
+    ctx, channel, clock = shop(store)
+    channel.put(channel_order(n(12), member=False, status=100, ordered_at=T0))
+    channel.fail_confirm[n(12)] = ConfirmOutcome(False, True, "ERROR_105 送料が確定していません")
+    import_orders(ctx)
+    deliver_effects(ctx)  # the confirmation fails for good: 確認待ち for a person
+    order = order_of(ctx, 12)
+    assert order.rms_status == 100
+    assert any(g.kind is GateKind.check and g.closed_at is None for g in order.gates)
+    fetched: list[str] = []
+    fetch = channel.fetch
+
+    def spy(numbers):  # type: ignore[no-untyped-def]
+        fetched.extend(numbers)
+        return fetch(numbers)
+
+    channel.fetch = spy  # type: ignore[method-assign]
+    for _ in range(3):
+        clock.advance(300)
+        sync_orders(ctx)
+    assert fetched.count(n(12)) == 1  # its slot of the three
 
 
 def test_a_change_waiting_at_rms_is_read_at_once(store: Store):

@@ -104,7 +104,8 @@ def _to_read(ctx: ShopContext) -> tuple[list[str], datetime | None]:
     once they are read.
 
     - Orders RMS has not confirmed yet (e.g. postage to be fixed) or holds a change for
-      (400) are read every turn.
+      (400) are read every turn, unless a person is asked to look at them already (an
+      open check gate: e.g. the confirmation failed for good).
     - Payments are found by one searchOrder for orders settled (注文確定日, the move to
       300) since the last turn; those still waiting for payment here are read at once.
     - Changes and cancellations (400, 800/900) of every open order are found by one

@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exists,
     func,
     insert,
     select,
@@ -591,15 +592,20 @@ class Store:
     def sync_candidates(self, conn: Connection, shop: str, stages: Iterable[Stage],
                         every: int, slot: int) -> tuple[list[str], datetime | None]:
         """Open orders the payment sync re-reads this turn: every one RMS has not
-        confirmed yet or holds a change for (no status, 100, 400), and the others whose
-        id falls in this turn's slot of `every`; and the order time of the oldest open
-        order (the window in which to search for changes and payments)."""
-        o = t.orders.c
+        confirmed yet or holds a change for (no status, 100, 400) unless a person is
+        asked to look at it already (an open check gate: e.g. the confirmation failed
+        for good), and the others whose id falls in this turn's slot of `every`; and the
+        order time of the oldest open order (the window in which to search for changes
+        and payments)."""
+        o, g = t.orders.c, t.gates.c
         is_open = (o.shop == shop) & o.stage.in_([s.value for s in stages])
         pick = is_open
         if every > 1:
-            pick = is_open & (o.rms_status.is_(None) | o.rms_status.in_(EVERY_TURN_STATUSES)
-                              | ((o.id % every) == slot))
+            checked = exists().where(g.order_id == o.id, g.kind == GateKind.check.value,
+                                     g.closed_at.is_(None))
+            waiting = ((o.rms_status.is_(None) | o.rms_status.in_(EVERY_TURN_STATUSES))
+                       & ~checked)
+            pick = is_open & (waiting | ((o.id % every) == slot))
         numbers = [r[0] for r in conn.execute(select(o.order_number).where(pick)
                                               .order_by(o.id))]
         oldest = conn.execute(select(func.min(o.ordered_at)).where(is_open)).scalar()
