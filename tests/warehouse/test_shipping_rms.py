@@ -14,6 +14,7 @@ from sqlalchemy import update
 from unyo.adapters.db import Store
 from unyo.adapters.db import schema as t
 from unyo.adapters.rakuten.errors import RmsRequestError
+from unyo.app import shipping
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.shipping import plan_rows, report_shipping
@@ -96,6 +97,24 @@ def rig(store: Store, tmp_path: Path) -> Iterator[Rig]:
     r = Rig(store, tmp_path / "wh", 250)
     yield r
     r.server.stop()
+
+
+def test_a_wave_s_report_yields_to_the_other_steps_after_its_turn_budget(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch):
+    # rounds of 50 orders; each waits 10 s (simulated) for RMS's asynchronous results
+    monkeypatch.setattr(shipping, "BATCH", 50)
+    rig.to_ready()
+    rig.ship()
+    shipped = rig.orders(Stage.shipped)
+    assert len(shipped) > 150
+    first = report_shipping(rig.ctx)
+    assert first.reported == 150  # three rounds: 0, 10 and 20 s into the 30 s budget
+    turns = 1
+    while report_shipping(rig.ctx).reported and turns < 50:  # the next turns: the rest
+        turns += 1
+    with rig.ctx.store.transaction() as conn:
+        counts = rig.ctx.store.outbox_counts(conn, "shop")["report_shipping"]
+    assert counts == {"done": len(shipped)} and turns == -(-len(shipped) // 150)
 
 
 def test_shipped_orders_are_reported_at_the_minimum_of_calls_and_reach_500(rig: Rig):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
@@ -35,6 +35,11 @@ from unyo.domain import (
 from unyo.domain.vocabulary import CANCELLED_RMS
 
 BATCH = 1000  # effects per round (the channel splits them into requests of 100)
+TURN_BUDGET = timedelta(seconds=30)
+"""A turn starts no new round after this long: each round waits for RMS's asynchronous
+results (10 s or more) besides its requests, so a warehouse wave's 30,000 reports would
+hold the worker for many minutes, with imports and mails waiting behind them; past the
+budget the rest goes at the next turns (every `outbox.interval`)."""
 MAX_ROWS_PER_BASKET = 20  # RMS limit per basket
 
 
@@ -128,8 +133,11 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
         return result  # this channel cannot report yet: effects stay pending
     store, shop = ctx.store, ctx.shop
     seen: set[int] = set()
+    started = ctx.clock.now()
     while True:
         now = ctx.clock.now()
+        if now - started >= TURN_BUDGET:
+            return result  # a wave's report: the rest next turn, other steps in between
         with store.transaction() as conn:
             due = [e for e in store.due_effects(conn, shop, EffectKind.report_shipping, now,
                                                 BATCH) if e.id not in seen]
