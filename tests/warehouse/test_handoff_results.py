@@ -13,6 +13,7 @@ import pytest
 from tests.factories import BUYER, T0, channel_order
 from tests.warehouse.conftest import Shop
 from unyo.adapters.db import Store
+from unyo.app import warehouse as warehouse_app
 from unyo.app.warehouse import hand_off_orders, import_results, shipment_requests
 from unyo.domain import EventType, HandOff, Item, Package, Person, Stage, SyncOrder, decide
 
@@ -169,6 +170,25 @@ def test_a_bad_row_is_reported_with_file_and_line_and_good_rows_still_apply(shop
         assert any("r.csv:3" in g.reason and message in g.reason for g in order.open_gates)
     else:
         assert not order.open_gates
+
+
+def test_a_large_result_file_is_applied_a_chunk_of_orders_at_a_time(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(warehouse_app, "RESULTS_CHUNK", 2)
+    numbers = shop.add_ready(5)
+    hand_off_orders(shop.ctx)
+    rows = [[n, "10001", "ヤマト運輸", f"12345678901{i}", DAY, ""]
+            for i, n in enumerate(numbers)]
+    rows[3][3] = "12345"  # the fourth order's row (in the second chunk) is bad
+    shop.drop_result("wave.csv", rows)
+    result = import_results(shop.ctx)
+    assert result.files == 1 and result.rows == 5
+    assert result.shipped_packages == 4 and result.errors == 1
+    assert [shop.order(n).stage for n in numbers] == [
+        Stage.shipped, Stage.shipped, Stage.shipped, Stage.at_warehouse, Stage.shipped]
+    assert any("wave.csv:5" in g.reason for g in shop.order(numbers[3]).open_gates)
+    assert (shop.folder / "error" / "wave.csv.errors.txt").exists()  # settled once
+    assert import_results(shop.ctx).files == 0
 
 
 def test_a_row_for_an_order_not_at_the_warehouse_is_refused(shop: Shop):

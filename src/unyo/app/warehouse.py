@@ -402,6 +402,10 @@ class _Checked:
     problems: list[RowProblem] = field(default_factory=list)
 
 
+RESULTS_CHUNK = 1000
+"""Orders of a result file loaded and moved per transaction."""
+
+
 def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> ResultsResult:
     """Apply the warehouse's result batches; each batch is settled once applied."""
     result = ResultsResult()
@@ -412,22 +416,34 @@ def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> Resu
         result.files += 1
         result.rows += len(batch.rows)
         problems = list(batch.problems)
-        now = ctx.clock.now()
-        with ctx.store.transaction() as conn:
-            orders = ctx.store.load_orders(conn, ctx.shop,
-                                           sorted({r.order_number for r in batch.rows}))
-            checked = _check(batch, orders, now)
-            problems.extend(checked.problems)
-            moves: list[tuple[Order, Command]] = []
-            for number, commands in checked.commands.items():
-                for command in commands:
-                    moves.append((orders[number], command))
-                    if isinstance(command, RecordShipment):
-                        result.shipped_packages += 1
-                    elif isinstance(command, RecordWarehouseRejection):
-                        result.rejected += 1
-            gates = _problem_gates(batch.name, problems, orders, now)
-            _apply_in_order(ctx, conn, moves + gates, now)
+        rows_of: dict[str, list[ResultRow]] = defaultdict(list)
+        for row in batch.rows:
+            rows_of[row.order_number].append(row)
+        numbers = sorted(rows_of)
+        # A wave's file has tens of thousands of rows: its orders are loaded and moved
+        # a chunk at a time (applying a row twice changes nothing, so a file cut short
+        # by a crash is simply applied again), the file settled once all are applied.
+        for i in range(0, len(numbers), RESULTS_CHUNK):
+            chunk = numbers[i : i + RESULTS_CHUNK]
+            part = ResultBatch(batch.name, [r for n in chunk for r in rows_of[n]])
+            now = ctx.clock.now()
+            with ctx.store.transaction() as conn:
+                orders = ctx.store.load_orders(conn, ctx.shop, chunk)
+                checked = _check(part, orders, now)
+                problems.extend(checked.problems)
+                moves: list[tuple[Order, Command]] = []
+                for number, commands in checked.commands.items():
+                    for command in commands:
+                        moves.append((orders[number], command))
+                        if isinstance(command, RecordShipment):
+                            result.shipped_packages += 1
+                        elif isinstance(command, RecordWarehouseRejection):
+                            result.rejected += 1
+                in_chunk = set(chunk)
+                gates = _problem_gates(batch.name, [
+                    *(p for p in batch.problems if p.order_number in in_chunk),
+                    *checked.problems], orders, now)
+                _apply_in_order(ctx, conn, moves + gates, now)
         problems.sort(key=lambda p: p.line)
         result.errors += len(problems)
         result.problems.extend(f"{batch.name}:{p.line}: {p.message}" for p in problems)
