@@ -81,6 +81,23 @@ def stage(ctx: ShopContext, i: int) -> Stage:
     return order_of(ctx, i).stage  # type: ignore[no-any-return]
 
 
+def reads_in_three_turns(ctx: ShopContext, channel: SearchingChannel, clock: SimClock,
+                         number: str) -> int:
+    """How often the sync reads `number` over three turns, 5 minutes apart."""
+    fetched: list[str] = []
+    fetch = channel.fetch
+
+    def spy(numbers):  # type: ignore[no-untyped-def]
+        fetched.extend(numbers)
+        return fetch(numbers)
+
+    channel.fetch = spy  # type: ignore[method-assign]
+    for _ in range(3):
+        clock.advance(300)
+        sync_orders(ctx)
+    return fetched.count(number)
+
+
 def test_open_orders_are_read_in_rotation_and_searched_every_turn(store: Store):
     ctx, channel, clock = shop(store)
     assert SyncSettings(interval=300.0, settled_interval=900.0).settled_every == 3
@@ -115,18 +132,7 @@ def test_an_order_not_confirmed_yet_is_read_every_turn(store: Store):
     channel.put(channel_order(n(12), member=False, status=100, postage=-9999, total=-9999,
                               ordered_at=T0))
     import_orders(ctx)
-    fetched: list[str] = []
-    fetch = channel.fetch
-
-    def spy(numbers):  # type: ignore[no-untyped-def]
-        fetched.extend(numbers)
-        return fetch(numbers)
-
-    channel.fetch = spy  # type: ignore[method-assign]
-    for _ in range(3):
-        clock.advance(300)
-        sync_orders(ctx)
-    assert fetched.count(n(12)) == 3
+    assert reads_in_three_turns(ctx, channel, clock, n(12)) == 3
 
 
 def test_an_order_a_person_must_look_at_is_read_only_in_rotation(store: Store):
@@ -138,18 +144,7 @@ def test_an_order_a_person_must_look_at_is_read_only_in_rotation(store: Store):
     order = order_of(ctx, 12)
     assert order.rms_status == 100
     assert any(g.kind is GateKind.check and g.closed_at is None for g in order.gates)
-    fetched: list[str] = []
-    fetch = channel.fetch
-
-    def spy(numbers):  # type: ignore[no-untyped-def]
-        fetched.extend(numbers)
-        return fetch(numbers)
-
-    channel.fetch = spy  # type: ignore[method-assign]
-    for _ in range(3):
-        clock.advance(300)
-        sync_orders(ctx)
-    assert fetched.count(n(12)) == 1  # its slot of the three
+    assert reads_in_three_turns(ctx, channel, clock, n(12)) == 1  # its slot of the three
 
 
 def test_a_change_waiting_at_rms_is_read_at_once(store: Store):
