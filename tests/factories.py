@@ -8,6 +8,7 @@ from typing import Any
 
 from unyo.clock import JST
 from unyo.domain import (
+    NOT_FIXED,
     Address,
     Amounts,
     ChannelOrder,
@@ -31,12 +32,14 @@ def channel_order(number: str = "123456-20261127-0000000001", *, status: int = 1
                   rakuten_pay: bool = True, total: int = 3980, postage: int = 0,
                   next_day: bool = False, **changes: Any) -> ChannelOrder:
     item = Item(1, "item-001", "kome-5kg", "新潟県産コシヒカリ 5kg", 3980, 1, 0.08)
-    pkg = Package(10001, BUYER, (item,), 3980, postage, 0, total)
+    # The amounts add up (total = goods + postage): a `total` of another value is in goods.
+    goods = total - postage if NOT_FIXED not in (total, postage) else 3980
+    pkg = Package(10001, BUYER, (item,), goods, postage, 0, total)
     order = ChannelOrder(
         order_number=number, status=status, ordered_at=ordered_at, order_type=order_type,
         member=member, next_day=next_day, next_day_cert=False, buyer=BUYER,
         payment=Payment(method, "クレジットカード" if method == 1 else "代金引換", rakuten_pay),
-        amounts=Amounts(3980, postage, 0, 0, total, total), packages=(pkg,),
+        amounts=Amounts(goods, postage, 0, 0, total, total), packages=(pkg,),
         remarks="[配送日時指定:]\n", )
     return replace(order, **changes)
 

@@ -11,10 +11,22 @@ number when due, so the cursor never has to wait for them.
 Crash safety: every batch of up to 100 orders commits on its own; the cursor
 moves only after the whole window is done. A crash re-runs the same window, and
 known numbers are skipped.
+
+One bad order never stops the import (DESIGN.md §8): an order that cannot be read,
+decided or stored is kept in `import_pending` as `failed` with the reason (shown by
+`unyo orders list --failed`, the dashboard and the metrics) and fetched again with
+backoff, while every other order goes on and the cursor moves. A batch whose write
+fails is written again order by order, so only the order that causes it is held back.
+
+Time that goes wrong: a cursor ahead of the clock (the clock stepped back, or a
+cycle ran with a clock far ahead) is not an outage: the search starts `lookback`
+before now, with a warning, and the cursor is set to now.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +37,15 @@ from unyo.app.processing import rerun_for_buyers, with_rules
 from unyo.domain import ChannelOrder, Decision, ImportOrder, RmsStatus, decide
 from unyo.domain.vocabulary import CANCELLED_RMS
 
+_DROPPED = frozenset({*CANCELLED_RMS, RmsStatus.shipped, RmsStatus.payment_in_progress,
+                      RmsStatus.payment_done})
+"""RMS statuses an order is not imported in: cancelled, or shipped (handled elsewhere).
+An orderProgress RMS does not define is imported, with 確認待ち."""
+_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
 BATCH = 100
+_KNOWN = frozenset(int(s) for s in RmsStatus)
 CURSOR = "import"
 
 WAIT_SELF_CANCEL = "self_cancel_window"
@@ -43,8 +63,15 @@ class ImportResult:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+def safe_text(text: str, limit: int = 1000) -> str:
+    """A reason the store can hold whatever it quotes (no NUL, no lone surrogate)."""
+    return _UNSAFE.sub("\ufffd", text[:limit])
+
+
 def eligibility(order: ChannelOrder, now: datetime, wait: timedelta) -> tuple[str, datetime] | None:
     """None when the order can be imported now, else (reason, when to look again)."""
+    if order.status not in _KNOWN:
+        return None  # imported at once, with 確認待ち: a person must see what it is
     if not order.payment.rakuten_pay and order.status < RmsStatus.awaiting_shipment:
         return WAIT_PAYMENT_STATUS, now
     if order.self_cancellable and order.status < RmsStatus.awaiting_shipment:
@@ -61,13 +88,24 @@ def import_orders(ctx: ShopContext) -> ImportResult:
     with store.transaction() as conn:
         cursor = store.get_cursor(conn, shop, CURSOR)
         pending = store.pending_imports(conn, shop)
-    start = (datetime.fromisoformat(cursor) - timedelta(seconds=cfg.overlap) if cursor
-             else now - timedelta(seconds=cfg.lookback))
-    numbers = ctx.channel.search(start, now)
-    result = ImportResult(searched=len(numbers))
+    start = now - timedelta(seconds=cfg.lookback)
+    if cursor:
+        last = datetime.fromisoformat(cursor)
+        if last > now:
+            log.warning("import %s: the cursor (%s) is ahead of the clock (%s): the clock "
+                        "stepped back or ran ahead; searching from %s", shop, last.isoformat(),
+                        now.isoformat(), start.isoformat())
+        else:
+            start = last - timedelta(seconds=cfg.overlap)
+    found = ctx.channel.search(start, now)
+    numbers = [n for n in found if _NUMBER.fullmatch(n)]
+    result = ImportResult(searched=len(found))
+    _record_bad_numbers(ctx, [n for n in found if not _NUMBER.fullmatch(n)], pending, now,
+                        result)
     with store.transaction() as conn:
         known = store.known_numbers(conn, shop, numbers)
-    due_pending = [n for n, p in pending.items() if p.recheck_at <= now]
+    due_pending = [n for n, p in pending.items()
+                   if p.recheck_at <= now and _NUMBER.fullmatch(n)]
     fresh = [n for n in numbers if n not in known and n not in pending]
     todo = list(dict.fromkeys(due_pending + fresh))
     ctx.progress("import", 0, len(todo))
@@ -82,41 +120,86 @@ def import_orders(ctx: ShopContext) -> ImportResult:
     return result
 
 
+def _record_bad_numbers(ctx: ShopContext, found: list[str], pending: dict[str, PendingImport],
+                        now: datetime, result: ImportResult) -> None:
+    """Numbers the search gave that are not RMS order numbers (nor storable): recorded
+    under a key of their own, never fetched."""
+    if not found:
+        return
+    rows = []
+    for raw in found:
+        key = "invalid-" + hashlib.blake2b(raw.encode("utf-8", "surrogatepass"),
+                                           digest_size=16).hexdigest()
+        prev = pending.get(key)
+        attempts = (prev.attempts if prev else 0) + 1
+        reason = safe_text(f"RMS searchOrder returned an order number unyo cannot use: "
+                           f"{raw!r:.200}")
+        rows.append(PendingImport(key, now, prev.first_seen_at if prev else now,
+                                  now + backoff(attempts, base=60.0), FAILED, attempts, reason))
+        result.failed += 1
+        result.failures[key] = reason
+        log.warning("import %s: %s", ctx.shop, reason)
+    with ctx.store.transaction() as conn:
+        ctx.store.upsert_pending(conn, ctx.shop, rows)
+
+
+def _failed(number: str, reason: str, pending: dict[str, PendingImport], now: datetime,
+            result: ImportResult) -> PendingImport:
+    prev = pending.get(number)
+    attempts = (prev.attempts if prev else 0) + 1
+    result.failed += 1
+    result.failures[number] = reason
+    return PendingImport(number, prev.ordered_at if prev else now,
+                         prev.first_seen_at if prev else now,
+                         now + backoff(attempts, base=60.0), FAILED, attempts, safe_text(reason))
+
+
 def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, PendingImport],
                   now: datetime, wait: timedelta, result: ImportResult) -> None:
-    cfg, store, shop = ctx.config.import_, ctx.store, ctx.shop
+    cfg, shop = ctx.config.import_, ctx.shop
     fetched = ctx.channel.fetch(numbers)
     decisions: list[Decision] = []
     done: list[str] = []
     waiting: list[PendingImport] = []
     for order in fetched.orders:
         number = order.order_number
-        if order.status in CANCELLED_RMS or order.status >= RmsStatus.shipped:
+        if order.status in _DROPPED:
             done.append(number)  # cancelled (or handled elsewhere) before unyo took it
             result.dropped += 1
             continue
-        hold = eligibility(order, now, wait)
-        if hold is not None:
-            prev = pending.get(number)
-            waiting.append(PendingImport(number, order.ordered_at,
-                                         prev.first_seen_at if prev else now, hold[1], hold[0],
-                                         prev.attempts if prev else 0, None))
-            result.waiting += 1
+        try:
+            hold = eligibility(order, now, wait)
+            if hold is not None:
+                prev = pending.get(number)
+                waiting.append(PendingImport(number, order.ordered_at,
+                                             prev.first_seen_at if prev else now, hold[1],
+                                             hold[0], prev.attempts if prev else 0, None))
+                result.waiting += 1
+                continue
+            decisions.append(decide(None, ImportOrder(shop, order, now, confirm=cfg.confirm,
+                                                      thanks_mail=cfg.thanks_mail)))
+        except Exception as e:  # one order's data never stops the others
+            log.exception("import %s: order %s could not be decided", shop, number)
+            waiting.append(_failed(number, f"{type(e).__name__}: {e}", pending, now, result))
             continue
-        decisions.append(decide(None, ImportOrder(shop, order, now, confirm=cfg.confirm,
-                                                  thanks_mail=cfg.thanks_mail)))
         done.append(number)
     for number, reason in fetched.failed.items():
-        prev = pending.get(number)
-        attempts = (prev.attempts if prev else 0) + 1
-        waiting.append(PendingImport(number, prev.ordered_at if prev else now,
-                                     prev.first_seen_at if prev else now,
-                                     now + backoff(attempts, base=60.0), FAILED, attempts,
-                                     reason[:1000]))
-        result.failed += 1
-        result.failures[number] = reason
+        waiting.append(_failed(number, reason, pending, now, result))
         log.warning("import %s: order %s could not be read: %s", shop, number, reason)
     done.extend(fetched.missing)
+    try:
+        result.imported += _store(ctx, decisions, done, waiting, now)
+    except Exception:
+        log.exception("import %s: a batch of %d could not be written; writing them one by "
+                      "one", shop, len(decisions))
+        _store_one_by_one(ctx, decisions, done, waiting, pending, now, result)
+
+
+def _store(ctx: ShopContext, decisions: list[Decision], done: list[str],
+           waiting: list[PendingImport], now: datetime) -> int:
+    """Create the orders, run the rules and merges, settle their pending rows: one
+    transaction. The number of orders created."""
+    store, shop = ctx.store, ctx.shop
     with store.transaction() as conn:
         # Another worker (or a crashed run) may have stored some of these already.
         known = store.known_numbers(conn, shop, [d.order.number for d in decisions])
@@ -128,4 +211,25 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
         merge_orders(ctx, conn, merge_wishes([*fresh, *rerun]), now)  # 同梱
         store.delete_pending(conn, shop, done)
         store.upsert_pending(conn, shop, waiting)
-    result.imported += len(fresh)
+    return len(fresh)
+
+
+def _store_one_by_one(ctx: ShopContext, decisions: list[Decision], done: list[str],
+                      waiting: list[PendingImport], pending: dict[str, PendingImport],
+                      now: datetime, result: ImportResult) -> None:
+    """After a failed batch write: each order in a transaction of its own; the one that
+    cannot be written is kept failed with the store's reason."""
+    by_number = {d.order.number: d for d in decisions}
+    created = set()
+    for number in done:
+        d = by_number.get(number)
+        try:
+            result.imported += _store(ctx, [d] if d else [], [number], [], now)
+            created.add(number)
+        except Exception as e:
+            log.exception("import %s: order %s could not be written", ctx.shop, number)
+            waiting.append(_failed(number, f"could not be stored: {type(e).__name__}: "
+                                           f"{str(e)[:300]}", pending, now, result))
+    # Should even this fail (the database itself is gone), the step fails and the cursor
+    # stays: the window is searched again.
+    _store(ctx, [], [], waiting, now)

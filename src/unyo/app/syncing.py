@@ -12,11 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from unyo.app.context import ShopContext, log
+from unyo.app.importing import safe_text
 from unyo.app.merging import merge_orders, merge_wishes
 from unyo.app.ports import ChangedFetch, SyncSearch
 from unyo.app.processing import with_rules
-from unyo.domain import Decision, Order, SyncMerged, SyncOrder, decide
-from unyo.domain.vocabulary import OPEN_STAGES
+from unyo.domain import (
+    Actor,
+    ChannelOrder,
+    Decision,
+    GateKind,
+    OpenGate,
+    Order,
+    SyncMerged,
+    SyncOrder,
+    decide,
+)
+from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES, Stage
+
+OPEN_GATE_STAGES = frozenset({*BEFORE_HANDOFF, Stage.at_warehouse})
 
 BATCH = 100
 
@@ -65,32 +78,82 @@ def read_orders(ctx: ShopContext, numbers: Sequence[str], result: SyncResult,
             log.warning("sync %s: order %s could not be read: %s", shop, number, reason)
         now = ctx.clock.now()
         by_number = {o.order_number: o for o in fetched.orders}
-        with store.transaction() as conn:
-            # Most re-reads change nothing: the same data as last read is not even mapped
-            # (`unchanged`); the others are compared cheaply before whole orders are loaded.
-            keys = store.sync_keys(conn, shop, list(by_number))
-            read = {n: (o.status, o.fingerprint(), o.details()) for n, o in by_number.items()}
-            moved = [n for n, key in read.items() if keys.get(n) != key]
-            current = store.load_orders(conn, shop, moved)
-            confirm = ctx.config.import_.confirm
-            moves = [(order, decide(order, SyncOrder(by_number[number], now, confirm)))
-                     for number, order in current.items()]
-            moves = [(o, d) for o, d in moves if d.changed or d.effects]
-            # A changed order goes through the shop's rules again.
-            ruled = with_rules(ctx, conn, [d for _, d in moves], now)
-            moves = [(o, d) for (o, _), d in zip(moves, ruled, strict=True)]
-            lost = store.apply_many(conn, moves, now)
-            result.changed += len(moves) - len(lost)
-            result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them
-            lost_ids = {o.id for o in lost}
-            merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
-                         now)
-            # Remember what was read, for orders whose stored snapshot now matches it.
-            store.set_source_digests(conn, shop, [
-                (n, digest, read[n]) for n, digest in fetched.digests.items()
-                if n in read and known.get(n) != digest])
+        try:
+            _apply_read(ctx, by_number, fetched.digests, known, now, result)
+        except Exception:  # one order's data never stops the others: each on its own
+            log.exception("sync %s: a batch of %d could not be applied; applying them one "
+                          "by one", shop, len(by_number))
+            for number, order in by_number.items():
+                try:
+                    _apply_read(ctx, {number: order}, fetched.digests, known, now, result)
+                except Exception as e:
+                    log.exception("sync %s: order %s could not be applied", shop, number)
+                    result.failures[number] = f"{type(e).__name__}: {e}"[:500]
+        if fetched.failed:
+            _record_unreadable(ctx, fetched.failed, now)
         if step:
             ctx.progress(step, min(i + BATCH, len(numbers)), len(numbers))
+
+
+def _apply_read(ctx: ShopContext, by_number: dict[str, ChannelOrder], digests: dict[str, str],
+                known: dict[str, str], now: datetime, result: SyncResult) -> None:
+    """Apply what was read of these orders, in one transaction."""
+    store, shop = ctx.store, ctx.shop
+    with store.transaction() as conn:
+        # Most re-reads change nothing: the same data as last read is not even mapped
+        # (`unchanged`); the others are compared cheaply before whole orders are loaded.
+        keys = store.sync_keys(conn, shop, list(by_number))
+        read = {n: (o.status, o.fingerprint(), o.details()) for n, o in by_number.items()}
+        moved = [n for n, key in read.items() if keys.get(n) != key]
+        current = store.load_orders(conn, shop, moved)
+        confirm = ctx.config.import_.confirm
+        moves = []
+        for number, order in current.items():
+            try:
+                d = decide(order, SyncOrder(by_number[number], now, confirm))
+            except Exception as e:  # recorded; the other orders go on
+                log.exception("sync %s: order %s could not be decided", shop, number)
+                result.failures[number] = f"{type(e).__name__}: {e}"[:500]
+                continue
+            if d.changed or d.effects:
+                moves.append((order, d))
+        # A changed order goes through the shop's rules again.
+        ruled = with_rules(ctx, conn, [d for _, d in moves], now)
+        moves = [(o, d) for (o, _), d in zip(moves, ruled, strict=True)]
+        lost = store.apply_many(conn, moves, now)
+        lost_ids = {o.id for o in lost}
+        merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
+                     now)
+        # Remember what was read, for orders whose stored snapshot now matches it.
+        store.set_source_digests(conn, shop, [
+            (n, digest, read[n]) for n, digest in digests.items()
+            if n in read and known.get(n) != digest])
+    result.changed += len(moves) - len(lost)
+    result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them
+
+
+REASON_UNREADABLE = "RMSの受注データを読めません: {}"
+
+
+def _record_unreadable(ctx: ShopContext, failed: dict[str, str], now: datetime) -> None:
+    """An open order whose current data RMS gives but unyo cannot read: 確認待ち with the
+    reason (what it became at RMS is unknown: it may be cancelled). Once, per reason: a
+    person who released it is not asked again for the same fault."""
+    store, shop = ctx.store, ctx.shop
+    try:
+        with store.transaction() as conn:
+            current = store.load_orders(conn, shop, list(failed))
+            moves = []
+            for number, order in current.items():
+                reason = safe_text(REASON_UNREADABLE.format(failed[number]), 300)
+                if order.stage not in OPEN_GATE_STAGES or any(g.reason == reason
+                                                              for g in order.gates):
+                    continue
+                moves.append((order, decide(order, OpenGate(GateKind.check, reason, now,
+                                                            Actor.channel))))
+            store.apply_many(conn, moves, now)
+    except Exception:
+        log.exception("sync %s: could not record %d unreadable orders", shop, len(failed))
 
 
 SETTLED_CURSOR = "sync.settled_searched"
@@ -125,7 +188,7 @@ def _to_read(ctx: ShopContext) -> tuple[list[str], datetime | None]:
         cursor = store.get_cursor(conn, shop, SETTLED_CURSOR)
     if searches is None or oldest is None:
         return numbers, None
-    start = oldest - timedelta(minutes=1)
+    start = min(oldest - timedelta(minutes=1), now)  # the clock may have stepped back
     changed = searches.search_changes(start, now)
     since = start
     if cursor is not None:

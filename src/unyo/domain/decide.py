@@ -403,6 +403,8 @@ def _import(cmd: ImportOrder) -> Decision:
             total=channel.amounts.total)
     if channel.status not in SETTLED_RMS:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.system)
+    for reason in channel.problems():  # nonsense data: a person looks before it ships
+        b.open_gate(GateKind.check, reason, Actor.system)
     if cmd.confirm and _needs_confirm(channel):
         b.effects.append(_confirm_effect(cmd.shop, channel, first=True))
     if cmd.thanks_mail:
@@ -488,6 +490,10 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.channel)
     if new.status == RmsStatus.awaiting_change:
         b.open_gate(GateKind.check, REASON_AWAITING_CHANGE, Actor.channel)
+    seen = set(old.problems())
+    for reason in new.problems():  # new nonsense in the data (what a person saw stays seen)
+        if reason not in seen:
+            b.open_gate(GateKind.check, reason, Actor.channel)
     if fingerprint == order.fingerprint and new.details() != old.details():
         b.event(EventType.order_updated, Actor.channel)  # the rules run again on it
     if fingerprint != order.fingerprint:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
@@ -23,11 +23,13 @@ from unyo.domain.vocabulary import (
     EventType,
     GateKind,
     OrderType,
+    RmsStatus,
     Stage,
 )
 
 NOT_FIXED = -9999
 """Rakuten's value for an amount that is not fixed yet (e.g. postage to be decided)."""
+_KNOWN_STATUS = frozenset(int(s) for s in RmsStatus)
 
 # One encoder for every digest: `json.dumps(..., ensure_ascii=False)` builds a new
 # JSONEncoder per call, which cost more than the encoding. Same output, byte for byte
@@ -172,6 +174,9 @@ class ChannelOrder:
     memo: str = ""  # ひとことメモ
     sub_status_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # What the channel's adapter had to repair to read the order (e.g. a NUL in a name):
+    # each opens 確認待ち (`problems`).
+    notes: tuple[str, ...] = field(default=(), compare=False, hash=False)
     # Digests computed once per instance (an order is re-read, compared and stored many
     # times); a copy with changes starts without them.
     _digests: dict[str, str] | None = field(default=None, init=False, compare=False,
@@ -186,6 +191,51 @@ class ChannelOrder:
         if value is None:
             value = cache[name] = compute()
         return value
+
+    def with_notes(self, notes: tuple[str, ...]) -> ChannelOrder:
+        return replace(self, notes=notes)
+
+    def problems(self) -> list[str]:
+        """What makes no sense in this order, each a reason for 確認待ち: repaired data, an
+        orderProgress RMS does not define, a negative amount (other than NOT_FIXED), totals
+        that do not add up (reference/rakuten-rms.md: 合計 = 商品 + 送料 + 代引料 + 決済手数料
+        + ラッピング料; 請求 = 合計 − クーポン − ポイント)."""
+        out = [f"受注データを修復しました（{n}）"[:300] for n in self.notes]
+        if self.status not in _KNOWN_STATUS:
+            out.append(f"RMSの受注ステータス {self.status} は未知の値です")
+        a = self.amounts
+        named = (("商品金額", a.goods), ("送料", a.postage), ("代引料", a.delivery),
+                 ("決済手数料", a.payment_charge), ("合計金額", a.total),
+                 ("請求金額", a.request), ("クーポン", a.coupon), ("ポイント", a.points_used))
+        negative = [f"{name} {value:,}円" for name, value in named
+                    if value < 0 and value != NOT_FIXED]
+        for p in self.packages:
+            negative += [f"送付先{p.basket_id}の{name} {value:,}円" for name, value in (
+                ("商品金額", p.goods_price), ("送料", p.postage_price),
+                ("代引料", p.delivery_price), ("合計金額", p.total_price))
+                if value < 0 and value != NOT_FIXED]
+        if negative:
+            out.append(f"金額が負の値です: {'、'.join(negative)}"[:300])
+        elif not a.any_not_fixed:
+            wrapping = self.wrapping_price()
+            parts = a.goods + a.postage + a.delivery + a.payment_charge
+            if a.total not in (parts, parts + wrapping):
+                out.append(f"合計金額 {a.total:,}円が内訳（商品 {a.goods:,} + 送料 {a.postage:,}"
+                           f" + 代引料 {a.delivery:,} + 決済手数料 {a.payment_charge:,}"
+                           + (f" + ラッピング {wrapping:,}" if wrapping else "")
+                           + "）と合いません")
+            elif a.request != a.total - a.coupon - a.points_used:
+                out.append(f"請求金額 {a.request:,}円が 合計 {a.total:,} − クーポン {a.coupon:,}"
+                           f" − ポイント {a.points_used:,} と合いません")
+        return out
+
+    def wrapping_price(self) -> int:
+        total = 0
+        for key in ("WrappingModel1", "WrappingModel2"):
+            w = self.extra.get(key)
+            if isinstance(w, dict) and type(w.get("price")) is int and w["price"] > 0:
+                total += w["price"]
+        return total
 
     @property
     def several_destinations(self) -> bool:

@@ -87,6 +87,8 @@ def channel_to_json(c: ChannelOrder) -> str:
         "confirmed_at": _dt(c.confirmed_at), "memo": c.memo, "sub_status": c.sub_status_id,
         "extra": c.extra,
     }
+    if c.notes:
+        doc["notes"] = list(c.notes)
     return orjson.dumps(doc).decode()
 
 
@@ -106,6 +108,7 @@ def channel_from_json(text: str) -> ChannelOrder:
         shipping_term=d["shipping_term"], delivery_name=d["delivery_name"],
         confirmed_at=_pdt(d["confirmed_at"]), memo=d["memo"], sub_status_id=d["sub_status"],
         extra=d.get("extra") or {},
+        notes=tuple(d.get("notes") or ()),
     )
 
 

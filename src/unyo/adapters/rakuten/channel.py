@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import httpx
 import orjson
@@ -31,7 +32,7 @@ from unyo.adapters.rakuten.errors import (
     RmsRequestError,
     RmsUnavailableError,
 )
-from unyo.adapters.rakuten.mapping import channel_order_from_rms
+from unyo.adapters.rakuten.mapping import ORDER_NUMBER, channel_order_from_rms
 from unyo.app.ports import (
     ChannelAuthError,
     ChannelError,
@@ -133,30 +134,71 @@ class RakutenChannel:
     def _fetch(self, numbers: Sequence[str], known: Mapping[str, str] | None) -> FetchResult:
         if not numbers:
             return FetchResult()
-        with _translated():
-            got = self.client.get_order(numbers)
-        result = FetchResult(missing=list(got.missing))
-        for model in got.orders:
-            if known is not None:
-                number = model.get("orderNumber")
-                if isinstance(number, str):
-                    digest = model_digest(model)
-                    result.digests[number] = digest
-                    if known.get(number) == digest:
-                        result.unchanged.append(number)
-                        continue
+        result = FetchResult()
+        seen: dict[str, str | None] = {}
+        for model in self._get_orders(numbers, result):
             try:
-                result.orders.append(channel_order_from_rms(model))
-            except MappingError as e:
-                number = e.order_number or _guess_number(model)
+                self._map(model, known, result, seen)
+            except Exception as e:  # one order's data never stops the others (DESIGN.md §8)
+                number = _guess_number(model)
                 if number:
-                    result.failed[number] = e.reason
+                    result.failed[number] = f"OrderModel could not be read: " \
+                                            f"{type(e).__name__}: {e}"[:500]
+                log.exception("getOrder: an OrderModel could not be mapped")
         returned = ({o.order_number for o in result.orders} | set(result.failed)
                     | set(result.unchanged))
         for number in numbers:
             if number not in returned and number not in result.missing:
                 result.failed[number] = "RMS getOrder returned nothing for this order"
         return result
+
+    def _get_orders(self, numbers: Sequence[str], result: FetchResult) -> list[Any]:
+        """getOrder for `numbers`; an answer RMS cannot give as JSON (one order's poison:
+        text or nesting no decoder takes) is asked again in halves, so only the order that
+        causes it is recorded as failed. An outage still raises."""
+        try:
+            with _translated():
+                got = self.client.get_order(numbers)
+        except ChannelUnavailable as e:
+            if len(numbers) == 1 and isinstance(e.__cause__, RmsMalformedResponseError):
+                result.failed[numbers[0]] = f"RMS getOrder answer is not readable: {e}"[:500]
+                return []
+            if len(numbers) == 1 or not isinstance(e.__cause__, RmsMalformedResponseError):
+                raise
+            half = len(numbers) // 2
+            return (self._get_orders(numbers[:half], result)
+                    + self._get_orders(numbers[half:], result))
+        result.missing.extend(got.missing)
+        return list(got.orders)
+
+    def _map(self, model: Any, known: Mapping[str, str] | None, result: FetchResult,
+             seen: dict[str, str | None]) -> None:
+        number = _guess_number(model)
+        digest = _digest_or_none(model)
+        if number is not None:
+            if number in seen:  # the same order twice in one answer: once if the same data
+                if seen[number] is None or seen[number] != digest:
+                    result.orders = [o for o in result.orders if o.order_number != number]
+                    if number in result.unchanged:
+                        result.unchanged.remove(number)
+                    result.digests.pop(number, None)
+                    result.failed[number] = ("RMS getOrder returned this order twice, "
+                                             "with different data")
+                return
+            seen[number] = digest
+            if digest is not None:
+                result.digests[number] = digest
+                if known is not None and known.get(number) == digest:
+                    result.unchanged.append(number)
+                    return
+        try:
+            result.orders.append(channel_order_from_rms(model))
+        except MappingError as e:
+            number = e.order_number or number
+            if number:
+                result.failed[number] = e.reason
+            else:
+                log.warning("getOrder: an OrderModel without a usable number: %s", e.reason)
 
     def confirm(self, numbers: Sequence[str]) -> dict[str, ConfirmOutcome]:
         with _translated():
@@ -267,8 +309,17 @@ def _row_outcomes(numbers: Sequence[str], rows: Sequence[ShippingRowResult]
 
 
 def _guess_number(model: object) -> str | None:
+    """The order number of an OrderModel, when it is one unyo can record a failure under
+    (RMS's shape, at most 64 characters)."""
     if isinstance(model, dict):
         n = model.get("orderNumber")
-        return n if isinstance(n, str) and n else None
+        return n if isinstance(n, str) and ORDER_NUMBER.fullmatch(n) else None
     return None
+
+
+def _digest_or_none(model: object) -> str | None:
+    try:
+        return model_digest(model)  # type: ignore[arg-type]
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # not serialisable as it is: mapped (and repaired) every time
 

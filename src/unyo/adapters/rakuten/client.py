@@ -486,9 +486,18 @@ _NOT_JSON = object()
 
 
 def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; `_NOT_JSON` when no decoder reads it. orjson refuses some JSON
+    that is valid (a lone surrogate escape such as "\\ud800", integers beyond 64 bits):
+    the standard library's decoder reads those, so one order's odd text or number does not
+    make the whole answer unreadable (the mapping then judges that order alone)."""
+    content = response.content
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except (ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _NOT_JSON
 
 

@@ -13,14 +13,25 @@ same ChannelOrder for every input the fast path accepts. Text is kept
 verbatim — escaping hostile remarks or names is the UI's and the mailer's
 job, not this module's.
 
-Imports only `unyo.clock`, `unyo.domain` and this adapter's errors.
+The mapping is also the edge where what the store cannot hold is stopped
+(DESIGN.md §8): integers beyond the columns of both databases, datetimes outside
+2000–2199, non-finite or out-of-range tax rates, order numbers that are not RMS's
+shape, and text with a NUL or a lone surrogate (PostgreSQL refuses the one, UTF-8
+the other: such characters are replaced by U+FFFD and the order carries a note that
+opens 確認待ち), nesting deeper than any OrderModel has (cut, with a note).
+
+Imports only `orjson`, `unyo.clock`, `unyo.domain` and this adapter's errors.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from unyo.adapters.rakuten.errors import MappingError
 from unyo.clock import JST
@@ -60,6 +71,23 @@ ORDER_TYPES: dict[int, OrderType] = {
 """RMS orderType → OrderType."""
 
 _RMS_DATETIME = "%Y-%m-%dT%H:%M:%S+0900"
+
+# --- limits at the edge ---------------------------------------------------------------------
+INT_LIMIT = 2**31 - 1
+"""Amounts, codes, counts: `orders.total`, `rms_status` and `payment_method` are INTEGER
+columns, 32 bits on PostgreSQL."""
+ID_LIMIT = 2**53
+"""basketId, itemDetailId, shippingDetailId, subStatusId: kept in JSON, exact in any reader."""
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2199
+"""A datetime or date outside these years is not an order's (and near year 1 or 9999 a
+time-zone shift overflows)."""
+ORDER_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
+"""RMS order numbers are `shop-yyyymmdd-number` (reference/rakuten-rms.md); 64 characters is
+`orders.order_number`'s column."""
+MAX_DEPTH = 32
+"""An OrderModel nests five deep; anything deeper is cut (a note says where)."""
+_ASCII_INT = re.compile(r"-?[0-9]+")
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 # Raw fields kept in ChannelOrder.extra (for display and diagnosis; the wrapping models
 # only tell the rules' `wrapping` field whether one is there).
@@ -112,17 +140,32 @@ def _fail(path: str, key: str, why: str) -> _Bad:
     return _Bad(f"{path}{key} {why}")
 
 
-def _int(d: dict[str, Any], key: str, path: str) -> int:
+def _int(d: dict[str, Any], key: str, path: str, limit: int = INT_LIMIT) -> int:
     v = d.get(key)
     if type(v) is int:
-        return v
-    if v is None:
+        n = v
+    elif v is None:
         raise _fail(path, key, "is missing" if key not in d else "is null")
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-        return int(v)
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    raise _fail(path, key, f"is not an integer: {v!r:.40}")
+    elif isinstance(v, str) and _ASCII_INT.fullmatch(v.strip()) and len(v) < 40:
+        n = int(v)  # ASCII digits only: int() also reads "²"-less forms like "٣" and "1_0"
+    elif isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        n = int(v)
+    else:
+        raise _fail(path, key, f"is not an integer: {_shown(v)}")
+    if not -limit <= n <= limit:
+        raise _fail(path, key, f"is out of range: {_shown(n)}")
+    return n
+
+
+def _id(d: dict[str, Any], key: str, path: str) -> int | None:
+    return None if d.get(key) is None else _int(d, key, path, ID_LIMIT)
+
+
+def _shown(v: Any) -> str:
+    """A value for a message: its repr, cut (a 10,000-digit integer is not printed)."""
+    if type(v) is int and abs(v) >= 10**30:
+        return f"{'-' if v < 0 else ''}{str(abs(v))[:12]}… ({len(str(abs(v)))} digits)"
+    return f"{v!r:.40}"
 
 
 def _non_negative(d: dict[str, Any], key: str, path: str) -> int:
@@ -132,18 +175,8 @@ def _non_negative(d: dict[str, Any], key: str, path: str) -> int:
     return v
 
 
-def _opt_int(d: dict[str, Any], key: str, path: str) -> int | None:
-    v = d.get(key)
-    if v is None or type(v) is int:
-        return v
-    return _int(d, key, path)
-
-
 def _int_or(d: dict[str, Any], key: str, path: str, default: int) -> int:
-    v = d.get(key)
-    if type(v) is int:
-        return v
-    if v is None:
+    if d.get(key) is None:
         return default
     return _int(d, key, path)
 
@@ -195,9 +228,12 @@ def _list(d: dict[str, Any], key: str, path: str, *, required: bool) -> list[Any
 def _datetime(d: dict[str, Any], key: str, path: str) -> datetime:
     text = _str(d, key, path)
     try:
-        return parse_rms_datetime(text)
-    except ValueError:
+        value = parse_rms_datetime(text)
+    except (ValueError, OverflowError):
         raise _fail(path, key, f"is not a datetime: {text!r:.40}") from None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise _fail(path, key, f"is out of range: {text!r:.40}")
+    return value
 
 
 def _opt_datetime(d: dict[str, Any], key: str, path: str) -> datetime | None:
@@ -214,21 +250,25 @@ def _opt_date(d: dict[str, Any], key: str, path: str) -> date | None:
     if type(v) is not str:
         raise _fail(path, key, f"is not a date: {v!r:.40}")
     try:
-        return parse_rms_date(v)
+        day = parse_rms_date(v)
     except ValueError:
         raise _fail(path, key, f"is not a date: {v!r:.40}") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise _fail(path, key, f"is out of range: {v!r:.40}")
+    return day
 
 
 def _opt_float(d: dict[str, Any], key: str, path: str) -> float | None:
     v = d.get(key)
     if v is None:
         return None
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return float(v)
     try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise _fail(path, key, f"is not a number: {v!r:.40}") from None
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise _fail(path, key, f"is not a number: {_shown(v)}") from None
+    if not (math.isfinite(f) and 0.0 <= f <= 100.0):
+        raise _fail(path, key, f"is out of range: {_shown(v)}")
+    return f
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -259,7 +299,7 @@ def _item(m: dict[str, Any], path: str) -> Item:
     if type(skus) is list and skus and type(skus[0]) is dict:
         sku = _text(skus[0], "merchantDefinedSkuId")
     return Item(
-        item_detail_id=_opt_int(m, "itemDetailId", path),
+        item_detail_id=_id(m, "itemDetailId", path),
         item_number=_text(m, "itemNumber"),
         manage_number=_text(m, "manageNumber"),
         name=_str(m, "itemName", path),
@@ -274,7 +314,7 @@ def _item(m: dict[str, Any], path: str) -> Item:
 
 def _shipment(m: dict[str, Any], path: str) -> Shipment:
     return Shipment(
-        shipping_detail_id=_opt_int(m, "shippingDetailId", path),
+        shipping_detail_id=_id(m, "shippingDetailId", path),
         carrier_code=_text(m, "deliveryCompany"),
         tracking_number=_text(m, "shippingNumber"),
         ship_date=_opt_date(m, "shippingDate", path),
@@ -292,7 +332,7 @@ def _package(m: Any, path: str) -> Package:
     shipments = tuple(_shipment(_obj(x, f"{ships_path}[{i}]"), f"{ships_path}[{i}].")
                       for i, x in enumerate(_list(m, "ShippingModelList", path, required=False)))
     return Package(
-        basket_id=_int(m, "basketId", path),
+        basket_id=_int(m, "basketId", path, ID_LIMIT),
         recipient=_person(sender, path + "SenderModel.", email=False),
         items=items,
         goods_price=_int(m, "goodsPrice", path),
@@ -316,25 +356,119 @@ def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
 
     Raises `MappingError` naming the key (with its path, e.g.
     `PackageModelList[0].SenderModel.familyName`) when required data is
-    missing or malformed. Nulls RMS is known to send (remarks, memo,
-    shopOrderCfmDatetime, deliveryDate, ShippingModelList, kana...) become
-    empty values; -9999 amounts are kept as NOT_FIXED. Unknown keys are
-    ignored.
+    missing, malformed or out of range (the limits above). Nulls RMS is known
+    to send (remarks, memo, shopOrderCfmDatetime, deliveryDate,
+    ShippingModelList, kana...) become empty values; -9999 amounts are kept as
+    NOT_FIXED. Unknown keys are ignored. Text with a NUL or a lone surrogate is
+    repaired (U+FFFD) and noted in `ChannelOrder.notes`.
     """
     if type(model) is not dict:
         raise MappingError(None, "OrderModel is not an object")
     number = model.get("orderNumber")
     if type(number) is not str or not number:
         raise MappingError(None, "orderNumber is missing" if number is None
-                           else f"orderNumber is not a non-empty string: {number!r:.40}")
+                           else f"orderNumber is not a non-empty string: {_shown(number)}")
+    if not ORDER_NUMBER.fullmatch(number):
+        raise MappingError(None, f"orderNumber is not an RMS order number: {number!r:.80}")
+    notes: list[str] = []
+    if not _clean(model):
+        model = _repaired(model, "", 0, notes)
+    else:
+        try:
+            order = _fast_channel_order(model, number)
+            if _within_limits(order):
+                return order
+        except _FAST_MISS:
+            pass  # something is absent, null where required or of another type: map strictly
     try:
-        return _fast_channel_order(model, number)
-    except _FAST_MISS:
-        pass  # something is absent, null where required or of another type: map strictly
-    try:
-        return _channel_order(model, number)
+        order = _channel_order(model, number)
     except _Bad as exc:
         raise MappingError(number, str(exc)) from None
+    except RecursionError:  # cannot happen after _repaired; kept as the last line of defence
+        raise MappingError(number, "OrderModel is nested too deeply") from None
+    if notes:
+        order = order.with_notes(tuple(dict.fromkeys(notes)))
+    return order
+
+
+def _clean(model: dict[str, Any]) -> bool:
+    """Whether every text is storable and every value serialisable as it is: orjson refuses
+    lone surrogates, integers beyond 64 bits and deep nesting; NUL it writes as an escape."""
+    try:
+        raw = orjson.dumps(model)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return b"\\u0000" not in raw
+
+
+def _repaired(v: Any, path: str, depth: int, notes: list[str]) -> Any:
+    """A copy of `v` that the store can hold: NUL and lone surrogates replaced by U+FFFD,
+    integers beyond 64 bits and anything nested deeper than MAX_DEPTH dropped; each
+    repair noted by its key path."""
+    if type(v) is str:
+        if _BAD_CHARS.search(v):
+            notes.append(f"{path or 'OrderModel'}: NUL・不正な文字を「\ufffd」に置換")
+            return _BAD_CHARS.sub("\ufffd", v)
+        return v
+    if depth >= MAX_DEPTH and isinstance(v, dict | list):
+        notes.append(f"{path}: 入れ子が深すぎるため読み飛ばし")
+        return None
+    if type(v) is dict:
+        return {(k if type(k) is str and not _BAD_CHARS.search(k) else
+                 _BAD_CHARS.sub("\ufffd", str(k))):
+                _repaired(x, f"{path}.{k}" if path else str(k), depth + 1, notes)
+                for k, x in v.items()}
+    if type(v) is list:
+        return [_repaired(x, f"{path}[{i}]", depth + 1, notes) for i, x in enumerate(v)]
+    if type(v) is int and not -(2**63) <= v < 2**63:
+        return v  # a mapped field says "out of range"; an unmapped one is never stored
+    if type(v) is float and not math.isfinite(v):
+        return v
+    return v
+
+
+def _storable(v: Any) -> bool:
+    try:
+        orjson.dumps(v)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return True
+
+
+def _within_limits(o: ChannelOrder) -> bool:
+    """What the fast path built is inside the limits the strict readers check (else the
+    strict path maps it again and names the key)."""
+    a = o.amounts
+    lo, hi = -INT_LIMIT, INT_LIMIT
+    if not (lo <= o.status <= hi and lo <= a.goods <= hi and lo <= a.postage <= hi
+            and lo <= a.delivery <= hi and lo <= a.payment_charge <= hi and lo <= a.total <= hi
+            and lo <= a.request <= hi and lo <= a.coupon <= hi and lo <= a.points_used <= hi
+            and lo <= o.payment.method_code <= hi
+            and EARLIEST_YEAR <= o.ordered_at.year <= LATEST_YEAR):
+        return False
+    if o.sub_status_id is not None and not -ID_LIMIT <= o.sub_status_id <= ID_LIMIT:
+        return False
+    for day in (o.requested_delivery_date, o.confirmed_at):
+        if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            return False
+    for p in o.packages:
+        if not (-ID_LIMIT <= p.basket_id <= ID_LIMIT and lo <= p.goods_price <= hi
+                and lo <= p.postage_price <= hi and lo <= p.delivery_price <= hi
+                and lo <= p.total_price <= hi):
+            return False
+        for i in p.items:
+            if not (i.price <= hi and i.units <= hi
+                    and (i.item_detail_id is None or -ID_LIMIT <= i.item_detail_id <= ID_LIMIT)
+                    and (i.tax_rate is None
+                         or (math.isfinite(i.tax_rate) and 0.0 <= i.tax_rate <= 100.0))):
+                return False
+        for sh in p.shipments:
+            if ((sh.shipping_detail_id is not None
+                 and not -ID_LIMIT <= sh.shipping_detail_id <= ID_LIMIT)
+                    or (sh.ship_date is not None
+                        and not EARLIEST_YEAR <= sh.ship_date.year <= LATEST_YEAR)):
+                return False
+    return True
 
 
 def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
@@ -350,7 +484,7 @@ def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
                      for i, p in enumerate(_list(m, "PackageModelList", "", required=True)))
     if not packages:
         raise _Bad("PackageModelList is empty")
-    extra = {k: m[k] for k in _EXTRA_KEYS if m.get(k) is not None}
+    extra = {k: m[k] for k in _EXTRA_KEYS if m.get(k) is not None and _storable(m[k])}
     return ChannelOrder(
         order_number=number,
         status=_int(m, "orderProgress", ""),
@@ -384,7 +518,7 @@ def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         delivery_name=_text(delivery, "deliveryName") if type(delivery) is dict else "",
         confirmed_at=_opt_datetime(m, "shopOrderCfmDatetime", ""),
         memo=_text(m, "memo"),
-        sub_status_id=_opt_int(m, "subStatusId", ""),
+        sub_status_id=_id(m, "subStatusId", ""),
         extra=extra,
     )
 
