@@ -273,6 +273,15 @@ class RmsEmulator:
             m["ChangeReasonModelList"].append(self._change_reason(5, self.clock.now()))
             return _copy(m)
 
+    def corrupt(self, number: str, **values: Any) -> None:
+        """Replace top-level keys of an order's model with anything at all, as a broken
+        answer from RMS would carry (tests of the client's defences): no totals recomputed,
+        no change recorded. Its status and order time must stay readable by the emulator."""
+        with self._lock:
+            record = self._orders[number]
+            self._settle(record, self.clock.now())
+            record.model.update(values)
+
     @staticmethod
     def _recompute_totals(m: dict[str, Any]) -> None:
         packages = m["PackageModelList"]
@@ -922,8 +931,40 @@ def _copy(value: Any) -> Any:
     return value
 
 
+class RawJson:
+    """A value written into the answer verbatim: JSON that Python's encoder would not write
+    but Rakuten's answer may hold (nesting past any recursion limit, odd number forms).
+    Tests put it into an order's model to serve what no Python value can."""
+
+    live = 0  # instances made: `_dump` looks for them only when there are any
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        RawJson.live += 1
+
+
 def _dump(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raws: list[str] = []
+    if RawJson.live:
+        payload = _with_tokens(payload, raws)
+    try:
+        out = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: valid JSON only as an escape, as RMS sends it
+        out = json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("utf-8")
+    for i, text in enumerate(raws):
+        out = out.replace(f'"\\u0001raw{i}\\u0001"'.encode(), text.encode("utf-8"), 1)
+    return out
+
+
+def _with_tokens(value: Any, raws: list[str]) -> Any:
+    if isinstance(value, RawJson):
+        raws.append(value.text)
+        return f"\x01raw{len(raws) - 1}\x01"
+    if type(value) is dict:
+        return {k: _with_tokens(v, raws) for k, v in value.items()}
+    if type(value) is list:
+        return [_with_tokens(v, raws) for v in value]
+    return value
 
 
 # --- HTTP -------------------------------------------------------------------------------------
