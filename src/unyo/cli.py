@@ -331,10 +331,14 @@ def orders_list(config: ConfigOpt = None,
                 stage: Annotated[Stage | None, typer.Option(help="Only this stage.")] = None,
                 gate: Annotated[GateKind | None, typer.Option(help="Only orders with an open gate of this kind.")] = None,  # noqa: E501
                 limit: Annotated[int, typer.Option(min=1)] = 100,
+                failed: Annotated[bool, typer.Option("--failed", help="Orders the import cannot read (kept and retried), with the reason.")] = False,  # noqa: E501
                 as_json: JsonOpt = False) -> None:
     """Orders, newest first."""
     cfg = _load(config)
     store = _open_store(cfg.database_url)
+    if failed:
+        _failed_imports(store, cfg.shop_id, limit, as_json)
+        return
     with store.transaction() as conn:
         rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
     store.close()
@@ -347,6 +351,37 @@ def orders_list(config: ConfigOpt = None,
                       f"{r['total']:,}", escape(r["buyer_name"] or ""),
                       escape(", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"])))
     out.print(table)
+
+
+def _failed_imports(store: Any, shop: str, limit: int, as_json: bool) -> None:
+    from unyo.clock import JST
+
+    with store.transaction() as conn:
+        rows = store.failed_imports(conn, shop, limit)
+    store.close()
+    docs = [{"order_number": p.order_number,
+             "first_seen_at": p.first_seen_at.astimezone(JST).isoformat(),
+             "next_try_at": p.recheck_at.astimezone(JST).isoformat(),
+             "attempts": p.attempts, "reason": p.last_error or ""} for p in rows]
+    if as_json:
+        _print_json(docs)
+        return
+    if not docs:
+        out.print("取り込めない注文はありません。")
+        return
+    table = Table()
+    table.add_column("注文番号", no_wrap=True)  # copied from here into RMS: never cut
+    for name in ("最初の検出", "次の再試行", "試行"):
+        table.add_column(name)
+    table.add_column("理由", overflow="fold")
+    for d in docs:  # the reason may quote RMS's data: escape it
+        table.add_row(d["order_number"], _jst(d["first_seen_at"]), _jst(d["next_try_at"]),
+                      str(d["attempts"]), escape(d["reason"]))
+    out.print(table)
+
+
+def _jst(iso: str) -> str:
+    return iso[:16].replace("T", " ")
 
 
 NoteOpt = Annotated[str, typer.Option("--note", help="Why (kept on the order).")]

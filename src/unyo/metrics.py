@@ -4,6 +4,7 @@ From the database, at each scrape (GROUP BY on indexed columns, all shops):
     unyo_orders{shop,stage}                 orders per stage
     unyo_open_gates{shop,kind}              open gates per kind (入金待ち, 確認待ち, 保留)
     unyo_effects{shop,kind,status}          outbox effects (pending, done, failed)
+    unyo_import_failed{shop}                orders the import cannot read (kept, retried)
     unyo_shop_lease_held{shop}              1 when this worker holds the shop's lease
 From this process:
     unyo_rms_request_seconds{method}        RMS API latency per attempt (histogram)
@@ -51,7 +52,15 @@ class StoreCollector(Collector):
                                   labels=["shop", "kind"])
         effects = GaugeMetricFamily("unyo_effects", "Outbox effects per kind and status",
                                     labels=["shop", "kind", "status"])
+        failed = GaugeMetricFamily("unyo_import_failed",
+                                   "Orders the import cannot read (kept and retried)",
+                                   labels=["shop"])
         with self.store.engine.connect() as conn:
+            for shop, n in conn.execute(
+                    select(t.import_pending.c.shop, func.count())
+                    .where(t.import_pending.c.reason == "failed")
+                    .group_by(t.import_pending.c.shop)):
+                failed.add_metric([shop], n)
             for shop, stage, n in conn.execute(
                     select(t.orders.c.shop, t.orders.c.stage, func.count())
                     .group_by(t.orders.c.shop, t.orders.c.stage)):
@@ -69,6 +78,7 @@ class StoreCollector(Collector):
         yield orders
         yield gates
         yield effects
+        yield failed
         if self.leases is not None:
             held = GaugeMetricFamily("unyo_shop_lease_held",
                                      "1 when this worker holds the shop's lease",

@@ -313,3 +313,23 @@ def test_any_json_value_in_any_field_never_stops_the_import(store: Store, data: 
             for table in ("effect_attempts", "events", "gates", "outbox", "orders",
                           "import_pending", "cursors"):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
+
+
+def test_a_failed_import_is_an_alert_on_the_dashboard_and_a_metric(rig: Rig) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from unyo.app.dashboard import Dashboard
+    from unyo.metrics import StoreCollector
+
+    victim = _numbers(rig)[0]
+    _poison(rig, victim, "goodsPrice", "--5")
+    rig.at(AFTER)
+    import_orders(rig.ctx)
+    alerts = Dashboard(rig.ctx.store, rig.ctx.config, rig.clock).alerts()
+    failed = [a for a in alerts if a.kind == "import_failed"]
+    assert failed and failed[0].params["count"] == 1
+    assert failed[0].params["order_number"] == victim
+    assert "goodsPrice" in failed[0].params["last_error"]
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(rig.ctx.store))
+    assert 'unyo_import_failed{shop="shop"} 1.0' in generate_latest(registry).decode()

@@ -113,3 +113,32 @@ def test_db_upgrade_creates_the_database(cli: Cli) -> None:
     result = cli("db", "upgrade", "-c", str(cli.config))
     assert result.exit_code == 0, result.stderr
     assert "up to date" in result.stdout and (BACKEND != "sqlite" or cli.db.exists())
+
+
+def test_list_failed_shows_the_orders_the_import_cannot_read(cli: Cli,
+                                                             rms: Any) -> None:
+    from datetime import timedelta
+
+    from tests.cli.conftest import NOW, ORDERS
+    from unyo.sandbox.generator import generate_orders
+    generated = generate_orders(ORDERS, seed=7, start=NOW - timedelta(days=1), end=NOW)
+    victim = next(o.order_number for o in generated  # one the run would import
+                  if o.ordered_at < NOW - timedelta(hours=2)
+                  and rms.emulator.order_model(o.order_number)["orderProgress"] in (100, 300))
+    rms.emulator.corrupt(victim, goodsPrice="--5", remarks="<b>[red]x[/red]</b>")
+    doc = cli.json("run", "-c", str(cli.config), "--once", "--now", "2026-11-27T12:00:00+09:00")
+    assert doc["steps"]["import"]["result"]["failed"] >= 1
+    assert doc["steps"]["import"]["result"]["imported"] > 0  # the others came in
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--failed")
+    assert [r["order_number"] for r in rows] == [victim]
+    assert "goodsPrice is not an integer: '--5'" in rows[0]["reason"]
+    assert rows[0]["next_try_at"].endswith("+09:00") and rows[0]["attempts"] == 1
+    text = cli("orders", "list", "-c", str(cli.config), "--failed")
+    assert text.exit_code == 0 and victim in text.stdout and "理由" in text.stdout
+    assert "goodsPrice" in text.stdout
+
+
+def test_list_failed_when_none(cli: Cli) -> None:
+    assert cli.json("orders", "list", "-c", str(cli.config), "--failed") == []
+    assert "取り込めない注文はありません" in cli("orders", "list", "-c", str(cli.config),
+                                              "--failed").stdout

@@ -129,12 +129,17 @@ class Dashboard:
         with self.store.transaction() as conn:
             failed = q.failed_effects(conn, self.shop)
             waiting, mail_error = q.waiting_mails(conn, self.shop)
+            unread, unread_number, unread_error = q.failed_imports(conn, self.shop)
         for f in failed:
             kind = "mail_failed" if f["kind"] == "send_mail" else "failed_effects"
             alerts.append(Alert(kind, "error", f))
         if waiting:
             alerts.append(Alert("mail_waiting", "warning",
                                 {"count": waiting, "last_error": mail_error or ""}))
+        if unread:
+            alerts.append(Alert("import_failed", "error",
+                                {"count": unread, "order_number": unread_number or "",
+                                 "last_error": unread_error or ""}))
         auth = self.accounts.setting(self.shop, RMS_AUTH_ALERT)
         if auth:
             alerts.append(Alert("rms_auth", "error", {"message": auth}))

@@ -67,6 +67,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "alert_rms_auth": ("RMSの認証エラー", "RMS authentication failure"),
     "alert_license_expiry": ("RMSライセンスキーの有効期限", "RMS license key expiry"),
     "alert_warehouse_errors": ("倉庫ファイルのエラー", "Warehouse file errors"),
+    "alert_import_failed": ("取り込めない注文（RMSのデータを読めません）",
+                            "Orders that cannot be imported (RMS data unreadable)"),
     "license_days_left": ("あと{days_left}日で期限切れ（{expires}）",
                           "expires in {days_left} days ({expires})"),
     "license_expired": ("期限切れ（{expires}）。RMSで新しいキーを発行してください。",

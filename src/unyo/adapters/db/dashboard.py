@@ -168,6 +168,18 @@ def waiting_mails(conn: Connection, shop: str) -> tuple[int, str | None]:
     return int(n), error
 
 
+def failed_imports(conn: Connection, shop: str) -> tuple[int, str | None, str | None]:
+    """Orders the import keeps failed (unreadable at RMS): count, one number and its reason."""
+    ip = t.import_pending
+    where = (ip.c.shop == shop, ip.c.reason == "failed")
+    n = conn.execute(select(func.count()).where(*where)).scalar() or 0
+    if not n:
+        return 0, None, None
+    row = conn.execute(select(ip.c.order_number, ip.c.last_error).where(*where)
+                       .order_by(ip.c.first_seen_at.desc()).limit(1)).one()
+    return int(n), row.order_number, row.last_error
+
+
 def any_in_stage(conn: Connection, shop: str, stage: Stage) -> bool:
     o = t.orders
     return conn.execute(select(o.c.id).where(o.c.shop == shop, o.c.stage == stage.value)

@@ -1021,6 +1021,14 @@ class Store:
                                               r.recheck_at, r.reason, r.attempts, r.last_error)
                 for r in rows}
 
+    def failed_imports(self, conn: Connection, shop: str, limit: int = 1000) -> list[PendingImport]:
+        """Orders the import could not take (kept `failed` with the reason), oldest first."""
+        ip = t.import_pending
+        rows = conn.execute(select(ip).where(ip.c.shop == shop, ip.c.reason == "failed")
+                            .order_by(ip.c.first_seen_at, ip.c.order_number).limit(limit))
+        return [PendingImport(r.order_number, r.ordered_at, r.first_seen_at, r.recheck_at,
+                              r.reason, r.attempts, r.last_error) for r in rows]
+
     def upsert_pending(self, conn: Connection, shop: str, pending: Sequence[PendingImport]) -> None:
         if not pending:
             return
