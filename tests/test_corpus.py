@@ -113,7 +113,7 @@ def test_an_import_keeps_the_broken_order_waiting_and_imports_the_others(case: P
         victim = numbers[0]
         broken = _apply(rig.emulator.order_model(victim), doc["changes"])
         tops = {k.split(".")[0] for k in doc["changes"]}
-        rig.emulator.change_order(victim, **{k: broken[k] for k in tops})
+        rig.emulator.corrupt(victim, **{k: broken[k] for k in tops})
         rig.at(DAY + timedelta(days=1, hours=1))
         import_orders(rig.ctx)
         visible = {n for n in numbers if rig.rms_status(n) in (100, 200, 300)} - {victim}

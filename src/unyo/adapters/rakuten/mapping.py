@@ -414,10 +414,12 @@ def _repaired(v: Any, path: str, depth: int, notes: list[str]) -> Any:
         notes.append(f"{path}: 入れ子が深すぎるため読み飛ばし")
         return None
     if type(v) is dict:
-        return {(k if type(k) is str and not _BAD_CHARS.search(k) else
-                 _BAD_CHARS.sub("\ufffd", str(k))):
-                _repaired(x, f"{path}.{k}" if path else str(k), depth + 1, notes)
-                for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            key = _BAD_CHARS.sub("\ufffd", k) if type(k) is str else str(k)
+            out[key] = _repaired(x, f"{path}.{key[:40]}" if path else key[:40], depth + 1,
+                                 notes)
+        return out
     if type(v) is list:
         return [_repaired(x, f"{path}[{i}]", depth + 1, notes) for i, x in enumerate(v)]
     if type(v) is int and not -(2**63) <= v < 2**63:
