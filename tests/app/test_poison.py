@@ -333,3 +333,65 @@ def test_a_failed_import_is_an_alert_on_the_dashboard_and_a_metric(rig: Rig) -> 
     registry = CollectorRegistry()
     registry.register(StoreCollector(rig.ctx.store))
     assert 'unyo_import_failed{shop="shop"} 1.0' in generate_latest(registry).decode()
+
+
+# ---- a write the database refuses for one order -------------------------------------------
+
+
+def _refuse_writes_of(store: Store, number: str, on: str) -> None:
+    """A trigger makes the database refuse one order's row (`on`: INSERT or UPDATE) — a
+    stand-in for any constraint the mapping's limits did not foresee."""
+    with store.transaction() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER poison_{on.lower()} BEFORE {on} ON orders "
+                f"WHEN NEW.order_number = '{number}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END")
+        else:
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.order_number = '{number}' THEN "
+                "RAISE EXCEPTION 'refused by a test trigger'; END IF; RETURN NEW; END "
+                "$$ LANGUAGE plpgsql")
+            conn.exec_driver_sql(f"CREATE TRIGGER poison_{on.lower()} BEFORE {on} ON orders "
+                                 "FOR EACH ROW EXECUTE FUNCTION poison()")
+
+
+def _drop_trigger(store: Store, on: str) -> None:
+    with store.transaction() as conn:
+        conn.exec_driver_sql(f"DROP TRIGGER poison_{on.lower()}"
+                             + ("" if conn.dialect.name == "sqlite" else " ON orders"))
+
+
+def test_an_order_the_database_refuses_is_kept_failed_and_the_batch_goes_on(rig: Rig) -> None:
+    victim = _numbers(rig)[0]
+    _refuse_writes_of(rig.ctx.store, victim, "INSERT")
+    rig.at(AFTER)
+    result = import_orders(rig.ctx)
+    assert _visible(rig, victim) <= rig.imported()
+    pending = _pending(rig)
+    assert victim not in rig.imported() and pending[victim].reason == FAILED
+    assert "could not be stored" in (pending[victim].last_error or "")
+    assert victim in result.failures
+    _drop_trigger(rig.ctx.store, "INSERT")
+    rig.at(AFTER + timedelta(hours=2))
+    import_orders(rig.ctx)
+    assert victim in rig.imported() and victim not in _pending(rig)
+
+
+def test_an_order_the_database_refuses_at_re_read_stops_no_other(rig: Rig) -> None:
+    rig.at(AFTER)
+    import_orders(rig.ctx)
+    imported = sorted(rig.imported())
+    unpaid = [n for n in imported if any(g.kind is GateKind.payment
+                                         for g in _order(rig, n).open_gates)]
+    assert len(unpaid) >= 2
+    victim, others = unpaid[0], unpaid[1:]
+    for n in unpaid:
+        rig.emulator.change_order(n, orderProgress=300)
+    _refuse_writes_of(rig.ctx.store, victim, "UPDATE")
+    rig.at(AFTER + timedelta(hours=2))
+    result = sync_orders(rig.ctx)
+    assert victim in result.failures
+    for n in others:
+        assert not any(g.kind is GateKind.payment for g in _order(rig, n).open_gates), n
