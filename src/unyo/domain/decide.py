@@ -490,10 +490,13 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.channel)
     if new.status == RmsStatus.awaiting_change:
         b.open_gate(GateKind.check, REASON_AWAITING_CHANGE, Actor.channel)
-    seen = set(old.problems())
-    for reason in new.problems():  # new nonsense in the data (what a person saw stays seen)
-        if reason not in seen:
-            b.open_gate(GateKind.check, reason, Actor.channel)
+    if fingerprint != order.fingerprint or new.status != old_status or new.notes != old.notes:
+        # New nonsense in the data (amounts are in the fingerprint); what a person saw and
+        # released stays released.
+        seen = set(old.problems())
+        for reason in new.problems():
+            if reason not in seen:
+                b.open_gate(GateKind.check, reason, Actor.channel)
     if fingerprint == order.fingerprint and new.details() != old.details():
         b.event(EventType.order_updated, Actor.channel)  # the rules run again on it
     if fingerprint != order.fingerprint:

@@ -196,6 +196,17 @@ class ChannelOrder:
         return replace(self, notes=notes)
 
     def problems(self) -> list[str]:
+        """What makes no sense in this order (computed once per instance); see `_problems`."""
+        cache = self._digests
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_digests", cache)
+        found = cache.get("problems")
+        if found is None:
+            found = cache["problems"] = "\x1f".join(self._problems())
+        return found.split("\x1f") if found else []
+
+    def _problems(self) -> list[str]:
         """What makes no sense in this order, each a reason for 確認待ち: repaired data, an
         orderProgress RMS does not define, a negative amount (other than NOT_FIXED), totals
         that do not add up (reference/rakuten-rms.md: 合計 = 商品 + 送料 + 代引料 + 決済手数料

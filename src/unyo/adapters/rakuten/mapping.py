@@ -351,7 +351,7 @@ def _obj(x: Any, where: str) -> dict[str, Any]:
     return x
 
 
-def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
+def channel_order_from_rms(model: dict[str, Any], raw: bytes | None = None) -> ChannelOrder:
     """Translate one RMS getOrder `OrderModel` into a `ChannelOrder`.
 
     Raises `MappingError` naming the key (with its path, e.g.
@@ -360,7 +360,8 @@ def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
     to send (remarks, memo, shopOrderCfmDatetime, deliveryDate,
     ShippingModelList, kana...) become empty values; -9999 amounts are kept as
     NOT_FIXED. Unknown keys are ignored. Text with a NUL or a lone surrogate is
-    repaired (U+FFFD) and noted in `ChannelOrder.notes`.
+    repaired (U+FFFD) and noted in `ChannelOrder.notes`. `raw`, when the caller has
+    it, is `orjson.dumps(model)` (it spares serialising the model again).
     """
     if type(model) is not dict:
         raise MappingError(None, "OrderModel is not an object")
@@ -371,7 +372,7 @@ def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
     if not ORDER_NUMBER.fullmatch(number):
         raise MappingError(None, f"orderNumber is not an RMS order number: {number!r:.80}")
     notes: list[str] = []
-    if not _clean(model):
+    if not _clean(model, raw):
         model = _repaired(model, "", 0, notes)
     else:
         try:
@@ -391,13 +392,14 @@ def channel_order_from_rms(model: dict[str, Any]) -> ChannelOrder:
     return order
 
 
-def _clean(model: dict[str, Any]) -> bool:
+def _clean(model: dict[str, Any], raw: bytes | None) -> bool:
     """Whether every text is storable and every value serialisable as it is: orjson refuses
     lone surrogates, integers beyond 64 bits and deep nesting; NUL it writes as an escape."""
-    try:
-        raw = orjson.dumps(model)
-    except (TypeError, orjson.JSONEncodeError):
-        return False
+    if raw is None:
+        try:
+            raw = orjson.dumps(model)
+        except (TypeError, orjson.JSONEncodeError):
+            return False
     return b"\\u0000" not in raw
 
 
