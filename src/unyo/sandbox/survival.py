@@ -34,7 +34,7 @@ from unyo.adapters.db.store import Store
 from unyo.clock import JST, ScaledClock, SimClock
 from unyo.flow.warehouse import REQUEST_COLUMNS
 from unyo.sandbox.generator import generate_orders
-from unyo.sandbox.rms_emulator import FaultConfig, RmsEmulator, RmsEmulatorServer
+from unyo.sandbox.rms_emulator import FaultConfig, RawJson, RmsEmulator, RmsEmulatorServer
 from unyo.sandbox.smtp_sink import SmtpSink
 from unyo.sandbox.warehouse_emulator import WarehouseEmulator
 
@@ -101,6 +101,7 @@ class Scenario:
     lease_ttl: float = 2.0  # wall seconds
     seed: int = 1
     faults: bool = False  # the emulators misbehave (see FAULTS and the fault schedule)
+    poison: int = 0  # orders of the first shop RMS serves broken (POISONS, in turn)
 
 
 FAULTS = FaultConfig(error_rate=0.10, timeout_rate=0.05, timeout_seconds=1.5,
@@ -111,6 +112,15 @@ FAULT_SCHEDULE = ((timedelta(hours=9), timedelta(hours=10), "throttle"),
                   (timedelta(hours=13), timedelta(hours=15), "auth_expired"))
 """Simulated hours of the day with a throttling burst (half the calls refused) and with
 the license key expired (every call 401 ES01-01) until the shop renews it."""
+
+
+POISONS: tuple[dict[str, Any], ...] = (
+    {"goodsPrice": "--5"},
+    {"WrappingModel2": RawJson("[" * 5000 + "]" * 5000)},  # past every JSON decoder
+    {"couponAllTotalPrice": 2**70},
+    {"shopOrderCfmDatetime": "0001-01-01T00:00:00+14:00"},
+)
+"""What a poisoned order carries at RMS: each makes it unreadable for good."""
 
 
 @dataclass
@@ -129,6 +139,8 @@ class Outcome:
     log_tail: str = ""
     auth_alert_seen: bool = False  # the RMS authentication alert was up at some point
     auth_alert_at_end: bool = False  # ... and still up at the end (it must clear)
+    poisoned: frozenset[tuple[str, str]] = frozenset()  # orders RMS served broken
+    poison_recorded: int = 0  # ... of which unyo keeps failed in import_pending
 
 
 class _Workers:
@@ -191,6 +203,7 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
     workers: _Workers | None = None
     stop = threading.Event()
     kills = 0
+    poisoned: set[tuple[str, str]] = set()
     try:
         for i in range(sc.shops):
             shop = f"shop{i}"
@@ -202,6 +215,12 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
                     o.payment_delay = min(o.payment_delay, PAID_WITHIN)
             emulators[shop] = RmsEmulator(clock, service_secret=secret, license_key=key,
                                           orders=orders, seed=i)
+            if i == 0 and sc.poison:
+                plain = [o for o in orders if o.self_cancel_after is None
+                         and o.ordered_at < DAY + timedelta(hours=20)]  # imported in a clean run
+                for n, o in enumerate(rng.sample(plain, sc.poison)):
+                    emulators[shop].corrupt(o.order_number, **POISONS[n % len(POISONS)])
+                    poisoned.add((shop, o.order_number))
             server = RmsEmulatorServer(emulators[shop]).start()
             servers.append(server)
             warehouses[shop] = WarehouseEmulator(root / f"warehouse{i}", clock, seed=i,
@@ -262,6 +281,8 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
         for w in warehouses.values():
             w.step()
         outcome = _outcome(sc, root, emulators, sink, kills, workers, wall)
+        outcome.poisoned = frozenset(poisoned)
+        outcome.poison_recorded = _failed_imports(watcher, poisoned)
         outcome.auth_alert_seen = alert_seen
         outcome.auth_alert_at_end = _auth_alert(watcher, emulators)
         watcher.close()
@@ -273,6 +294,14 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
         for server in servers:
             server.stop()
         sink.stop()
+
+
+def _failed_imports(store: Store, poisoned: set[tuple[str, str]]) -> int:
+    """How many of the poisoned orders unyo keeps as failed imports, with a reason."""
+    with store.transaction() as conn:
+        return sum(1 for shop in {s for s, _ in poisoned}
+                   for p in store.failed_imports(conn, shop)
+                   if (shop, p.order_number) in poisoned and p.last_error)
 
 
 def _auth_alert(store: Store, emulators: dict[str, RmsEmulator]) -> bool:
@@ -384,9 +413,11 @@ def _numbers_in(text: str) -> list[str]:
 
 
 def compare(killed: Outcome, clean: Outcome) -> list[str]:
-    """Orders whose outcome differs between the two runs, as readable lines."""
+    """Orders whose outcome differs between the two runs, as readable lines (the orders one
+    run had poisoned are not compared: their outcome is the poison's)."""
     out = []
-    for key in sorted(set(killed.orders) | set(clean.orders)):
+    skip = killed.poisoned | clean.poisoned
+    for key in sorted((set(killed.orders) | set(clean.orders)) - skip):
         a, b = killed.orders.get(key), clean.orders.get(key)
         if a != b:
             out.append(f"{key[0]} {key[1]}: {a} / clean run {b}")
@@ -406,4 +437,6 @@ def summary(name: str, killed: Outcome, clean: Outcome, differences: list[str]) 
         "mails_clean_run": clean.mails,
         "wall_seconds": killed.wall_seconds, "wall_seconds_clean_run": clean.wall_seconds,
         "auth_alert_seen": killed.auth_alert_seen, "auth_alert_at_end": killed.auth_alert_at_end,
+        "poisoned": len(killed.poisoned), "poison_recorded": killed.poison_recorded,
+        "orders_compared": len(set(killed.orders) - killed.poisoned - clean.poisoned),
     }
