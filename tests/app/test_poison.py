@@ -85,6 +85,8 @@ CASES: list[tuple[str, str, Any, str]] = [
      "gate: 入れ子が深すぎる"),
     ("nesting_past_every_decoder", "WrappingModel2", RawJson("[" * 5000 + "]" * 5000),
      "failed: getOrder answer is not readable"),
+    ("remarks_of_a_million_characters", "remarks", "あ" * 1_000_000,
+     "gate: remarks: 1,000,000文字のため20,000文字で切り詰め"),
     ("negative_total", "totalPrice", -500, "gate: 金額が負の値です: 合計金額 -500円"),
     ("totals_do_not_add_up", "goodsPrice", 1, "gate: 合計金額"),
 ]

@@ -226,15 +226,20 @@ def _sync_merged(ctx: ShopContext, result: SyncResult) -> None:
             moves: list[tuple[Order, Decision]] = []
             carrying: dict[str, Decision] = {}
             for channel in fetched.orders:
-                merged = current.get(channel.order_number)
-                if merged is not None:  # its own snapshot and RMS status (it stays cancelled)
-                    d = decide(merged, SyncOrder(channel, now, confirm))
-                    if d.changed:
-                        moves.append((merged, d))
-                survivor = current.get(carriers[channel.order_number])
-                if survivor is not None:
-                    d = carrying.get(survivor.number) or Decision(survivor)
-                    carrying[survivor.number] = d.and_then(SyncMerged(channel, now))
+                try:
+                    merged = current.get(channel.order_number)
+                    if merged is not None:  # its own snapshot and RMS status (stays cancelled)
+                        d = decide(merged, SyncOrder(channel, now, confirm))
+                        if d.changed:
+                            moves.append((merged, d))
+                    survivor = current.get(carriers[channel.order_number])
+                    if survivor is not None:
+                        d = carrying.get(survivor.number) or Decision(survivor)
+                        carrying[survivor.number] = d.and_then(SyncMerged(channel, now))
+                except Exception as e:  # recorded; the other merged orders go on
+                    log.exception("sync %s: merged order %s could not be decided", shop,
+                                  channel.order_number)
+                    result.failures[channel.order_number] = f"{type(e).__name__}: {e}"[:500]
             moves += [(current[n], d) for n, d in carrying.items() if d.changed]
             lost = store.apply_many(conn, moves, now)
             result.changed += len(moves) - len(lost)

@@ -84,6 +84,10 @@ time-zone shift overflows)."""
 ORDER_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
 """RMS order numbers are `shop-yyyymmdd-number` (reference/rakuten-rms.md); 64 characters is
 `orders.order_number`'s column."""
+MAX_TEXT = 20_000
+"""Characters of one text (RMS's remarks field holds far less); longer is cut, with a note."""
+CHECK_TEXTS_ABOVE = 256 * 1024
+"""An answer larger than this (bytes) has its texts' lengths checked one by one."""
 MAX_DEPTH = 32
 """An OrderModel nests five deep; anything deeper is cut (a note says where)."""
 _ASCII_INT = re.compile(r"-?[0-9]+")
@@ -400,7 +404,7 @@ def _clean(model: dict[str, Any], raw: bytes | None) -> bool:
             raw = orjson.dumps(model)
         except (TypeError, orjson.JSONEncodeError):
             return False
-    return b"\\u0000" not in raw
+    return b"\\u0000" not in raw and len(raw) <= CHECK_TEXTS_ABOVE
 
 
 def _repaired(v: Any, path: str, depth: int, notes: list[str]) -> Any:
@@ -408,6 +412,9 @@ def _repaired(v: Any, path: str, depth: int, notes: list[str]) -> Any:
     integers beyond 64 bits and anything nested deeper than MAX_DEPTH dropped; each
     repair noted by its key path."""
     if type(v) is str:
+        if len(v) > MAX_TEXT:
+            notes.append(f"{path or 'OrderModel'}: {len(v):,}文字のため{MAX_TEXT:,}文字で切り詰め")
+            v = v[:MAX_TEXT]
         if _BAD_CHARS.search(v):
             notes.append(f"{path or 'OrderModel'}: NUL・不正な文字を「\ufffd」に置換")
             return _BAD_CHARS.sub("\ufffd", v)
