@@ -18,6 +18,7 @@ class FakeChannel:
         self.broken: set[str] = set()  # numbers whose data cannot be read
         self.down = False
         self.fail_confirm: dict[str, ConfirmOutcome] = {}
+        self.fetched: list[str] = []  # every number asked for, in order
 
     def put(self, order: ChannelOrder) -> None:
         self.orders[order.order_number] = order
@@ -33,6 +34,7 @@ class FakeChannel:
         self.calls["getOrder"] += 1
         if self.down:
             raise ChannelUnavailable("RMS is down")
+        self.fetched.extend(numbers)
         result = FetchResult()
         for n in numbers:
             if n in self.broken:

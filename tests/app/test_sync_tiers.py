@@ -125,6 +125,7 @@ def test_a_payment_is_seen_at_the_next_turn_whatever_the_slot(store: Store):
     assert not any(g.kind is GateKind.payment and g.closed_at is None for g in order.gates)
     # the order still waiting is not read at every turn: only in its slot
     assert order_of(ctx, 11).rms_status == 200
+    assert reads_in_three_turns(ctx, channel, clock, n(11)) == 1
 
 
 def test_an_order_not_confirmed_yet_is_read_every_turn(store: Store):

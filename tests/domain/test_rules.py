@@ -11,6 +11,7 @@ import pytest
 from tests.factories import BUYER, T0, channel_order
 from unyo.domain import Address, ImportOrder, Item, Package, decide
 from unyo.domain.rules import (
+    FIELD_SPECS,
     FIELDS,
     OPERATORS,
     ActionKind,
@@ -279,7 +280,12 @@ def test_hostile_values_are_only_data(attack: str, tmp_path):
 
 
 def test_field_names_are_unique_and_typed():
-    assert all(isinstance(s.type, FieldType) and s.label for s in FIELDS.values())
+    # Counted on the list: in the dict a second field of the same name would replace the
+    # first, and could never be seen.
+    names = [s.name for s in FIELD_SPECS]
+    assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
+    assert len(FIELDS) == len(FIELD_SPECS)
+    assert all(isinstance(s.type, FieldType) and s.label for s in FIELD_SPECS)
     assert FIELDS["remarks"].label == "備考欄（お客様の記入）"
 
 

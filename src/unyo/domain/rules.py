@@ -199,7 +199,7 @@ def _f(name: str, type_: FieldType, label: str, get: Getter,
 N, T, F, D, C, L = (FieldType.number, FieldType.text, FieldType.flag, FieldType.day,
                     FieldType.choice, FieldType.texts)
 
-FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
+FIELD_SPECS: tuple[FieldSpec, ...] = (
     _f("total", N, "合計金額", lambda i: _amount(i.order.parcel_amounts.total)),
     _f("goods_total", N, "商品金額", lambda i: _amount(i.order.parcel_amounts.goods)),
     _f("postage", N, "送料", lambda i: _amount(i.order.parcel_amounts.postage)),
@@ -253,7 +253,9 @@ FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
     _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
     _f("tags", L, "タグ", lambda i: list(i.facts.tags)),
     _f("rms_status", N, "RMSステータス", lambda i: i.order.rms_status),
-)}
+)
+"""Every rule field, in the order `unyo schema` and the docs list them."""
+FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELD_SPECS}
 
 
 # ---- operators --------------------------------------------------------------------------
