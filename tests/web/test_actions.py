@@ -113,7 +113,12 @@ def test_cancel_and_warehouse_note(client: TestClient, store: Store, seeded: dic
     r = client.post(action, data=form_of(page, action) | {"note": "お客様都合"},
                     follow_redirects=False)
     assert r.status_code == 303 and stored(store, n)[0].stage.value == "cancelled"
-    again = client.post(action, data=form_of(client.get(f"/orders/{n}").text, action))
+    # A cancelled order's page offers no cancel (the stage table says so) ...
+    cancelled = client.get(f"/orders/{n}").text
+    assert f'action="{action}"' not in cancelled and "この段階の注文には操作できません" in cancelled
+    # ... and a forged post is refused all the same.
+    forged = {"csrf_token": csrf_of(cancelled), "version": str(stored(store, n)[0].version)}
+    again = client.post(action, data=forged)
     assert again.status_code == 409 and "キャンセルできません" in again.text
 
 

@@ -31,6 +31,7 @@ from unyo.domain.rules import (
     RuleInput,
     hold_until,
 )
+from unyo.domain.stages import Action, allowed, check_move, refusal
 from unyo.domain.vocabulary import (
     BEFORE_HANDOFF,
     CANCELLED_RMS,
@@ -297,6 +298,7 @@ class _Builder:
 
     def set_stage(self, stage: Stage, actor: Actor) -> None:
         old = self.order.stage
+        check_move(old, stage)  # the stage table (domain/stages.py) is the only authority
         if stage is not old:
             self.order = self.order.with_(stage=stage)
             self.event(EventType.stage_changed, actor, **{"from": old.value, "to": stage.value})
@@ -337,21 +339,14 @@ def decide(order: Order | None, command: Command) -> Decision:
         case RecordConfirmed():
             _confirmed(b)
         case OpenGate():
-            if order.stage not in (*BEFORE_HANDOFF, Stage.at_warehouse):
-                raise DomainError(f"cannot open a gate on an order that is {order.stage}")
+            _check(order, Action.open_gate)
             b.open_gate(command.kind, command.reason, command.actor, command.until)
         case CloseGate():
             match_ = command.seq if command.seq is not None else command.kind
             if not b.close_gates(match_, command.actor, command.note):
                 raise DomainError(f"order {order.number} has no such open gate")
         case CancelOrder():
-            if order.stage not in BEFORE_HANDOFF:
-                raise DomainError(f"cannot cancel an order that is {order.stage}")
-            if order.merged:
-                raise DomainError(
-                    f"order {order.number} carries merged orders "
-                    f"({', '.join(m.order_number for m in order.merged)}); a merge (同梱) "
-                    "cannot be undone: hold it, or cancel the orders at RMS")
+            _check(order, Action.cancel)
             _cancel(b, command.reason, command.actor)
         case SetField():
             _set_field(b, command)
@@ -365,7 +360,7 @@ def decide(order: Order | None, command: Command) -> Decision:
                 b.open_gate(GateKind.check, f"{_EFFECT_NAMES[command.effect]}に失敗: "
                             f"{command.error}"[:300], Actor.system)
         case ApplyRules():
-            if order.stage in BEFORE_HANDOFF:
+            if allowed(order, Action.apply_rules):  # past the hand-off the rules are done
                 _apply_rules(b, command)
         case HandOff():
             _hand_off(b)
@@ -391,6 +386,12 @@ _EFFECT_NAMES = {
     EffectKind.report_shipping: "発送完了報告",
     EffectKind.cancel_at_warehouse: "倉庫へのキャンセル連絡",
 }
+
+
+def _check(order: Order, action: Action) -> None:
+    why = refusal(order, action)
+    if why is not None:
+        raise DomainError(why)
 
 
 def _import(cmd: ImportOrder) -> Decision:
@@ -516,7 +517,7 @@ def _set_field(b: _Builder, cmd: SetField) -> None:
     if cmd.name not in SETTABLE:
         raise DomainError(f"{cmd.name!r} is not a field for the warehouse "
                           f"({', '.join(SETTABLE)})")
-    if b.order.stage not in BEFORE_HANDOFF:
+    if not allowed(b.order, Action.set_field):
         raise DomainError(f"cannot change {cmd.name} of an order that is {b.order.stage}")
     value = cmd.value.strip()
     if (b.order.setting(cmd.name) or "") == value:
@@ -530,8 +531,7 @@ def _set_field(b: _Builder, cmd: SetField) -> None:
 
 def _hand_off(b: _Builder) -> None:
     order = b.order
-    if order.stage is not Stage.ready:
-        raise DomainError(f"order {order.number} is {order.stage}, not ready: cannot hand off")
+    _check(order, Action.hand_off)
     baskets = [p.basket_id for p in order.channel.packages]
     b.set_stage(Stage.at_warehouse, Actor.system)
     b.event(EventType.handed_off, Actor.system, baskets=baskets)
@@ -547,8 +547,7 @@ def _parcels(shipments: tuple[Shipment, ...]) -> list[tuple[str, str, str]]:
 
 def _record_shipment(b: _Builder, cmd: RecordShipment) -> None:
     order = b.order
-    if order.stage not in (Stage.at_warehouse, Stage.shipped):
-        raise DomainError(f"order {order.number} is {order.stage}, not at the warehouse")
+    _check(order, Action.record_shipment)
     packages = order.channel.packages
     target = next((p for p in packages if p.basket_id == cmd.basket_id), None)
     if target is None:
@@ -606,8 +605,7 @@ def _merged_report_effect(order: Order, part: MergedPart) -> Effect:
 
 def _warehouse_rejected(b: _Builder, cmd: RecordWarehouseRejection) -> None:
     order = b.order
-    if order.stage is not Stage.at_warehouse:
-        raise DomainError(f"order {order.number} is {order.stage}, not at the warehouse")
+    _check(order, Action.record_rejection)
     reason = REASON_WAREHOUSE.format(cmd.reason)[:300]
     if any(g.is_open and g.kind is GateKind.check and g.reason == reason for g in order.gates):
         return  # already waiting for a person for this reason
@@ -640,7 +638,7 @@ def _own_payment(g: Gate) -> bool:
 
 def mergeable(order: Order) -> str | None:
     """Why `order` cannot take part in a merge, or None."""
-    if order.stage not in BEFORE_HANDOFF:
+    if not allowed(order, Action.merge):
         return f"order {order.number} is {order.stage}"
     if order.merged_into:
         return f"order {order.number} is merged into {order.merged_into}"

@@ -26,7 +26,7 @@ from unyo.app.manual import (
 )
 from unyo.clock import JST
 from unyo.domain import GateKind, Order
-from unyo.domain.vocabulary import BEFORE_HANDOFF
+from unyo.domain.stages import Action, allowed
 from unyo.web.app import Refused, session_of, web_of
 from unyo.web.pages import RELEASABLE, order_page
 
@@ -126,7 +126,7 @@ def cancel_order(request: Request, number: str, version: VersionField,
 
     def run() -> None:
         order = _load(request, number, version)
-        if order.stage not in BEFORE_HANDOFF:
+        if not allowed(order, Action.cancel):
             raise ActionError("err_cannot_cancel", 409)
         cancel(web.store, web.shop, number, note=_note(note), by=who, now=web.clock.now())
 
@@ -140,7 +140,7 @@ def warehouse_note(request: Request, number: str, version: VersionField,
 
     def run() -> None:
         order = _load(request, number, version)
-        if order.stage not in BEFORE_HANDOFF:
+        if not allowed(order, Action.set_field):
             raise ActionError("err_note_stage", 409)
         set_warehouse_note(web.store, web.shop, number, _note(warehouse_note), by=who,
                            now=web.clock.now())

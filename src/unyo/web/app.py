@@ -28,6 +28,7 @@ from unyo.app.dashboard import Dashboard
 from unyo.app.users import Session, Users
 from unyo.clock import JST, Clock, SystemClock
 from unyo.domain import NOT_FIXED
+from unyo.domain.stages import Action, allowed
 from unyo.flow import Config
 from unyo.web.i18n import DEFAULT_LANG, LANGS, translator
 from unyo.web.security import LoginThrottle, SecurityHeaders, same
@@ -168,6 +169,7 @@ def _templates() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(jst=_jst, yen=_yen, pct=_pct, urlq=lambda s: quote(str(s), safe=""))
     env.globals["Markup"] = Markup
+    env.globals.update(allowed=allowed, Action=Action)  # the stage table decides the buttons
     return env
 
 

@@ -129,6 +129,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hold_until": ("保留（期限まで）", "Hold until"),
     "hold": ("保留にする", "Hold"),
     "cancel_order": ("キャンセル（unyo内）", "Cancel (in unyo)"),
+    "no_actions_in_stage": ("この段階の注文には操作できません（倉庫連携後・出荷済・キャンセル）。",
+                            "No action can be taken on an order in this stage (handed off, "
+                            "shipped or cancelled)."),
     "cancel_hint": ("RMSには連絡されません。RMSでもキャンセルしてください。",
                     "RMS is not told: cancel there too."),
     "warehouse_note": ("倉庫への指示", "Warehouse note"),
