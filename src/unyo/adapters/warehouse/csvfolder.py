@@ -36,6 +36,7 @@ import logging
 import os
 import shutil
 import stat
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -445,7 +446,11 @@ def _shown(name: str) -> str:
     """A file name as text that can be logged, stored and shown: bytes that are not
     UTF-8 and control characters are written as escapes."""
     text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in _UNSHOWN else ch
+                   for ch in text)
+
+
+_UNSHOWN = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, format, surrogates, line breaks
 
 
 def _link(path: Path) -> str:
