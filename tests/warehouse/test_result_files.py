@@ -168,6 +168,21 @@ def test_rows_written_after_the_move_are_not_lost(shop: Shop):
     assert not (shop.folder / "results" / "r.csv").exists()
 
 
+def test_a_line_the_csv_reader_refuses_is_reported_and_the_lines_before_it_apply(
+        shop: Shop):
+    # given a file whose third line holds a cell beyond the csv module's field limit
+    good, other = shop.add_ready(2)
+    hand_off_orders(shop.ctx)
+    path = shop.folder / "results" / "r.csv"
+    path.write_bytes((HEADER + row(good) + row(other, "1" * 200_000)).encode("cp932"))
+    # when the results are imported
+    result = import_results(shop.ctx)
+    # then the good row applied and the bad line is reported by its number
+    assert shop.order(good).stage is Stage.shipped
+    assert result.problems[0].startswith("r.csv:3: CSVとして読めません")
+    assert (shop.folder / "error" / "r.csv").exists()
+
+
 # ---- names and reports that cannot be written ---------------------------------------------
 
 

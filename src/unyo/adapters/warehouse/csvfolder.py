@@ -438,8 +438,8 @@ def _records(text: str, problems: list[RowProblem]) -> Iterator[tuple[int, list[
         for cells in reader:
             yield reader.line_num, cells
     except csv.Error as e:
-        problems.append(RowProblem(reader.line_num + 1, f"CSVとして読めません: {e}"
-                                                        "（この行から後は読んでいません）"))
+        problems.append(RowProblem(reader.line_num, f"CSVとして読めません: {e}"
+                                                    "（この行から後は読んでいません）"))
 
 
 def _shown(name: str) -> str:
