@@ -252,6 +252,24 @@ def test_a_file_that_cannot_be_moved_stays_and_the_others_are_still_read(shop: S
     assert sorted(p.name for p in (shop.folder / "done").iterdir()) == ["a.csv", "b.csv"]
 
 
+def test_a_name_that_is_not_utf8_is_shown_escaped_and_read(shop: Shop):
+    # given a result file whose name has bytes that are not UTF-8 (an SMB share, cp932)
+    bad, good = shop.add_ready(2)
+    hand_off_orders(shop.ctx)
+    name = os.fsdecode(b"\x8c\x8b\x89\xca.csv")  # 結果 in cp932
+    shop.drop_result(name, [[good, "10001", "ヤマト運輸", "123456789012", DAY, ""],
+                            [bad, "10001", "ヤマト運輸", "12", DAY, ""]])
+    # when the results are imported
+    result = import_results(shop.ctx)
+    # then it is read, and its name is shown (gate, report) with escapes
+    assert shop.order(good).stage is Stage.shipped
+    assert result.problems[0].startswith("\\x8c\\x8b\\x89\\xca.csv:3: ")
+    assert any(g.reason.startswith("倉庫実績エラー \\x8c") for g in shop.order(bad).open_gates)
+    assert (shop.folder / "error" / name).exists()
+    report = (shop.folder / "error" / f"{name}.errors.txt").read_text(encoding="utf-8")
+    assert report.startswith("\\x8c\\x8b\\x89\\xca.csv:3: ")
+
+
 # ---- symbolic links -----------------------------------------------------------------------
 
 
