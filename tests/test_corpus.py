@@ -6,7 +6,9 @@
              and an import of a day holding it imports the other orders and keeps the
              broken one waiting with that reason.
 - warehouse/ result files from the WMS; bad rows are reported with file and line, the
-             good rows of the same file still apply.
+             good rows of the same file still apply, and the file after it is read too
+             (a 4th column: how the file arrives — a long name, a symbolic link, with
+             an unfinished last line).
 - cli.tsv    command lines; each is refused with its message and exit status 2.
 """
 
@@ -128,24 +130,52 @@ def test_an_import_keeps_the_broken_order_waiting_and_imports_the_others(case: P
 
 # ---- warehouse result files ---------------------------------------------------------------
 
-WAREHOUSE = _table(CORPUS / "warehouse" / "expected.tsv")
+WAREHOUSE = [(*case, "")[:4] for case in _table(CORPUS / "warehouse" / "expected.tsv")]
+LONG_NAME = "r" * 246 + ".csv"  # 250 bytes: no room for ".errors.txt"
 
 
-@pytest.mark.parametrize(("name", "line", "expect"), WAREHOUSE, ids=[n for n, _, _ in WAREHOUSE])
+def test_every_result_file_in_the_corpus_has_an_expectation() -> None:
+    files = {p.name for p in (CORPUS / "warehouse").glob("*.csv")}
+    assert files == {name for name, *_ in WAREHOUSE}
+
+
+@pytest.mark.parametrize(("name", "line", "expect", "drop"), WAREHOUSE,
+                         ids=[n for n, *_ in WAREHOUSE])
 def test_a_bad_result_row_is_reported_and_the_good_rows_apply(name: str, line: str,
-                                                              expect: str, store: Store,
+                                                              expect: str, drop: str,
+                                                              store: Store,
                                                               tmp_path: Path) -> None:
-    shop = Shop(store, tmp_path / "wh")
-    good, other = shop.add_ready(2)
+    encoding = "utf-8" if drop == "utf-8" else "cp932"
+    shop = Shop(store, tmp_path / "wh", encoding)
+    good, other, later = shop.add_ready(3)
     hand_off_orders(shop.ctx)
     text = (CORPUS / "warehouse" / name).read_bytes().decode("utf-8")
     text = text.replace("{GOOD}", good).replace("{OTHER}", other)
-    (shop.folder / "results" / name).write_bytes(text.encode("cp932"))
+    results = shop.folder / "results"
+    if drop == "symlink":  # a link to a file outside the folder
+        (tmp_path / name).write_bytes(text.encode(encoding))
+        (results / name).symlink_to(tmp_path / name)
+    else:
+        (results / (LONG_NAME if drop == "long-name" else name)).write_bytes(
+            text.encode(encoding))
+    # a file after it, which it must not hold up
+    shop.drop_result("zzzz-next.csv", [[later, "10001", "ヤマト運輸", "123456789099",
+                                        "2026/11/27", ""]], encoding)
     result = import_results(shop.ctx)
+    if drop == "unfinished":  # left alone until it stays unchanged for long
+        assert result.files == 1
+        shop.clock.advance(shop.settings.incomplete_after)
+        result = import_results(shop.ctx)
     assert result.errors >= 1
-    report = (shop.folder / "error" / f"{name}.errors.txt").read_text(encoding="utf-8")
-    assert f"{name}:{line}: " in report and expect in report
-    assert shop.order(good).stage is Stage.shipped  # the good row still applied
+    [report] = (shop.folder / "error").glob("*.errors.txt")
+    shown = LONG_NAME if drop == "long-name" else name
+    assert f"{shown}:{line}: " in report.read_text(encoding="utf-8")
+    assert expect in report.read_text(encoding="utf-8")
+    # the good row still applied (a refused file applies nothing), the next file too
+    assert shop.order(good).stage is (Stage.at_warehouse if drop == "symlink"
+                                      else Stage.shipped)
+    assert shop.order(later).stage is Stage.shipped
+    assert not list(results.iterdir())
 
 
 # ---- command lines ------------------------------------------------------------------------

@@ -159,6 +159,10 @@ def test_carriers_are_known_by_code_or_name(text: str, code: str | None):
 @pytest.mark.parametrize(("code", "number", "ok"), [
     ("1001", "1234-5678-9012", True), ("1001", "12345678901", False),
     ("1002", "123456789012", True), ("1003", "12345678901", True),
-    ("1003", "AB123456789JP", True), ("1003", "1234567", False), ("1000", "X-1", False)])
+    ("1003", "AB123456789JP", True), ("1003", "1234567", False), ("1000", "X-1", False),
+    ("1001", "１２３４５６７８９０１２", True), ("1003", "ａｂ１２３４５６７８９ｊｐ", True),
+    # other scripts' digits pass \d but are not digits to RMS or a carrier
+    ("1001", "١٢٣٤٥٦٧٨٩٠١٢", False), ("1001", "१२३४५६७८९०१२", False),
+    ("1003", "12345678901²", False), ("1000", "①②③④⑤⑥", False), ("1000", "ßtraße1", False)])
 def test_tracking_numbers_must_be_plausible_for_the_carrier(code: str, number: str, ok: bool):
     assert (tracking_problem(code, normalise_tracking(number)) is None) is ok

@@ -296,25 +296,6 @@ def test_an_order_cancelled_before_its_request_went_out_is_not_requested(shop: S
     assert shop.effects(number)["hand_off_to_warehouse"] == "done"
 
 
-def test_a_result_file_still_being_written_waits_until_it_settles(shop: Shop):
-    # given a warehouse that writes its result files in place, and a 30 s settle time
-    import os
-    import time
-    from dataclasses import replace as dc_replace
-
-    from unyo.adapters.warehouse import CsvFolderWarehouse
-    settings = dc_replace(shop.settings, settle=30.0)
-    shop.ctx.warehouse = CsvFolderWarehouse(settings, shop.clock, "shop")
-    [number] = shop.add_ready()
-    path = shop.drop_result("r.csv", [[number, "10001", "ヤマト運輸", "123456789012", DAY, ""]])
-    # when the file was just written, it is left alone
-    assert import_results(shop.ctx).files == 0 and path.exists()
-    # and once it has not changed for the settle time, it is read
-    old = time.time() - 60
-    os.utime(path, (old, old))
-    assert import_results(shop.ctx).files == 1
-
-
 class Crash(Exception):
     """The process dies here."""
 

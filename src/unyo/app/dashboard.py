@@ -9,6 +9,7 @@ in memory and only today is counted on each request.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -161,14 +162,16 @@ class Dashboard:
         return alerts
 
     def warehouse_error_files(self) -> list[str]:
-        """Result files the warehouse import set aside for bad rows, newest first."""
+        """Result files the warehouse import set aside (bad rows, refused files), newest
+        first — with or without their `.errors.txt` (it may not have been writable)."""
         wh = self.config.warehouse
         if not wh.enabled:
             return []
         folder = Path(wh.path("error"))
         try:
-            reports = sorted(folder.glob("*.errors.txt"), key=lambda p: p.stat().st_mtime,
-                             reverse=True)
+            files = sorted((p for p in folder.iterdir() if not p.name.startswith(".")
+                            and not p.name.endswith(".errors.txt")),
+                           key=lambda p: p.lstat().st_mtime, reverse=True)
         except OSError:
             return []
-        return [p.name.removesuffix(".errors.txt") for p in reports]
+        return [os.fsencode(p.name).decode("utf-8", "backslashreplace") for p in files]

@@ -419,13 +419,15 @@ def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> Resu
         rows_of: dict[str, list[ResultRow]] = defaultdict(list)
         for row in batch.rows:
             rows_of[row.order_number].append(row)
-        numbers = sorted(rows_of)
+        # orders named only by a problem (an unfinished last line) get their gate too
+        numbers = sorted(set(rows_of) | {p.order_number for p in batch.problems
+                                         if p.order_number})
         # A wave's file has tens of thousands of rows: its orders are loaded and moved
         # a chunk at a time (applying a row twice changes nothing, so a file cut short
         # by a crash is simply applied again), the file settled once all are applied.
         for i in range(0, len(numbers), RESULTS_CHUNK):
             chunk = numbers[i : i + RESULTS_CHUNK]
-            part = ResultBatch(batch.name, [r for n in chunk for r in rows_of[n]])
+            part = ResultBatch(batch.name, [r for n in chunk for r in rows_of.get(n, ())])
             now = ctx.clock.now()
             with ctx.store.transaction() as conn:
                 orders = ctx.store.load_orders(conn, ctx.shop, chunk)
@@ -449,7 +451,11 @@ def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> Resu
         result.problems.extend(f"{batch.name}:{p.line}: {p.message}" for p in problems)
         for p in problems:
             log.warning("warehouse result %s:%d: %s", batch.name, p.line, p.message)
-        warehouse.settle(batch, problems)
+        try:
+            warehouse.settle(batch, problems)
+        except WarehouseError as e:  # it stays and is read again; the next files go on
+            log.error("warehouse result %s cannot be settled: %s", batch.name, e)
+            result.problems.append(f"{batch.name}: {e}")
     return result
 
 

@@ -37,8 +37,10 @@ _ALIASES: dict[str, str] = {
     "クリックポスト": "1003", "japanpost": "1003", "西濃": "1004", "福山": "1006",
 }
 
-_DIGITS_12 = re.compile(r"\d{12}")
-_POST = re.compile(r"\d{11,13}|[A-Z]{2}\d{9}[A-Z]{2}")
+# [0-9], never \d: \d also matches Arabic-Indic, Devanagari … digits, which RMS and the
+# carriers' tracking pages do not read.
+_DIGITS_12 = re.compile(r"[0-9]{12}")
+_POST = re.compile(r"[0-9]{11,13}|[A-Z]{2}[0-9]{9}[A-Z]{2}")
 _ANY = re.compile(r"[0-9A-Za-z-]{6,30}")
 TRACKING_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     "1001": (_DIGITS_12, "12桁の数字"),
@@ -46,8 +48,8 @@ TRACKING_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     "1002": (_DIGITS_12, "12桁の数字"),
     "1003": (_POST, "11〜13桁の数字"),
     "1029": (_POST, "11〜13桁の数字"),
-    "1004": (re.compile(r"\d{10,12}"), "10〜12桁の数字"),
-    "1006": (re.compile(r"\d{10,12}"), "10〜12桁の数字"),
+    "1004": (re.compile(r"[0-9]{10,12}"), "10〜12桁の数字"),
+    "1006": (re.compile(r"[0-9]{10,12}"), "10〜12桁の数字"),
 }
 
 
@@ -67,15 +69,27 @@ def carrier_code(text: str) -> str | None:
     return _BY_NAME.get(key)
 
 
+# Full-width ASCII (Ｕ+FF01–FF5E, what Japanese input methods type) → half-width. Only
+# these are folded: NFKC would also turn superscripts and circled digits ("²", "①")
+# into digits, and other scripts' digits are not digits to a carrier at all.
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def normalise_tracking(number: str) -> str:
-    """The tracking number as carriers read it: half-width, no hyphens or spaces."""
-    return _key(number).replace("-", "").upper()
+    """The tracking number as carriers read it: half-width, no hyphens or spaces.
+    Anything else is left as it is, for `tracking_problem` to refuse."""
+    folded = number.translate(_HALF_WIDTH).replace(" ", "").replace("-", "")
+    return folded.upper() if folded.isascii() else folded  # "ß".upper() is "SS"
 
 
 def tracking_problem(code: str, number: str) -> str | None:
     """Why `number` cannot be a tracking number of carrier `code`, or None."""
     if not number:
         return "追跡番号が空です"
+    odd = [ch for ch in number if not (ch.isascii() and (ch.isalnum() or ch == "-"))]
+    if odd:
+        shown = "".join(dict.fromkeys(odd))[:20]
+        return f"追跡番号 {number[:40]!r} に使えない文字があります「{shown}」（半角の英数字のみ）"
     pattern, shown = TRACKING_FORMATS.get(code, (_ANY, "6〜30文字の英数字"))
     if not pattern.fullmatch(number):
         return f"{CARRIER_NAMES.get(code, code)}の追跡番号は{shown}です（{number!r}）"

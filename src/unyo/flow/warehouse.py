@@ -61,7 +61,10 @@ class WarehouseSettings:
     encoding: str = "cp932"  # cp932 (Shift_JIS, Windows) or utf-8
     interval: float = 300.0  # hand-off cadence
     results_interval: float = 300.0  # result import cadence
-    settle: float = 2.0  # a result file is read once unchanged this long (not half-written)
+    settle: float = 2.0  # a result file is read once unyo has seen it unchanged this long
+    # a result file whose last line has no line end is read once unchanged this long,
+    # that line reported and not applied (a writer that stopped mid-line)
+    incomplete_after: float = 1800.0
     batch: int = 1000  # orders per request file
     columns: dict[str, str] = field(default_factory=lambda: dict(REQUEST_COLUMNS))
     result_columns: dict[str, str] = field(default_factory=lambda: dict(RESULT_COLUMNS))
@@ -94,7 +97,7 @@ def parse_warehouse(node: Any, where: str, line: int,
 def _setting(name: str, value: Any, base: Path) -> Any:
     from unyo.flow import config as c
 
-    if name in ("interval", "results_interval", "settle"):
+    if name in ("interval", "results_interval", "settle", "incomplete_after"):
         return c.parse_duration(value)
     if name == "enabled":
         if not isinstance(value, bool):

@@ -10,6 +10,12 @@ realistic tracking numbers per carrier: Yamato and Sagawa 12 digits, Japan Post
 ゆうパック 12 digits *(carrier formats unconfirmed, see unyo.domain.carriers)*.
 Now and then a package cannot be shipped: its row says "出荷不可: 欠品".
 Cancel requests (`unyo-cancel-*.csv`) stop packages not shipped yet.
+
+With `in_place=True` it writes as some WMSs do instead: straight under the final
+name, through one open file, in three parts a `step()` apart — first up to the middle
+of a tracking number, then to the end of that line (the file looks whole), then the
+rest — so tests can show a reader never takes a truncated number and loses no row
+even when the file was moved while still being written.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import jpholiday
 
@@ -64,13 +71,16 @@ class WarehouseEmulator:
                  encoding: str = "cp932", stockout_rate: float = 0.02,
                  waves: tuple[time, ...] = WAVES,
                  columns: dict[str, str] | None = None,
-                 calendar: Callable[[date], bool] = shipping_day) -> None:
+                 calendar: Callable[[date], bool] = shipping_day,
+                 in_place: bool = False) -> None:
         self.folder = Path(folder)
         self.clock = clock
         self.encoding = encoding
         self.stockout_rate = stockout_rate
         self.waves = waves
         self.calendar = calendar  # which days ship (the bench ships every day)
+        self.in_place = in_place  # write result files slowly under their final name
+        self._writing: list[tuple[BinaryIO, list[bytes]]] = []  # open files, parts left
         self.columns = columns or REQUEST_COLUMNS
         self.rng = random.Random(seed)
         self.stats = WarehouseStats()
@@ -85,6 +95,7 @@ class WarehouseEmulator:
         the number of packages shipped (or refused) now."""
         with self._lock:
             now = self.clock.now()
+            self._write_on()
             self._take_requests(now)
             last = self._last or now
             self._last = now
@@ -94,7 +105,18 @@ class WarehouseEmulator:
             return done
 
     def pending(self) -> int:
-        return len(self._queue)
+        """Packages not shipped yet, plus result files still being written."""
+        return len(self._queue) + len(self._writing)
+
+    def writing(self) -> int:
+        """Result files written in place and not finished yet."""
+        return len(self._writing)
+
+    def finish_writing(self) -> None:
+        """Write every part still due now (the writer's last pause is over)."""
+        with self._lock:
+            while self._writing:
+                self._write_on()
 
     # ---- requests -----------------------------------------------------------------------
 
@@ -178,7 +200,45 @@ class WarehouseEmulator:
     def _write(self, name: str, rows: list[list[str]]) -> None:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        data = buffer.getvalue().encode(self.encoding)
         folder = self.folder / "results"
+        if self.in_place:
+            f = open(folder / name, "wb")  # noqa: SIM115 - kept open across steps
+            self._writing.append((f, _parts(data)))
+            self._write_on(f)
+            return
         temp = folder / f".{name}.tmp"
-        temp.write_bytes(buffer.getvalue().encode(self.encoding))
+        temp.write_bytes(data)
         os.replace(temp, folder / name)
+
+    def _write_on(self, only: BinaryIO | None = None) -> None:
+        """Write the next part of each file being written in place (or of `only`)."""
+        for f, parts in list(self._writing):
+            if only is not None and f is not only:
+                continue
+            f.write(parts.pop(0))
+            f.flush()
+            os.fsync(f.fileno())
+            if not parts:
+                f.close()
+                self._writing.remove((f, parts))
+
+
+def _parts(data: bytes) -> list[bytes]:
+    """`data` in three: to mid-way through the middle row's tracking number, to the end
+    of that row, and the rest (empty parts are left out)."""
+    lines = data.splitlines(keepends=True)
+    middle = max(1, len(lines) // 2)
+    start = sum(len(line) for line in lines[:middle])
+    row = lines[middle] if middle < len(lines) else b""
+    cells = row.split(b",")
+    # cut inside the 4th cell (tracking number) when there is one, else mid-row
+    cut = (len(b",".join(cells[:3])) + 1 + max(1, len(cells[3]) // 2)
+           if len(cells) > 4 and len(cells[3]) > 1 else len(row) // 2)
+    ends = [start + cut, start + len(row), len(data)]
+    parts, at = [], 0
+    for end in ends:
+        if end > at:
+            parts.append(data[at:end])
+            at = end
+    return parts

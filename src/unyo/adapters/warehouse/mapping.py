@@ -57,7 +57,9 @@ def cancel_rows(requests: Sequence[CancelRequest]) -> Iterator[list[str]]:
 
 
 def _cell(text: str) -> str:
-    text = text.strip()
+    # NUL is refused by PostgreSQL text and jsonb: shown as U+FFFD, so the row is
+    # reported (or its status kept) with what was there, never stopping the import
+    text = text.strip().replace("\x00", "\ufffd")
     return text[1:] if text.startswith("'") else text
 
 
