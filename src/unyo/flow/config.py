@@ -415,6 +415,7 @@ warehouse:
   interval: 5m            # hand-off cadence
   results_interval: 5m    # result import cadence
   settle: 2s              # a result file is read once unchanged this long
+  incomplete_after: 30m   # a result file without a final line end is read after this
   batch: 1000             # orders per request file
   # columns:              # your WMS's request layout (key: header), in order
   #   order_number: 受注番号

@@ -78,7 +78,7 @@ warehouse:
   folder: {folder}
   encoding: cp932
   interval: 10m
-  results_interval: 10m
+  results_interval: {results_interval}
   settle: 0s
 rules:
   - name: 高額注文タグ
@@ -223,12 +223,17 @@ def run(sc: Scenario, root: Path, progress: Any = None) -> Outcome:
                     poisoned.add((shop, o.order_number))
             server = RmsEmulatorServer(emulators[shop]).start()
             servers.append(server)
+            # The poison scenario's warehouse writes its result files in place, in parts
+            # (to the middle of a tracking number, to that line's end, then the rest).
             warehouses[shop] = WarehouseEmulator(root / f"warehouse{i}", clock, seed=i,
-                                                 stockout_rate=0.0, calendar=lambda d: True)
+                                                 stockout_rate=0.0, calendar=lambda d: True,
+                                                 in_place=sc.poison > 0)
             env[f"SHOP{i}_RMS_SERVICE_SECRET"], env[f"SHOP{i}_RMS_LICENSE_KEY"] = secret, key
             (root / "shops" / f"{shop}.yaml").write_text(SHOP_FILE.format(
                 shop=shop, i=i, database_url=sc.database_url, base_url=server.base_url,
                 timeout="1s" if sc.faults else "10s",
+                # the poison scenario's reader looks often, to meet files half-written
+                results_interval="1m" if sc.poison else "10m",
                 smtp_port=sink.port, folder=root / f"warehouse{i}"), encoding="utf-8")
 
         def step_warehouses() -> None:
