@@ -87,6 +87,7 @@ def _rms(config: Config, clock: Clock, env: dict[str, str] | None) -> Check:
     settings = config.rms
     channel = RakutenChannel.from_settings(settings, service_secret=secret, license_key=key,
                                            clock=clock)
+    channel.client.deadline = config.rms.deadline  # not (yet) a from_settings argument
     now = clock.now()
     try:
         channel.search(now - timedelta(minutes=1), now)

@@ -98,6 +98,7 @@ def build_context(config: Config, *, clock: Clock | None = None, store: Store | 
     secret, key = credentials(config, env)
     channel = RakutenChannel.from_settings(config.rms, service_secret=secret, license_key=key,
                                            clock=clock)
+    channel.client.deadline = config.rms.deadline  # not (yet) a from_settings argument
     mailer = build_mailer(config, env)
     return ShopContext(config=config, store=store or Store.open(config.database_url),
                        channel=channel, clock=clock, progress=progress, mail=mailer,
