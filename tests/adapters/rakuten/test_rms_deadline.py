@@ -1,5 +1,6 @@
-"""A slow RMS: headers at once, then one byte every 0.2 s, from a real server on loopback.
-The per-read timeout never trips; the deadline per call does, and callers go on."""
+"""A slow RMS: headers at once, then one byte every 0.2 s (or the headers themselves a
+byte at a time), from a real server on loopback. The per-read timeout never trips; the
+deadline per call does, and callers go on."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ class _Trickle(socketserver.BaseRequestHandler):
             return
 
 
+class _TrickledHeaders(socketserver.BaseRequestHandler):
+    """The status line, then a header a byte every 0.2 s for 3 s, then a whole answer."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        self.server.requests += 1  # type: ignore[attr-defined]
+        try:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(15):
+                sock.sendall(b"a")
+                time.sleep(0.2)
+            sock.sendall(b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY)
+        except OSError:
+            return
+
+
 class SlowRms(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -52,14 +76,23 @@ class SlowRms(socketserver.ThreadingTCPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-@pytest.fixture
-def slow_rms() -> Iterator[SlowRms]:
-    server = SlowRms(("127.0.0.1", 0), _Trickle)
+def _serve(handler: type[socketserver.BaseRequestHandler]) -> Iterator[SlowRms]:
+    server = SlowRms(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def slow_rms() -> Iterator[SlowRms]:
+    yield from _serve(_Trickle)
+
+
+@pytest.fixture
+def slow_headers() -> Iterator[SlowRms]:
+    yield from _serve(_TrickledHeaders)
 
 
 def test_a_trickling_answer_fails_at_the_deadline_and_is_retried(slow_rms: SlowRms):
@@ -73,6 +106,20 @@ def test_a_trickling_answer_fails_at_the_deadline_and_is_retried(slow_rms: SlowR
             client.search_order(start=NOW, end=NOW)
     assert time.monotonic() - started < 4.0  # two attempts of about 1 s each
     assert slow_rms.requests == 2
+
+
+def test_trickled_headers_fail_at_the_deadline_too(slow_headers: SlowRms):
+    with httpx.Client(timeout=5.0) as http:
+        client = RmsClient(http, base_url=slow_headers.url, service_secret=SECRET,
+                           license_key=KEY, clock=SimClock(NOW), min_interval=0,
+                           max_retries=0, deadline=1.0)
+        started = time.monotonic()
+        with pytest.raises(RmsUnavailableError, match=r"within the 1s deadline \(no headers"):
+            client.search_order(start=NOW, end=NOW)
+        assert time.monotonic() - started < 2.0
+        # a whole answer in time goes through the same path
+        client.deadline = 10.0
+        assert client.search_order(start=NOW, end=NOW) == []
 
 
 def test_the_deadline_is_a_setting():

@@ -25,9 +25,9 @@ What it owns, so callers need not:
   measured on `time.monotonic()`, not the injected clock: it bounds real network time,
   and a `SimClock` does not move while a socket is read. The body is streamed and the
   deadline checked after each chunk; connecting and each read are capped to the deadline
-  too. An attempt past it is an `RmsUnavailableError` like a read timeout (retried; it
-  may have been applied). A server trickling the *headers* is bounded by the read
-  timeout per read only (httpx has no hook inside the header read).
+  too, and the headers are waited for on a daemon thread (httpx has no hook inside the
+  header read). An attempt past it is an `RmsUnavailableError` like a read timeout
+  (retried; it may have been applied).
 
 Idempotence decides what is retried. searchOrder, getOrder,
 getResultUpdateOrderShippingAsync are reads. confirmOrder and cancelOrder are
@@ -422,9 +422,13 @@ class RmsClient:
         err: RmsError
         deadline = time.monotonic() + self.deadline if self.deadline > 0 else None
         try:
-            with self._http.stream("POST", url, content=content, headers=self._headers,
-                                   timeout=self._timeout()) as response:
+            request = self._http.build_request("POST", url, content=content,
+                                               headers=self._headers, timeout=self._timeout())
+            response = self._send(method, request, deadline)
+            try:
                 body = self._body(method, response, deadline)
+            finally:
+                response.close()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # The request never reached RMS: safe to retry even a non-idempotent call.
             err = RmsUnavailableError(f"RMS {method}: cannot connect ({type(exc).__name__})",
@@ -478,6 +482,48 @@ class RmsClient:
             return self.deadline if value is None else min(value, self.deadline)
         return httpx.Timeout(connect=cap(base.connect), read=cap(base.read),
                              write=cap(base.write), pool=cap(base.pool))
+
+    def _send(self, method: str, request: httpx.Request, deadline: float | None
+              ) -> httpx.Response:
+        """Connect and read the headers, within the deadline.
+
+        httpx has no total timeout and no hook inside the header read, so a daemon thread
+        waits for the headers: past the deadline the caller goes on, and the thread, left
+        to a server that trickles its headers, closes the response whenever it comes (a
+        read timeout or h11's header size limit ends it; a daemon never holds up exit)."""
+        if deadline is None:
+            return self._http.send(request, stream=True)
+        lock = threading.Lock()
+        got: list[httpx.Response] = []
+        failed: list[BaseException] = []
+        done, abandoned = threading.Event(), threading.Event()
+
+        def send() -> None:
+            try:
+                response = self._http.send(request, stream=True)
+            except BaseException as exc:  # handed to the caller
+                failed.append(exc)
+                done.set()
+                return
+            with lock:
+                if abandoned.is_set():
+                    response.close()
+                else:
+                    got.append(response)
+                done.set()
+
+        threading.Thread(target=send, name=f"unyo-rms-{method}", daemon=True).start()
+        done.wait(max(0.0, deadline - time.monotonic()))
+        with lock:
+            if not done.is_set():
+                abandoned.set()
+                err = RmsUnavailableError(f"RMS {method}: no answer within the "
+                                          f"{self.deadline:g}s deadline (no headers yet)",
+                                          method=method)
+                raise _Retry(err, sent=True)
+        if failed:
+            raise failed[0]
+        return got[0]
 
     def _body(self, method: str, response: httpx.Response, deadline: float | None) -> bytes:
         """The whole body, unless it is still coming at the deadline (then `_Retry`)."""
