@@ -55,12 +55,15 @@ def serve(store: Store, clock: SimClock, seeded: dict) -> Iterator[Callable[...,
 
 
 @pytest.mark.parametrize("trusted", [(), ("10.0.0.0/8",)], ids=["no-proxy", "other-proxy"])
-def test_rotating_forwarded_for_from_an_untrusted_peer_does_not_bypass(serve, trusted):
+def test_rotating_forwarded_for_from_an_untrusted_peer_does_not_bypass(serve, trusted, caplog):
     login = serve(trusted)
     for i in range(5):
         assert login(password="wrong password!", forwarded_for=f"198.51.100.{i}").status_code == 401
     refused = login(forwarded_for="198.51.100.99")  # a new "address": still the same peer
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "login for 'suzuki' from 127.0.0.1 refused" in caplog.text
+    if not trusted:  # said once, so the operator names the proxy
+        assert caplog.text.count("carries X-Forwarded-For, which is ignored") == 1
 
 
 def test_a_loopback_peer_not_named_is_not_trusted(serve):

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -98,10 +101,19 @@ class ForwardedFor:
 
     def __init__(self, app: ASGIApp, *, trusted: tuple[Network, ...] = ()) -> None:
         self.app, self.trusted = app, trusted
+        self._warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             peer, port = scope.get("client") or ("?", 0)
+            if not self.trusted and not self._warned and any(
+                    k.lower() == b"x-forwarded-for" for k, _ in scope.get("headers", [])):
+                # Most likely a proxy the shop file does not name yet: every client then
+                # counts as the proxy's address in the login throttle.
+                self._warned = True
+                log.warning("a request from %s carries X-Forwarded-For, which is ignored: "
+                            "if %s is your reverse proxy, name it in web.trusted_proxies",
+                            peer, peer)
             if self.trusted and _trusted(_address(str(peer)), self.trusted):
                 headers = scope.get("headers", [])
                 forwarded = [v.decode("latin-1") for k, v in headers
