@@ -58,8 +58,9 @@ class StorageProblem:
         where = self.where or "the database"
         if self.kind is Trouble.LOCKED:
             text = (f"the database {where} is locked by another process (a transaction "
-                    "left open, a backup or a sqlite3 shell holding it): unyo waited 10 s; "
-                    "end that process or its transaction, then unyo goes on at its next turn")
+                    "left open, a backup or a sqlite3 shell holding it) and did not let go "
+                    "while unyo waited; end that process or its transaction, then unyo goes "
+                    "on at its next turn")
         elif self.kind is Trouble.FULL:
             text = (f"the disk holding {where} is full: free some space and try again "
                     "(what failed was not written; `unyo run` goes on by itself at its next "
@@ -75,9 +76,9 @@ class StorageProblem:
         where = self.where or "データベース"
         if self.kind is Trouble.LOCKED:
             text = (f"データベース {where} は別のプロセスがロックしています（開いたままの"
-                    "トランザクション、バックアップ、sqlite3 シェルなど）。10 秒待ちましたが"
-                    "解除されません。そのプロセスを終了してください（unyo run は次の回に自動で"
-                    "続けます）")
+                    "トランザクション、バックアップ、sqlite3 シェルなど）。待っても"
+                    "解除されませんでした。そのプロセスを終了してください"
+                    "（unyo run は次の回に自動で続けます）")
         elif self.kind is Trouble.FULL:
             text = (f"{where} のディスクがいっぱいです（空き容量がありません）。空きを作ってから"
                     "もう一度実行してください（失敗した書き込みは行われていません。"
