@@ -105,9 +105,23 @@ def _open_store(url: str, worker: str | None = None) -> Store:
               "e.g. sqlite:///unyo.db)")
     try:
         return Store.open(url, worker=worker)
-    except (SQLAlchemyError, ImportError) as e:
+    except (SQLAlchemyError, ImportError, OSError) as e:
+        problem = _storage_problem(e, url, shown)
+        if problem is not None:
+            _fail(f"データベースを開けません: {problem.japanese}")
         reason = getattr(e, "orig", None) or e
         _fail(f"cannot open the database {shown}: {reason}")
+
+
+def _storage_problem(e: BaseException, url: str, shown: str) -> Any:
+    """A locked database, a full disk or a read-only folder behind `e` (or None)."""
+    from sqlalchemy.engine import make_url
+
+    from unyo.adapters.db.trouble import storage_problem
+
+    parsed = make_url(url)
+    where = parsed.database or shown if parsed.get_backend_name() == "sqlite" else shown
+    return storage_problem(e, where)
 
 
 @contextmanager
@@ -157,7 +171,11 @@ def init(path: Annotated[Path, typer.Argument()] = Path("unyo.yaml"),
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as e:
-        _fail(f"cannot write {path}: {e.strerror}")
+        from unyo.adapters.db.trouble import storage_problem
+
+        problem = storage_problem(e, str(path))
+        _fail(f"{path} を書けません: {problem.japanese}" if problem
+              else f"cannot write {path}: {e.strerror}")
     out.print(f"wrote {path}; set RMS_SERVICE_SECRET and RMS_LICENSE_KEY, then `unyo run`",
               highlight=False, markup=False, soft_wrap=True)
 
@@ -229,29 +247,46 @@ def run(config: Annotated[Path | None, typer.Option(
             return
         busy = worker.run_once()
     docs: list[dict[str, Any]] = []
+    shown_texts: list[dict[str, str]] = []
     for slot in worker.slots:
         ctx, runner = slot.runner.ctx, slot.runner
         steps = {s.name: {"result": _plain(s.last_result), "error": s.last_error}
                  for s in runner.steps}
+        # Japanese for the text output where the failure is the operator's to fix
+        texts = {s.name: s.last_problem.japanese for s in runner.steps if s.last_problem}
         if slot in busy:
-            steps = {"lease": {"result": None, "error":
-                               f"shop {ctx.shop} is being worked by worker {slot.holder}"}}
-        with ctx.store.transaction() as conn:
-            stages = ctx.store.stage_counts(conn, ctx.shop)
+            steps = {"lease": {"result": None, "error": slot.error or (
+                f"shop {ctx.shop} is being worked by worker {slot.holder}" if slot.holder
+                else f"shop {ctx.shop} is being worked by another worker")}}
+            texts = ({"lease": f"ショップ {ctx.shop} のリースを取れません: "
+                               f"{slot.problem.japanese}"} if slot.problem else {})
+        try:
+            with ctx.store.transaction() as conn:
+                stages = ctx.store.stage_counts(conn, ctx.shop)
+        except Exception as e:
+            from unyo.adapters.db.trouble import location, storage_problem
+
+            problem = storage_problem(e, location(ctx.store.engine))
+            if problem is None:
+                raise
+            stages = {}
+            steps["stages"] = {"result": None, "error": problem.english}
+            texts["stages"] = problem.japanese
         docs.append({"shop": ctx.shop, "now": ctx.clock.now().astimezone(JST).isoformat(),
                      "steps": steps, "stages": stages, "api_calls": dict(ctx.channel.calls)})
-    failed = bool(busy) or any(s.last_error for slot in worker.slots
-                               for s in slot.runner.steps)
+        shown_texts.append(texts)
+    failed = bool(busy) or any("stages" in t for t in shown_texts) or any(
+        s.last_error for slot in worker.slots for s in slot.runner.steps)
     if as_json:
         _print_json(docs[0] if len(docs) == 1 and not (config and config.is_dir())
                     else {"shops": docs})
     else:
-        for doc in docs:
+        for doc, shown in zip(docs, shown_texts, strict=True):
             if len(docs) > 1:
                 out.print(f"[bold]{escape(doc['shop'])}[/]", highlight=False)
             for name, st in doc["steps"].items():
                 line = (f"{name}: {escape(str(st['result']))}" if not st["error"]
-                        else f"{name}: [red]{escape(st['error'])}[/]")
+                        else f"{name}: [red]{escape(shown.get(name, st['error']))}[/]")
                 out.print(line, highlight=False, soft_wrap=True)
             out.print(f"stages: {doc['stages']}", highlight=False, markup=False)
     store.close()
@@ -504,7 +539,7 @@ def doctor(config: Annotated[Path | None, typer.Option(
         for c in checks:
             where = f"{c.shop} " if c.shop else ""
             out.print(f"[{style[c.status]}]{c.status:>4}[/] {escape(where + c.name)}: "
-                      f"{escape(c.message)}", highlight=False, soft_wrap=True)
+                      f"{escape(c.text or c.message)}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ No check writes anything a shop would see, and no message carries a secret.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class Check:
     name: str  # config | database | rms | mail | warehouse | license
     status: str  # ok | warn | fail
     message: str
+    text: str = ""  # the Japanese message for the text output, where there is one
 
     def as_dict(self) -> dict[str, str]:
         return {"shop": self.shop, "check": self.name, "status": self.status,
@@ -35,24 +37,32 @@ class Check:
 
 def check_database(url: str) -> Check:
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError
 
     from unyo.adapters.db.migrate import current_revision, head_revision
     from unyo.adapters.db.store import make_engine
+    from unyo.adapters.db.trouble import location, storage_problem
 
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return Check("", "database", FAIL, "the database URL is not a URL "
                      "(database.url or UNYO_DATABASE_URL)")
+    engine = None
     try:
         engine = make_engine(url)
         with engine.connect() as conn:
             current = current_revision(conn)
-        engine.dispose()
-    except (SQLAlchemyError, ImportError) as e:
+        _probe_write(engine)
+    except Exception as e:  # SQLAlchemy's, the driver's (the probe) or the file system's
+        problem = storage_problem(e, location(engine) if engine is not None else shown)
+        if problem is not None:
+            return Check("", "database", FAIL, problem.english, problem.japanese)
         reason = getattr(e, "orig", None) or e
         return Check("", "database", FAIL, f"cannot open {shown}: {reason}")
+    finally:
+        if engine is not None:
+            engine.dispose()
     head = head_revision()
     if current is None:
         return Check("", "database", WARN, f"{shown} is empty: the first `unyo run` "
@@ -61,7 +71,59 @@ def check_database(url: str) -> Check:
         return Check("", "database", WARN, f"{shown} is at migration {current}, this unyo "
                      f"needs {head}: run `unyo db upgrade` (commands also do it when they "
                      "open the database)")
-    return Check("", "database", OK, f"{shown} reachable, migrations up to date ({head})")
+    low = _low_disk(url)
+    if low:
+        return Check("", "database", WARN, low)
+    return Check("", "database", OK, f"{shown} reachable and writable, migrations up to date "
+                 f"({head})")
+
+
+LOW_DISK = 200 * 1024 * 1024
+"""Less free space than this next to a SQLite database is worth a warning."""
+
+
+def _probe_write(engine: Any) -> None:
+    """Raise what a write would meet (a lock, a read-only file or folder), writing nothing.
+
+    SQLite: take the write lock (BEGIN IMMEDIATE, waiting 2 s) and create a table, then
+    roll back; a read-only file only refuses at the first write. PostgreSQL: a read-only
+    session (a hot standby) says so in transaction_read_only."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cur = raw.driver_connection.cursor()
+            cur.execute("PRAGMA busy_timeout=2000")
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute("CREATE TABLE unyo_doctor_probe (x INTEGER)")
+            finally:
+                cur.execute("ROLLBACK")
+        finally:
+            raw.close()
+    elif engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                raise OSError(errno.EROFS, "the PostgreSQL session is read-only "
+                              "(a standby?)")
+
+
+def _low_disk(url: str) -> str | None:
+    import shutil
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    folder = os.path.dirname(os.path.abspath(parsed.database))
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= LOW_DISK:
+        return None
+    return (f"the disk holding {parsed.database} has only {free // (1024 * 1024)} MB free: "
+            "when it is full every step fails until space is freed")
 
 
 def check_shop(config: Config, *, clock: Clock | None = None,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from unyo.adapters.db.accounts import Accounts
+from unyo.adapters.db.trouble import StorageProblem, location, storage_problem
 from unyo.app.context import ShopContext, log
 from unyo.app.dashboard import RMS_AUTH_ALERT
 from unyo.app.importing import import_orders
@@ -38,6 +39,7 @@ class Step:
     last_run: datetime | None = None
     last_result: Any = None
     last_error: str | None = None
+    last_problem: StorageProblem | None = None  # a locked database, a full disk...
     failures: int = 0
 
     def due(self, now: datetime) -> bool:
@@ -67,6 +69,7 @@ class Runner:
     def run_step(self, step: Step) -> None:
         now = self.ctx.clock.now()
         step.last_run = now
+        step.last_problem = None
         try:
             step.last_result = step.run(self.ctx)
             step.last_error = None
@@ -83,6 +86,11 @@ class Runner:
             log.warning("%s failed, will retry next turn: %s", step.name, e)
         except Exception as e:  # a bug or a locked database must not stop the other steps
             step.failures += 1
+            problem = storage_problem(e, location(self.ctx.store.engine))
+            if problem is not None:  # the operator's to fix: no traceback, the remedy
+                step.last_problem, step.last_error = problem, problem.english
+                log.error("%s failed, will retry next turn: %s", step.name, problem.english)
+                return
             step.last_error = f"{type(e).__name__}: {e}"
             log.exception("%s failed, will retry next turn", step.name)
 

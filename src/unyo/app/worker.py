@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from unyo.adapters.db.store import Lease, Store
+from unyo.adapters.db.trouble import StorageProblem, location, storage_problem
 from unyo.app.context import ShopContext, log
 from unyo.app.runner import Runner
 
@@ -35,6 +36,8 @@ class Slot:
     runner: Runner
     lease: Lease | None = None
     holder: str | None = None  # who holds it when we don't, as last seen
+    problem: StorageProblem | None = None  # why the lease could not be asked for, if so
+    error: str | None = None  # the same for any other failure
 
     @property
     def shop(self) -> str:
@@ -69,9 +72,10 @@ class Worker:
                     if lease is None:
                         holder = next((x.worker for x in self.store.leases(conn)
                                        if x.shop == slot.shop), None)
-            except Exception:  # a database hiccup: keep what we had until it expires
-                log.exception("cannot renew the lease on shop %s", slot.shop)
+            except Exception as e:  # a database hiccup: keep what we had until it expires
+                self._failed(slot, e)
                 return slot.lease is not None and slot.lease.expires_at > self.store.wall()
+            slot.problem = slot.error = None
             if lease is not None and slot.lease is None:
                 log.info("worker %s took shop %s (epoch %d%s)", self.name, slot.shop,
                          lease.epoch, f", over from {lease.took_over_from}"
@@ -80,6 +84,17 @@ class Worker:
                 log.warning("worker %s lost shop %s to %s", self.name, slot.shop, holder)
             slot.lease, slot.holder = lease, holder
             return lease is not None
+
+    def _failed(self, slot: Slot, e: Exception) -> None:
+        """Keep why the lease could not be taken (not 'held by another worker'), logged
+        once per kind of failure rather than every tick."""
+        problem = storage_problem(e, location(self.store.engine))
+        error = problem.english if problem else f"{type(e).__name__}: {e}"
+        if problem is None:
+            log.exception("cannot take the lease on shop %s", slot.shop)
+        elif slot.problem is None or slot.problem.kind != problem.kind:
+            log.error("cannot take the lease on shop %s: %s", slot.shop, problem.english)
+        slot.problem, slot.error, slot.holder = problem, error, None
 
     def renew(self) -> None:
         """Renew the leases held (the heartbeat)."""

@@ -10,6 +10,7 @@ from unyo.flow.config import (
     OutboxSettings,
     RmsSettings,
     SyncSettings,
+    WebSettings,
     load_config,
     parse_duration,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxSettings",
     "RmsSettings",
     "SyncSettings",
+    "WebSettings",
     "load_config",
     "parse_duration",
 ]

@@ -11,6 +11,7 @@ before anything runs (DESIGN.md §4).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
@@ -69,7 +70,8 @@ class RmsSettings:
     service_secret_env: str = "RMS_SERVICE_SECRET"
     license_key_env: str = "RMS_LICENSE_KEY"
     min_interval: float = 1.0  # seconds between requests (Rakuten: about 1 request/s)
-    timeout: float = 30.0
+    timeout: float = 30.0  # per read (and for connecting)
+    deadline: float = 60.0  # the whole call: connect, headers and body
     max_retries: int = 4
 
 
@@ -105,6 +107,13 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or networks);
+    # empty: none, the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     shop_id: str = "shop"
     shop_name: str = ""
@@ -113,6 +122,7 @@ class Config:
     import_: ImportSettings = field(default_factory=ImportSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     rules: tuple[CompiledRule, ...] = ()  # 受注処理ルール, in file order
@@ -137,10 +147,11 @@ _SECTIONS: dict[str, type] = {
     "import": ImportSettings,
     "sync": SyncSettings,
     "outbox": OutboxSettings,
+    "web": WebSettings,
 }
 _TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
-                  "settled_interval"}
+                  "settled_interval", "deadline"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
 
 
@@ -194,6 +205,8 @@ def _value(name: str, default: Any, value: Any) -> Any:
     """One setting, checked against the type of its default; ValueError says why not."""
     if name in _DURATION_KEYS:
         return parse_duration(value)
+    if name == "trusted_proxies":
+        return _networks(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_shown(value)}")
@@ -210,6 +223,26 @@ def _value(name: str, default: Any, value: Any) -> Any:
     if problem:
         raise ValueError(problem)
     return text.rstrip("/") if name == "base_url" else text
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    """A list of IP addresses or CIDR networks (e.g. 127.0.0.1, 10.0.0.0/8), normalised."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("expected a list of IP addresses or networks such as 127.0.0.1 "
+                         "or 10.0.0.0/8")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, str):
+                raise ValueError
+            out.append(str(ipaddress.ip_network(item.strip(), strict=True)))
+        except ValueError:
+            raise ValueError(f"item {i + 1}: {_shown(item)} is not an IP address or network "
+                             "such as 127.0.0.1, ::1 or 10.0.0.0/8 (host bits zero)") from None
+    return tuple(out)
 
 
 def _shown(value: Any) -> str:
@@ -357,7 +390,8 @@ rms:
   service_secret_env: RMS_SERVICE_SECRET
   license_key_env: RMS_LICENSE_KEY
   min_interval: 1s        # Rakuten's guideline: about one request per second
-  timeout: 30s
+  timeout: 30s            # per read
+  deadline: 1m            # a whole request (connect, headers, body); then it is retried
   max_retries: 4
 
 import:
@@ -377,6 +411,11 @@ sync:
 outbox:
   interval: 15s
   max_attempts: 8
+
+web:
+  # The dashboard (`unyo serve`). Behind a reverse proxy, name the proxy here so the
+  # login throttle sees the real client address (docs/dashboard.md); empty: no proxy.
+  trusted_proxies: []     # e.g. [127.0.0.1, ::1] or [10.0.0.0/8]
 
 mail:
   # Buyer mail (サンクスメール, 発送連絡メール) through Rakuten's relay. Turn on once

@@ -14,7 +14,13 @@ import dataclasses
 from typing import Any
 
 from unyo.domain.rules import FIELDS, HOLD_FROM_FIELDS, OPERATORS, SETTABLE
-from unyo.flow.config import ImportSettings, OutboxSettings, RmsSettings, SyncSettings
+from unyo.flow.config import (
+    ImportSettings,
+    OutboxSettings,
+    RmsSettings,
+    SyncSettings,
+    WebSettings,
+)
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
 
@@ -36,6 +42,9 @@ def _settings(cls: type) -> dict[str, Any]:
             props[f.name] = {"type": "integer", "minimum": 0, "default": value}
         elif isinstance(value, float):
             props[f.name] = {**DURATION, "default": value}
+        elif isinstance(value, tuple):
+            props[f.name] = {"type": ["array", "null"], "items": {"type": "string"},
+                             "default": list(value)}
         elif isinstance(value, dict):
             props[f.name] = {"type": "object", "additionalProperties": {"type": "string"}}
         else:
@@ -115,6 +124,7 @@ def build_schema() -> dict[str, Any]:
             "import": _settings(ImportSettings),
             "sync": _settings(SyncSettings),
             "outbox": _settings(OutboxSettings),
+            "web": _settings(WebSettings),
             "mail": _settings(MailSettings),
             "warehouse": _settings(WarehouseSettings),
             "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/rule"}},

@@ -31,7 +31,7 @@ from unyo.domain import NOT_FIXED
 from unyo.domain.stages import Action, allowed
 from unyo.flow import Config
 from unyo.web.i18n import DEFAULT_LANG, LANGS, translator
-from unyo.web.security import LoginThrottle, SecurityHeaders, same
+from unyo.web.security import ForwardedFor, LoginThrottle, SecurityHeaders, networks, same
 
 HERE = Path(__file__).parent
 PUBLIC_PATHS = frozenset({"/login"})
@@ -207,6 +207,7 @@ def create_app(store: Store, config: Config, clock: Clock | None = None, *,
                   dependencies=[Depends(_guard)])
     app.state.web = web
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
+    app.add_middleware(ForwardedFor, trusted=networks(config.web.trusted_proxies))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (login, pages, actions, admin):
         app.include_router(module.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from unyo.app.users import SESSION_MAX
 from unyo.web.app import render, same, web_of
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,9 +47,12 @@ def login(request: Request, user: Annotated[str, Form(max_length=64)] = "",
     web = web_of(request)
     if not same(csrf_token, request.cookies.get(web.login_cookie)):
         return _login_form(request, 403, "login_expired", user)
+    # The peer, or the client a trusted proxy names (security.ForwardedFor)
     address = request.client.host if request.client else "?"
     wait = web.throttle.retry_after(address, user)
     if wait:
+        log.warning("login for %r from %s refused for %d s: too many failed logins",
+                    user[:64], address, wait)
         response = _login_form(request, 429, "login_limited", user)
         response.headers["Retry-After"] = str(wait)
         return response

@@ -21,11 +21,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    # Proxy headers (X-Forwarded-For/-Proto) are trusted from loopback only: a TLS
-    # reverse proxy on the same machine (docs/dashboard.md).
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True,
-                          forwarded_allow_ips="127.0.0.1", server_header=False,
-                          access_log=False)
+    # uvicorn believes no proxy header: the app's ForwardedFor middleware does, and only
+    # from the shop file's web.trusted_proxies (docs/dashboard.md).
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False,
+                          server_header=False, access_log=False)
 
 
 class BackgroundServer:

@@ -98,7 +98,8 @@ class RakutenChannel:
         return cls(RmsClient(http, base_url=settings.base_url, service_secret=service_secret,
                              license_key=license_key, clock=clock,
                              min_interval=settings.min_interval,
-                             max_retries=settings.max_retries), http, clock)
+                             max_retries=settings.max_retries, deadline=settings.deadline),
+                   http, clock)
 
     @property
     def calls(self) -> Counter[str]:

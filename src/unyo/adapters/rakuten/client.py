@@ -20,6 +20,14 @@ What it owns, so callers need not:
   on throttling (429 / 503), other 5xx, timeouts, connection errors and
   malformed bodies; then the typed error of `errors.py`. 400 and 401 are
   never retried.
+- **A deadline per attempt** (`deadline` seconds: connect, headers and body) besides
+  httpx's per-read timeout, which a server sending a byte at a time never trips. It is
+  measured on `time.monotonic()`, not the injected clock: it bounds real network time,
+  and a `SimClock` does not move while a socket is read. The body is streamed and the
+  deadline checked after each chunk; connecting and each read are capped to the deadline
+  too, and the headers are waited for on a daemon thread (httpx has no hook inside the
+  header read). An attempt past it is an `RmsUnavailableError` like a read timeout
+  (retried; it may have been applied).
 
 Idempotence decides what is retried. searchOrder, getOrder,
 getResultUpdateOrderShippingAsync are reads. confirmOrder and cancelOrder are
@@ -88,6 +96,7 @@ MAX_ROWS_PER_BASKET = 20  # updateOrderShipping ShippingModelList
 GET_ORDER_VERSION = 10
 AUTH_ERROR_CODES = frozenset({"ES01-01", "ES04-01"})
 THROTTLE_STATUSES = frozenset({429, 503})  # RMS's throttling answer is unconfirmed (reference)
+DEFAULT_DEADLINE = 60.0  # seconds for one attempt: connect, headers and body
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +150,13 @@ class RmsClient:
     def __init__(self, http: httpx.Client, *, base_url: str, service_secret: str,
                  license_key: str, clock: Clock, min_interval: float = 1.0,
                  max_retries: int = 4, backoff_base: float = 1.0, backoff_max: float = 60.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, deadline: float = DEFAULT_DEADLINE) -> None:
         if not service_secret or not license_key:
             raise ValueError("RmsClient needs a service secret and a license key")
-        if min_interval < 0 or max_retries < 0 or backoff_base < 0 or backoff_max < 0:
-            raise ValueError("min_interval, max_retries and backoff values must be >= 0")
+        if (min_interval < 0 or max_retries < 0 or backoff_base < 0 or backoff_max < 0
+                or not deadline >= 0):
+            raise ValueError("min_interval, max_retries, deadline and backoff values must be "
+                             ">= 0")
         self._http = http
         self.base_url = base_url.rstrip("/")
         token = base64.b64encode(f"{service_secret}:{license_key}".encode()).decode("ascii")
@@ -157,6 +168,7 @@ class RmsClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.deadline = deadline  # seconds per attempt, 0: none (public: set from settings)
         self._rng = rng or random.Random()
         self._pace_lock = threading.Lock()
         self._next_slot: datetime | None = None
@@ -408,8 +420,15 @@ class RmsClient:
 
     def _attempt(self, method: str, url: str, content: bytes) -> dict[str, Any]:
         err: RmsError
+        deadline = time.monotonic() + self.deadline if self.deadline > 0 else None
         try:
-            response = self._http.post(url, content=content, headers=self._headers)
+            request = self._http.build_request("POST", url, content=content,
+                                               headers=self._headers, timeout=self._timeout())
+            response = self._send(method, request, deadline)
+            try:
+                body = self._body(method, response, deadline)
+            finally:
+                response.close()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # The request never reached RMS: safe to retry even a non-idempotent call.
             err = RmsUnavailableError(f"RMS {method}: cannot connect ({type(exc).__name__})",
@@ -420,7 +439,7 @@ class RmsClient:
                                       method=method)
             raise _Retry(err, sent=True) from exc
         status = response.status_code
-        data = _json(response)
+        data = _json(body)
         if isinstance(data, dict) and isinstance(data.get("Results"), dict):
             results = data["Results"]
             code = str(results.get("errorCode") or "")
@@ -452,6 +471,72 @@ class RmsClient:
                                             status_code=status)
             raise _Retry(err, sent=True)
         return data
+
+    def _timeout(self) -> httpx.Timeout:
+        """The client's timeouts, none longer than the deadline."""
+        base = self._http.timeout
+        if self.deadline <= 0:
+            return base
+
+        def cap(value: float | None) -> float:
+            return self.deadline if value is None else min(value, self.deadline)
+        return httpx.Timeout(connect=cap(base.connect), read=cap(base.read),
+                             write=cap(base.write), pool=cap(base.pool))
+
+    def _send(self, method: str, request: httpx.Request, deadline: float | None
+              ) -> httpx.Response:
+        """Connect and read the headers, within the deadline.
+
+        httpx has no total timeout and no hook inside the header read, so a daemon thread
+        waits for the headers: past the deadline the caller goes on, and the thread, left
+        to a server that trickles its headers, closes the response whenever it comes (a
+        read timeout or h11's header size limit ends it; a daemon never holds up exit)."""
+        if deadline is None:
+            return self._http.send(request, stream=True)
+        lock = threading.Lock()
+        got: list[httpx.Response] = []
+        failed: list[BaseException] = []
+        done, abandoned = threading.Event(), threading.Event()
+
+        def send() -> None:
+            try:
+                response = self._http.send(request, stream=True)
+            except BaseException as exc:  # handed to the caller
+                failed.append(exc)
+                done.set()
+                return
+            with lock:
+                if abandoned.is_set():
+                    response.close()
+                else:
+                    got.append(response)
+                done.set()
+
+        threading.Thread(target=send, name=f"unyo-rms-{method}", daemon=True).start()
+        done.wait(max(0.0, deadline - time.monotonic()))
+        with lock:
+            if not done.is_set():
+                abandoned.set()
+                err = RmsUnavailableError(f"RMS {method}: no answer within the "
+                                          f"{self.deadline:g}s deadline (no headers yet)",
+                                          method=method)
+                raise _Retry(err, sent=True)
+        if failed:
+            raise failed[0]
+        return got[0]
+
+    def _body(self, method: str, response: httpx.Response, deadline: float | None) -> bytes:
+        """The whole body, unless it is still coming at the deadline (then `_Retry`)."""
+        chunks: list[bytes] = []
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                err = RmsUnavailableError(
+                    f"RMS {method}: no complete answer within the {self.deadline:g}s deadline "
+                    f"(HTTP {response.status_code}, {sum(map(len, chunks))} bytes so far)",
+                    method=method)
+                raise _Retry(err, sent=True)
+        return b"".join(chunks)
 
     def _pace(self) -> None:
         """Wait for this client's next request slot (`min_interval` apart)."""
@@ -485,18 +570,17 @@ class RmsClient:
 _NOT_JSON = object()
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(body: bytes) -> Any:
     """The answer's JSON; `_NOT_JSON` when no decoder reads it. orjson refuses some JSON
     that is valid (a lone surrogate escape such as "\\ud800", integers beyond 64 bits):
     the standard library's decoder reads those, so one order's odd text or number does not
     make the whole answer unreadable (the mapping then judges that order alone)."""
-    content = response.content
     try:
-        return orjson.loads(content)
+        return orjson.loads(body)
     except (ValueError, UnicodeDecodeError):
         pass
     try:
-        return json.loads(content)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _NOT_JSON
 
