@@ -23,16 +23,23 @@ from unyo.flow.config import parse_config
 BODY = json.dumps({"MessageModelList": [], "orderNumberList": []}).encode() + b" " * 2000
 
 
+def _read_request(handler: socketserver.BaseRequestHandler) -> bool:
+    """Read the request's head and count it; False when the client hung up first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = handler.request.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    handler.server.requests += 1  # type: ignore[attr-defined]
+    return True
+
+
 class _Trickle(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        self.server.requests += 1  # type: ignore[attr-defined]
+        if not _read_request(self):
+            return
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(BODY))
         try:  # for 5 s at most, then hang up (without a deadline the body is incomplete)
@@ -48,13 +55,8 @@ class _TrickledHeaders(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        self.server.requests += 1  # type: ignore[attr-defined]
+        if not _read_request(self):
+            return
         try:
             sock.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
             for _ in range(15):

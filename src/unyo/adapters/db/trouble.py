@@ -55,39 +55,39 @@ class StorageProblem:
 
     @property
     def english(self) -> str:
-        where = self.where or "the database"
-        if self.kind is Trouble.LOCKED:
-            text = (f"the database {where} is locked by another process (a transaction "
-                    "left open, a backup or a sqlite3 shell holding it) and did not let go "
-                    "while unyo waited; end that process or its transaction, then unyo goes "
-                    "on at its next turn")
-        elif self.kind is Trouble.FULL:
-            text = (f"the disk holding {where} is full: free some space and try again "
-                    "(what failed was not written; `unyo run` goes on by itself at its next "
-                    "turn)")
-        else:
-            text = (f"{where} is read-only (the file, its folder or the file system): unyo "
-                    "must write the database and create its -wal and -shm files next to it; "
-                    "check the owner, the permissions and the mount")
-        return f"{text} [{self.detail}]"
+        return self._text(0, self.where or "the database")
 
     @property
     def japanese(self) -> str:
-        where = self.where or "データベース"
-        if self.kind is Trouble.LOCKED:
-            text = (f"データベース {where} は別のプロセスがロックしています（開いたままの"
-                    "トランザクション、バックアップ、sqlite3 シェルなど）。待っても"
-                    "解除されませんでした。そのプロセスを終了してください"
-                    "（unyo run は次の回に自動で続けます）")
-        elif self.kind is Trouble.FULL:
-            text = (f"{where} のディスクがいっぱいです（空き容量がありません）。空きを作ってから"
-                    "もう一度実行してください（失敗した書き込みは行われていません。"
-                    "unyo run は次の回に自動で続けます）")
-        else:
-            text = (f"{where} が読み取り専用です（ファイル、フォルダ、またはファイルシステム）。"
-                    "unyo はデータベースへの書き込みと、同じフォルダへの -wal / -shm "
-                    "ファイルの作成が必要です。所有者・権限・マウントを確認してください")
-        return f"{text} [{self.detail}]"
+        return self._text(1, self.where or "データベース")
+
+    def _text(self, language: int, where: str) -> str:
+        return f"{_TEXTS[self.kind][language].format(where=where)} [{self.detail}]"
+
+
+_TEXTS: dict[Trouble, tuple[str, str]] = {
+    Trouble.LOCKED: (
+        "the database {where} is locked by another process (a transaction left open, a "
+        "backup or a sqlite3 shell holding it) and did not let go while unyo waited; end "
+        "that process or its transaction, then unyo goes on at its next turn",
+        "データベース {where} は別のプロセスがロックしています（開いたままのトランザクション、"
+        "バックアップ、sqlite3 シェルなど）。待っても解除されませんでした。そのプロセスを"
+        "終了してください（unyo run は次の回に自動で続けます）"),
+    Trouble.FULL: (
+        "the disk holding {where} is full: free some space and try again (what failed was "
+        "not written; `unyo run` goes on by itself at its next turn)",
+        "{where} のディスクがいっぱいです（空き容量がありません）。空きを作ってからもう一度"
+        "実行してください（失敗した書き込みは行われていません。unyo run は次の回に自動で"
+        "続けます）"),
+    Trouble.READ_ONLY: (
+        "{where} is read-only (the file, its folder or the file system): unyo must write "
+        "the database and create its -wal and -shm files next to it; check the owner, the "
+        "permissions and the mount",
+        "{where} が読み取り専用です（ファイル、フォルダ、またはファイルシステム）。unyo は"
+        "データベースへの書き込みと、同じフォルダへの -wal / -shm ファイルの作成が必要です。"
+        "所有者・権限・マウントを確認してください"),
+}
+"""Per kind of trouble: (English for logs and --json, Japanese for the CLI's text)."""
 
 
 def _kind(exc: BaseException) -> Trouble | None:
