@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from unyo.domain.rules import CompiledRule
 from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
@@ -255,6 +256,12 @@ def parse_config(text: str, where: str = "<text>", *,
         doc = yaml.load(text)
     except MarkedYAMLError as e:
         raise ConfigError([_yaml_problem(where, e)]) from None
+    except ReaderError as e:  # a control character: YAML allows no C0 but tab and newline
+        line = text.count("\n", 0, max(0, e.position)) + 1
+        raise ConfigError([f"{where}:{line}: YAML error: the character U+{e.character:04X} "
+                           "is not allowed in a YAML file"]) from None
+    except YAMLError as e:  # none known that is not one of the above; no traceback if so
+        raise ConfigError([f"{where}:1: YAML error: {e}"]) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
