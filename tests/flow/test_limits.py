@@ -77,7 +77,8 @@ def test_more_aliases_than_the_limit_are_refused():
 
 def test_ordinary_aliases_still_load():
     text = ("shop:\n  id: a\nrules:\n"
-            "  - name: x\n    when: &gift {field: gift, op: is_true}\n    then: &then [{check: a}]\n"
+            "  - name: x\n    when: &gift {field: gift, op: is_true}\n"
+            "    then: &then [{check: a}]\n"
             "  - name: y\n    when: {not: *gift}\n    then: *then\n")
     config = parse_config(text, "shop.yaml", env={})
     assert [r.name for r in config.rules] == ["x", "y"]

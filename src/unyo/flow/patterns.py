@@ -57,6 +57,9 @@ def compile_pattern(pattern: str) -> TextPattern:
     except re2.error as e:
         reason = e.args[0] if e.args else ""
         reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        if "too large" in reason or "repetition size" in reason:
+            raise ValueError(f"this regular expression is too large ({reason}); use fewer or "
+                             "smaller counted repeats such as {1,20}") from None
         raise ValueError(f"this regular expression cannot be used ({reason}); "
                          f"{_REFUSED}") from None
     return compiled
