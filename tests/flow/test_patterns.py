@@ -113,16 +113,17 @@ def test_an_evil_pattern_against_a_10000_character_remark_is_fast(pattern: str):
 
 
 RUN = """
-import time
-from tests.domain.test_rules import given
-from unyo.domain.rules import evaluate
+from tests.factories import T0, channel_order
+from unyo.domain import ImportOrder, decide
+from unyo.domain.rules import Facts, RuleInput, evaluate
 from unyo.flow.config import parse_config
 rules = ''.join(
     f"  - name: r{n}\\n    when: {{field: remarks, op: matches, value: '{p}'}}\\n"
     f"    then: [{{check: a}}]\\n" for n, p in enumerate([r'(a+)+$', r'\\d*\\d*x', r'(.*)*=']))
 config = parse_config("shop:\\n  id: a\\nrules:\\n" + rules, "shop.yaml", env={})
 for remark in ("[メッセージ:]\\n" + "a" * 10_000 + "!", "1" * 10_000, "y" * 10_000):
-    assert not evaluate(config.rules, given(remarks=remark))
+    order = decide(None, ImportOrder("a", channel_order(remarks=remark), T0)).order
+    assert not evaluate(config.rules, RuleInput(order, Facts(), T0))
 """
 
 
