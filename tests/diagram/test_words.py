@@ -8,6 +8,7 @@ import pytest
 
 from unyo.diagram.words import action_words, condition_words, rule_words
 from unyo.domain.rules import Action, ActionKind, HoldSpec, compile_rules
+from unyo.flow.patterns import compile_pattern
 
 
 @pytest.mark.parametrize(("when", "words"), [
@@ -41,7 +42,8 @@ from unyo.domain.rules import Action, ActionKind, HoldSpec, compile_rules
     ({"not": {"field": "member", "op": "is_true"}}, "（楽天会員：はい）ではない"),
 ])
 def test_a_condition_reads_as_japanese_with_the_registry_labels(when, words):
-    compile_rules([{"name": "r", "when": when, "then": [{"check": "x"}]}])  # a valid rule
+    compile_rules([{"name": "r", "when": when, "then": [{"check": "x"}]}],
+                  patterns=compile_pattern)  # a valid rule
     assert condition_words(when) == words
 
 

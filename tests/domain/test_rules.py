@@ -25,6 +25,7 @@ from unyo.domain.rules import (
     hold_until,
     unprintable_chars,
 )
+from unyo.flow.patterns import compile_pattern
 
 
 def given(facts: Facts | None = None, now: datetime = T0, **changes: Any) -> RuleInput:
@@ -33,7 +34,8 @@ def given(facts: Facts | None = None, now: datetime = T0, **changes: Any) -> Rul
 
 
 def holds(when: Any, i: RuleInput) -> bool:
-    (rule,) = compile_rules([{"name": "r", "when": when, "then": [{"tag": "t"}]}])
+    (rule,) = compile_rules([{"name": "r", "when": when, "then": [{"tag": "t"}]}],
+                            patterns=compile_pattern)
     return rule.when(i)
 
 
@@ -258,7 +260,7 @@ def test_evaluate_returns_matching_rules_in_file_order():
 ])
 def test_mistakes_are_named_by_path(rules: Any, path: str, message: str):
     with pytest.raises(RuleError, match=message) as e:
-        compile_rules(rules)
+        compile_rules(rules, patterns=compile_pattern)
     assert e.value.path == path
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from unyo.domain.order import NOT_FIXED, Order
 from unyo.domain.vocabulary import OrderType
@@ -41,9 +41,11 @@ __all__ = [
     "Facts",
     "FieldSpec",
     "FieldType",
+    "PatternCompiler",
     "RuleError",
     "RuleErrors",
     "RuleInput",
+    "TextPattern",
     "compile_rules",
     "customer_remarks",
     "evaluate",
@@ -262,6 +264,24 @@ FIELDS: dict[str, FieldSpec] = {f.name: f for f in FIELD_SPECS}
 
 Test = Callable[[Any], bool]
 _MAX_PATTERN = 200
+MAX_CONDITION_DEPTH = 32
+"""How deeply all / any / not may nest; deeper is refused, never a RecursionError."""
+
+
+class TextPattern(Protocol):
+    """A compiled `matches` pattern: found anywhere in the text, or not."""
+
+    def search(self, text: str) -> object | None: ...
+
+
+PatternCompiler = Callable[[str], TextPattern]
+"""Compiles a `matches` pattern, or raises ValueError saying why it is refused.
+
+The domain does not pick the regular-expression engine: Python's `re` backtracks, so a
+pattern such as `(a+)+$` or even `\\d*\\d*x` against a long remark can keep a run busy
+for minutes, and no check of a pattern's shape catches every such case. The flow layer
+injects a linear-time engine (`unyo.flow.patterns`); without one, `matches` is refused.
+"""
 
 
 def _num(path: str, v: Any) -> float:
@@ -324,7 +344,7 @@ def _number_op(op: str, path: str, value: Any) -> Test:
     raise AssertionError(op)
 
 
-def _text_op(op: str, path: str, value: Any) -> Test:
+def _text_op(op: str, path: str, value: Any, patterns: PatternCompiler | None = None) -> Test:
     if op in ("is_empty", "not_empty"):
         empty = op == "is_empty"
         return lambda a: (not _norm(a).strip()) is empty
@@ -346,10 +366,13 @@ def _text_op(op: str, path: str, value: Any) -> Test:
         pattern = _text(path, value)
         if len(pattern) > _MAX_PATTERN:
             raise RuleError(path, f"pattern longer than {_MAX_PATTERN} characters")
+        if patterns is None:
+            raise RuleError(path, "regular expressions cannot be used here (no pattern "
+                            "engine was given to compile_rules)")
         try:
-            rx = re.compile(pattern)
-        except re.error as e:
-            raise RuleError(path, f"not a valid regular expression: {e}") from None
+            rx = patterns(pattern)
+        except ValueError as e:
+            raise RuleError(path, str(e)) from None
         return lambda a: rx.search(_norm(a)) is not None
     raise AssertionError(op)
 
@@ -469,7 +492,8 @@ def _fused(type_: FieldType, op: str, value: Any, get: Getter) -> Condition | No
     return None
 
 
-def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True) -> Condition:
+def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
+                 patterns: PatternCompiler | None = None) -> Condition:
     unknown = set(node) - {"field", "op", "value"}
     if unknown:
         raise RuleError(f"{path}.{sorted(unknown)[0]}",
@@ -503,34 +527,41 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True) -> Condi
         day_test = _day_op(op, vpath, value, _jst_day)
         return lambda i: bool(day_test(get(i), i))
     else:
-        test = {FieldType.number: _number_op, FieldType.text: _text_op,
-                FieldType.flag: _flag_op, FieldType.texts: _texts_op}[spec.type](op, vpath,
-                                                                                 value)
+        test = (_text_op(op, vpath, value, patterns) if spec.type is FieldType.text else
+                {FieldType.number: _number_op, FieldType.flag: _flag_op,
+                 FieldType.texts: _texts_op}[spec.type](op, vpath, value))
         fused = _fused(spec.type, op, value, get) if fuse else None
         if fused is not None:
             return fused
     return lambda i: bool(test(get(i)))
 
 
-def _compile_condition(node: Any, path: str, fuse: bool = True) -> Condition:
+def _compile_condition(node: Any, path: str, fuse: bool = True,
+                       patterns: PatternCompiler | None = None, depth: int = 0) -> Condition:
     """A condition as one callable. `fuse=False` builds every row the generic way (for
-    tests that check the fused rows against it)."""
+    tests that check the fused rows against it). `depth` counts the all / any / not
+    around it: past MAX_CONDITION_DEPTH the rule is refused, so no shop file can make
+    this recursion (or the diagram's) run out of stack."""
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path, fuse)
+        return _compile_row(node, path, fuse, patterns)
+    if depth >= MAX_CONDITION_DEPTH:
+        raise RuleError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} levels deep "
+                        "(all / any / not); split the rule or flatten the condition")
     if len(node) != 1:
         raise RuleError(path, f"combine conditions with exactly one of all / any / not, "
                         f"got {', '.join(map(str, node))}")
     ((key, inner),) = node.items()
     if key == "not":
-        c = _compile_condition(inner, f"{path}.not", fuse)
+        c = _compile_condition(inner, f"{path}.not", fuse, patterns, depth + 1)
         return lambda i: not c(i)
     if key not in ("all", "any"):
         raise RuleError(f"{path}.{key}", "unknown key (use field, all, any or not)")
     if not isinstance(inner, list) or not inner:
         raise RuleError(f"{path}.{key}", "expected a non-empty list of conditions")
-    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse) for n, c in enumerate(inner)]
+    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse, patterns, depth + 1)
+             for n, c in enumerate(inner)]
     # Every part returns a bool, so `and` / `or` give the same answer as all() / any(),
     # stopping at the same part, without a generator per evaluation.
     if len(parts) == 1:
@@ -694,11 +725,13 @@ class RuleErrors(RuleError):
         self.errors = errors
 
 
-def compile_rules(nodes: Any, path: str = "rules") -> tuple[CompiledRule, ...]:
+def compile_rules(nodes: Any, path: str = "rules", *,
+                  patterns: PatternCompiler | None = None) -> tuple[CompiledRule, ...]:
     """Check and compile the shop file's `rules` list.
 
     Each rule is checked on its own, so a file with several broken rules gets one
-    error per rule (RuleErrors; its first is also the RuleError itself)."""
+    error per rule (RuleErrors; its first is also the RuleError itself). `patterns`
+    compiles the `matches` rows (see PatternCompiler); without it they are refused."""
     if nodes is None:
         return ()
     if not isinstance(nodes, list):
@@ -708,7 +741,7 @@ def compile_rules(nodes: Any, path: str = "rules") -> tuple[CompiledRule, ...]:
     errors: list[RuleError] = []
     for n, node in enumerate(nodes):
         try:
-            rule = _compile_rule(node, f"{path}[{n}]", n, names)
+            rule = _compile_rule(node, f"{path}[{n}]", n, names, patterns)
         except RuleError as e:
             errors.append(e)
             continue
@@ -719,7 +752,8 @@ def compile_rules(nodes: Any, path: str = "rules") -> tuple[CompiledRule, ...]:
     return tuple(rules)
 
 
-def _compile_rule(node: Any, at: str, n: int, names: dict[str, int]) -> CompiledRule | None:
+def _compile_rule(node: Any, at: str, n: int, names: dict[str, int],
+                  patterns: PatternCompiler | None) -> CompiledRule | None:
     if not isinstance(node, Mapping):
         raise RuleError(at, "expected a rule: name, when, then")
     unknown = set(node) - {"name", "description", "when", "then", "enabled"}
@@ -734,7 +768,7 @@ def _compile_rule(node: Any, at: str, n: int, names: dict[str, int]) -> Compiled
     names[name] = n
     if "when" not in node:
         raise RuleError(at, "a rule needs when (its condition)")
-    when = _compile_condition(node["when"], f"{at}.when")
+    when = _compile_condition(node["when"], f"{at}.when", patterns=patterns)
     then = node.get("then")
     if not isinstance(then, list) or not then:
         raise RuleError(f"{at}.then", "expected a non-empty list of actions")

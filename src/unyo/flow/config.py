@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from unyo.domain.rules import CompiledRule
+from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
 from unyo.flow.mail import MailSettings, parse_mail
 from unyo.flow.rules import parse_rules
 from unyo.flow.sections import line_of
@@ -257,11 +259,14 @@ def load_config(path: str | os.PathLike[str] | None, *,
     p = Path(path)
     where = str(p)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # no more than the limit is ever read
     except FileNotFoundError:
         raise ConfigError([f"{where}: file not found (create one with `unyo init`)"]) from None
     except OSError as e:
         raise ConfigError([f"{where}: cannot read the file ({e.strerror})"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError([f"{where}:1: the file is larger than {MAX_FILE_BYTES // 1024} KiB"])
     try:
         text = raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
     except UnicodeDecodeError as e:
@@ -276,9 +281,20 @@ def parse_config(text: str, where: str = "<text>", *,
     """Validate the text of a shop file; `where` names it in the problems."""
     yaml = YAML(typ="rt")
     try:
+        # Size, nesting and aliases first, on the event stream: no tree is built for a
+        # file that would exhaust the engine (flow/limits.py).
+        limit = yaml_problem(text)
+        if limit is not None:
+            raise ConfigError([f"{where}:{limit[0]}: YAML error: {limit[1]}"])
         doc = yaml.load(text)
     except MarkedYAMLError as e:
         raise ConfigError([_yaml_problem(where, e)]) from None
+    except ReaderError as e:  # a control character: YAML allows no C0 but tab and newline
+        line = text.count("\n", 0, max(0, e.position)) + 1
+        raise ConfigError([f"{where}:{line}: YAML error: the character U+{e.character:04X} "
+                           "is not allowed in a YAML file"]) from None
+    except YAMLError as e:  # none known that is not one of the above; no traceback if so
+        raise ConfigError([f"{where}:1: YAML error: {e}"]) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):

@@ -12,6 +12,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from unyo.domain.rules import CompiledRule, RuleError, RuleErrors, compile_rules
+from unyo.flow.patterns import compile_pattern
 
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
@@ -57,7 +58,8 @@ def parse_rules(node: Any, where: str, line: int,
                 problems: list[str]) -> tuple[CompiledRule, ...]:
     """Compile the rules; a mistake becomes 'file:line: key path: message'."""
     try:
-        return compile_rules(plain(node))  # plain() raises RuleError on a YAML tag
+        # plain() raises RuleError on a YAML tag
+        return compile_rules(plain(node), patterns=compile_pattern)
     except RuleError as e:
         holder = CommentedMap({"rules": node})
         holder.lc.add_kv_line_col("rules", [line - 1, 0, line - 1, 0])
