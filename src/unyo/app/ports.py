@@ -18,7 +18,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
-from unyo.domain import ChannelOrder, MailKind, Order
+from unyo.domain import ChannelOrder, MailKind, Order, Shipment
 
 
 class ChannelError(Exception):
@@ -92,6 +92,39 @@ class SyncSearch(Protocol):
 
     def search_settled(self, start: datetime, end: datetime) -> list[str]:
         """Numbers of orders whose payment was settled in [start, end]."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BasketRows:
+    """Rows to send for one basket: with `shipping_detail_id` they update, without they add."""
+
+    basket_id: int
+    shipments: tuple[Shipment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingUpdate:
+    order_number: str
+    baskets: tuple[BasketRows, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    ok: bool
+    permanent: bool  # retrying will not help (cancelled, refused format): a person must look
+    message: str = ""
+
+
+@runtime_checkable
+class ShippingChannel(Protocol):
+    """What the report needs from the channel besides `OrderChannel.fetch`."""
+
+    def fetch(self, numbers: Sequence[str]) -> FetchResult:
+        ...
+
+    def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
+        """Send the rows; an outcome per order number (missing = unknown, retry)."""
         ...
 
 

@@ -18,11 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Protocol, runtime_checkable
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
-from unyo.app.ports import ChannelUnavailable, FetchResult
+from unyo.app.ports import (
+    BasketRows,
+    ChannelUnavailable,
+    ReportOutcome,
+    ShippingChannel,
+    ShippingUpdate,
+)
 from unyo.app.warehouse import apply_commands
 from unyo.domain import (
     ChannelOrder,
@@ -41,39 +46,6 @@ results (10 s or more) besides its requests, so a warehouse wave's 30,000 report
 hold the worker for many minutes, with imports and mails waiting behind them; past the
 budget the rest goes at the next turns (every `outbox.interval`)."""
 MAX_ROWS_PER_BASKET = 20  # RMS limit per basket
-
-
-@dataclass(frozen=True, slots=True)
-class BasketRows:
-    """Rows to send for one basket: with `shipping_detail_id` they update, without they add."""
-
-    basket_id: int
-    shipments: tuple[Shipment, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ShippingUpdate:
-    order_number: str
-    baskets: tuple[BasketRows, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ReportOutcome:
-    ok: bool
-    permanent: bool  # retrying will not help (cancelled, refused format): a person must look
-    message: str = ""
-
-
-@runtime_checkable
-class ShippingChannel(Protocol):
-    """What the report needs from the channel besides `OrderChannel.fetch`."""
-
-    def fetch(self, numbers: Sequence[str]) -> FetchResult:
-        ...
-
-    def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
-        """Send the rows; an outcome per order number (missing = unknown, retry)."""
-        ...
 
 
 @dataclass

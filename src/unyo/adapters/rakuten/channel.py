@@ -39,8 +39,9 @@ from unyo.app.ports import (
     ChannelUnavailable,
     ConfirmOutcome,
     FetchResult,
+    ReportOutcome,
+    ShippingUpdate,
 )
-from unyo.app.shipping import ReportOutcome, ShippingUpdate
 from unyo.clock import Clock, SystemClock
 from unyo.flow import RmsSettings
 
