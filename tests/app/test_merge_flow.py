@@ -19,6 +19,7 @@ from unyo.adapters.db import Store
 from unyo.adapters.db import schema as t
 from unyo.app import merging
 from unyo.app.context import ShopContext
+from unyo.app.dashboard import Dashboard
 from unyo.app.importing import import_orders
 from unyo.app.manual import hold, release
 from unyo.app.report import build_report
@@ -144,6 +145,10 @@ def test_the_report_counts_the_parcel_once_with_the_touches_of_its_orders(
     rep = build_report(store, "shop", T0, T0 + minutes(60))
     assert (rep.basis, rep.orders, rep.automated) == ("shipped", 1, 0)  # one parcel, touched
     assert [x.reason for x in rep.manual_touches] == ["手動保留: 確認中", "確認中"]
+    # The dashboard's rate is the same definition (domain/automation.py): the touch on the
+    # merged order counts against the parcel there too.
+    (today,) = Dashboard(store, Config(shop_id="shop"), clock).automation(days=1).days
+    assert (today.orders, today.automated) == (rep.orders, rep.automated)
 
 
 def test_a_merged_order_is_shown_merged_by_orders_show(store: Store, channel: FakeChannel,

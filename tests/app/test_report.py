@@ -9,6 +9,7 @@ from tests.factories import BUYER, T0, channel_order, minutes
 from tests.fakes import FakeChannel
 from unyo.adapters.db import Store
 from unyo.app.context import ShopContext
+from unyo.app.dashboard import Dashboard
 from unyo.app.importing import import_orders
 from unyo.app.manual import release
 from unyo.app.report import build_report
@@ -54,6 +55,9 @@ def test_automation_rate_touches_and_dwell_on_a_hand_checked_set(store: Store):
     assert rep.basis == "ready"  # nothing has shipped in this shop
     assert (rep.orders, rep.automated, rep.automation_rate) == (4, 2, 0.5)
     assert [(t.reason, t.count, t.share) for t in rep.manual_touches] == [("備考欄あり", 2, 1.0)]
+    # the dashboard counts the same day with the same definition
+    (today,) = Dashboard(store, Config(shop_id="shop"), clock).automation(days=1).days
+    assert (today.orders, today.automated) == (rep.orders, rep.automated)
     # processing took 0, 10, 30 and 60 minutes
     (processing,) = rep.stage_dwell
     assert (processing.name, processing.count) == ("processing", 4)

@@ -17,13 +17,11 @@ from itertools import pairwise
 from typing import Any
 
 from unyo.adapters.db.store import Store
-from unyo.domain import Actor, Event, EventType, Stage
+from unyo.domain import Event, EventType, Stage
+from unyo.domain.automation import carried_ids, manual_touches
 
 STAGE_FLOW = ("processing", "ready", "at_warehouse", "shipped")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-TOUCHES = frozenset({EventType.gate_closed, EventType.gate_opened, EventType.order_cancelled,
-                     EventType.field_set, EventType.tag_added})
-"""A person's actions; the stage moves they cause are not touches of their own."""
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
@@ -103,9 +101,7 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
         # 同梱: an order merged into another leaves the flow (cancelled in unyo) and ships in
         # that order's parcel, so it is not counted on its own; a person's touch on it
         # before the merge counts against the order that carried it.
-        carried = {oid: [int(o["id"]) for e in evs if e.type is EventType.merged_from
-                         for o in e.data.get("orders", ()) if o.get("id")]
-                   for oid, evs in events.items()}
+        carried = {oid: carried_ids(evs) for oid, evs in events.items()}
         merged_ids = [i for ids in carried.values() for i in ids]
         merged_events = store.history(conn, merged_ids)[0] if merged_ids else {}
         waiting = store.open_gate_reasons(conn, shop)
@@ -116,10 +112,8 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
     rule_minutes: dict[str, list[float]] = {}
     rule_orders: Counter[str] = Counter()
     for oid, done_at in reached.items():
-        manual = [e for e in events[oid] if e.actor is Actor.person and e.at <= done_at
-                  and e.type in TOUCHES]
-        manual += [e for i in carried[oid] for e in merged_events.get(i, ())
-                   if e.actor is Actor.person and e.type in TOUCHES]
+        manual = manual_touches(events[oid], done_at,
+                                [merged_events.get(i, ()) for i in carried[oid]])
         touches.update(touch_reason(e) for e in manual)
         automated += not manual
         # time spent in each stage: from entering it to entering the next

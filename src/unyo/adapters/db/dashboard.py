@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, distinct, func, select, tuple_
 
 from unyo.adapters.db import schema as t
 from unyo.domain import Actor, EventType, GateKind, Stage
+from unyo.domain.automation import TOUCHES
 
 PAGE = 50
 CHUNK = 500
 
-TOUCH_TYPES = (EventType.gate_closed, EventType.gate_opened, EventType.order_cancelled,
-               EventType.field_set, EventType.tag_added)
-"""A person's actions that count against the automation rate (as `app.report`)."""
+TOUCH_TYPES = tuple(sorted(TOUCHES))
+"""A person's actions that count against the automation rate (`domain/automation.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,18 +200,36 @@ def reached(conn: Connection, shop: str, stage: Stage, since: datetime,
 
 
 def touched(conn: Connection, done: dict[int, datetime]) -> set[int]:
-    """Of orders id → when done, those a person touched before (or when) they were done."""
+    """Of orders id → when done, those a person touched before (or when) they were done,
+    or whose merged orders (同梱) a person touched — `domain/automation.py`'s definition,
+    in SQL: only a person's events of the touch types are read."""
     e = t.events
     out: set[int] = set()
     ids = list(done)
+    types = [x.value for x in TOUCH_TYPES]
+    carried: dict[int, int] = {}  # merged order id → the order that carries it
     for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
         for oid, first in conn.execute(
                 select(e.c.order_id, func.min(e.c.at))
-                .where(e.c.order_id.in_(ids[i:i + CHUNK]), e.c.actor == Actor.person.value,
-                       e.c.type.in_([x.value for x in TOUCH_TYPES]))
+                .where(e.c.order_id.in_(chunk), e.c.actor == Actor.person.value,
+                       e.c.type.in_(types))
                 .group_by(e.c.order_id)):
             if first <= done[oid]:
                 out.add(oid)
+        for oid, data in conn.execute(
+                select(e.c.order_id, e.c.data)
+                .where(e.c.order_id.in_(chunk), e.c.type == EventType.merged_from.value)):
+            for o in orjson.loads(data).get("orders", ()):
+                if isinstance(o, dict) and o.get("id"):
+                    carried[int(o["id"])] = oid
+    merged = list(carried)
+    for i in range(0, len(merged), CHUNK):
+        for (mid,) in conn.execute(
+                select(e.c.order_id).distinct()
+                .where(e.c.order_id.in_(merged[i:i + CHUNK]),
+                       e.c.actor == Actor.person.value, e.c.type.in_(types))):
+            out.add(carried[mid])
     return out
 
 
