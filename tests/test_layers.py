@@ -18,7 +18,7 @@ STDLIB = set(sys.stdlib_module_names)
 
 APP_STILL_ON_ADAPTERS = {
     "unyo.app.context", "unyo.app.dashboard", "unyo.app.importing", "unyo.app.mailing",
-    "unyo.app.manual", "unyo.app.merging", "unyo.app.outbox", "unyo.app.processing",
+    "unyo.app.manual", "unyo.app.moves", "unyo.app.outbox", "unyo.app.processing",
     "unyo.app.report", "unyo.app.runner", "unyo.app.shipping", "unyo.app.simulate",
     "unyo.app.users", "unyo.app.views", "unyo.app.warehouse", "unyo.app.worker",
 }

@@ -17,7 +17,7 @@ from tests.factories import BUYER, T0, channel_order, minutes
 from tests.fakes import FakeChannel
 from unyo.adapters.db import Store
 from unyo.adapters.db import schema as t
-from unyo.app import merging
+from unyo.app import moves
 from unyo.app.context import ShopContext
 from unyo.app.dashboard import Dashboard
 from unyo.app.importing import import_orders
@@ -95,16 +95,16 @@ def test_the_rules_run_on_the_merged_parcel(ctx: ShopContext, channel: FakeChann
 def test_a_concurrent_change_aborts_the_whole_merge_and_the_next_rules_pass_retries(
         ctx: ShopContext, channel: FakeChannel, clock: SimClock,
         monkeypatch: pytest.MonkeyPatch):
-    real_plan = merging._plan
+    real_plan = moves._merge_plan
 
     def raced(ctx_: ShopContext, conn: Any, group: list[Order], *args: Any) -> Any:
-        moves = real_plan(ctx_, conn, group, *args)
+        plan = real_plan(ctx_, conn, group, *args)
         # another worker moves the order to be merged away meanwhile
         conn.execute(update(t.orders).where(t.orders.c.id == group[1].id)
                      .values(version=t.orders.c.version + 1))
-        return moves
+        return plan
 
-    monkeypatch.setattr(merging, "_plan", raced)
+    monkeypatch.setattr(moves, "_merge_plan", raced)
     channel.put(paid(1, total=1000))
     channel.put(paid(2, total=1000, ordered_at=T0 + minutes(1)))
     clock.set(T0 + minutes(2))
@@ -112,7 +112,7 @@ def test_a_concurrent_change_aborts_the_whole_merge_and_the_next_rules_pass_retr
     a, b = load(ctx, 1), load(ctx, 2)
     assert not a.merged and not b.merged_into  # nothing half-merged
     assert a.stage is not Stage.cancelled and b.stage is not Stage.cancelled
-    monkeypatch.setattr(merging, "_plan", real_plan)
+    monkeypatch.setattr(moves, "_merge_plan", real_plan)
     # the next rules pass (here: order 2's remarks change at RMS) merges them
     channel.put(replace(channel.orders[n(2)], remarks="[メッセージ:]\n一緒に送ってください"))
     clock.set(T0 + minutes(10))

@@ -58,7 +58,7 @@ def test_an_alias_bomb_is_refused_at_its_line_quickly_and_in_little_memory():
     tracemalloc.stop()
     assert found == ["shop.yaml:7: YAML error: more than 100,000 values (each alias counts as "
                      "all it repeats); is an alias repeating a large part of the file?"]
-    assert elapsed < 2 and peak < 8 * 1024 * 1024
+    assert elapsed < 10 and peak < 8 * 1024 * 1024  # unrefused it would never end
 
 
 def test_a_smaller_bomb_under_rules_is_refused_before_the_compiler_copies_it():

@@ -32,9 +32,9 @@ from datetime import datetime, timedelta
 
 from unyo.adapters.db.store import PendingImport, backoff
 from unyo.app.context import ShopContext, log
-from unyo.app.merging import merge_orders, merge_wishes
-from unyo.app.processing import rerun_for_buyers, with_rules
-from unyo.domain import ChannelOrder, Decision, ImportOrder, RmsStatus, decide
+from unyo.app.moves import merge_orders, merge_wishes, move
+from unyo.app.processing import rerun_for_buyers
+from unyo.domain import ChannelOrder, ImportOrder, RmsStatus
 from unyo.domain.vocabulary import CANCELLED_RMS
 
 _DROPPED = frozenset({*CANCELLED_RMS, RmsStatus.shipped, RmsStatus.payment_in_progress,
@@ -158,7 +158,7 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
                   now: datetime, wait: timedelta, result: ImportResult) -> None:
     cfg, shop = ctx.config.import_, ctx.shop
     fetched = ctx.channel.fetch(numbers)
-    decisions: list[Decision] = []
+    imports: list[ImportOrder] = []
     done: list[str] = []
     waiting: list[PendingImport] = []
     for order in fetched.orders:
@@ -176,10 +176,10 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
                                              hold[0], prev.attempts if prev else 0, None))
                 result.waiting += 1
                 continue
-            decisions.append(decide(None, ImportOrder(shop, order, now, confirm=cfg.confirm,
-                                                      thanks_mail=cfg.thanks_mail)))
+            imports.append(ImportOrder(shop, order, now, confirm=cfg.confirm,
+                                       thanks_mail=cfg.thanks_mail))
         except Exception as e:  # one order's data never stops the others
-            log.exception("import %s: order %s could not be decided", shop, number)
+            log.exception("import %s: order %s could not be looked at", shop, number)
             waiting.append(_failed(number, f"{type(e).__name__}: {e}", pending, now, result))
             continue
         done.append(number)
@@ -188,43 +188,51 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
         log.warning("import %s: order %s could not be read: %s", shop, number, reason)
     done.extend(fetched.missing)
     try:
-        result.imported += _store(ctx, decisions, done, waiting, now)
+        result.imported += _store(ctx, imports, done, waiting, pending, now, result)
     except Exception:
         log.exception("import %s: a batch of %d could not be written; writing them one by "
-                      "one", shop, len(decisions))
-        _store_one_by_one(ctx, decisions, done, waiting, pending, now, result)
+                      "one", shop, len(imports))
+        _store_one_by_one(ctx, imports, done, waiting, pending, now, result)
 
 
-def _store(ctx: ShopContext, decisions: list[Decision], done: list[str],
-           waiting: list[PendingImport], now: datetime) -> int:
-    """Create the orders, run the rules and merges, settle their pending rows: one
-    transaction. The number of orders created."""
+def _store(ctx: ShopContext, imports: list[ImportOrder], done: list[str],
+           waiting: list[PendingImport], pending: dict[str, PendingImport], now: datetime,
+           result: ImportResult) -> int:
+    """Create the orders (`move()`, the rules included), run the buyers' other orders'
+    rules again and the merges, settle their pending rows: one transaction. The number
+    of orders created; one that cannot be decided is kept failed with the reason."""
     store, shop = ctx.store, ctx.shop
     with store.transaction() as conn:
         # Another worker (or a crashed run) may have stored some of these already.
-        known = store.known_numbers(conn, shop, [d.order.number for d in decisions])
-        fresh = with_rules(ctx, conn, [d for d in decisions if d.order.number not in known],
-                           now)
-        ids = store.create_orders(conn, fresh, now)
-        rerun = rerun_for_buyers(ctx, conn, [d.order.with_(id=i, version=1)
-                                             for i, d in zip(ids, fresh, strict=True)], now)
-        merge_orders(ctx, conn, merge_wishes([*fresh, *rerun]), now)  # 同梱
-        store.delete_pending(conn, shop, done)
-        store.upsert_pending(conn, shop, waiting)
-    return len(fresh)
+        known = store.known_numbers(conn, shop, [c.channel.order_number for c in imports])
+        moved = move(store, conn, [(None, c) for c in imports
+                                   if c.channel.order_number not in known], now,
+                     ctx=ctx, rules=True)
+        bad = {**moved.failed, **moved.refused}
+        settled = [n for n in done if n not in bad]
+        counted = ImportResult()  # added to `result` once this transaction commits
+        failed = [_failed(n, reason, pending, now, counted) for n, reason in bad.items()]
+        rerun = rerun_for_buyers(ctx, conn, moved.orders, now)
+        merge_orders(ctx, conn, merge_wishes([*moved.written, *rerun]), now)  # 同梱
+        store.delete_pending(conn, shop, settled)
+        store.upsert_pending(conn, shop, [*waiting, *failed])
+    result.failed += counted.failed
+    result.failures.update(counted.failures)
+    return len(moved.written)
 
 
-def _store_one_by_one(ctx: ShopContext, decisions: list[Decision], done: list[str],
+def _store_one_by_one(ctx: ShopContext, imports: list[ImportOrder], done: list[str],
                       waiting: list[PendingImport], pending: dict[str, PendingImport],
                       now: datetime, result: ImportResult) -> None:
     """After a failed batch write: each order in a transaction of its own; the one that
     cannot be written is kept failed with the store's reason."""
-    by_number = {d.order.number: d for d in decisions}
+    by_number = {c.channel.order_number: c for c in imports}
     created = set()
     for number in done:
-        d = by_number.get(number)
+        c = by_number.get(number)
         try:
-            result.imported += _store(ctx, [d] if d else [], [number], [], now)
+            result.imported += _store(ctx, [c] if c else [], [number], [], pending, now,
+                                      result)
             created.add(number)
         except Exception as e:
             log.exception("import %s: order %s could not be written", ctx.shop, number)
@@ -232,4 +240,4 @@ def _store_one_by_one(ctx: ShopContext, decisions: list[Decision], done: list[st
                                            f"{str(e)[:300]}", pending, now, result))
     # Should even this fail (the database itself is gone), the step fails and the cursor
     # stays: the window is searched again.
-    _store(ctx, [], [], waiting, now)
+    _store(ctx, [], [], waiting, pending, now, result)

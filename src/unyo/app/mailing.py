@@ -32,7 +32,7 @@ from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
-from unyo.app.merging import fail_on_survivors
+from unyo.app.moves import OnConflict, move
 from unyo.app.ports import (
     MailConnectionLost,
     MailError,
@@ -41,7 +41,7 @@ from unyo.app.ports import (
     MailSender,
     MailUnavailable,
 )
-from unyo.domain import EffectKind, MailKind, Order, RecordEffectFailed, Stage, decide
+from unyo.domain import EffectKind, MailKind, Order, RecordEffectFailed, Stage
 
 if TYPE_CHECKING:
     from unyo.app.outbox import DeliveryResult
@@ -194,16 +194,9 @@ def _record(ctx: ShopContext, result: DeliveryResult, item: _Outgoing,
 
 def _fail_orders(ctx: ShopContext, conn: Connection, failed: list[tuple[EffectRow, str]],
                  now: datetime) -> None:
-    """`RecordEffectFailed` on each order (a 確認待ち gate); re-read and retry on a lost race."""
+    """`RecordEffectFailed` on each order (a 確認待ち gate, on the survivor too for a
+    merged-away order); re-read and decided again on a lost race (`move()`)."""
     messages = {e.order_id: m for e, m in failed}
     failing = ctx.store.load_orders_by_id(conn, list(messages))
-    fail_on_survivors(ctx, conn, [(o, RecordEffectFailed(EffectKind.send_mail, messages[i], now))
-                                  for i, o in failing.items()], now)
-    for _ in range(3):
-        if not messages:
-            return
-        orders = ctx.store.load_orders_by_id(conn, list(messages))
-        lost = ctx.store.apply_many(conn, [
-            (o, decide(o, RecordEffectFailed(EffectKind.send_mail, messages[i], now)))
-            for i, o in orders.items()], now)
-        messages = {o.id: messages[o.id] for o in lost if o.id is not None}
+    move(ctx.store, conn, [(o, RecordEffectFailed(EffectKind.send_mail, messages[i], now))
+                           for i, o in failing.items()], now, on_conflict=OnConflict.retry)

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from unyo.adapters.db.store import ConcurrentUpdate, Store
+from unyo.adapters.db.store import Store
+from unyo.app.moves import MoveConflict, MoveRefused, OnConflict, StaleVersion, move
 from unyo.domain import (
     Actor,
     CancelOrder,
     CloseGate,
     Command,
-    DomainError,
     GateKind,
     OpenGate,
     Order,
     SetField,
-    decide,
 )
 
 
@@ -28,56 +27,64 @@ class ManualActionError(Exception):
     """The action cannot be done (message says why); nothing was changed."""
 
 
-def _act(store: Store, shop: str, number: str, command: Command, now: datetime) -> Order:
-    for _ in range(5):  # another worker may move the order meanwhile: decide again
-        with store.transaction() as conn:
-            order = store.load_order(conn, shop, number)
-            if order is None:
-                raise ManualActionError(f"no order {number} in shop {shop}")
-            try:
-                decision = decide(order, command)
-            except DomainError as e:
-                raise ManualActionError(str(e)) from None
-            try:
-                return store.apply(conn, order, decision, now)
-            except ConcurrentUpdate:
-                continue
-    raise ManualActionError(f"order {number} keeps changing; try again")
+class StaleOrder(ManualActionError):
+    """The order changed since the person's page showed it (its version moved)."""
+
+
+def _act(store: Store, shop: str, number: str, command: Command, now: datetime,
+         version: int | None = None) -> Order:
+    """One person's action through `move()`: another worker moving the order meanwhile is
+    decided again (up to 5 times); with the form's `version`, any change since is
+    refused, checked by the compare-and-set itself."""
+    with store.transaction() as conn:
+        order = store.load_order(conn, shop, number)
+        if order is None:
+            raise ManualActionError(f"no order {number} in shop {shop}")
+        try:
+            moved = move(store, conn, [(order, command)], now, expect_version=version,
+                         on_conflict=OnConflict.fail, rounds=5, refusals="raise")
+        except StaleVersion as e:
+            raise StaleOrder(str(e)) from None
+        except (MoveRefused, MoveConflict) as e:
+            raise ManualActionError(str(e)) from None
+    return moved.orders[0] if moved.written else order
 
 
 def release(store: Store, shop: str, number: str, kind: GateKind, *, note: str, by: str,
-            now: datetime) -> Order:
+            now: datetime, version: int | None = None) -> Order:
     """Close the order's open gates of `kind` (確認OK / 保留解除 / 入金確認)."""
-    return _act(store, shop, number, CloseGate(kind, now, Actor.person, note, by=by), now)
+    return _act(store, shop, number, CloseGate(kind, now, Actor.person, note, by=by), now,
+                version)
 
 
 def release_gate(store: Store, shop: str, number: str, seq: int, *, note: str, by: str,
-                 now: datetime) -> Order:
+                 now: datetime, version: int | None = None) -> Order:
     """Close one gate of the order (its number within the order, as `orders show` lists)."""
-    return _act(store, shop, number, CloseGate(None, now, Actor.person, note, seq, by=by), now)
+    return _act(store, shop, number, CloseGate(None, now, Actor.person, note, seq, by=by), now,
+                version)
 
 
 def hold(store: Store, shop: str, number: str, *, until: datetime | None, note: str, by: str,
-         now: datetime) -> Order:
+         now: datetime, version: int | None = None) -> Order:
     """Hold the order (保留) until a time, or until a person releases it."""
     if until is not None and until <= now:
         raise ManualActionError(f"--until {until.isoformat()} is not in the future")
     return _act(store, shop, number,
                 OpenGate(GateKind.hold, note or "手動で保留", now, Actor.person, until, by=by),
-                now)
+                now, version)
 
 
 def cancel(store: Store, shop: str, number: str, *, note: str, by: str,
-           now: datetime) -> Order:
+           now: datetime, version: int | None = None) -> Order:
     """Cancel the order in unyo (before hand-off); RMS is not told by this action."""
     command = CancelOrder(note or "手動キャンセル", now, Actor.person, by=by)
-    return _act(store, shop, number, command, now)
+    return _act(store, shop, number, command, now, version)
 
 
 def set_warehouse_note(store: Store, shop: str, number: str, note: str, *, by: str,
-                       now: datetime) -> Order:
+                       now: datetime, version: int | None = None) -> Order:
     """Set the note handed to the warehouse with the order (倉庫への指示); empty removes it."""
     if len(note) > 200:
         raise ManualActionError("the warehouse note is longer than 200 characters")
     return _act(store, shop, number, SetField("warehouse_note", note, now, Actor.person, by=by),
-                now)
+                now, version)

@@ -13,14 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
 from unyo.app.mailing import deliver_mails
-from unyo.app.merging import fail_on_survivors
+from unyo.app.moves import OnConflict, move
 from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
-from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, decide
+from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
 
 CONFIRM_BATCH = 100
 
@@ -91,24 +89,12 @@ def _record(ctx: ShopContext, result: DeliveryResult,
             else:
                 result.retried += 1
         store.record_attempts(conn, attempts, now)
-        _apply(ctx, conn, moves, now)
-        fail_on_survivors(ctx, conn, [(o, c) for o, c in moves
-                                      if isinstance(c, RecordEffectFailed)], now)
+        # One moved meanwhile is re-read and decided again; a merged-away order's
+        # failure reaches its survivor (`move()`).
+        move(store, conn, moves, now, on_conflict=OnConflict.retry)
 
 
 def _retry_at(now: datetime, effect: EffectRow) -> datetime:
     return now + backoff(effect.attempts + 1)
 
 
-def _apply(ctx: ShopContext, conn: Connection,
-           commands: list[tuple[Order, RecordConfirmed | RecordEffectFailed]],
-           now: datetime) -> None:
-    """Decide and apply in one batch; an order another worker moved meanwhile is re-read
-    and decided again."""
-    for _ in range(3):
-        lost = ctx.store.apply_many(conn, [(o, decide(o, c)) for o, c in commands], now)
-        if not lost:
-            return
-        by_id = {o.id: c for o, c in commands}
-        fresh = ctx.store.load_orders_by_id(conn, [o.id for o in lost if o.id is not None])
-        commands = [(order, by_id[order_id]) for order_id, order in fresh.items()]

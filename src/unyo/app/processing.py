@@ -15,6 +15,7 @@ from functools import lru_cache
 from sqlalchemy import Connection
 
 from unyo.app.context import ShopContext
+from unyo.app.moves import Item, OnConflict, move
 from unyo.domain import Actor, ChannelOrder, CloseGate, Decision, GateKind, Order
 from unyo.domain.decide import ApplyRules
 from unyo.domain.rules import Facts
@@ -94,10 +95,8 @@ def rerun_for_buyers(ctx: ShopContext, conn: Connection, new_orders: Sequence[Or
     if not ids:
         return []
     others = list(ctx.store.load_orders_by_id(conn, ids).values())
-    ruled = with_rules(ctx, conn, [Decision(o) for o in others], now)
-    moves = [(o, d) for o, d in zip(others, ruled, strict=True) if d.changed]
-    lost = {o.id for o in ctx.store.apply_many(conn, moves, now)}
-    return [d for o, d in zip(others, ruled, strict=True) if o.id not in lost]
+    moved = move(ctx.store, conn, [(o, ()) for o in others], now, ctx=ctx, rules=True)
+    return [*moved.written, *moved.unchanged]
 
 
 def release_holds(ctx: ShopContext) -> int:
@@ -106,16 +105,15 @@ def release_holds(ctx: ShopContext) -> int:
     with store.transaction() as conn:
         ids = store.due_holds(conn, ctx.shop, now)
         orders = store.load_orders_by_id(conn, ids)
-        moves = []
+        moves: list[Item] = []
         for order in orders.values():
             due = [g.seq for g in order.open_gates
                    if g.kind is GateKind.hold and g.until is not None and g.until <= now]
-            d = Decision(order)
-            for seq in due:
-                d = d.and_then(CloseGate(None, now, Actor.system, "保留期限", seq=seq))
-            moves.append((order, d))
-        store.apply_many(conn, moves, now)
-    return len(moves)
+            moves.append((order, tuple(CloseGate(None, now, Actor.system, "保留期限", seq=seq)
+                                       for seq in due)))
+        # One moved meanwhile (e.g. released by a person) is looked at again next time.
+        moved = move(store, conn, moves, now, on_conflict=OnConflict.wait)
+    return len(moved.written)
 
 
 __all__ = [

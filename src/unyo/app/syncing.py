@@ -2,7 +2,7 @@
 
 RMS 300 closes the payment gate; 800/900 cancels an order not yet handed off
 (or raises a check once the warehouse has it); a changed amount or item list
-opens a check gate. Every order moves through `decide()` and a compare-and-set.
+opens a check gate. Every order moves through `move()` (decide, compare-and-set).
 """
 
 from __future__ import annotations
@@ -13,19 +13,16 @@ from datetime import datetime, timedelta
 
 from unyo.app.context import ShopContext, log
 from unyo.app.importing import safe_text
-from unyo.app.merging import merge_orders, merge_wishes
+from unyo.app.moves import Item, OnConflict, move
 from unyo.app.ports import ChangedFetch, SyncSearch
-from unyo.app.processing import with_rules
 from unyo.domain import (
     Actor,
     ChannelOrder,
-    Decision,
+    Command,
     GateKind,
     OpenGate,
-    Order,
     SyncMerged,
     SyncOrder,
-    decide,
 )
 from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES, Stage
 
@@ -104,32 +101,21 @@ def _apply_read(ctx: ShopContext, by_number: dict[str, ChannelOrder], digests: d
         # (`unchanged`); the others are compared cheaply before whole orders are loaded.
         keys = store.sync_keys(conn, shop, list(by_number))
         read = {n: (o.status, o.fingerprint(), o.details()) for n, o in by_number.items()}
-        moved = [n for n, key in read.items() if keys.get(n) != key]
-        current = store.load_orders(conn, shop, moved)
+        stale = [n for n, key in read.items() if keys.get(n) != key]
+        current = store.load_orders(conn, shop, stale)
         confirm = ctx.config.import_.confirm
-        moves = []
-        for number, order in current.items():
-            try:
-                d = decide(order, SyncOrder(by_number[number], now, confirm))
-            except Exception as e:  # recorded; the other orders go on
-                log.exception("sync %s: order %s could not be decided", shop, number)
-                result.failures[number] = f"{type(e).__name__}: {e}"[:500]
-                continue
-            if d.changed or d.effects:
-                moves.append((order, d))
-        # A changed order goes through the shop's rules again.
-        ruled = with_rules(ctx, conn, [d for _, d in moves], now)
-        moves = [(o, d) for (o, _), d in zip(moves, ruled, strict=True)]
-        lost = store.apply_many(conn, moves, now)
-        lost_ids = {o.id for o in lost}
-        merge_orders(ctx, conn, merge_wishes(d for o, d in moves if o.id not in lost_ids),
-                     now)
+        # A changed order goes through the shop's rules again; one moved meanwhile is
+        # left for the next sync, which re-reads it.
+        moved = move(store, conn, [(order, SyncOrder(by_number[number], now, confirm))
+                                   for number, order in current.items()], now,
+                     ctx=ctx, rules=True, merge=True, on_conflict=OnConflict.wait)
+        result.failures.update(moved.failed)
         # Remember what was read, for orders whose stored snapshot now matches it.
         store.set_source_digests(conn, shop, [
             (n, digest, read[n]) for n, digest in digests.items()
             if n in read and known.get(n) != digest])
-    result.changed += len(moves) - len(lost)
-    result.conflicts += len(lost)  # moved meanwhile; the next sync re-reads them
+    result.changed += len(moved.written)
+    result.conflicts += len(moved.lost)
 
 
 REASON_UNREADABLE = "RMSの受注データを読めません: {}"
@@ -143,15 +129,14 @@ def _record_unreadable(ctx: ShopContext, failed: dict[str, str], now: datetime) 
     try:
         with store.transaction() as conn:
             current = store.load_orders(conn, shop, list(failed))
-            moves = []
+            moves: list[Item] = []
             for number, order in current.items():
                 reason = safe_text(REASON_UNREADABLE.format(failed[number]), 300)
                 if order.stage not in OPEN_GATE_STAGES or any(g.reason == reason
                                                               for g in order.gates):
                     continue
-                moves.append((order, decide(order, OpenGate(GateKind.check, reason, now,
-                                                            Actor.channel))))
-            store.apply_many(conn, moves, now)
+                moves.append((order, OpenGate(GateKind.check, reason, now, Actor.channel)))
+            move(store, conn, moves, now, on_conflict=OnConflict.wait)
     except Exception:
         log.exception("sync %s: could not record %d unreadable orders", shop, len(failed))
 
@@ -223,24 +208,17 @@ def _sync_merged(ctx: ShopContext, result: SyncResult) -> None:
             current = store.load_orders(conn, shop, [
                 *(o.order_number for o in fetched.orders),
                 *{carriers[o.order_number] for o in fetched.orders}])
-            moves: list[tuple[Order, Decision]] = []
-            carrying: dict[str, Decision] = {}
+            moves: list[Item] = []
+            carrying: dict[str, list[Command]] = {}
             for channel in fetched.orders:
-                try:
-                    merged = current.get(channel.order_number)
-                    if merged is not None:  # its own snapshot and RMS status (stays cancelled)
-                        d = decide(merged, SyncOrder(channel, now, confirm))
-                        if d.changed:
-                            moves.append((merged, d))
-                    survivor = current.get(carriers[channel.order_number])
-                    if survivor is not None:
-                        d = carrying.get(survivor.number) or Decision(survivor)
-                        carrying[survivor.number] = d.and_then(SyncMerged(channel, now))
-                except Exception as e:  # recorded; the other merged orders go on
-                    log.exception("sync %s: merged order %s could not be decided", shop,
-                                  channel.order_number)
-                    result.failures[channel.order_number] = f"{type(e).__name__}: {e}"[:500]
-            moves += [(current[n], d) for n, d in carrying.items() if d.changed]
-            lost = store.apply_many(conn, moves, now)
-            result.changed += len(moves) - len(lost)
-            result.conflicts += len(lost)
+                merged = current.get(channel.order_number)
+                if merged is not None:  # its own snapshot and RMS status (stays cancelled)
+                    moves.append((merged, SyncOrder(channel, now, confirm)))
+                survivor = current.get(carriers[channel.order_number])
+                if survivor is not None:
+                    carrying.setdefault(survivor.number, []).append(SyncMerged(channel, now))
+            moves += [(current[n], tuple(c)) for n, c in carrying.items()]
+            moved = move(store, conn, moves, now, on_conflict=OnConflict.wait)
+            result.failures.update(moved.failed)
+            result.changed += len(moved.written)
+            result.conflicts += len(moved.lost)

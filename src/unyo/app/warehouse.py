@@ -30,12 +30,12 @@ from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
+from unyo.app.moves import OnConflict, move
 from unyo.app.ports import ChannelError
 from unyo.app.syncing import SyncResult, read_orders
 from unyo.clock import JST
 from unyo.domain import (
     Command,
-    DomainError,
     EffectKind,
     GateKind,
     HandOff,
@@ -45,7 +45,6 @@ from unyo.domain import (
     RecordWarehouseRejection,
     Shipment,
     Stage,
-    decide,
 )
 from unyo.domain.carriers import carrier_code, normalise_tracking, tracking_problem
 from unyo.domain.vocabulary import CANCELLED_RMS
@@ -363,24 +362,11 @@ def _record(ctx: ShopContext, attempts: list[Attempt], now: datetime) -> None:
 
 def apply_commands(ctx: ShopContext, conn: Connection,
                    commands: Sequence[tuple[Order, Command]], now: datetime) -> int:
-    """Decide and apply in one batch; an order moved meanwhile is re-read and decided
-    again (a command that no longer fits it is dropped and logged). Returns the number
-    of orders that could not be moved."""
-    pending = list(commands)
-    for _ in range(3):
-        moves = []
-        for order, command in pending:
-            try:
-                moves.append((order, decide(order, command)))
-            except DomainError as e:  # the order moved on; nothing to do
-                log.info("order %s: %s", order.number, e)
-        lost = ctx.store.apply_many(conn, moves, now)
-        if not lost:
-            return 0
-        lost_ids = {o.id for o in lost}
-        fresh = ctx.store.load_orders_by_id(conn, [i for i in lost_ids if i is not None])
-        pending = [(fresh[o.id], c) for o, c in pending if o.id in lost_ids and o.id in fresh]
-    return len(pending)
+    """Move the orders (`move()`): one moved meanwhile is re-read and decided again; a
+    command that no longer fits it is recorded on it. Returns the number of orders that
+    could not be moved."""
+    moved = move(ctx.store, conn, commands, now, on_conflict=OnConflict.retry)
+    return len(moved.lost) + len(moved.failed)
 
 
 # ---- results ----------------------------------------------------------------------------

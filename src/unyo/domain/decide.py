@@ -145,6 +145,16 @@ class RecordEffectFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordRefusal:
+    """A command an automated step gave the order was refused (`DomainError`): kept on
+    the order as an event, so what did not happen is seen where the order is read."""
+
+    command: str  # the refused command's name, e.g. RecordShipment
+    reason: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HandOff:
     """Send a ready order to the warehouse (倉庫連携): one request per package."""
 
@@ -223,7 +233,7 @@ class SyncMerged:
 
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
            | SetField | RecordEffectFailed | HandOff | RecordShipment | RecordWarehouseRejection
-           | ApplyRules | MergeInto | AbsorbOrders | SyncMerged)
+           | ApplyRules | MergeInto | AbsorbOrders | SyncMerged | RecordRefusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +384,9 @@ def decide(order: Order | None, command: Command) -> Decision:
             _absorb(b, command)
         case SyncMerged():
             _sync_merged(b, command)
+        case RecordRefusal():
+            b.event(EventType.command_refused, Actor.system, command=command.command,
+                    reason=command.reason[:500])
     b.rederive(Actor.system if not isinstance(command, CloseGate | CancelOrder)
                else command.actor)
     return b.decision()

@@ -59,6 +59,7 @@ class EventType(StrEnum):
     merged_from = "merged_from"  # 同梱: this order carries others (data: orders, rule, totals)
     merged_order_cancelled = "merged_order_cancelled"  # RMS cancelled an order merged into this
     merged_order_changed = "merged_order_changed"  # an order merged into this changed at RMS
+    command_refused = "command_refused"  # a step's command did not fit (data: command, reason)
 
 
 class EffectKind(StrEnum):

@@ -4,7 +4,8 @@ with `by=` the logged-in user.
 
 Bad input gets a clear message on the page and loses nothing (what was typed is shown
 again): an unknown order, a gate already closed, an order changed since the page was
-read (the form carries the version it showed), a time that cannot be read or is past.
+read (the form carries the version it showed, and `move()` checks it in the same
+transaction as the write), a time that cannot be read or is past.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from unyo.app.manual import (
     ManualActionError,
+    StaleOrder,
     cancel,
     hold,
     release,
@@ -69,6 +71,8 @@ def _act(request: Request, number: str, form: dict[str, str], run: object) -> Re
     except ActionError as e:
         return order_page(request, number, status=e.status, error=e.key,
                           error_params=dict(e.params), form=form)
+    except StaleOrder:  # changed between the check above and the write: the same answer
+        return order_page(request, number, status=409, error="err_version", form=form)
     except ManualActionError as e:
         return order_page(request, number, status=409, error="err_action",
                           error_params={"detail": str(e)}, form=form)
@@ -85,7 +89,7 @@ def release_one(request: Request, number: str, seq: Annotated[int, Form()],
         if not any(g.seq == seq and g.is_open for g in order.gates):
             raise ActionError("err_gate_closed", 409)
         release_gate(web.store, web.shop, number, seq, note=_note(note), by=who,
-                     now=web.clock.now())
+                     now=web.clock.now(), version=version)
 
     return _act(request, number, {"note": note}, run)
 
@@ -114,7 +118,7 @@ def hold_order(request: Request, number: str, version: VersionField,
             if end <= web.clock.now():
                 raise ActionError("err_past_date")
         hold(web.store, web.shop, number, until=end, note=_note(note), by=who,
-             now=web.clock.now())
+             now=web.clock.now(), version=version)
 
     return _act(request, number, {"hold_note": note, "until": until}, run)
 
@@ -128,7 +132,8 @@ def cancel_order(request: Request, number: str, version: VersionField,
         order = _load(request, number, version)
         if not allowed(order, Action.cancel):
             raise ActionError("err_cannot_cancel", 409)
-        cancel(web.store, web.shop, number, note=_note(note), by=who, now=web.clock.now())
+        cancel(web.store, web.shop, number, note=_note(note), by=who, now=web.clock.now(),
+               version=version)
 
     return _act(request, number, {"cancel_note": note}, run)
 
@@ -143,7 +148,7 @@ def warehouse_note(request: Request, number: str, version: VersionField,
         if not allowed(order, Action.set_field):
             raise ActionError("err_note_stage", 409)
         set_warehouse_note(web.store, web.shop, number, _note(warehouse_note), by=who,
-                           now=web.clock.now())
+                           now=web.clock.now(), version=version)
 
     return _act(request, number, {"warehouse_note": warehouse_note}, run)
 

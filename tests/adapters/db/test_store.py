@@ -140,3 +140,28 @@ def test_identity_map_sees_other_writers(store: Store):
     with store.transaction() as conn:
         fresh = store.load_order(conn, "shop", "A-1")
     assert fresh is not None and fresh.stage is Stage.ready and fresh.version == 2
+
+
+def test_stage_moves_are_a_column_filled_in_for_old_events_too(store: Store):
+    """`events.stage_to` (migration 0005): written with every stage move, and filled in
+    from the data of events written before the column existed."""
+    from sqlalchemy import select, update
+
+    from unyo.adapters.db import schema as t
+
+    create(store, channel_order("A-1", status=300, method=2, rakuten_pay=False,
+                                confirmed_at=T0))
+    with store.engine.begin() as conn:
+        rows = conn.execute(select(t.events.c.type, t.events.c.stage_to)).all()
+    assert ("stage_changed", "ready") in rows
+    assert all(to is None for kind, to in rows if kind != "stage_changed")
+    with store.engine.begin() as conn:
+        conn.execute(update(t.events).values(stage_to=None))
+    downgrade(store.engine, "0004")
+    upgrade(store.engine)
+    with store.engine.begin() as conn:
+        assert ("stage_changed", "ready") in conn.execute(
+            select(t.events.c.type, t.events.c.stage_to)).all()
+        reached = store.orders_reaching(conn, "shop", Stage.ready, T0 - minutes(1),
+                                        T0 + minutes(1))
+    assert len(reached) == 1

@@ -189,12 +189,13 @@ def any_in_stage(conn: Connection, shop: str, stage: Stage) -> bool:
 
 def reached(conn: Connection, shop: str, stage: Stage, since: datetime,
             until: datetime) -> dict[int, datetime]:
-    """Orders that moved to `stage` in [since, until): id → when (the (type, at) index)."""
+    """Orders that moved to `stage` in [since, until): id → when (the (stage_to, at)
+    index)."""
     e, o = t.events, t.orders
     rows = conn.execute(
         select(e.c.order_id, func.min(e.c.at)).select_from(e.join(o, o.c.id == e.c.order_id))
-        .where(e.c.type == EventType.stage_changed.value, e.c.at >= since, e.c.at < until,
-               e.c.data.like(f'%"to":"{stage.value}"%'), o.c.shop == shop)
+        .where(e.c.stage_to == stage.value, e.c.at >= since, e.c.at < until,
+               o.c.shop == shop)
         .group_by(e.c.order_id))
     return {oid: at for oid, at in rows}
 

@@ -141,8 +141,11 @@ events = Table(
     Column("type", String(40), nullable=False),
     Column("actor", String(20), nullable=False),
     Column("data", Text, nullable=False),
+    # The stage a stage_changed event moved to (NULL otherwise): stage moves as a column.
+    Column("stage_to", String(20), nullable=True),
     Index("ix_events_order_id", "order_id"),
-    Index("ix_events_type_at", "type", "at"),  # orders reaching a stage in a period
+    Index("ix_events_type_at", "type", "at"),
+    Index("ix_events_stage_to_at", "stage_to", "at"),  # orders reaching a stage in a period
 )
 
 outbox = Table(

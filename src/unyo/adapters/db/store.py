@@ -732,8 +732,7 @@ class Store:
         j = t.events.join(t.orders, t.events.c.order_id == t.orders.c.id)
         rows = conn.execute(
             select(t.events.c.order_id, func.min(t.events.c.at)).select_from(j)
-            .where(t.orders.c.shop == shop, t.events.c.type == "stage_changed",
-                   t.events.c.data.like(f'%"to":"{stage.value}"%'))
+            .where(t.orders.c.shop == shop, t.events.c.stage_to == stage.value)
             .group_by(t.events.c.order_id))
         return {oid: at for oid, at in rows if since <= at < until}
 
@@ -788,7 +787,9 @@ class Store:
     @staticmethod
     def _event_row(order_id: int, e: Event) -> dict[str, Any]:
         return {"order_id": order_id, "at": e.at, "type": _TEXT[e.type], "actor": _TEXT[e.actor],
-                "data": orjson.dumps(e.data, default=str).decode()}
+                "data": orjson.dumps(e.data, default=str).decode(),
+                "stage_to": str(e.data.get("to"))[:20]
+                if e.type is EventType.stage_changed else None}
 
     @staticmethod
     def _effect_row(shop: str, order_id: int, e: Effect, now: datetime) -> dict[str, Any]:
