@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from unyo.adapters.db.codec import channel_from_json
-from unyo.adapters.db.store import Store, _attrs
+from unyo.adapters.db.codec import attrs_from_json, channel_from_json
+from unyo.adapters.db.store import Store
 from unyo.app.processing import addresses_valid, next_business_day
 from unyo.domain import Order, Stage
 from unyo.domain.decide import SETTLED_RMS
@@ -236,10 +236,20 @@ def _count(flow: FlowOutcome, outcome: Outcome) -> None:
     flow.cancelled_after_handoff += fate == CANCELLED_AFTER_HANDOFF
 
 
-def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
-             proposed: Sequence[CompiledRule], since: datetime, until: datetime,
-             progress: Callable[[str, int, int], None] | None = None) -> Simulation:
-    sim = Simulation(since, until)
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One order through both flows."""
+
+    order_number: str
+    line: Timeline
+    current: Outcome
+    proposed: Outcome
+
+
+def replay(store: Store, shop: str, current: Sequence[CompiledRule],
+           proposed: Sequence[CompiledRule], since: datetime, until: datetime,
+           progress: Callable[[str, int, int], None] | None = None) -> Iterator[Replayed]:
+    """Each order imported in [since, until) through both flows, in import order."""
     plan = _Plan.of(current, proposed)
     conditions = plan.conditions
     with store.transaction() as conn:
@@ -252,7 +262,7 @@ def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
                  imported_at) in rows:
                 line = timeline(history_.get(oid, ()), rms, stage, imported_at)
                 channel = channel_from_json(data)
-                kept = _attrs(attrs)  # replayed as imported: without a merge (同梱)
+                kept = attrs_from_json(attrs)  # replayed as imported: without a merge (同梱)
                 order = Order(shop=shop, channel=channel, stage=Stage.processing, id=oid,
                               fingerprint=fp, rms_status=line.status, tags=kept["tags"],
                               settings=kept["settings"])
@@ -269,22 +279,30 @@ def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
                     paid = RuleInput(order.with_(rms_status=int(RmsStatus.awaiting_shipment)),
                                      facts, line.paid_at)
                     runs.append((paid, [condition(paid) for condition in conditions]))
-                now_outcome = _outcome(plan.current, runs, line, next_business_day)
-                new_outcome = _outcome(plan.proposed, runs, line, next_business_day)
-                _count(sim.current, now_outcome)
-                _count(sim.proposed, new_outcome)
-                sim.orders += 1
-                sim.cancelled += line.cancelled_at is not None
-                sim.unpaid += line.cancelled_at is None and line.paid_at is None
-                if now_outcome != new_outcome:
-                    sim.differing += 1
-                    if len(sim.differences) < DIFFERENCES_SHOWN:
-                        sim.differences.append({
-                            "order_number": number,
-                            "current": _shown(now_outcome), "proposed": _shown(new_outcome)})
+                yield Replayed(number, line,
+                               _outcome(plan.current, runs, line, next_business_day),
+                               _outcome(plan.proposed, runs, line, next_business_day))
             done += len(rows)
             if progress:
                 progress("replay", done, done)
+
+
+def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
+             proposed: Sequence[CompiledRule], since: datetime, until: datetime,
+             progress: Callable[[str, int, int], None] | None = None) -> Simulation:
+    sim = Simulation(since, until)
+    for r in replay(store, shop, current, proposed, since, until, progress):
+        _count(sim.current, r.current)
+        _count(sim.proposed, r.proposed)
+        sim.orders += 1
+        sim.cancelled += r.line.cancelled_at is not None
+        sim.unpaid += r.line.cancelled_at is None and r.line.paid_at is None
+        if r.current != r.proposed:
+            sim.differing += 1
+            if len(sim.differences) < DIFFERENCES_SHOWN:
+                sim.differences.append({"order_number": r.order_number,
+                                        "current": _shown(r.current),
+                                        "proposed": _shown(r.proposed)})
     basis = sim.shipping
     for flow in (sim.current, sim.proposed):
         flow.automation_rate = round(flow.automated / basis, 4) if basis else None
