@@ -155,10 +155,7 @@ def rule_sets(rnd: random.Random) -> Iterator[tuple[list[str], list[str]]]:
         yield current, proposed
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, pytest.param(3, marks=pytest.mark.xfail(
-    strict=True, reason="open: one order of 300 held by リピーター and 同時注文 and cancelled at "
-                        "RMS is, by the replay, handed off before the cancellation (holds over), "
-                        "by the engine cancelled before the hand-off"))])
+@pytest.mark.parametrize("seed", range(4))
 def test_the_replay_of_a_day_is_what_the_engine_does_with_the_changed_rules(
         tmp_path: Path, seed: int) -> None:
     rnd = random.Random(seed)

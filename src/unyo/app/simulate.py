@@ -231,7 +231,8 @@ def _outcome(flow: _Flow, runs: Runs, line: Timeline,
                         ready = end
     holds = tuple(name for _, name, _ in flow.holds if name in held)
     if line.cancelled_at is not None:
-        handed = not checks and ready is not None and ready <= line.cancelled_at
+        # the hand-off re-reads the order first: a cancellation at that very time wins
+        handed = not checks and ready is not None and ready < line.cancelled_at
         fate = CANCELLED_AFTER_HANDOFF if handed else CANCELLED
     else:
         fate = SHIPS if line.paid_at is not None else UNPAID
