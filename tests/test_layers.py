@@ -4,7 +4,9 @@
 - the Rakuten adapter knows of the app only its ports (`unyo.app.ports`);
 - `unyo.app` does not grow new imports of the adapters or SQLAlchemy: the modules that
   still import them are listed here, and the list may only shrink (issue 16 moves them
-  behind ports).
+  behind ports);
+- nothing imports the command line (`unyo.cli`) but `python -m unyo`, and its shared
+  helpers (`unyo.cli._common`) import no command module.
 """
 
 from __future__ import annotations
@@ -65,3 +67,13 @@ def test_no_new_app_module_leans_on_the_adapters() -> None:
     assert leaning <= APP_STILL_ON_ADAPTERS, sorted(leaning - APP_STILL_ON_ADAPTERS)
     # ... and the list is kept exact, so that a module freed from them leaves it
     assert leaning == APP_STILL_ON_ADAPTERS, sorted(APP_STILL_ON_ADAPTERS - leaning)
+
+
+def test_nothing_leans_on_the_command_line() -> None:
+    leaning = {m for m, imports in _modules("unyo").items()
+               if not m.startswith("unyo.cli") and any(
+                   i == "unyo.cli" or i.startswith("unyo.cli.") for i in imports)}
+    assert leaning == {"unyo.__main__"}
+    commands = {m for m in _modules("unyo.cli") if m not in ("unyo.cli", "unyo.cli._common")}
+    assert commands, "the command modules are found"
+    assert not _imports(SRC / "unyo/cli/_common.py") & (commands | {"unyo.cli"})

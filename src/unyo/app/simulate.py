@@ -7,8 +7,11 @@ cancelled at RMS or by a person), read from its event log — through the curren
 flow's rules and the proposed ones, touching nothing: no database write, no outside
 call.
 
-Per order and flow: the rules run at its arrival (its RMS status then), and again
-when its payment settled later, as the live engine runs them; the checks it waits for
+Per order and flow: the rules run at its arrival (its RMS status then), again when
+another order of the same buyer arrives while it is not handed off yet, and when its
+payment settled later, as the live engine runs them, each time with the buyer's open
+orders as they were then (tests/app/test_simulate_agrees.py pins this to the engine,
+order by order); the checks it waits for
 are those of the last run before it could ship, the holds those whose end was still
 ahead. From the payment time and the holds' ends comes when it would have been ready
 (出荷OK), so an order cancelled at RMS is cancelled before the warehouse had it, or
@@ -30,13 +33,13 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from unyo.adapters.db.codec import channel_from_json
-from unyo.adapters.db.store import Store, _attrs
+from unyo.adapters.db.codec import attrs_from_json, channel_from_json
+from unyo.adapters.db.store import Store
 from unyo.app.processing import addresses_valid, next_business_day
 from unyo.domain import Order, Stage
 from unyo.domain.decide import SETTLED_RMS
@@ -189,7 +192,8 @@ class _Plan:
         return cls(tuple(conditions), _Flow.of(now), _Flow.of(new))
 
 
-Runs = list[tuple[RuleInput, list[bool]]]
+ARRIVAL, BUYER_RERUN, PAYMENT = 0, 1, 2  # why the rules ran (and their order in a turn)
+Runs = list[tuple[int, RuleInput, list[bool]]]  # (why, input, condition hits), in time order
 Outcome = tuple[tuple[str, ...], tuple[str, ...], str]  # (checks, holds, fate)
 
 
@@ -202,28 +206,37 @@ def _hold_end(specs: tuple[HoldSpec, ...], given: RuleInput,
 
 def _outcome(flow: _Flow, runs: Runs, line: Timeline,
              business_day: Callable[[date], date]) -> Outcome:
-    """What a flow does with the order over its runs (arrival, then a late payment)."""
-    last = runs[-1][1]
-    checks = tuple(name for i, name in flow.checks if last[i])
-    holds: list[str] = []
+    """What a flow does with the order over its runs, as the engine runs its rules: at
+    arrival, when another order of the buyer arrives while this one is not handed off
+    yet, and when the payment settles later. The checks are those of the last run; a
+    hold opens at the first run it holds, and ends by time."""
+    checks: tuple[str, ...] = ()
+    held: dict[str, datetime] = {}
     ready = line.paid_at
-    for i, name, specs in flow.holds:
-        if not any(hits[i] for _, hits in runs):
-            continue
-        for given, hits in runs:  # a hold opens at the first run it holds; it ends by time
-            if hits[i]:
+    for why, given, hits in runs:
+        now = given.now
+        if why == BUYER_RERUN:
+            if line.cancelled_at is not None and now > line.cancelled_at:
+                break
+            if (not checks and line.paid_at is not None and line.paid_at < now
+                    and (ready is None or ready <= now)):
+                break  # handed off before that order arrived: its rules are done
+        checks = tuple(name for i, name in flow.checks if hits[i])
+        for i, name, specs in flow.holds:
+            if hits[i] and name not in held:
                 end = _hold_end(specs, given, business_day)
                 if end is not None:
-                    holds.append(name)
+                    held[name] = end
                     if ready is not None and end > ready:
                         ready = end
-                    break
+    holds = tuple(name for _, name, _ in flow.holds if name in held)
     if line.cancelled_at is not None:
-        handed = not checks and ready is not None and ready <= line.cancelled_at
+        # the hand-off re-reads the order first: a cancellation at that very time wins
+        handed = not checks and ready is not None and ready < line.cancelled_at
         fate = CANCELLED_AFTER_HANDOFF if handed else CANCELLED
     else:
         fate = SHIPS if line.paid_at is not None else UNPAID
-    return checks, tuple(holds), fate
+    return checks, holds, fate
 
 
 def _count(flow: FlowOutcome, outcome: Outcome) -> None:
@@ -236,10 +249,20 @@ def _count(flow: FlowOutcome, outcome: Outcome) -> None:
     flow.cancelled_after_handoff += fate == CANCELLED_AFTER_HANDOFF
 
 
-def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
-             proposed: Sequence[CompiledRule], since: datetime, until: datetime,
-             progress: Callable[[str, int, int], None] | None = None) -> Simulation:
-    sim = Simulation(since, until)
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One order through both flows."""
+
+    order_number: str
+    line: Timeline
+    current: Outcome
+    proposed: Outcome
+
+
+def replay(store: Store, shop: str, current: Sequence[CompiledRule],
+           proposed: Sequence[CompiledRule], since: datetime, until: datetime,
+           progress: Callable[[str, int, int], None] | None = None) -> Iterator[Replayed]:
+    """Each order imported in [since, until) through both flows, in import order."""
     plan = _Plan.of(current, proposed)
     conditions = plan.conditions
     with store.transaction() as conn:
@@ -252,39 +275,72 @@ def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
                  imported_at) in rows:
                 line = timeline(history_.get(oid, ()), rms, stage, imported_at)
                 channel = channel_from_json(data)
-                kept = _attrs(attrs)  # replayed as imported: without a merge (同梱)
+                kept = attrs_from_json(attrs)  # replayed as imported: without a merge (同梱)
                 order = Order(shop=shop, channel=channel, stage=Stage.processing, id=oid,
                               fingerprint=fp, rms_status=line.status, tags=kept["tags"],
                               settings=kept["settings"])
                 history = timeline_.get(buyer, [])
                 before = bisect.bisect_left(starts.get(buyer, []), ordered_at)
-                open_then = sum(1 for at, ended in history[:before]
-                                if ended is None or ended > ordered_at)
-                facts = Facts(other_open_orders=open_then, past_orders=before,
+
+                def open_at(at: datetime, upto: int, history: Any = history) -> int:
+                    # an order that ends in the very turn is still open when it runs
+                    return sum(1 for placed, ended in history[:upto]
+                               if ended is None or ended >= at)
+
+                facts = Facts(other_open_orders=open_at(ordered_at, before), past_orders=before,
                               postal_code_valid=addresses_valid(channel), tags=order.tags)
-                given = RuleInput(order, facts, ordered_at)
-                runs: Runs = [(given, [condition(given) for condition in conditions])]
-                if line.paid_at is not None and line.paid_at > imported_at:
+
+                runs: Runs = []
+
+                def run(why: int, status: int, at: datetime, facts: Facts, order: Order = order,
+                        runs: Runs = runs) -> None:
+                    given = RuleInput(order.with_(rms_status=status), facts, at)
+                    runs.append((why, given, [condition(given) for condition in conditions]))
+
+                run(ARRIVAL, line.status, ordered_at, facts)
+                later = [placed for placed, _ in history[before:]] if len(history) > 1 else []
+                paid_later = line.paid_at is not None and line.paid_at > imported_at
+                for at in sorted(set(later)):
+                    if paid_later and line.paid_at is not None and line.paid_at < at:
+                        break  # the payment's run comes first
+                    upto = bisect.bisect_right(starts.get(buyer, []), at)
+                    run(BUYER_RERUN, line.status, at,
+                        replace(facts, other_open_orders=open_at(at, upto) - 1))
+                if paid_later and line.paid_at is not None:
                     # the payment settled later: the rules ran again then, at RMS 300
-                    paid = RuleInput(order.with_(rms_status=int(RmsStatus.awaiting_shipment)),
-                                     facts, line.paid_at)
-                    runs.append((paid, [condition(paid) for condition in conditions]))
-                now_outcome = _outcome(plan.current, runs, line, next_business_day)
-                new_outcome = _outcome(plan.proposed, runs, line, next_business_day)
-                _count(sim.current, now_outcome)
-                _count(sim.proposed, new_outcome)
-                sim.orders += 1
-                sim.cancelled += line.cancelled_at is not None
-                sim.unpaid += line.cancelled_at is None and line.paid_at is None
-                if now_outcome != new_outcome:
-                    sim.differing += 1
-                    if len(sim.differences) < DIFFERENCES_SHOWN:
-                        sim.differences.append({
-                            "order_number": number,
-                            "current": _shown(now_outcome), "proposed": _shown(new_outcome)})
+                    upto = bisect.bisect_right(starts.get(buyer, []), line.paid_at)
+                    run(PAYMENT, int(RmsStatus.awaiting_shipment), line.paid_at,
+                        replace(facts, other_open_orders=max(open_at(line.paid_at, upto) - 1, 0)))
+                    settled = int(RmsStatus.awaiting_shipment)
+                    for at in sorted(set(later)):
+                        if at > line.paid_at:
+                            upto = bisect.bisect_right(starts.get(buyer, []), at)
+                            run(BUYER_RERUN, settled, at,
+                                replace(facts, other_open_orders=open_at(at, upto) - 1))
+                yield Replayed(number, line,
+                               _outcome(plan.current, runs, line, next_business_day),
+                               _outcome(plan.proposed, runs, line, next_business_day))
             done += len(rows)
             if progress:
                 progress("replay", done, done)
+
+
+def simulate(store: Store, shop: str, current: Sequence[CompiledRule],
+             proposed: Sequence[CompiledRule], since: datetime, until: datetime,
+             progress: Callable[[str, int, int], None] | None = None) -> Simulation:
+    sim = Simulation(since, until)
+    for r in replay(store, shop, current, proposed, since, until, progress):
+        _count(sim.current, r.current)
+        _count(sim.proposed, r.proposed)
+        sim.orders += 1
+        sim.cancelled += r.line.cancelled_at is not None
+        sim.unpaid += r.line.cancelled_at is None and r.line.paid_at is None
+        if r.current != r.proposed:
+            sim.differing += 1
+            if len(sim.differences) < DIFFERENCES_SHOWN:
+                sim.differences.append({"order_number": r.order_number,
+                                        "current": _shown(r.current),
+                                        "proposed": _shown(r.proposed)})
     basis = sim.shipping
     for flow in (sim.current, sim.proposed):
         flow.automation_rate = round(flow.automated / basis, 4) if basis else None

@@ -128,3 +128,16 @@ def parts_from_doc(doc: list[Any]) -> tuple[MergedPart, ...]:
                             tuple(Item(*v) for v in d["items"]), Amounts(*d["amounts"]),
                             d["package_total"], d["fingerprint"], d["rms_status"],
                             datetime.fromisoformat(d["at"])) for d in doc)
+
+
+def attrs_from_json(text: str) -> dict[str, Any]:
+    """The `orders.attrs` column as `Order` fields: tags, settings and, for 同梱, the orders
+    this one carries (`merged`) or the one it went into (`merged_into`)."""
+    d = orjson.loads(text or "{}")
+    out = {"tags": tuple(d.get("tags", ())),
+           "settings": tuple(sorted(d.get("set", {}).items()))}
+    if "merged" in d:  # 同梱: the orders this one carries
+        out["merged"] = parts_from_doc(d["merged"])
+    if "merged_into" in d:
+        out["merged_into"] = d["merged_into"]
+    return out

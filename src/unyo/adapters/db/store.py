@@ -34,9 +34,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from unyo.adapters.db import schema as t
 from unyo.adapters.db.codec import (
+    attrs_from_json,
     channel_from_json,
     channel_to_json,
-    parts_from_doc,
     parts_to_doc,
 )
 from unyo.adapters.db.migrate import upgrade
@@ -160,17 +160,6 @@ def _gate(g: Any) -> Gate:
 def _event(r: Any) -> Event:
     """An events row as the domain's Event."""
     return Event(EventType(r.type), r.at, Actor(r.actor), orjson.loads(r.data))
-
-
-def _attrs(text: str) -> dict[str, Any]:
-    d = orjson.loads(text or "{}")
-    out = {"tags": tuple(d.get("tags", ())),
-           "settings": tuple(sorted(d.get("set", {}).items()))}
-    if "merged" in d:  # 同梱: the orders this one carries
-        out["merged"] = parts_from_doc(d["merged"])
-    if "merged_into" in d:
-        out["merged_into"] = d["merged_into"]
-    return out
 
 
 def _attrs_text(o: Order) -> str:
@@ -554,7 +543,7 @@ class Store:
         return [Order(shop=r.shop, channel=channel_from_json(r.data), stage=Stage(r.stage),
                       gates=tuple(by_order[r.id]), version=r.version, imported_at=r.imported_at,
                       id=r.id, fingerprint=r.fingerprint, rms_status=r.rms_status,
-                      confirmed_at=r.confirmed_at, **_attrs(r.attrs)) for r in rows]
+                      confirmed_at=r.confirmed_at, **attrs_from_json(r.attrs)) for r in rows]
 
     def buyer_orders(self, conn: Connection, shop: str,
                      keys: Iterable[str]) -> dict[str, list[tuple[int, str, datetime]]]:

@@ -1,0 +1,99 @@
+"""`unyo demo`: the whole flow on the sandbox, and its summary."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import suppress
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from unyo.cli._common import JsonOpt, err, out, print_json, progress_bar
+
+
+def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] = 300,
+         seed: Annotated[int, typer.Option(help="Seed of the order generator.")] = 1,
+         speed: Annotated[float, typer.Option(min=0, help="Simulated seconds per wall second "
+                                              "(0 = as fast as possible).")] = 1440.0,
+         headless: Annotated[bool, typer.Option(help="Exit at the end, serve nothing.")] = False,
+         database: Annotated[str | None, typer.Option(help="Database URL (default: a temporary "
+                                                     "SQLite file).")] = None,
+         as_json: JsonOpt = False) -> None:
+    """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock, with
+    the dashboard served on 127.0.0.1 until Ctrl-C (--headless: exit after the summary)."""
+    from unyo.demo import DemoDashboard, run_demo
+
+    def show(summary: dict[str, Any]) -> None:
+        print_json(summary) if as_json else _print_summary(summary)
+
+    def started(url: str, user: str, password: str) -> None:
+        err.print(f"dashboard: {url}  (user {user}, password {password})", highlight=False,
+                  markup=False, soft_wrap=True)
+
+    def finished(summary: dict[str, Any]) -> None:
+        show(summary)
+        sys.stdout.flush()
+        err.print("the dashboard keeps serving; Ctrl-C stops", highlight=False, markup=False)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with suppress(KeyboardInterrupt):
+            while not stop.wait(0.5):
+                pass
+
+    served = None if headless else DemoDashboard(started, finished)
+    with progress_bar(not as_json) as report:
+        summary = run_demo(orders=orders, seed=seed, speed=speed, database_url=database,
+                           progress=report, dashboard=served)
+    if headless:
+        show(summary)
+
+
+STAGE_LABELS = {"processing": "受注処理", "ready": "出荷OK", "at_warehouse": "倉庫連携済",
+                "shipped": "出荷済", "cancelled": "キャンセル"}
+GATE_LABELS = {"payment": "入金待ち", "check": "確認待ち", "hold": "保留"}
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    events = s.get("events", {})
+    out.print(f"[bold]unyo demo[/] — simulated {s['simulated']['from']} → "
+              f"{s['simulated']['to']} in {s['wall_seconds']:.1f} s", highlight=False)
+    out.print(f"  注文 orders at RMS      {s['orders']:>6}", highlight=False)
+    out.print(f"  受注取込 imported        {s['imported']:>6}", highlight=False)
+    out.print(f"  注文確認 confirmed       {events.get('order_confirmed', 0):>6}",
+              highlight=False)
+    out.print(f"  入金確認 payment settled {events.get('payment_settled', 0):>6}",
+              highlight=False)
+    out.print(f"  キャンセル cancelled      {events.get('order_cancelled', 0):>6}",
+              highlight=False)
+    wh = s.get("warehouse", {})
+    out.print(f"  倉庫 warehouse           {wh.get('requests', 0):>6} 出荷依頼 / "
+              f"{wh.get('results', 0)} 実績 / {wh.get('errors', 0)} errors", highlight=False)
+    mails = s.get("mails", {})
+    out.print(f"  メール mails sent        {mails.get('thanks', 0):>6} サンクス / "
+              f"{mails.get('shipping', 0)} 発送連絡 / {mails.get('failed', 0)} failed",
+              highlight=False)
+    table = Table(title="stages", title_justify="left")
+    table.add_column("stage")
+    table.add_column("count", justify="right")
+    for k, v in s["stages"].items():
+        table.add_row(f"{STAGE_LABELS.get(k, k)} ({k})", str(v))
+    out.print(table)
+    waiting = Table(title="open gates: what orders wait for", title_justify="left")
+    waiting.add_column("gate")
+    waiting.add_column("reason")
+    waiting.add_column("orders", justify="right")
+    for kind, reasons in s.get("waiting_for", {}).items():
+        for reason, n in reasons.items():
+            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", reason, str(n))
+    out.print(waiting)
+    for title, key in (("RMS status (orderProgress)", "rms_progress"),
+                       ("RMS API calls", "api_calls")):
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        table.add_column("count", justify="right")
+        for k, v in s[key].items():
+            table.add_row(str(k), str(v))
+        out.print(table)

@@ -1,0 +1,196 @@
+"""`unyo orders`: look at orders, and a person's touches (release, hold, cancel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from unyo.cli._common import (
+    ConfigOpt,
+    JsonOpt,
+    fail,
+    instant,
+    open_store,
+    out,
+    print_json,
+    shop_file,
+)
+from unyo.clock import JST
+from unyo.domain import GateKind, Stage
+
+app = typer.Typer(help="Look at orders.", no_args_is_help=True)
+
+
+@app.command("list")
+def orders_list(config: ConfigOpt = None,
+                stage: Annotated[Stage | None, typer.Option(help="Only this stage.")] = None,
+                gate: Annotated[GateKind | None, typer.Option(help="Only orders with an open gate of this kind.")] = None,  # noqa: E501
+                limit: Annotated[int, typer.Option(min=1)] = 100,
+                failed: Annotated[bool, typer.Option("--failed", help="Orders the import cannot read (kept and retried), with the reason.")] = False,  # noqa: E501
+                as_json: JsonOpt = False) -> None:
+    """Orders, newest first."""
+    cfg = shop_file(config)
+    store = open_store(cfg.database_url)
+    if failed:
+        _failed_imports(store, cfg.shop_id, limit, as_json)
+        return
+    with store.transaction() as conn:
+        rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
+    store.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("注文番号", "stage", "RMS", "注文日時", "合計", "注文者", "gates")
+    for r in rows:  # buyer text is hostile until shown otherwise: escape it
+        table.add_row(r["order_number"], r["stage"], str(r["rms_status"]), r["ordered_at"],
+                      f"{r['total']:,}", escape(r["buyer_name"] or ""),
+                      escape(", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"])))
+    out.print(table)
+
+
+def _failed_imports(store: Any, shop: str, limit: int, as_json: bool) -> None:
+
+    with store.transaction() as conn:
+        rows = store.failed_imports(conn, shop, limit)
+    store.close()
+    docs = [{"order_number": p.order_number,
+             "first_seen_at": p.first_seen_at.astimezone(JST).isoformat(),
+             "next_try_at": p.recheck_at.astimezone(JST).isoformat(),
+             "attempts": p.attempts, "reason": p.last_error or ""} for p in rows]
+    if as_json:
+        print_json(docs)
+        return
+    if not docs:
+        out.print("取り込めない注文はありません。")
+        return
+    table = Table()
+    table.add_column("注文番号", no_wrap=True)  # copied from here into RMS: never cut
+    for name in ("最初の検出", "次の再試行", "試行"):
+        table.add_column(name)
+    table.add_column("理由", overflow="fold")
+    for d in docs:  # the reason may quote RMS's data: escape it
+        table.add_row(d["order_number"], _jst(d["first_seen_at"]), _jst(d["next_try_at"]),
+                      str(d["attempts"]), escape(d["reason"]))
+    out.print(table)
+
+
+def _jst(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+NoteOpt = Annotated[str, typer.Option("--note", help="Why (kept on the order).")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who acts (default: $USER).")]
+
+
+def _manual(config: Path | None, number: str, as_json: bool, action: Any) -> None:
+    """Run a manual action and show the order's stage and open gates after it."""
+    import os
+
+    from unyo.app.manual import ManualActionError
+    from unyo.clock import SystemClock
+
+    cfg = shop_file(config)
+    store = open_store(cfg.database_url)
+    try:
+        order = action(store, cfg.shop_id, SystemClock().now(),
+                       os.environ.get("USER") or "cli")
+    except ManualActionError as e:
+        fail(str(e), 1)
+    finally:
+        store.close()
+    doc = {"order_number": number, "stage": order.stage.value,
+           "open_gates": [{"kind": g.kind.value, "reason": g.reason, "rule": g.rule}
+                          for g in order.open_gates]}
+    if as_json:
+        print_json(doc)
+    else:
+        gates = ", ".join(f"{g['kind']}: {g['reason']}" for g in doc["open_gates"]) or "none"
+        out.print(f"{number}: {order.stage.value}; open gates: {gates}", highlight=False,
+                  markup=False, soft_wrap=True)
+
+
+@app.command("release")
+def orders_release(number: str,
+                   gate: Annotated[GateKind, typer.Option(help="Which gates to close.")],
+                   note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+                   as_json: JsonOpt = False) -> None:
+    """Close the order's open gates of a kind (確認OK, 保留解除, 入金確認) — a manual touch."""
+    from unyo.app.manual import release
+
+    _manual(config, number, as_json, lambda store, shop, now, user: release(
+        store, shop, number, gate, note=note, by=by or user, now=now))
+
+
+@app.command("hold")
+def orders_hold(number: str,
+                until: Annotated[str | None, typer.Option(
+                    help="Release by itself at this time (ISO-8601; JST if no offset).")] = None,
+                note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Hold the order (保留) until a time or until released — a manual touch."""
+    from unyo.app.manual import hold
+
+    end = instant(until, "--until") if until else None
+    _manual(config, number, as_json, lambda store, shop, now, user: hold(
+        store, shop, number, until=end, note=note, by=by or user, now=now))
+
+
+@app.command("cancel")
+def orders_cancel(number: str, note: NoteOpt = "", by: ByOpt = None,
+                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Cancel the order in unyo before hand-off (RMS is not told: cancel there too)."""
+    from unyo.app.manual import cancel
+
+    _manual(config, number, as_json, lambda store, shop, now, user: cancel(
+        store, shop, number, note=note, by=by or user, now=now))
+
+
+@app.command("show")
+def orders_show(number: str, config: ConfigOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """One order with its gates, events and effects."""
+    from unyo.app.views import order_view
+
+    cfg = shop_file(config)
+    store = open_store(cfg.database_url)
+    with store.transaction() as conn:
+        doc = order_view(store, conn, cfg.shop_id, number)
+    store.close()
+    if doc is None:
+        fail(f"no order {number} in shop {cfg.shop_id}", 1)
+    if as_json:
+        print_json(doc)
+        return
+    o = doc["order"]
+    out.print(f"[bold]{o['order_number']}[/] stage={o['stage']} RMS={o['rms_status']} "
+              f"合計={o['amounts']['total']:,}円", highlight=False)
+    merge = doc.get("merge")
+    if merge and merge.get("merged_into"):
+        out.print(f"  同梱: merged into {merge['merged_into']} (cancelled in unyo, not at RMS; "
+                  f"its parcel is {merge['merged_into']}'s, now {merge['survivor_stage']})",
+                  highlight=False, markup=False, soft_wrap=True)
+        for f in merge["reports"]:
+            out.print(f"  report via {merge['merged_into']}: {f['kind']} {f['status']} "
+                      f"attempts={f['attempts']} {f['last_error'] or ''}", highlight=False,
+                      markup=False)
+    elif merge:
+        for m in merge["merged"]:
+            items = ", ".join(f"{i['name']} × {i['units']}" for i in m["items"])
+            out.print(f"  同梱: carries {m['order_number']} (合計={m['total']:,}円, "
+                      f"RMS={m['rms_status']}): {items}", highlight=False, markup=False,
+                      soft_wrap=True)
+        out.print(f"  同梱: parcel 合計={merge['parcel_total']:,}円", highlight=False,
+                  markup=False)
+    for g in doc["gates"]:
+        state = "open" if g["closed_at"] is None else f"closed {g['closed_at']} by {g['closed_by']}"
+        out.print(f"  gate {g['kind']}: {g['reason']} ({state})", highlight=False, markup=False)
+    for e in doc["events"]:
+        out.print(f"  {e['at']} {e['type']} {e['actor']} {e['data']}", highlight=False,
+                  markup=False)
+    for f in doc["effects"]:
+        out.print(f"  effect {f['kind']} {f['status']} attempts={f['attempts']} "
+                  f"{f['last_error'] or ''}", highlight=False, markup=False)
