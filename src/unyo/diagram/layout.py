@@ -489,13 +489,14 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
     title_rect, title_lines = _block(group, bx, 0.0, bw)
     # first page: the box as tall as the unyo band can be
     top_u = LANES_TOP + heights[Lane.rms]
-    box_top = top_u + PAD
+    extra = _confirm_room(d)  # the unyo band's steps sit lower when 注文確認 says more
+    box_top = top_u + PAD + extra
     grid_top = box_top + title_rect.h
     cells, grid_bottom, taken = _grid(box.items, bx + BOX_PAD, grid_top, bw - 2 * BOX_PAD,
                                       BOX_COLS,
                                       top_u + rest - PAD - BOX_PAD)
     box_h = grid_bottom + BOX_PAD - box_top
-    u_h = max(heights[Lane.unyo], box_h + 2 * PAD)
+    u_h = max(heights[Lane.unyo] + extra, box_h + 2 * PAD + extra)
     # room for the labels of the arrows that run down the unyo band (倉庫連携, 出荷実績)
     u_h = max(u_h, PAD + blocks["ready"][0].h + 8 + _label_h(_ready_wms_text(d), 60)
               + _label_h(_wms_shipped_text(d), 54) + 12 if "ready" in blocks else 0)
@@ -505,7 +506,8 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
 
     nodes: list[PlacedNode] = []
     for node_id, (r, lines) in blocks.items():
-        dy = band[PLACES[node_id][1]].y + PAD
+        dy = band[PLACES[node_id][1]].y + PAD + (extra if PLACES[node_id][1] is Lane.unyo
+                                                 else 0.0)
         nodes.append(_placed(by_id[node_id], Rect(r.x, r.y + dy, r.w, r.h),
                              [replace(ln, y=ln.y + dy) for ln in lines]))
     box_rect = Rect(bx, box_top, bw, box_h)
@@ -551,6 +553,17 @@ def _continuation_count(items: list[tuple[Node, int | None]], heights: dict[Lane
     return pages
 
 
+_CONFIRM_W = COLUMNS[2][0] - 4 - (COLUMNS[1][0] + COL_W / 2 - 7)
+"""The width of 注文確認's words: from its line to the 受注処理 box."""
+
+
+def _confirm_room(d: Diagram) -> float:
+    """How much lower the unyo band's steps go so 注文確認's words fit above them."""
+    text = next((_edge_text(e) for e in d.edges if (e.source, e.target)
+                 == ("import", "rms_auth")), "")
+    return max(0.0, _label_h(text, _CONFIRM_W) - 2 * PAD - 3) if text else 0.0
+
+
 def _ready_wms_text(d: Diagram) -> str:
     return next((_edge_text(e) for e in d.edges if (e.source, e.target) == ("ready", "wms")),
                 "")
@@ -592,9 +605,7 @@ def _route(e: Edge, at: dict[str, Rect], band: dict[Lane, Rect], d: Diagram
     elif pair == ("import", "rms_auth"):
         x = c1x - 10
         pts = [(s.right, ya), (x, ya), (x, t.bottom)]
-        width = COLUMNS[2][0] + 20 - (x + 3) - 2
-        h = _label_h(text, width)
-        label = _label(text, x + 3, max(t.bottom + 2, (t.bottom + ya - h) / 2), width)
+        label = _label(text, x + 3, t.bottom + 2, _CONFIRM_W)
     elif pair == ("import", "thanks_mail"):
         x = c1x + 10
         pts = [(s.right, yb), (x, yb), (x, t.y)]
