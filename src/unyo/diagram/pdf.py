@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from unyo.diagram.layout import Layout
@@ -62,13 +63,19 @@ def to_pdf(lay: Layout) -> bytes:
     def refuse(route: Any) -> None:
         route.abort()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True, args=_FLAGS)
-        try:
-            page = browser.new_page()
-            page.route("**/*", refuse)  # the document is a string: nothing to fetch
-            page.set_content(pdf_document(lay), wait_until="load")
-            return page.pdf(format="A4", landscape=True, print_background=True,
-                            margin={"top": "0", "right": "0", "bottom": "0", "left": "0"})
-        finally:
-            browser.close()
+    def run() -> bytes:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=path, headless=True, args=_FLAGS)
+            try:
+                page = browser.new_page()
+                page.route("**/*", refuse)  # the document is a string: nothing to fetch
+                page.set_content(pdf_document(lay), wait_until="load")
+                return page.pdf(format="A4", landscape=True, print_background=True,
+                                margin={"top": "0", "right": "0", "bottom": "0", "left": "0"})
+            finally:
+                browser.close()
+
+    # Playwright's sync API refuses a thread that runs an asyncio loop (a web request, a
+    # test's browser): it gets a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
