@@ -73,7 +73,7 @@ def test_a_missing_shop_file_is_an_error_not_the_defaults(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--format", "svg"], "--format: 'svg' is not a format"),
+    (["--format", "png"], "--format: 'png' is not a format"),
     (["--since", "2026-11-01"], "--since and --until give the period of --counts"),
 ])
 def test_wrong_options_are_refused(shop_file: Path, args: list[str], message: str):

@@ -55,7 +55,7 @@ def test_steps_that_are_turned_off_show_as_off(init_config: Config):
     d = build_diagram(init_config)  # mail and warehouse off in the init file
     assert d.node("thanks_mail").disabled_because == "mail.enabled: false"
     assert {n.id for n in d.nodes if not n.enabled} == {
-        "thanks_mail", "wms", "shipped", "shipping_mail", "shipping_report"}
+        "thanks_mail", "wms", "shipped", "shipping_mail", "shipping_report", "rms_done"}
     assert all(not e.enabled for e in d.edges if e.step in (9, 11))
 
 

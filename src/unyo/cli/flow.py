@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from unyo.cli._common import ConfigOpt, checked_shop_file, err, fail, open_store, period
+from unyo.clock import JST
 
 app = typer.Typer(help="The flow diagram (運用フロー図) of the shop file.",
                   no_args_is_help=True)
@@ -20,8 +21,8 @@ def flow_draw(
         output: Annotated[Path | None, typer.Option(
             "--output", "-o", help="Write to this file (default: stdout).")] = None,
         fmt: Annotated[str | None, typer.Option(
-            "--format", help="mermaid or html (default: html when -o ends in .html, "
-                             "else mermaid).", show_default=False)] = None,
+            "--format", help="html, svg, pdf or mermaid (default: by the suffix of -o, "
+                             ".html / .svg / .pdf; else mermaid).", show_default=False)] = None,
         counts: Annotated[bool, typer.Option(
             "--counts", help="Put the period's figures on the nodes (from the database).")
         ] = False,
@@ -30,11 +31,18 @@ def flow_draw(
         until: Annotated[str | None, typer.Option(
             help="With --counts: up to this day or instant (exclusive); default now.")] = None,
         ) -> None:
-    """Draw the flow diagram (運用フロー図) from the shop file, as Mermaid or one HTML file."""
-    from unyo.diagram import build_diagram, diagram_counts, to_html, to_mermaid
+    """Draw the flow diagram (運用フロー図) from the shop file: swimlanes on A4 landscape
+    as HTML, SVG or PDF, or Mermaid text."""
+    import hashlib
 
-    if fmt not in (None, "mermaid", "html"):
-        fail(f"--format: {fmt!r} is not a format (use mermaid or html)")
+    from unyo.diagram import build_diagram, diagram_counts, to_html, to_mermaid
+    from unyo.diagram.layout import layout
+    from unyo.diagram.pdf import PdfUnavailable, to_pdf
+    from unyo.diagram.svg import to_svg
+
+    formats = ("html", "svg", "pdf", "mermaid")
+    if fmt is not None and fmt not in formats:
+        fail(f"--format: {fmt!r} is not a format (use {', '.join(formats)})")
     if (since or until) and not counts:
         fail("--since and --until give the period of --counts: add --counts")
     cfg = checked_shop_file(config, required=False)  # an invalid file draws nothing
@@ -46,18 +54,41 @@ def flow_draw(
             figures = diagram_counts(store, cfg.shop_id, start, end)
         finally:
             store.close()
-    diagram = build_diagram(cfg, figures)
-    as_html = fmt == "html" or (fmt is None and output is not None
-                                and output.suffix.lower() in (".html", ".htm"))
-    text = (to_html(diagram, title=f"{cfg.shop_name or cfg.shop_id} 運用フロー図")
-            if as_html else to_mermaid(diagram))
+    digest = ""
+    if cfg.path:
+        try:
+            digest = hashlib.sha256(Path(cfg.path).read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+    diagram = build_diagram(cfg, figures, source_hash=digest)
+    suffix = output.suffix.lower() if output is not None else ""
+    kind = fmt or {".html": "html", ".htm": "html", ".svg": "svg", ".pdf": "pdf"}.get(
+        suffix, "mermaid")
+    title = f"{cfg.shop_name or cfg.shop_id} 運用フロー図"
+    made = (figures.report.until.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+            if figures is not None else "")
+    data: bytes
+    if kind == "html":
+        data = to_html(diagram, title=title).encode("utf-8")
+    elif kind == "mermaid":
+        data = to_mermaid(diagram).encode("utf-8")
+    elif kind == "svg":
+        data = to_svg(layout(diagram, title=title, made=made)).encode("utf-8")
+    else:
+        try:
+            data = to_pdf(layout(diagram, title=title, made=made))
+        except PdfUnavailable as e:
+            fail(str(e))
     if output is None:
-        sys.stdout.write(text)
+        if kind == "pdf":
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        output.write_bytes(data)
     except OSError as e:
         fail(f"cannot write {output}: {e.strerror or e}")
-    err.print(f"wrote {output} ({'html' if as_html else 'mermaid'}: {len(cfg.rules)} rules"
+    err.print(f"wrote {output} ({kind}: {len(cfg.rules)} rules"
               f"{', with counts' if counts else ''})", highlight=False, markup=False,
               soft_wrap=True)

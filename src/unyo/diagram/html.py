@@ -1,15 +1,17 @@
 """The `Diagram` as one self-contained HTML file: the deliverable a consultant hands a shop.
 
-Mermaid is vendored (`static/mermaid.min.js`, see `static/README.md`) and inlined, so
-the file opens offline and nothing is fetched: a Content-Security-Policy in the page
-allows no network at all. The Mermaid source travels as JSON in a non-executable
-script element and is rendered with `securityLevel: 'strict'`; every text in the
-page is escaped by Jinja2's autoescape. The page prints on one A4 landscape sheet.
+The drawing is the swimlane SVG of `svg.py`, inline, one `<svg>` per A4 page: no
+script at all, so the page draws at once, offline, and a Content-Security-Policy
+allows neither a request nor a script. Every text outside the SVG is escaped by
+Jinja2's autoescape (the SVG escapes its own). Printed, each page of the drawing is
+one A4 landscape sheet, followed by the table of every step and rule.
+
+The vendored Mermaid bundle (`static/mermaid.min.js`) stays for the dashboard's
+flow page, which renders `to_mermaid`'s text.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -19,8 +21,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from unyo.clock import JST
-from unyo.diagram.mermaid import BOTTLENECK_MARK, CLASS_DEFS, minutes_words, to_mermaid
+from unyo.diagram.layout import layout
+from unyo.diagram.mermaid import BOTTLENECK_MARK, CLASS_DEFS, minutes_words
 from unyo.diagram.model import Diagram, Group, Node, NodeCounts, NodeKind
+from unyo.diagram.svg import inline_svgs
 
 __all__ = ["MERMAID_JS", "MERMAID_VERSION", "to_html"]
 
@@ -30,26 +34,10 @@ MERMAID_JS: Path = Path(str(resources.files("unyo.diagram") / "static" / "mermai
 
 
 @lru_cache(maxsize=1)
-def _mermaid_js() -> str:
-    text = MERMAID_JS.read_text(encoding="utf-8")
-    # Inlined in <script>: only "</script" could end the element early. "<\/" means
-    # the same inside JavaScript strings and regular expressions (the bundle has none
-    # today; a test keeps watch).
-    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
-
-
-@lru_cache(maxsize=1)
 def _environment() -> Environment:
     return Environment(loader=PackageLoader("unyo.diagram", "templates"),
                        autoescape=select_autoescape(default=True, default_for_string=True),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def _script_json(value: object) -> Markup:
-    """JSON that is safe inside <script>: no '<', '>' or '&' left to end or open a tag."""
-    text = json.dumps(value, ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def _when(d: datetime) -> str:
@@ -106,9 +94,16 @@ def _triggers(diagram: Diagram) -> list[str]:
     return out
 
 
+def _drawing_date(diagram: Diagram) -> str:
+    """The date in the drawing's corner: the end of the counted period, else none, so
+    the same file draws the same bytes."""
+    return _when(diagram.until) if diagram.until else ""
+
+
 def to_html(diagram: Diagram, *, title: str, generated_at: datetime | None = None) -> str:
-    """The diagram as a complete HTML document with Mermaid inlined."""
+    """The diagram as a complete HTML document, the drawing inline."""
     generated = generated_at or datetime.now(JST)
+    lay = layout(diagram, title=title, made=_drawing_date(diagram))
     period = (f"{_when(diagram.since)} → {_when(diagram.until)}（JST）"
               if diagram.since and diagram.until else "")
     return _environment().get_template("diagram.html.j2").render(
@@ -125,7 +120,5 @@ def to_html(diagram: Diagram, *, title: str, generated_at: datetime | None = Non
         counted=diagram.since is not None,
         rows=_rows(diagram),
         triggers=_triggers(diagram),
-        mermaid_source=_script_json(to_mermaid(diagram)),
-        mermaid_js=Markup(_mermaid_js()),
-        mermaid_version=MERMAID_VERSION,
+        svgs=[Markup(svg) for svg in inline_svgs(lay)],
     )

@@ -124,6 +124,7 @@ class Diagram:
     since: datetime | None = None  # the period of the counts, if any
     until: datetime | None = None
     summary: str = ""  # automation rate and basis, when counted
+    source_hash: str = ""  # the flow file's sha256 (hex), when drawn from a file
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
@@ -206,7 +207,9 @@ def _reference(cfg: Config) -> tuple[list[Node], list[Edge]]:
         node("shipping_mail", B, K.mail, "発送連絡メール", "追跡番号のリンク", 12,
              shipping_off),
         node("shipping_report", U, K.step, "発送完了報告",
-             "updateOrderShipping → 翌日 RMS 500、楽天から入金", 13, wh_off),
+             "updateOrderShipping：配送会社・追跡番号・出荷日", 13, wh_off),
+        node("rms_done", R, K.event, "発送済（RMS 500）", "翌日に 500、楽天から店舗へ入金", 13,
+             wh_off),
     ]
     edges = [
         Edge("rms_new", "import", f"{_every(imp.interval)}・{self_cancel}待ち", step=2),
@@ -223,6 +226,7 @@ def _reference(cfg: Config) -> tuple[list[Node], list[Edge]]:
              enabled=not wh_off, step=11),
         Edge("shipped", "shipping_mail", "出荷時", enabled=not shipping_off),
         Edge("shipped", "shipping_report", _every(cfg.outbox.interval), enabled=not wh_off),
+        Edge("shipping_report", "rms_done", "翌日", enabled=not wh_off),
     ]
     return nodes, edges
 
@@ -312,8 +316,12 @@ def _with_counts(cfg: Config, nodes: list[Node], counts: DiagramCounts
              for n in nodes], stage_counts(Stage.processing))
 
 
-def build_diagram(config: Config, counts: DiagramCounts | None = None) -> Diagram:
-    """The shop's flow diagram: the reference flow, its rules and (optionally) figures."""
+def build_diagram(config: Config, counts: DiagramCounts | None = None, *,
+                  source_hash: str = "") -> Diagram:
+    """The shop's flow diagram: the reference flow, its rules and (optionally) figures.
+
+    `source_hash` is the sha256 of the file's bytes (the caller read them), printed in
+    the drawing's corner so a signed-off copy names the exact version it shows."""
     nodes, edges = _reference(config)
     at = next(i for i, n in enumerate(nodes) if n.id == "payment") + 1
     nodes[at:at] = _rule_nodes(config)  # payment, the rules in file order, other checks
@@ -332,4 +340,5 @@ def build_diagram(config: Config, counts: DiagramCounts | None = None) -> Diagra
                    f"{rep.automated}件")
     return Diagram(shop_id=config.shop_id, shop_name=config.shop_name,
                    source=config.path or "", nodes=tuple(nodes), edges=tuple(edges),
-                   groups=(processing,), since=since, until=until, summary=summary)
+                   groups=(processing,), since=since, until=until, summary=summary,
+                   source_hash=source_hash)
