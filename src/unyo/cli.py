@@ -466,14 +466,25 @@ def orders_release(number: str,
 def orders_hold(number: str,
                 until: Annotated[str | None, typer.Option(
                     help="Release by itself at this time (ISO-8601; JST if no offset).")] = None,
+                release_date: Annotated[str | None, typer.Option(
+                    help="A pre-order's release date (発売日, YYYY-MM-DD): kept on the order, "
+                         "held until then (answers 発売日不明).")] = None,
                 note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Hold the order (保留) until a time or until released — a manual touch."""
     from unyo.app.manual import hold
 
     end = _instant(until, "--until") if until else None
+    day = _release_day(release_date) if release_date else None
     _manual(config, number, as_json, lambda store, shop, now, user: hold(
-        store, shop, number, until=end, note=note, by=by or user, now=now))
+        store, shop, number, until=end, note=note, by=by or user, now=now, release_date=day))
+
+
+def _release_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        _fail(f"--release-date: 発売日「{text}」を読み取れません（例: 2026-12-11）")
 
 
 @orders_app.command("cancel")
@@ -934,7 +945,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     waiting.add_column("orders", justify="right")
     for kind, reasons in s.get("waiting_for", {}).items():
         for reason, n in reasons.items():
-            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", reason, str(n))
+            # a reason may quote the buyer's remarks: never Rich markup
+            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", escape(reason), str(n))
     out.print(waiting)
     for title, key in (("RMS status (orderProgress)", "rms_progress"),
                        ("RMS API calls", "api_calls")):
