@@ -662,21 +662,23 @@ def _shown_value(value: Any) -> str:
     return quote(str(value), QUOTE_LENGTH)
 
 
-def _message(text: str, path: str, remarks: RemarksTemplate) -> Callable[[RuleInput], str] | None:
+def _message(text: str, remarks: RemarksTemplate) -> Callable[[RuleInput], str] | None:
     """A check message quoting fields by name (`備考欄に要望: {remarks}`): a builder of the
-    text per order, or None for a fixed message. `{name}` must name a field; other braces
-    are text. The values are quoted on one line and cut (buyer text is shown, never
-    interpreted, and a quoted value is not read again for fields)."""
-    names = _PLACEHOLDER.findall(text)
-    if not names:
+    text per order, or None for a fixed message. `{name}` quotes the field of that name;
+    any other braces are text (shop files written before quoting keep their meaning).
+    The values are quoted on one line and cut (buyer text is shown, never interpreted,
+    and a quoted value is not read again for fields)."""
+    getters = {n: FIELDS[n].getter(remarks) for n in _PLACEHOLDER.findall(text) if n in FIELDS}
+    if not getters:
         return None
-    for name in names:
-        if name not in FIELDS:
-            raise RuleError(path, f"unknown field {{{name}}} in the message"
-                            + _suggest(name, FIELDS))
-    getters = {name: FIELDS[name].getter(remarks) for name in names}
-    return lambda i: _PLACEHOLDER.sub(lambda m: _shown_value(getters[m.group(1)](i)),
-                                      text)[:300]
+
+    def render(i: RuleInput) -> str:
+        def fill(m: re.Match[str]) -> str:
+            get = getters.get(m.group(1))
+            return m.group(0) if get is None else _shown_value(get(i))
+        return _PLACEHOLDER.sub(fill, text)[:300]
+
+    return render
 
 
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
@@ -747,7 +749,7 @@ def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE
             raise RuleError(f"{path}.check", "expected the message to show (確認内容)")
         message = v.strip()[:200]
         return Action(ActionKind.check, message,
-                      render=_message(message, f"{path}.check", remarks))
+                      render=_message(message, remarks))
     if key == "hold":
         reason = v.get("reason", "") if isinstance(v, Mapping) else ""
         return Action(ActionKind.hold, str(reason)[:200], hold=_compile_hold(v, f"{path}.hold"))
