@@ -41,6 +41,22 @@ def test_hold_until_and_cancel(cli: Cli, imported: dict[str, Any]) -> None:
     assert _json(cancelled) == {"order_number": number, "stage": "cancelled", "open_gates": []}
 
 
+def test_hold_until_a_release_date(cli: Cli, imported: dict[str, Any]) -> None:
+    # given an order, when a person gives its release date (発売日)
+    number = first_with_gate(cli, "payment")
+    held = cli("orders", "hold", number, "--release-date", "2030-01-10", "--by", "sato",
+               "-c", str(cli.config), "--json")
+    # then it is held until that day, and the date is kept on the order
+    assert held.exit_code == 0, held.stderr
+    assert {"kind": "hold", "reason": "発売日待ち（2030-01-10）", "rule": ""} in _json(
+        held)["open_gates"]
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    assert any(e["type"] == "field_set" and e["data"]["value"] == "2030-01-10"
+               for e in shown["events"])
+    bad = cli("orders", "hold", number, "--release-date", "来月", "-c", str(cli.config))
+    assert bad.exit_code == 2 and "発売日「来月」を読み取れません" in bad.stderr
+
+
 def test_bad_manual_actions_are_refused_clearly(cli: Cli, imported: dict[str, Any]) -> None:
     number = first_with_gate(cli, "payment")
     missing = cli("orders", "release", "999999-20261127-0000000000", "--gate", "check",

@@ -94,6 +94,26 @@ def test_hold_until_a_time(client: TestClient, store: Store, seeded: dict):
     assert order.stage.value == "processing"
 
 
+def test_hold_until_a_release_date(client: TestClient, store: Store, seeded: dict):
+    # given an order page with the hold form
+    n = seeded["ready"]
+    action = f"/orders/{n}/hold"
+    page = client.get(f"/orders/{n}").text
+    assert 'name="release_date" type="date"' in page
+    bad = client.post(action, data=form_of(page, action) | {"release_date": "来月"})
+    assert bad.status_code == 400 and "発売日「来月」を読み取れません" in bad.text
+    # when a person gives the release date
+    ok = client.post(action, data=form_of(page, action) | {"release_date": "2026-12-11"},
+                     follow_redirects=False)
+    # then the order is held until 00:00 JST of that day, the date kept on the order
+    assert ok.status_code == 303
+    order, _ = stored(store, n)
+    (gate,) = order.open_gates
+    assert gate.kind is GateKind.hold and gate.reason == "発売日待ち（2026-12-11）"
+    assert gate.until == datetime(2026, 12, 11, tzinfo=JST)
+    assert order.setting("release_date") == "2026-12-11"
+
+
 def test_cancel_and_warehouse_note(client: TestClient, store: Store, seeded: dict):
     n = seeded["payment"]
     page = client.get(f"/orders/{n}").text

@@ -7,7 +7,7 @@ order with who, when and why, and counted against the automation rate.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from unyo.adapters.db.store import Store
 from unyo.app.moves import MoveConflict, MoveRefused, OnConflict, StaleVersion, move
@@ -20,6 +20,7 @@ from unyo.domain import (
     OpenGate,
     Order,
     SetField,
+    SetReleaseDate,
 )
 
 
@@ -65,8 +66,16 @@ def release_gate(store: Store, shop: str, number: str, seq: int, *, note: str, b
 
 
 def hold(store: Store, shop: str, number: str, *, until: datetime | None, note: str, by: str,
-         now: datetime, version: int | None = None) -> Order:
-    """Hold the order (保留) until a time, or until a person releases it."""
+         now: datetime, version: int | None = None,
+         release_date: date | None = None) -> Order:
+    """Hold the order (保留) until a time, or until a person releases it; or, given a
+    pre-order's release date (発売日), keep that date on the order and hold it until then
+    (it answers 発売日不明)."""
+    if release_date is not None:
+        if until is not None:
+            raise ManualActionError("give either a time to hold until or a release date")
+        return _act(store, shop, number,
+                    SetReleaseDate(release_date, now, Actor.person, note, by=by), now, version)
     if until is not None and until <= now:
         raise ManualActionError(f"--until {until.isoformat()} is not in the future")
     return _act(store, shop, number,

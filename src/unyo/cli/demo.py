@@ -9,6 +9,7 @@ from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from unyo.cli._common import JsonOpt, err, out, print_json, progress_bar
@@ -87,7 +88,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     waiting.add_column("orders", justify="right")
     for kind, reasons in s.get("waiting_for", {}).items():
         for reason, n in reasons.items():
-            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", reason, str(n))
+            # a reason may quote the buyer's remarks: never Rich markup
+            waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", escape(reason), str(n))
     out.print(waiting)
     for title, key in (("RMS status (orderProgress)", "rms_progress"),
                        ("RMS API calls", "api_calls")):

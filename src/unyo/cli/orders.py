@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,14 +130,25 @@ def orders_release(number: str,
 def orders_hold(number: str,
                 until: Annotated[str | None, typer.Option(
                     help="Release by itself at this time (ISO-8601; JST if no offset).")] = None,
+                release_date: Annotated[str | None, typer.Option(
+                    help="A pre-order's release date (発売日, YYYY-MM-DD): kept on the order, "
+                         "held until then (answers 発売日不明).")] = None,
                 note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Hold the order (保留) until a time or until released — a manual touch."""
     from unyo.app.manual import hold
 
     end = instant(until, "--until") if until else None
+    day = _release_day(release_date) if release_date else None
     _manual(config, number, as_json, lambda store, shop, now, user: hold(
-        store, shop, number, until=end, note=note, by=by or user, now=now))
+        store, shop, number, until=end, note=note, by=by or user, now=now, release_date=day))
+
+
+def _release_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--release-date: 発売日「{text}」を読み取れません（例: 2026-12-11）")
 
 
 @app.command("cancel")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 
 from unyo.domain.order import (
     ChannelOrder,
@@ -24,6 +24,7 @@ from unyo.domain.order import (
     Shipment,
 )
 from unyo.domain.rules import (
+    RELEASE_DATE_SETTING,
     SETTABLE,
     ActionKind,
     CompiledRule,
@@ -55,6 +56,10 @@ REASON_MERGED_PAYMENT = "入金待ち（同梱 {}）"
 REASON_MERGED_GATE = "同梱 {}: {}"
 REASON_MERGED_CANCELLED = "同梱した注文 {} がRMSでキャンセルされました（{}）: {}"
 REASON_MERGED_CHANGED = "同梱した注文 {} の内容がRMSで変更されました"
+REASON_RELEASE_UNKNOWN = "発売日不明"
+"""A pre-order whose release date no text names: it waits for a person to set the date."""
+REASON_RELEASE_SET = "発売日待ち（{}）"
+REASON_CHANGED_TEXT = "内容が変わりました"
 REASON_SURVIVOR_CANCELLED = ("RMSでキャンセルされましたが、同梱した注文 {} の荷物です: "
                              "この注文の商品を除いて出荷するか確認してください")
 
@@ -132,6 +137,19 @@ class SetField:
     value: str
     now: datetime
     actor: Actor = Actor.person
+    by: str = ""  # who, for a person's action
+
+
+@dataclass(frozen=True, slots=True)
+class SetReleaseDate:
+    """A person gives a pre-order's release date (発売日): it is kept on the order (the
+    rules read it before any text), the 発売日不明 question is answered, and the order is
+    held until 00:00 JST of that day (the clock releases it then)."""
+
+    day: date
+    now: datetime
+    actor: Actor = Actor.person
+    note: str = ""
     by: str = ""  # who, for a person's action
 
 
@@ -232,8 +250,9 @@ class SyncMerged:
 
 
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
-           | SetField | RecordEffectFailed | HandOff | RecordShipment | RecordWarehouseRejection
-           | ApplyRules | MergeInto | AbsorbOrders | SyncMerged | RecordRefusal)
+           | SetField | SetReleaseDate | RecordEffectFailed | HandOff | RecordShipment
+           | RecordWarehouseRejection | ApplyRules | MergeInto | AbsorbOrders | SyncMerged
+           | RecordRefusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +379,8 @@ def decide(order: Order | None, command: Command) -> Decision:
             _cancel(b, command.reason, command.actor)
         case SetField():
             _set_field(b, command)
+        case SetReleaseDate():
+            _set_release_date(b, command)
         case RecordEffectFailed():
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
@@ -540,6 +561,26 @@ def _set_field(b: _Builder, cmd: SetField) -> None:
         settings[cmd.name] = value
     b.order = b.order.with_(settings=tuple(sorted(settings.items())))
     b.event(EventType.field_set, cmd.actor, field=cmd.name, value=value)
+
+
+_JST = timezone(timedelta(hours=9))
+
+
+def _set_release_date(b: _Builder, cmd: SetReleaseDate) -> None:
+    if not allowed(b.order, Action.set_field) or not allowed(b.order, Action.open_gate):
+        raise DomainError(f"cannot set the release date of an order that is {b.order.stage}")
+    value = cmd.day.isoformat()
+    settings = dict(b.order.settings) | {RELEASE_DATE_SETTING: value}
+    if b.order.setting(RELEASE_DATE_SETTING) != value:
+        b.order = b.order.with_(settings=tuple(sorted(settings.items())))
+        b.event(EventType.field_set, cmd.actor, field=RELEASE_DATE_SETTING, value=value)
+    b.close_gates(lambda g: g.reason == REASON_RELEASE_UNKNOWN, cmd.actor,
+                  cmd.note or f"発売日 {value}")
+    until = datetime.combine(cmd.day, time(), _JST)
+    reason = REASON_RELEASE_SET.format(value)
+    if until > cmd.now and not any(g.is_open and g.kind is GateKind.hold and g.reason == reason
+                                   and g.until == until for g in b.order.gates):
+        b.open_gate(GateKind.hold, reason, cmd.actor, until)
 
 
 def _hand_off(b: _Builder) -> None:
@@ -820,9 +861,14 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
         before = len(b.events)
         for action in rule.then:
             if action.kind is ActionKind.check:
-                _rule_gate(b, rule.name, GateKind.check, action.message, None)
+                reason = action.reason(given)
+                if action.render is not None:  # a quoting reason: the quote may have changed
+                    _close_rule_checks(b, rule.name, _stale(action.message, reason))
+                _rule_gate(b, rule.name, GateKind.check, reason, None)
             elif action.kind is ActionKind.hold and action.hold is not None:
                 until = hold_until(action.hold, given, cmd.next_business_day)
+                if action.hold.field == "release_date":
+                    _release_question(b, rule.name, asked=until is None)
                 if until is not None and until > cmd.now:
                     _rule_gate(b, rule.name, GateKind.hold, action.message or rule.name, until)
             elif action.kind is ActionKind.tag and action.message not in b.order.tags:
@@ -840,6 +886,28 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
         if len(b.events) > before:
             b.events.insert(before, Event(EventType.rule_matched, b.now, Actor.system,
                                           {"rule": rule.name}))
+
+
+def _stale(message: str, reason: str) -> Callable[[str], bool]:
+    """Reasons an earlier run of a quoting check gave (same fixed start, other quote)."""
+    prefix = message.split("{", 1)[0]
+    return lambda r: r.startswith(prefix) and r != reason
+
+
+def _close_rule_checks(b: _Builder, rule: str, which: Callable[[str], bool]) -> None:
+    b.close_gates(lambda g: g.rule == rule and g.kind is GateKind.check and g.is_open
+                  and g.opened_by is Actor.system and which(g.reason), Actor.system,
+                  REASON_CHANGED_TEXT)
+
+
+def _release_question(b: _Builder, rule: str, *, asked: bool) -> None:
+    """A pre-order rule that holds until the release date and finds none asks a person
+    (確認待ち 発売日不明); once a date is known — read or set by a person — it takes the
+    question back."""
+    if asked:
+        _rule_gate(b, rule, GateKind.check, REASON_RELEASE_UNKNOWN, None)
+    else:
+        _close_rule_checks(b, rule, lambda r: r == REASON_RELEASE_UNKNOWN)
 
 
 def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,

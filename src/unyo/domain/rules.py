@@ -31,6 +31,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from unyo.domain.order import NOT_FIXED, Order
+from unyo.domain.release import ReleaseReading, read_release
+from unyo.domain.remarks import NO_TEMPLATE, RemarksTemplate, quote, read_remarks
 from unyo.domain.vocabulary import OrderType
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "FieldSpec",
     "FieldType",
     "PatternCompiler",
+    "RemarksTemplate",
     "RuleError",
     "RuleErrors",
     "RuleInput",
@@ -49,6 +52,8 @@ __all__ = [
     "compile_rules",
     "customer_remarks",
     "evaluate",
+    "release_date",
+    "release_reading",
     "unprintable_chars",
 ]
 
@@ -102,33 +107,45 @@ class FieldSpec:
     label: str  # Japanese, for the diagram and the dashboard
     get: Getter
     choices: tuple[str, ...] = ()
+    # For fields the shop file's reading settings change (the remarks template): the
+    # getter for those settings; `get` is the one for Rakuten's template alone.
+    bind: Callable[[RemarksTemplate], Getter] | None = None
+
+    def getter(self, remarks: RemarksTemplate) -> Getter:
+        return self.get if self.bind is None or remarks == NO_TEMPLATE else self.bind(remarks)
 
 
 # ---- field values -----------------------------------------------------------------------
 
-_TEMPLATE_HEADER = re.compile(r"^\s*\[([^\]\n]{1,40}):\]\s*$")
-# Sections Rakuten fills from the order form itself; their lines are not the buyer's words.
-_FORM_SECTIONS = frozenset({"配送日時指定", "お届け日時指定", "配送方法", "お届け希望日",
-                            "お届け時間帯", "ギフト", "のし", "ラッピング", "支払方法"})
+def customer_remarks(remarks: str, shop: RemarksTemplate = NO_TEMPLATE) -> str:
+    """備考欄 without the template lines (Rakuten's and the shop's): what the buyer wrote.
+    The reading is `unyo.domain.remarks.read_remarks`."""
+    return read_remarks(remarks, shop).request
 
 
-def customer_remarks(remarks: str) -> str:
-    """備考欄 without Rakuten's template lines: what the buyer actually wrote.
+def release_reading(order: Order) -> ReleaseReading:
+    """What the order's texts say about its release date: the items' 納期情報, the item
+    names and the remarks (unyo.domain.release)."""
+    items = order.parcel_items
+    return read_release(order.channel.ordered_at.astimezone(_JST).date(),
+                        [it.delivery_info for it in items],
+                        [*(it.name for it in items), order.channel.remarks])
 
-    Rakuten writes headers such as `[配送日時指定:]` followed by the values from the
-    order form, and `[メッセージ:]` followed by the buyer's own text. Headers are
-    dropped; form sections are dropped whole; the rest is kept, trimmed.
-    """
-    kept: list[str] = []
-    skipping = False
-    for line in remarks.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        m = _TEMPLATE_HEADER.match(line)
-        if m:
-            skipping = m.group(1).strip() in _FORM_SECTIONS
-            continue
-        if not skipping:
-            kept.append(line)
-    return "\n".join(kept).strip()
+
+RELEASE_DATE_SETTING = "release_date"
+"""The order setting that holds a release date a person gave (ISO date)."""
+
+
+def release_date(order: Order) -> date | None:
+    """The pre-order's release date: the one a person set, else the one its texts name;
+    None when none is named or a text says it is not decided (発売日未定)."""
+    given = order.setting(RELEASE_DATE_SETTING)
+    if given:
+        try:
+            return date.fromisoformat(given)
+        except ValueError:
+            pass
+    return release_reading(order).known
 
 
 # The same JIS X 0208 characters under Windows (cp932) code points: 全角マイナス, 波ダッシュ...
@@ -194,8 +211,13 @@ def _items(i: RuleInput) -> Sequence[Any]:
 
 
 def _f(name: str, type_: FieldType, label: str, get: Getter,
-       choices: tuple[str, ...] = ()) -> FieldSpec:
-    return FieldSpec(name, type_, label, get, choices)
+       choices: tuple[str, ...] = (), bind: Callable[[RemarksTemplate], Getter] | None = None,
+       ) -> FieldSpec:
+    return FieldSpec(name, type_, label, get, choices, bind)
+
+
+def _remarks_of(shop: RemarksTemplate) -> Getter:
+    return lambda i: customer_remarks(i.order.channel.remarks, shop)
 
 
 N, T, F, D, C, L = (FieldType.number, FieldType.text, FieldType.flag, FieldType.day,
@@ -216,8 +238,7 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     _f("cash_on_delivery", F, "代金引換", lambda i: i.order.channel.payment.cash_on_delivery),
     _f("rakuten_pay", F, "楽天ペイ（楽天市場決済）",
        lambda i: i.order.channel.payment.rakuten_pay),
-    _f("remarks", T, "備考欄（お客様の記入）",
-       lambda i: customer_remarks(i.order.channel.remarks)),
+    _f("remarks", T, "備考欄（お客様の記入）", _remarks_of(NO_TEMPLATE), bind=_remarks_of),
     _f("remarks_raw", T, "備考欄（全文）", lambda i: i.order.channel.remarks),
     _f("gift", F, "ギフト", lambda i: i.order.channel.gift),
     _f("noshi", F, "のし指定", lambda i: any(p.noshi for p in i.order.channel.packages)),
@@ -238,6 +259,7 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     _f("delivery_time", T, "お届け時間帯", lambda i: i.order.channel.shipping_term),
     _f("delivery_method", T, "配送方法", lambda i: i.order.channel.delivery_name),
     _f("order_date", D, "注文日", lambda i: i.order.channel.ordered_at.date()),
+    _f("release_date", D, "発売日（予約商品）", lambda i: release_date(i.order)),
     _f("item_numbers", L, "商品番号", lambda i: [it.item_number for it in _items(i)]),
     _f("manage_numbers", L, "商品管理番号", lambda i: [it.manage_number for it in _items(i)]),
     _f("skus", L, "SKU", lambda i: [it.sku for it in _items(i) if it.sku]),
@@ -493,7 +515,8 @@ def _fused(type_: FieldType, op: str, value: Any, get: Getter) -> Condition | No
 
 
 def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
-                 patterns: PatternCompiler | None = None) -> Condition:
+                 patterns: PatternCompiler | None = None,
+                 remarks: RemarksTemplate = NO_TEMPLATE) -> Condition:
     unknown = set(node) - {"field", "op", "value"}
     if unknown:
         raise RuleError(f"{path}.{sorted(unknown)[0]}",
@@ -516,7 +539,7 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
         raise RuleError(path, f"{op} needs a value")
     value = node.get("value")
     vpath = f"{path}.value"
-    get = spec.get
+    get = spec.getter(remarks)
     if spec.type is FieldType.choice:
         choices = _texts(vpath, value)
         bad = [c for c in choices if c not in spec.choices]
@@ -537,7 +560,8 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
 
 
 def _compile_condition(node: Any, path: str, fuse: bool = True,
-                       patterns: PatternCompiler | None = None, depth: int = 0) -> Condition:
+                       patterns: PatternCompiler | None = None, depth: int = 0,
+                       remarks: RemarksTemplate = NO_TEMPLATE) -> Condition:
     """A condition as one callable. `fuse=False` builds every row the generic way (for
     tests that check the fused rows against it). `depth` counts the all / any / not
     around it: past MAX_CONDITION_DEPTH the rule is refused, so no shop file can make
@@ -545,7 +569,7 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path, fuse, patterns)
+        return _compile_row(node, path, fuse, patterns, remarks)
     if depth >= MAX_CONDITION_DEPTH:
         raise RuleError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} levels deep "
                         "(all / any / not); split the rule or flatten the condition")
@@ -554,13 +578,13 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
                         f"got {', '.join(map(str, node))}")
     ((key, inner),) = node.items()
     if key == "not":
-        c = _compile_condition(inner, f"{path}.not", fuse, patterns, depth + 1)
+        c = _compile_condition(inner, f"{path}.not", fuse, patterns, depth + 1, remarks)
         return lambda i: not c(i)
     if key not in ("all", "any"):
         raise RuleError(f"{path}.{key}", "unknown key (use field, all, any or not)")
     if not isinstance(inner, list) or not inner:
         raise RuleError(f"{path}.{key}", "expected a non-empty list of conditions")
-    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse, patterns, depth + 1)
+    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse, patterns, depth + 1, remarks)
              for n, c in enumerate(inner)]
     # Every part returns a bool, so `and` / `or` give the same answer as all() / any(),
     # stopping at the same part, without a generator per evaluation.
@@ -614,6 +638,47 @@ class Action:
     message: str = ""  # check: the reason shown; tag: the tag; set: the value
     target: str = ""  # set: which field
     hold: HoldSpec | None = None
+    # check: a message that quotes fields ({remarks}) is built per order by this
+    render: Callable[[RuleInput], str] | None = field(default=None, compare=False,
+                                                      repr=False)
+
+    def reason(self, given: RuleInput) -> str:
+        """The check's reason for this order: the message with its fields filled in."""
+        return self.message if self.render is None else self.render(given)
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+QUOTE_LENGTH = 30
+"""How much of a quoted field a reason shows (e.g. the start of the buyer's request)."""
+
+
+def _shown_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, list | tuple):
+        value = "、".join(map(str, value))
+    return quote(str(value), QUOTE_LENGTH)
+
+
+def _message(text: str, remarks: RemarksTemplate) -> Callable[[RuleInput], str] | None:
+    """A check message quoting fields by name (`備考欄に要望: {remarks}`): a builder of the
+    text per order, or None for a fixed message. `{name}` quotes the field of that name;
+    any other braces are text (shop files written before quoting keep their meaning).
+    The values are quoted on one line and cut (buyer text is shown, never interpreted,
+    and a quoted value is not read again for fields)."""
+    getters = {n: FIELDS[n].getter(remarks) for n in _PLACEHOLDER.findall(text) if n in FIELDS}
+    if not getters:
+        return None
+
+    def render(i: RuleInput) -> str:
+        def fill(m: re.Match[str]) -> str:
+            get = getters.get(m.group(1))
+            return m.group(0) if get is None else _shown_value(get(i))
+        return _PLACEHOLDER.sub(fill, text)[:300]
+
+    return render
 
 
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
@@ -675,14 +740,16 @@ def _merge_tag(v: Any, path: str) -> str:
     return tag.strip()
 
 
-def _compile_action(node: Any, path: str) -> Action:
+def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE) -> Action:
     if not isinstance(node, Mapping) or len(node) != 1:
         raise RuleError(path, "an action is one of check, hold, set, tag, merge")
     ((key, v),) = node.items()
     if key == "check":
         if not isinstance(v, str) or not v.strip():
             raise RuleError(f"{path}.check", "expected the message to show (確認内容)")
-        return Action(ActionKind.check, v.strip()[:200])
+        message = v.strip()[:200]
+        return Action(ActionKind.check, message,
+                      render=_message(message, remarks))
     if key == "hold":
         reason = v.get("reason", "") if isinstance(v, Mapping) else ""
         return Action(ActionKind.hold, str(reason)[:200], hold=_compile_hold(v, f"{path}.hold"))
@@ -726,12 +793,15 @@ class RuleErrors(RuleError):
 
 
 def compile_rules(nodes: Any, path: str = "rules", *,
-                  patterns: PatternCompiler | None = None) -> tuple[CompiledRule, ...]:
+                  patterns: PatternCompiler | None = None,
+                  remarks: RemarksTemplate = NO_TEMPLATE) -> tuple[CompiledRule, ...]:
     """Check and compile the shop file's `rules` list.
 
     Each rule is checked on its own, so a file with several broken rules gets one
     error per rule (RuleErrors; its first is also the RuleError itself). `patterns`
-    compiles the `matches` rows (see PatternCompiler); without it they are refused."""
+    compiles the `matches` rows (see PatternCompiler); without it they are refused.
+    `remarks` is the shop's own remarks template (its question headers), which the
+    `remarks` field leaves out besides Rakuten's."""
     if nodes is None:
         return ()
     if not isinstance(nodes, list):
@@ -741,7 +811,7 @@ def compile_rules(nodes: Any, path: str = "rules", *,
     errors: list[RuleError] = []
     for n, node in enumerate(nodes):
         try:
-            rule = _compile_rule(node, f"{path}[{n}]", n, names, patterns)
+            rule = _compile_rule(node, f"{path}[{n}]", n, names, patterns, remarks)
         except RuleError as e:
             errors.append(e)
             continue
@@ -753,7 +823,8 @@ def compile_rules(nodes: Any, path: str = "rules", *,
 
 
 def _compile_rule(node: Any, at: str, n: int, names: dict[str, int],
-                  patterns: PatternCompiler | None) -> CompiledRule | None:
+                  patterns: PatternCompiler | None,
+                  remarks: RemarksTemplate = NO_TEMPLATE) -> CompiledRule | None:
     if not isinstance(node, Mapping):
         raise RuleError(at, "expected a rule: name, when, then")
     unknown = set(node) - {"name", "description", "when", "then", "enabled"}
@@ -768,11 +839,11 @@ def _compile_rule(node: Any, at: str, n: int, names: dict[str, int],
     names[name] = n
     if "when" not in node:
         raise RuleError(at, "a rule needs when (its condition)")
-    when = _compile_condition(node["when"], f"{at}.when", patterns=patterns)
+    when = _compile_condition(node["when"], f"{at}.when", patterns=patterns, remarks=remarks)
     then = node.get("then")
     if not isinstance(then, list) or not then:
         raise RuleError(f"{at}.then", "expected a non-empty list of actions")
-    actions = tuple(_compile_action(a, f"{at}.then[{k}]") for k, a in enumerate(then))
+    actions = tuple(_compile_action(a, f"{at}.then[{k}]", remarks) for k, a in enumerate(then))
     enabled = node.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RuleError(f"{at}.enabled", "expected true or false")
@@ -803,23 +874,8 @@ def hold_until(spec: HoldSpec, given: RuleInput,
     if spec.field == "requested_delivery_date":
         day = given.order.channel.requested_delivery_date
     elif spec.field == "release_date":
-        day = _release_date(given.order)
+        day = release_date(given.order)
     if day is None:
         return None
     return datetime.combine(day - timedelta(days=spec.days_before), time(), _JST)
 
-
-_RELEASE = re.compile(r"(20\d\d)[-/年.](\d{1,2})[-/月.](\d{1,2})")
-
-
-def _release_date(order: Order) -> date | None:
-    """The latest release date named in the items' 納期情報 (e.g. '2026年12月10日発売予定')."""
-    days = []
-    for p in order.channel.packages:
-        for it in p.items:
-            for m in _RELEASE.finditer(unicodedata.normalize("NFKC", it.delivery_info)):
-                try:
-                    days.append(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
-                except ValueError:
-                    continue
-    return max(days) if days else None

@@ -27,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from unyo.domain.remarks import RemarksTemplate
 from unyo.domain.rules import CompiledRule
 from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
 from unyo.flow.mail import MailSettings, parse_mail
@@ -85,6 +86,11 @@ class ImportSettings:
     lookback: float = 86400.0  # first run: how far back to search
     confirm: bool = True  # confirmOrder new orders (100 → 200)
     thanks_mail: bool = True  # queue サンクスメール on import
+    # The shop's own additions to 備考欄 (its order-form questions): header names (for
+    # `[ご利用目的:]`) or whole prompt lines, and the fixed answers under them; neither
+    # counts as the buyer's request (field `remarks`).
+    remarks_headers: tuple[str, ...] = ()
+    remarks_answers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,8 @@ def _value(name: str, default: Any, value: Any) -> Any:
         return parse_duration(value)
     if name == "trusted_proxies":
         return _networks(value)
+    if name in ("remarks_headers", "remarks_answers"):
+        return _texts(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_shown(value)}")
@@ -244,6 +252,22 @@ def _networks(value: Any) -> tuple[str, ...]:
         except ValueError:
             raise ValueError(f"item {i + 1}: {_shown(item)} is not an IP address or network "
                              "such as 127.0.0.1, ::1 or 10.0.0.0/8 (host bits zero)") from None
+    return tuple(out)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of short texts (a single text is a list of one)."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("expected a list of text")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip() or len(item) > 200:
+            raise ValueError(f"item {i + 1}: expected text of 1–200 characters, got "
+                             f"{_shown(item)}")
+        out.append(item.strip())
     return tuple(out)
 
 
@@ -302,6 +326,7 @@ def parse_config(text: str, where: str = "<text>", *,
                            f"({', '.join(_TOP_KEYS)})"])
     problems: list[str] = []
     values: dict[str, Any] = {"path": where}
+    rules_at: tuple[Any, int] | None = None
     for key, node in doc.items():
         line = _line(doc, key, 1)
         if key == "shop":
@@ -315,12 +340,16 @@ def parse_config(text: str, where: str = "<text>", *,
         elif key == "warehouse":
             values["warehouse"] = parse_warehouse(node, where, line, problems)
         elif key == "rules":
-            values["rules"] = parse_rules(node, where, line, problems)
+            rules_at = (node, line)  # compiled last: they read the import settings
         elif key in _SECTIONS:
             attr = "import_" if key == "import" else key
             values[attr] = _section(key, node, _SECTIONS[key], where, line, problems)
         else:
             problems.append(f"{where}:{line}: {key}: unknown key (known: {', '.join(_TOP_KEYS)})")
+    if rules_at is not None:
+        imp = values.get("import_", ImportSettings())
+        values["rules"] = parse_rules(rules_at[0], where, rules_at[1], problems,
+                                      RemarksTemplate(imp.remarks_headers, imp.remarks_answers))
     if problems:
         raise ConfigError(problems)
     return Config(**values).with_env(env)
@@ -417,6 +446,11 @@ import:
   lookback: 24h           # first run: how far back to look
   confirm: true           # confirmOrder new orders (注文確認, RMS 100 → 200)
   thanks_mail: true       # queue the サンクスメール on import
+  # Your own questions in the order form's 備考欄 (besides Rakuten's [配送日時指定:],
+  # [備考:], [メッセージ:]): their headers or prompt lines, and fixed answers that are
+  # no request; everything else a buyer writes counts as a request (field remarks).
+  remarks_headers: []     # e.g. [ご利用目的, ※ご要望があればご記入ください]
+  remarks_answers: []     # e.g. [自宅用, ギフト用]
 
 sync:
   interval: 5m            # search RMS for payments (300), changes (400), cancellations
@@ -489,7 +523,7 @@ rules:
     description: お客様が備考欄に書いた注文は目で確認する（楽天のテンプレート行は除く）
     when: {{field: remarks, op: not_empty}}
     then:
-      - check: 備考欄を確認
+      - check: "備考欄に要望: {{remarks}}"   # the reason quotes the start of the request
 
   - name: 送料未確定
     when: {{field: amount_not_fixed, op: is_true}}
@@ -537,6 +571,7 @@ rules:
       - check: 代引き上限を超えています
 
   - name: 予約商品
+    description: 発売日まで保留。発売日が読めない予約は「発売日不明」で確認待ち
     when: {{field: order_type, op: eq, value: reservation}}
     then:
       - hold: {{from: release_date, days_before: 1, reason: 発売日待ち}}

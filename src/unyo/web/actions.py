@@ -10,7 +10,7 @@ transaction as the write), a time that cannot be read or is past.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -104,11 +104,22 @@ def parse_local(text: str) -> datetime:
 @router.post("/orders/{number}/hold")
 def hold_order(request: Request, number: str, version: VersionField,
                until: Annotated[str, Form(max_length=40)] = "",
+               release_date: Annotated[str, Form(max_length=40)] = "",
                note: NoteField = "") -> Response:
     web, who = web_of(request), session_of(request).user
 
     def run() -> None:
         _load(request, number, version)
+        if release_date.strip():  # a pre-order's release date: held until that day
+            try:
+                day = date.fromisoformat(release_date.strip())
+            except ValueError:
+                raise ActionError("err_bad_release_date", value=release_date) from None
+            if until.strip():
+                raise ActionError("err_until_and_release")
+            hold(web.store, web.shop, number, until=None, note=_note(note), by=who,
+                 now=web.clock.now(), release_date=day, version=version)
+            return
         end = None
         if until.strip():
             try:
@@ -120,7 +131,8 @@ def hold_order(request: Request, number: str, version: VersionField,
         hold(web.store, web.shop, number, until=end, note=_note(note), by=who,
              now=web.clock.now(), version=version)
 
-    return _act(request, number, {"hold_note": note, "until": until}, run)
+    return _act(request, number, {"hold_note": note, "until": until,
+                                  "release_date": release_date}, run)
 
 
 @router.post("/orders/{number}/cancel")

@@ -1,0 +1,118 @@
+"""The untouched `unyo init` flow on labelled orders: every order a person must see stops,
+every order that needs nobody flows (issue 15: remarks and pre-orders).
+
+Each family says why a person must or must not see its orders; the test prints the
+table per family and fails on any miss (must stop, flowed) or false stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from itertools import product
+
+import pytest
+
+from tests.factories import BUYER, T0, channel_order
+from unyo.domain import GateKind, ImportOrder, Item, OrderType, Package, decide
+from unyo.domain.decide import REASON_RELEASE_UNKNOWN, ApplyRules
+from unyo.domain.rules import Facts
+from unyo.flow.config import parse_config, render_init
+
+PLAIN = replace(BUYER, family_name="高橋")  # printable everywhere (the 髙 is issue 15 item 3)
+RULES = parse_config(render_init("shop")).rules
+
+TEMPLATES = ["", "[配送日時指定:]\n", "[配送日時指定：]\n", "[配送日時指定:]\n2026-12-10(木)\n",
+             "[配送日時指定:]\n2026-12-10(木)\n午前中\n",
+             "[配送日時指定：]\n2026-12-10（木）\n14:00～16:00\n",
+             "[配送日時指定:]\n指定なし\n", "[配送日時指定:]\n2026-12-10(木) 14時～16時\n",
+             "[備考:]\n", "[メッセージ:]\n", "[配送日時指定:]\n\n\n[備考:]\n\n[メッセージ：]\n"]
+REQUESTS = ["注文を間違えました。キャンセルをお願いします。",
+            "金額のわかる明細書は入れないでください",
+            "領収書をお願いします。宛名は株式会社サンプルで", "前回の注文と同梱してください",
+            "<script>alert(1)</script>"]
+
+
+def _remarks_families() -> list[tuple[str, str, str, str]]:
+    rows = [("template only", "flow", t, "") for t in TEMPLATES]
+    for t, r in product(TEMPLATES, REQUESTS):
+        rows.append(("request after template", "stop", f"{t}\n\n{r}", r))
+        rows.append(("request before template", "stop", f"{r}\n{t}", r))
+    for r in REQUESTS:
+        rows.append(("request between template lines", "stop",
+                     f"[配送日時指定:]\n2026-12-10(木)\n{r}\n[メッセージ:]\n", r))
+        rows.append(("request under メッセージ", "stop", f"[メッセージ：]\n{r}", r))
+    return rows
+
+
+# Pre-orders: (family, item name, 納期情報, label, hold until or None)
+PRE_ORDERS = [
+    ("pre-order, year-less date in the name", "【予約】限定版 12月11日発売予定", "", "hold",
+     date(2026, 12, 10)),
+    ("pre-order, M/D(曜) in the name", "【予約】12/8(火)発売 特典付き", "", "hold",
+     date(2026, 12, 7)),
+    ("pre-order, 中旬", "12月中旬発送予定 福袋", "", "hold", date(2026, 12, 19)),
+    ("pre-order, date in 納期情報", "限定版", "2026年12月11日発売予定（発売日以降順次発送）",
+     "hold", date(2026, 12, 10)),
+    ("pre-order, full-width date", "【予約】１２月２０日発売", "", "hold", date(2026, 12, 19)),
+    ("pre-order, 発売日未定", "【予約】限定版 発売日未定", "", "stop", None),
+    ("pre-order, 未定 in 納期情報", "限定版", "発売日未定", "stop", None),
+    ("pre-order, no date anywhere", "【予約】限定版", "", "stop", None),
+    ("pre-order, a scale is no date", "【予約】1/12スケール 戦車", "", "stop", None),
+    ("pre-order, already released", "限定版", "2026年11月20日発売", "flow", None),
+    # without a year a date before the order is next year's: held, never shipped early
+    ("pre-order, year-less date before the order", "11/20発売 限定版", "", "hold",
+     date(2027, 11, 19)),
+]
+
+
+def _order(remarks: str = "", order_type: OrderType = OrderType.normal, name: str = "米 5kg",
+           info: str = ""):
+    item = Item(1, "item-1", "item-1", name, 3980, 1, delivery_info=info)
+    pkg = Package(1, PLAIN, (item,), 3980, 0, 0, 3980)
+    channel = channel_order(status=300, buyer=PLAIN, packages=(pkg,), remarks=remarks,
+                            order_type=order_type)
+    order = decide(None, ImportOrder("shop", channel, T0)).order
+    facts = Facts(past_orders=1, postal_code_valid=True)
+    return decide(order, ApplyRules(RULES, facts, T0, lambda d: d + timedelta(days=1))).order
+
+
+def _verdict(order) -> str:
+    kinds = {g.kind for g in order.open_gates}
+    return "stop" if GateKind.check in kinds else "hold" if kinds else "flow"
+
+
+def test_the_default_flow_stops_exactly_the_orders_a_person_must_see(capsys) -> None:
+    table: dict[str, list[int]] = {}
+    misses: list[str] = []
+    for family, label, remarks, request in _remarks_families():
+        order = _order(remarks)
+        got = _verdict(order)
+        reasons = [g.reason for g in order.open_gates]
+        ok = got == label and (not request or any(
+            r.startswith("備考欄に要望: ") and request[:8] in r for r in reasons))
+        table.setdefault(family, [0, 0])[0 if ok else 1] += 1
+        if not ok:
+            misses.append(f"{family}: {remarks!r} → {got} {reasons}")
+    for family, name, info, label, until in PRE_ORDERS:
+        order = _order(order_type=OrderType.reservation, name=name, info=info)
+        got = _verdict(order)
+        reasons = [g.reason for g in order.open_gates]
+        ok = got == label and (label != "stop" or REASON_RELEASE_UNKNOWN in reasons) and (
+            until is None or {g.until.date() for g in order.open_gates if g.until} == {until})
+        table.setdefault(family, [0, 0])[0 if ok else 1] += 1
+        if not ok:
+            misses.append(f"{family}: {name!r} {info!r} → {got} {reasons}")
+    with capsys.disabled():
+        print("\nfamily                                   right  wrong")
+        for family, (right, wrong) in table.items():
+            print(f"{family:40} {right:5} {wrong:6}")
+    assert sum(r + w for r, w in table.values()) >= 140
+    assert not misses, "\n".join(misses)
+
+
+@pytest.mark.parametrize("remarks", ["[配送日時指定：]\n",
+                                     "[配送日時指定:]\n\n\n注文を間違えました。"])
+def test_the_issues_examples(remarks: str) -> None:
+    order = _order(remarks)
+    assert (_verdict(order) == "stop") is ("注文" in remarks)
