@@ -136,7 +136,7 @@ def test_an_order_not_confirmed_yet_is_read_every_turn(store: Store):
     assert reads_in_three_turns(ctx, channel, clock, n(12)) == 3
 
 
-def test_an_order_a_person_must_look_at_is_read_only_in_rotation(store: Store):
+def test_an_order_a_person_must_look_at_is_not_read_until_it_moves(store: Store):
     ctx, channel, clock = shop(store)
     channel.put(channel_order(n(12), member=False, status=100, ordered_at=T0))
     channel.fail_confirm[n(12)] = ConfirmOutcome(False, True, "ERROR_105 送料が確定していません")
@@ -145,7 +145,28 @@ def test_an_order_a_person_must_look_at_is_read_only_in_rotation(store: Store):
     order = order_of(ctx, 12)
     assert order.rms_status == 100
     assert any(g.kind is GateKind.check and g.closed_at is None for g in order.gates)
-    assert reads_in_three_turns(ctx, channel, clock, n(12)) == 1  # its slot of the three
+    assert reads_in_three_turns(ctx, channel, clock, n(12)) == 0  # not even in its slot
+    # RMS's searches still find what happens to it: a cancellation is read at once
+    channel.put(replace(channel.orders[n(12)], status=900))
+    assert reads_in_three_turns(ctx, channel, clock, n(12)) >= 1
+    assert stage(ctx, 12) is Stage.cancelled
+
+
+def test_an_order_held_until_a_date_is_read_when_it_is_about_to_move(store: Store):
+    """A hold until a date parks the order: no rotation reads it, and once the hold ends
+    it is read again (here by the next rotation turn, as a ready order would be at the
+    hand-off) before it goes anywhere."""
+    from unyo.app.manual import hold
+    from unyo.app.processing import release_holds
+
+    ctx, channel, clock = shop(store)
+    hold(store, "shop", n(3), until=clock.now() + minutes(20), note="発売日待ち", by="yamada",
+         now=clock.now())
+    assert reads_in_three_turns(ctx, channel, clock, n(3)) == 0
+    clock.advance(300)
+    release_holds(ctx)
+    assert stage(ctx, 3) is Stage.ready
+    assert reads_in_three_turns(ctx, channel, clock, n(3)) == 1  # its slot of the three
 
 
 def test_a_change_waiting_at_rms_is_read_at_once(store: Store):

@@ -44,7 +44,7 @@ def test_the_ten_rule_flow_renders_with_every_rule(browser: Any, init_config: Co
     page, text, problems = render(browser, html, tmp_path, "init")
     for rule in init_config.rules:
         assert squeeze(rule.name) in text
-    assert squeeze("備考欄（お客様の記入）あり → 確認待ち「備考欄に要望: {remarks}」") in text
+    assert squeeze("備考欄（お客様の記入）あり → 確認待ち「備考欄に要望: …」") in text
     assert squeeze("オフ（mail.enabled: false）") in text  # a step turned off, shown as such
     for lane in ("楽天RMS", "unyo（受注処理）", "倉庫", "購入者"):
         assert lane in text

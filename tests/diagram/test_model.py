@@ -36,7 +36,7 @@ def test_the_ten_rules_of_unyo_init_are_nodes_in_file_order_with_their_words(
     assert len(rules) == 10 and all(n.group == "processing" for n in rules)
     first = rules[0]
     assert first.detail.startswith(
-        "備考欄（お客様の記入）あり → 確認待ち「備考欄に要望: {remarks}」")
+        "備考欄（お客様の記入）あり → 確認待ち「備考欄に要望: …」")
     assert "注文種別が「予約」 → 保留「発売日待ち」 発売日の1日前まで" in rules[7].detail
     # the box holds payment, the rules, then the other checks, in that order
     box = [n.id for n in d.nodes if n.group == "processing"]

@@ -10,6 +10,7 @@ so a newer rule shape shows up as itself instead of breaking the diagram.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -128,11 +129,14 @@ def _hold_end(a: Action) -> str:
     return ""
 
 
+_QUOTED = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
 def action_words(a: Action) -> str:
     """One action: 確認待ち「…」, 保留「…」 until when, a set field, a tag, 同梱."""
     kind = str(a.kind)
-    if kind == "check":
-        return f"確認待ち「{a.message}」"
+    if kind == "check":  # a quoted field ({remarks}) is the order's own text: drawn as …
+        return f"確認待ち「{_QUOTED.sub('…', a.message)}」"
     if kind == "hold":
         reason = f"「{a.message}」" if a.message else ""
         return f"保留{reason} {_hold_end(a)}".rstrip()

@@ -587,7 +587,8 @@ class Store:
         """Open orders the payment sync re-reads this turn: every one RMS has not
         confirmed yet or holds a change for (no status, 100, 400) unless a person is
         asked to look at it already (an open check gate: e.g. the confirmation failed
-        for good), and the others whose id falls in this turn's slot of `every`; and the
+        for good), and the others whose id falls in this turn's slot of `every` unless
+        they wait for a person or a date (an open check or hold gate); and the
         order time of the oldest open order (the window in which to search for changes
         and payments)."""
         o, g = t.orders.c, t.gates.c
@@ -596,9 +597,15 @@ class Store:
         if every > 1:
             checked = exists().where(g.order_id == o.id, g.kind == GateKind.check.value,
                                      g.closed_at.is_(None))
+            # Waiting for a person (確認待ち, 保留) or a date (保留 until): read when it
+            # is about to move (the hand-off re-reads it), not in every rotation; RMS's
+            # searches still find its payment, change or cancellation at once.
+            parked = exists().where(g.order_id == o.id,
+                                    g.kind.in_((GateKind.check.value, GateKind.hold.value)),
+                                    g.closed_at.is_(None))
             waiting = ((o.rms_status.is_(None) | o.rms_status.in_(EVERY_TURN_STATUSES))
                        & ~checked)
-            pick = is_open & (waiting | ((o.id % every) == slot))
+            pick = is_open & (waiting | (((o.id % every) == slot) & ~parked))
         numbers = [r[0] for r in conn.execute(select(o.order_number).where(pick)
                                               .order_by(o.id))]
         oldest = conn.execute(select(func.min(o.ordered_at)).where(is_open)).scalar()
