@@ -62,6 +62,9 @@ ALLOWED: Mapping[Action, frozenset[Stage]] = {
 
 BEFORE_HANDOFF = frozenset({Stage.processing, Stage.ready})
 
+FINAL = frozenset(s for s, to in MOVES.items() if not to)
+"""The stages an order never leaves (出荷済, キャンセル)."""
+
 
 class IllegalMove(Exception):
     """A stage change the table does not allow (a bug in a decision, never bad input)."""

@@ -53,6 +53,7 @@ from unyo.domain import (
     Order,
     Stage,
 )
+from unyo.domain.stages import FINAL
 
 CHUNK = 500
 CACHE_SIZE = 5_000
@@ -146,6 +147,8 @@ def make_engine(url: str) -> Engine:
 
 
 # Enum members' `.value` is a property call; the hot row builders look the text up.
+_FINAL = frozenset(s.value for s in FINAL)
+
 _TEXT: dict[Any, str] = {m: m.value for e in (Actor, EventType, GateKind, EffectKind, Stage)
                          for m in e}
 
@@ -204,6 +207,7 @@ class Store:
         self._sqlite = engine.dialect.name == "sqlite"
         self._cache: OrderedDict[int | None, Order] = OrderedDict()
         self._times: dict[datetime, Any] = {}
+        self._final: dict[str, set[str]] = {}  # per shop: numbers seen in a final stage
 
     def _many(self, conn: Connection, name: str, stmt: Any,
               rows: Sequence[dict[str, Any]]) -> int:
@@ -614,15 +618,25 @@ class Store:
     def open_among(self, conn: Connection, shop: str, stages: Iterable[Stage],
                    numbers: Sequence[str], *, unsettled: bool = False) -> list[str]:
         """Those of `numbers` that are orders of `shop` in `stages` (and, with
-        `unsettled`, not known here as settled at RMS: not at 300 / 500)."""
+        `unsettled`, not known here as settled at RMS: not at 300 / 500).
+
+        RMS's change search returns every cancelled order of its window at every turn;
+        a number found in a final stage (出荷済, キャンセル: never left) is remembered
+        and not asked for again."""
         o = t.orders.c
-        wanted = [s.value for s in stages]
+        wanted = {s.value for s in stages}
+        final = self._final.setdefault(shop, set())
+        if len(final) > 500_000:
+            final.clear()
         out: list[str] = []
-        for chunk in _chunks(numbers):
-            where = (o.shop == shop) & o.stage.in_(wanted) & o.order_number.in_(chunk)
-            if unsettled:
-                where &= o.rms_status.is_(None) | o.rms_status.not_in((300, 500))
-            out.extend(r[0] for r in conn.execute(select(o.order_number).where(where)))
+        for chunk in _chunks([n for n in numbers if n not in final]):
+            for number, stage, status in conn.execute(
+                    select(o.order_number, o.stage, o.rms_status)
+                    .where((o.shop == shop) & o.order_number.in_(chunk))):
+                if stage in _FINAL:
+                    final.add(number)
+                if stage in wanted and not (unsettled and status in (300, 500)):
+                    out.append(number)
         return out
 
     def sync_keys(self, conn: Connection, shop: str,
