@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -63,6 +64,20 @@ def test_list_human_table(cli: Cli, imported: dict[str, Any]) -> None:
     assert "注文番号" in result.stdout
 
 
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_list_keeps_order_numbers_whole_on_a_narrow_terminal(cli: Cli, imported: dict[str, Any],
+                                                             columns: str) -> None:
+    """An order number is copied from here into RMS: narrow columns shrink first."""
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "20")
+    result = cli("orders", "list", "-c", str(cli.config), "--limit", "20",
+                 env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.stderr
+    for r in rows:
+        assert r["order_number"] in result.stdout
+    for raw in ("processing", "payment:", "check:", "+09:00"):  # words, not keys; JST shown
+        assert raw not in result.stdout
+
+
 def test_show_one_order(cli: Cli, imported: dict[str, Any]) -> None:
     row = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment")[0]
     doc = cli.json("orders", "show", row["order_number"], "-c", str(cli.config))
@@ -80,7 +95,10 @@ def test_show_human(cli: Cli, imported: dict[str, Any]) -> None:
     result = cli("orders", "show", number, "-c", str(cli.config))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(number)
-    assert "order_imported" in result.stdout
+    assert "楽天から取込（RMS " in result.stdout and "自動（unyo）" in result.stdout
+    for raw in ("order_imported", "gate_opened", "stage=", "{'", "system", "+00:00"):
+        assert raw not in result.stdout, raw  # no key, no dict, no UTC
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d  楽天から取込", result.stdout)
 
 
 def test_show_unknown_number(cli: Cli, imported: dict[str, Any]) -> None:

@@ -83,9 +83,12 @@ def test_order_page_shows_everything(client: TestClient, seeded: dict):
     assert page.status_code == 200
     text = page.text
     for expected in ("髙橋", "新潟県産コシヒカリ 5kg", "3,980円", "領収書希望", "備考欄を確認",
-                     "order_imported", "gate_opened", "rule_matched",
-                     "send_mail", "〒1500001"):
+                     "楽天から取込（RMS 300、合計 3,980円）", "確認待ち: 備考欄を確認", "に該当",
+                     "自動（unyo）", "メール送信", "〒1500001"):
         assert expected in text, expected
+    for raw in ("order_imported", "gate_opened", "rule_matched", "send_mail", "kind=",
+                "(system)"):  # the log in words, not keys
+        assert raw not in text, raw
     missing = client.get("/orders/999999-20261127-0000000000")
     assert missing.status_code == 404 and "ページが見つかりません" in missing.text
 

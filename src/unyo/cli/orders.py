@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,11 +45,24 @@ def orders_list(config: ConfigOpt = None,
     if as_json:
         print_json(rows)
         return
-    table = Table("注文番号", "stage", "RMS", "注文日時", "合計", "注文者", "gates")
+    from unyo.wording import gate_name, stage_name
+
+    # At 80 columns the order number, the time and the amount stay whole (they are copied
+    # and compared); the name and the reasons wrap first.
+    table = Table()
+    table.add_column("注文番号", no_wrap=True, min_width=len(rows[0]["order_number"])
+                     if rows else 8)
+    table.add_column("段階", no_wrap=True)
+    table.add_column("RMS", no_wrap=True, justify="right")
+    table.add_column("注文日時", no_wrap=True)
+    table.add_column("合計", no_wrap=True, justify="right")
+    table.add_column("注文者", overflow="fold", ratio=1)
+    table.add_column("待ちの理由", overflow="fold", ratio=2)
     for r in rows:  # buyer text is hostile until shown otherwise: escape it
-        table.add_row(r["order_number"], r["stage"], str(r["rms_status"]), r["ordered_at"],
-                      f"{r['total']:,}", escape(r["buyer_name"] or ""),
-                      escape(", ".join(f"{g['kind']}: {g['reason']}" for g in r["open_gates"])))
+        table.add_row(r["order_number"], stage_name(r["stage"]), str(r["rms_status"] or ""),
+                      _jst(r["ordered_at"]), f"{r['total']:,}円", escape(r["buyer_name"] or ""),
+                      escape("、".join(f"{gate_name(g['kind'])}: {g['reason']}"
+                                      for g in r["open_gates"])))
     out.print(table)
 
 
@@ -177,32 +190,53 @@ def orders_show(number: str, config: ConfigOpt = None,
     if as_json:
         print_json(doc)
         return
+    _print_order(doc)
+
+
+def _when(value: Any) -> str:
+    """A time as people here read it: JST, to the minute."""
+    if isinstance(value, datetime):
+        return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    return str(value or "")
+
+
+def _print_order(doc: dict[str, Any]) -> None:
+    """`orders show` as text: Japanese words, JST times, no keys (`--json` keeps them)."""
+    from unyo.wording import (
+        actor_text,
+        effect_name,
+        effect_status,
+        event_text,
+        gate_name,
+        stage_name,
+    )
+
+    def say(text: str) -> None:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
     o = doc["order"]
-    out.print(f"[bold]{o['order_number']}[/] stage={o['stage']} RMS={o['rms_status']} "
-              f"合計={o['amounts']['total']:,}円", highlight=False)
+    say(f"{o['order_number']}  {stage_name(o['stage'])}  RMS {o['rms_status']}  "
+        f"合計 {o['amounts']['total']:,}円")
     merge = doc.get("merge")
     if merge and merge.get("merged_into"):
-        out.print(f"  同梱: merged into {merge['merged_into']} (cancelled in unyo, not at RMS; "
-                  f"its parcel is {merge['merged_into']}'s, now {merge['survivor_stage']})",
-                  highlight=False, markup=False, soft_wrap=True)
+        say(f"  同梱: 注文 {merge['merged_into']} の荷物にまとめました（unyo でのみキャンセル、"
+            f"楽天ではキャンセルしていません。その荷物は今 {stage_name(merge['survivor_stage'])}）")
         for f in merge["reports"]:
-            out.print(f"  report via {merge['merged_into']}: {f['kind']} {f['status']} "
-                      f"attempts={f['attempts']} {f['last_error'] or ''}", highlight=False,
-                      markup=False)
+            say(f"  {merge['merged_into']} から{effect_name(f['kind'])}: "
+                f"{effect_status(f['status'])}（{f['attempts']}回）{f['last_error'] or ''}")
     elif merge:
         for m in merge["merged"]:
-            items = ", ".join(f"{i['name']} × {i['units']}" for i in m["items"])
-            out.print(f"  同梱: carries {m['order_number']} (合計={m['total']:,}円, "
-                      f"RMS={m['rms_status']}): {items}", highlight=False, markup=False,
-                      soft_wrap=True)
-        out.print(f"  同梱: parcel 合計={merge['parcel_total']:,}円", highlight=False,
-                  markup=False)
+            items = "、".join(f"{i['name']} × {i['units']}" for i in m["items"])
+            say(f"  同梱: {m['order_number']}（合計 {m['total']:,}円、RMS {m['rms_status']}）: "
+                f"{items}")
+        say(f"  同梱: 荷物の合計 {merge['parcel_total']:,}円")
     for g in doc["gates"]:
-        state = "open" if g["closed_at"] is None else f"closed {g['closed_at']} by {g['closed_by']}"
-        out.print(f"  gate {g['kind']}: {g['reason']} ({state})", highlight=False, markup=False)
+        state = ("解除されていません" if g["closed_at"] is None else
+                 f"{_when(g['closed_at'])} に解除（{actor_text(g['closed_by'])}）")
+        say(f"  {gate_name(g['kind'])}: {g['reason']}（{state}）")
     for e in doc["events"]:
-        out.print(f"  {e['at']} {e['type']} {e['actor']} {e['data']}", highlight=False,
-                  markup=False)
+        say(f"  {_when(e['at'])}  {event_text(e['type'], e['data'])}  "
+            f"[{actor_text(e['actor'], e['data'])}]")
     for f in doc["effects"]:
-        out.print(f"  effect {f['kind']} {f['status']} attempts={f['attempts']} "
-                  f"{f['last_error'] or ''}", highlight=False, markup=False)
+        say(f"  {effect_name(f['kind'])}: {effect_status(f['status'])}（{f['attempts']}回）"
+            f"{' ' + f['last_error'] if f['last_error'] else ''}")

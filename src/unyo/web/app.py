@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
+from unyo import wording
 from unyo.adapters.db.accounts import Accounts
 from unyo.adapters.db.store import Store
 from unyo.app.dashboard import Dashboard
@@ -170,6 +171,9 @@ def _templates() -> jinja2.Environment:
     env.filters.update(jst=_jst, yen=_yen, pct=_pct, urlq=lambda s: quote(str(s), safe=""))
     env.globals["Markup"] = Markup
     env.globals.update(allowed=allowed, Action=Action)  # the stage table decides the buttons
+    # what the order's log, actors and effects say, in words (`unyo.wording`)
+    env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
+                       effect_name=wording.effect_name, effect_status=wording.effect_status)
     return env
 
 

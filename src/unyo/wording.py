@@ -1,0 +1,352 @@
+"""The words people read for what unyo records (issue 18 item 3): stages, gates, actors,
+outside effects, mails, and every event of an order's log as one sentence — in Japanese
+(the default) or English. The dashboard and the CLI's text output both use these; JSON
+output keeps the keys.
+
+Buyer and RMS text quoted in a sentence (a reason, a note, a tag) is returned as it is:
+the caller escapes it for where it is shown (HTML, Rich). Unknown values — an event type
+added later, data an older version wrote — get a plain sentence of their own, never a
+raw key or a Python repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Lang = str  # "ja" or "en"
+
+_STAGES = {
+    "processing": ("受注処理", "Processing"),
+    "ready": ("出荷OK", "Ready"),
+    "at_warehouse": ("倉庫連携済", "At warehouse"),
+    "shipped": ("出荷済", "Shipped"),
+    "cancelled": ("キャンセル", "Cancelled"),
+}
+_GATES = {
+    "payment": ("入金待ち", "Awaiting payment"),
+    "check": ("確認待ち", "To check"),
+    "hold": ("保留", "On hold"),
+}
+_EFFECTS = {
+    "confirm_order": ("注文確認", "Order confirmation"),
+    "send_mail": ("メール送信", "Mail"),
+    "hand_off_to_warehouse": ("倉庫連携", "Warehouse hand-off"),
+    "report_shipping": ("発送完了報告", "Shipping report"),
+    "cancel_at_warehouse": ("倉庫へのキャンセル連絡", "Cancel at the warehouse"),
+}
+_EFFECT_STATUS = {
+    "pending": ("送信待ち", "Pending"),
+    "done": ("完了", "Done"),
+    "failed": ("失敗", "Failed"),
+}
+_MAILS = {
+    "thanks": ("サンクスメール", "Thank-you mail"),
+    "shipping": ("発送連絡メール", "Shipping mail"),
+}
+_FIELDS = {
+    "warehouse_note": ("倉庫への指示", "Warehouse note"),
+    "delivery_method": ("配送方法", "Delivery method"),
+    "release_date": ("発売日", "Release date"),
+}
+_COMMANDS = {
+    "RecordShipment": ("出荷実績", "shipping result"),
+    "RecordWarehouseRejection": ("倉庫の出荷不可", "warehouse rejection"),
+    "HandOff": ("倉庫連携", "hand-off"),
+    "CloseGate": ("解除", "release"),
+    "OpenGate": ("保留・確認待ち", "hold or check"),
+    "CancelOrder": ("キャンセル", "cancel"),
+    "SetField": ("項目の設定", "setting a field"),
+    "ImportOrder": ("取込", "import"),
+    "SyncOrder": ("楽天の変更の反映", "RMS update"),
+    "RecordConfirmed": ("注文確認の結果", "confirmation result"),
+    "RecordEffectFailed": ("外部連携の失敗", "failed effect"),
+}
+
+
+def _pick(table: Mapping[str, tuple[str, str]], key: object, lang: Lang,
+          unknown: tuple[str, str]) -> str:
+    pair = table.get(str(key))
+    i = 1 if lang == "en" else 0
+    return pair[i] if pair else unknown[i]
+
+
+def stage_name(stage: object, lang: Lang = "ja") -> str:
+    return _pick(_STAGES, getattr(stage, "value", stage), lang, ("不明な段階", "unknown stage"))
+
+
+def gate_name(kind: object, lang: Lang = "ja") -> str:
+    return _pick(_GATES, getattr(kind, "value", kind), lang, ("待ち", "gate"))
+
+
+def effect_name(kind: object, lang: Lang = "ja") -> str:
+    return _pick(_EFFECTS, getattr(kind, "value", kind), lang, ("外部連携", "effect"))
+
+
+def effect_status(status: object, lang: Lang = "ja") -> str:
+    return _pick(_EFFECT_STATUS, status, lang, ("不明", "unknown"))
+
+
+def mail_name(kind: object, lang: Lang = "ja") -> str:
+    return _pick(_MAILS, getattr(kind, "value", kind), lang, ("メール", "mail"))
+
+
+def field_name(name: object, lang: Lang = "ja") -> str:
+    return _pick(_FIELDS, name, lang, ("項目", "field"))
+
+
+def actor_text(actor: object, data: Mapping[str, Any] | None = None, lang: Lang = "ja") -> str:
+    """Who did it: 自動（unyo）, 楽天RMS, 担当者: 山田."""
+    value = str(getattr(actor, "value", actor))
+    by = str((data or {}).get("by") or "")
+    en = lang == "en"
+    if value == "person":
+        return (f"Staff: {by}" if by else "Staff") if en else (f"担当者: {by}" if by else "担当者")
+    if value == "channel":
+        return "Rakuten RMS" if en else "楽天RMS"
+    return "Automatic (unyo)" if en else "自動（unyo）"
+
+
+def _yen(value: object, lang: Lang) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "?"
+    return f"¥{value:,}" if lang == "en" else f"{value:,}円"
+
+
+def _text(value: object) -> str:
+    """A value quoted in a sentence: text as it is, anything else shown plainly."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "、".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "、".join(_text(v) for v in value.values())
+    return str(value)
+
+
+def _status(value: object) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
+def _opt(cond: object, ja: str, en: str, lang: Lang) -> str:
+    return (en if lang == "en" else ja) if cond else ""
+
+
+Sentence = Callable[[Mapping[str, Any], Lang], str]
+
+
+def _imported(d: Mapping[str, Any], lang: Lang) -> str:
+    s, total = _status(d.get("rms_status")), _yen(d.get("total"), lang)
+    return (f"Imported from Rakuten (RMS {s}, total {total})" if lang == "en"
+            else f"楽天から取込（RMS {s}、合計 {total}）")
+
+
+def _gate_opened(d: Mapping[str, Any], lang: Lang) -> str:
+    gate, reason = gate_name(d.get("kind"), lang), _text(d.get("reason"))
+    rule = _text(d.get("rule"))
+    until = _text(d.get("until"))[:16].replace("T", " ")
+    if lang == "en":
+        return (f"{gate}: {reason}" + (f" (rule {rule})" if rule else "")
+                + (f" until {until}" if until else ""))
+    return (f"{gate}: {reason}" + (f"（ルール「{rule}」）" if rule else "")
+            + (f"（{until}まで）" if until else ""))
+
+
+def _gate_closed(d: Mapping[str, Any], lang: Lang) -> str:
+    gate, reason, note = gate_name(d.get("kind"), lang), _text(d.get("reason")), \
+        _text(d.get("note"))
+    if lang == "en":
+        return f"{gate} released: {reason}" + (f" (note: {note})" if note else "")
+    return f"{gate}を解除: {reason}" + (f"（メモ: {note}）" if note else "")
+
+
+def _stage_changed(d: Mapping[str, Any], lang: Lang) -> str:
+    a, b = stage_name(d.get("from"), lang), stage_name(d.get("to"), lang)
+    return f"Stage: {a} → {b}" if lang == "en" else f"段階: {a} → {b}"
+
+
+def _merged_part(d: Mapping[str, Any], lang: Lang) -> str:
+    number = _text(d.get("merged") or d.get("order_number"))
+    if not number:
+        return ""
+    return f" (merged order {number})" if lang == "en" else f"（同梱した注文 {number}）"
+
+
+def _payment(settled: bool) -> Sentence:
+    def say(d: Mapping[str, Any], lang: Lang) -> str:
+        s, part = _status(d.get("rms_status")), _merged_part(d, lang)
+        if settled:
+            return (f"Payment confirmed at RMS (RMS {s}){part}" if lang == "en"
+                    else f"入金確認（RMS {s}）{part}")
+        return (f"Payment taken back at RMS (RMS {s}){part}" if lang == "en"
+                else f"入金が取り消されました（RMS {s}）{part}")
+    return say
+
+
+def _changed(d: Mapping[str, Any], lang: Lang) -> str:
+    a, b = _yen(d.get("total_before"), lang), _yen(d.get("total_after"), lang)
+    part = _merged_part(d, lang)
+    return (f"Order changed at Rakuten (total {a} → {b}){part}" if lang == "en"
+            else f"楽天で注文内容が変更されました（合計 {a} → {b}）{part}")
+
+
+def _status_changed(d: Mapping[str, Any], lang: Lang) -> str:
+    a, b = _status(d.get("from")), _status(d.get("to"))
+    part = _merged_part(d, lang)
+    return (f"RMS status {a} → {b}{part}" if lang == "en"
+            else f"RMSのステータス {a} → {b}{part}")
+
+
+def _cancelled(d: Mapping[str, Any], lang: Lang) -> str:
+    reason = _text(d.get("reason"))
+    not_rms = _opt(d.get("rms"), "（楽天ではキャンセルしていません）",
+                   " (not cancelled at Rakuten)", lang)
+    return (f"Cancelled: {reason}{not_rms}" if lang == "en"
+            else f"キャンセル: {reason}{not_rms}")
+
+
+def _field_set(d: Mapping[str, Any], lang: Lang) -> str:
+    name, value, rule = field_name(d.get("field"), lang), _text(d.get("value")), \
+        _text(d.get("rule"))
+    by_rule = (f" (rule {rule})" if lang == "en" else f"（ルール「{rule}」）") if rule else ""
+    if not value:
+        return f"{name} removed{by_rule}" if lang == "en" else f"{name}を削除{by_rule}"
+    return (f"{name} set to “{value}”{by_rule}" if lang == "en"
+            else f"{name}を「{value}」に設定{by_rule}")
+
+
+def _tag(d: Mapping[str, Any], lang: Lang) -> str:
+    tag, rule = _text(d.get("tag")), _text(d.get("rule"))
+    if lang == "en":
+        return f"Tag “{tag}”" + (f" (rule {rule})" if rule else "")
+    return f"タグ「{tag}」" + (f"（ルール「{rule}」）" if rule else "")
+
+
+def _handed_off(d: Mapping[str, Any], lang: Lang) -> str:
+    baskets = d.get("baskets")
+    n = len(baskets) if isinstance(baskets, list) else 1
+    return (f"Shipment requested from the warehouse ({n} package(s))" if lang == "en"
+            else f"倉庫へ出荷依頼（{n}個口）")
+
+
+def _shipment(d: Mapping[str, Any], lang: Lang) -> str:
+    parcels = d.get("parcels")
+    tracking = "、".join(_text(p[-1]) if isinstance(p, list) and p else _text(p)
+                         for p in parcels) if isinstance(parcels, list) else ""
+    shipped, total = _text(d.get("shipped_packages")), _text(d.get("packages"))
+    count = f"{shipped}/{total}" if shipped and total else ""
+    if lang == "en":
+        return ("Shipped by the warehouse" + (f" ({count} packages)" if count else "")
+                + (f", tracking {tracking}" if tracking else ""))
+    return ("倉庫から出荷実績" + (f"（{count}個口）" if count else "")
+            + (f"、伝票番号 {tracking}" if tracking else ""))
+
+
+def _rejected(d: Mapping[str, Any], lang: Lang) -> str:
+    reason = _text(d.get("reason"))
+    return (f"The warehouse cannot ship it: {reason}" if lang == "en"
+            else f"倉庫が出荷できません: {reason}")
+
+
+def _merged_into(d: Mapping[str, Any], lang: Lang) -> str:
+    into, rule = _text(d.get("into")), _text(d.get("rule"))
+    return (f"Merged into order {into} (rule {rule})" if lang == "en"
+            else f"同梱: 注文 {into} の荷物にまとめました（ルール「{rule}」）")
+
+
+def _merged_from(d: Mapping[str, Any], lang: Lang) -> str:
+    orders = d.get("orders")
+    numbers = "、".join(_text(o.get("number")) for o in orders if isinstance(o, dict)) \
+        if isinstance(orders, list) else ""
+    total = _yen(d.get("total"), lang)
+    return (f"Merged {numbers} into this parcel (total {total})" if lang == "en"
+            else f"同梱: {numbers} をこの荷物にまとめました（合計 {total}）")
+
+
+def _merged_cancelled(d: Mapping[str, Any], lang: Lang) -> str:
+    number, s = _text(d.get("order_number")), _status(d.get("rms_status"))
+    return (f"Merged order {number} cancelled at Rakuten (RMS {s})" if lang == "en"
+            else f"同梱した注文 {number} が楽天でキャンセル（RMS {s}）")
+
+
+def _effect_failed(d: Mapping[str, Any], lang: Lang) -> str:
+    what, error = effect_name(d.get("effect"), lang), _text(d.get("error"))
+    return f"{what} failed: {error}" if lang == "en" else f"{what}に失敗: {error}"
+
+
+def _refused(d: Mapping[str, Any], lang: Lang) -> str:
+    what = _pick(_COMMANDS, str(d.get("command", "")).split("+")[0], lang,
+                 ("指示", "instruction"))
+    reason = _text(d.get("reason"))
+    return (f"Not applied ({what}): {reason}" if lang == "en"
+            else f"処理できなかった指示（{what}）: {reason}")
+
+
+def _fixed(ja: str, en: str) -> Sentence:
+    return lambda d, lang: en if lang == "en" else ja
+
+
+SENTENCES: dict[str, Sentence] = {
+    "order_imported": _imported,
+    "order_confirmed": _fixed("注文確認（楽天へ送信済み）", "Order confirmed at Rakuten"),
+    "gate_opened": _gate_opened,
+    "gate_closed": _gate_closed,
+    "stage_changed": _stage_changed,
+    "payment_settled": _payment(True),
+    "payment_reverted": _payment(False),
+    "order_changed": _changed,
+    "order_updated": _fixed("楽天で注文の詳細が更新されました（備考・お届け日など）",
+                            "Order details updated at Rakuten (remarks, dates…)"),
+    "channel_status_changed": _status_changed,
+    "order_cancelled": _cancelled,
+    "cancel_after_handoff": lambda d, lang: (
+        f"Cancelled at Rakuten after the hand-off (RMS {_status(d.get('rms_status'))})"
+        if lang == "en" else
+        f"倉庫連携の後に楽天でキャンセル（RMS {_status(d.get('rms_status'))}）"),
+    "effect_failed": _effect_failed,
+    "rule_matched": lambda d, lang: (f"Rule {_text(d.get('rule'))} matched" if lang == "en"
+                                     else f"ルール「{_text(d.get('rule'))}」に該当"),
+    "tag_added": _tag,
+    "field_set": _field_set,
+    "handed_off": _handed_off,
+    "shipment_recorded": _shipment,
+    "warehouse_rejected": _rejected,
+    "merged_into": _merged_into,
+    "merged_from": _merged_from,
+    "merged_order_cancelled": _merged_cancelled,
+    "merged_order_changed": _changed,
+    "command_refused": _refused,
+}
+
+
+def event_text(type_: object, data: Mapping[str, Any] | None, lang: Lang = "ja") -> str:
+    """One event of the order's log as a sentence."""
+    d: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    say = SENTENCES.get(str(getattr(type_, "value", type_)))
+    if say is None:  # a type added after this module: its values, plainly
+        values = "、".join(t for t in (_text(v) for k, v in d.items() if k != "by") if t)
+        head = "Recorded" if lang == "en" else "記録"
+        return f"{head}: {values}" if values else head
+    try:
+        return say(d, lang)
+    except Exception:  # data of an unexpected shape: never a traceback on a screen
+        return "Recorded" if lang == "en" else "記録"
+
+
+__all__ = [
+    "SENTENCES",
+    "actor_text",
+    "effect_name",
+    "effect_status",
+    "event_text",
+    "field_name",
+    "gate_name",
+    "mail_name",
+    "stage_name",
+]
