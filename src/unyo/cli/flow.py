@@ -33,9 +33,8 @@ def flow_draw(
         ) -> None:
     """Draw the flow diagram (運用フロー図) from the shop file: swimlanes on A4 landscape
     as HTML, SVG or PDF, or Mermaid text."""
-    import hashlib
-
     from unyo.diagram import build_diagram, diagram_counts, to_html, to_mermaid
+    from unyo.diagram.counts import file_sha256
     from unyo.diagram.layout import layout
     from unyo.diagram.pdf import PdfUnavailable, to_pdf
     from unyo.diagram.svg import to_svg
@@ -54,13 +53,7 @@ def flow_draw(
             figures = diagram_counts(store, cfg.shop_id, start, end)
         finally:
             store.close()
-    digest = ""
-    if cfg.path:
-        try:
-            digest = hashlib.sha256(Path(cfg.path).read_bytes()).hexdigest()
-        except OSError:
-            digest = ""
-    diagram = build_diagram(cfg, figures, source_hash=digest)
+    diagram = build_diagram(cfg, figures, source_hash=file_sha256(cfg.path))
     suffix = output.suffix.lower() if output is not None else ""
     kind = fmt or {".html": "html", ".htm": "html", ".svg": "svg", ".pdf": "pdf"}.get(
         suffix, "mermaid")

@@ -5,17 +5,12 @@ script at all, so the page draws at once, offline, and a Content-Security-Policy
 allows neither a request nor a script. Every text outside the SVG is escaped by
 Jinja2's autoescape (the SVG escapes its own). Printed, each page of the drawing is
 one A4 landscape sheet, followed by the table of every step and rule.
-
-The vendored Mermaid bundle (`static/mermaid.min.js`) stays for the dashboard's
-flow page, which renders `to_mermaid`'s text.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -26,11 +21,7 @@ from unyo.diagram.mermaid import BOTTLENECK_MARK, CLASS_DEFS, minutes_words
 from unyo.diagram.model import Diagram, Group, Node, NodeCounts, NodeKind
 from unyo.diagram.svg import inline_svgs
 
-__all__ = ["MERMAID_JS", "MERMAID_VERSION", "to_html"]
-
-MERMAID_VERSION = "11.17.2"
-MERMAID_JS: Path = Path(str(resources.files("unyo.diagram") / "static" / "mermaid.min.js"))
-"""The vendored Mermaid bundle (the dashboard serves it as a static file)."""
+__all__ = ["to_html"]
 
 
 @lru_cache(maxsize=1)
