@@ -36,6 +36,10 @@ COLOURS = {  # fill, stroke, text
     "mail": ("#f7eef7", "#8a4c8a", "#331133"),
     "group": ("#fafdf6", "#5c8a3a", "#1f3311"),
     "disabled": ("#f2f2f2", "#9a9a9a", "#666666"),
+    # --compare: a rule's change (the border styles below tell them apart in grey too)
+    "added": ("#e8f0fd", "#1f5fbf", "#0d2a57"),
+    "changed": ("#fff0db", "#c26a00", "#3d2200"),
+    "removed": ("#eeeeee", "#b00000", "#555555"),
 }
 BAND_FILLS = ("#f4f7fc", "#fbfbf7", "#f6f6f6", "#fbf5fb")
 
@@ -45,6 +49,9 @@ _RULES = (
     (".node rect", "stroke-width:1"),
     (".node.off rect", "stroke-dasharray:4 3"),
     (".node.bottleneck rect", "stroke:#d40000;stroke-width:3"),
+    (".node.added rect", "stroke-width:2.6"),
+    (".node.changed rect", "stroke-width:2.6;stroke-dasharray:7 2 1.5 2"),
+    (".node.removed rect", "stroke-width:1.6;stroke-dasharray:1.5 1.5"),
     (".edge", "fill:none;stroke:#333;stroke-width:1"),
     (".edge.off", "stroke:#999;stroke-dasharray:2 2"),
     (".head", "fill:#333"),
@@ -112,10 +119,10 @@ def _label(lb: Label) -> str:
 
 
 def _node(n: PlacedNode) -> str:
-    kind = "disabled" if not n.enabled else n.kind
+    kind = "disabled" if not n.enabled else n.change or n.kind
     fill, stroke, colour = COLOURS.get(kind, COLOURS["step"])
     cls = " ".join(x for x in ("node", n.kind, "" if n.enabled else "off",
-                               "bottleneck" if n.bottleneck else "") if x)
+                               "bottleneck" if n.bottleneck else "", n.change) if x)
     r = n.rect
     radius = "6" if n.kind == "event" else "10" if n.kind == "stage" else "2"
     lines = "".join(_line(ln) for ln in n.lines)
