@@ -29,8 +29,9 @@ def flow_draw(
         output: Annotated[Path | None, typer.Option(
             "--output", "-o", help="Write to this file (default: stdout).")] = None,
         fmt: Annotated[str | None, typer.Option(
-            "--format", help="html, svg, pdf or mermaid (default: by the suffix of -o, "
-                             ".html / .svg / .pdf; else mermaid).", show_default=False)] = None,
+            "--format", help="html, svg, pdf, bpmn or mermaid (default: by the suffix of -o, "
+                             ".html / .svg / .pdf / .bpmn; else mermaid).",
+            show_default=False)] = None,
         counts: Annotated[bool, typer.Option(
             "--counts", help="Put the period's figures on the nodes (from the database).")
         ] = False,
@@ -51,13 +52,14 @@ def flow_draw(
     from unyo.diagram.pdf import PdfUnavailable, to_pdf
     from unyo.diagram.svg import to_svg
 
-    formats = ("html", "svg", "pdf", "mermaid")
+    formats = ("html", "svg", "pdf", "bpmn", "mermaid")
     if fmt is not None and fmt not in formats:
         fail(f"--format: {fmt!r} is not a format (use {', '.join(formats)})")
     if (since or until) and not counts:
         fail("--since and --until give the period of --counts: add --counts")
     suffix = output.suffix.lower() if output is not None else ""
-    kind = fmt or {".html": "html", ".htm": "html", ".svg": "svg", ".pdf": "pdf"}.get(
+    kind = fmt or {".html": "html", ".htm": "html", ".svg": "svg", ".pdf": "pdf",
+                  ".bpmn": "bpmn"}.get(
         suffix, "mermaid")
     if compare is not None and kind not in ("html", "svg", "pdf"):
         fail("--compare draws html, svg or pdf: add --format or -o flow.pdf")
@@ -92,6 +94,10 @@ def flow_draw(
     data: bytes
     if kind == "html":
         data = to_html(diagram, title=title).encode("utf-8")
+    elif kind == "bpmn":
+        from unyo.diagram.bpmn import to_bpmn
+
+        data = to_bpmn(diagram, title=title).encode("utf-8")
     elif kind == "mermaid":
         data = to_mermaid(diagram).encode("utf-8")
     elif kind == "svg":

@@ -8,6 +8,8 @@
     to_pdf(layout) → bytes                      (pdf.py: printed by Chromium)
     to_html(diagram, title=...) → str           (html.py: one offline file, SVG inline)
     to_mermaid(diagram) → str                   (mermaid.py: flowchart LR text)
+    to_bpmn(diagram) → str                      (bpmn.py: BPMN 2.0 XML with its DI)
+    compare_diagram(new, old, simulation)       (compare.py: before / after, --compare)
 
 Used by `unyo flow draw` and the dashboard. May import `unyo.domain`, `unyo.flow`,
 `unyo.app.report` and the store; must not import the CLI or the web layer.

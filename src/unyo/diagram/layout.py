@@ -488,8 +488,11 @@ def _legend(compared: bool = False) -> Label:
     return Label((Line(MARGIN, PAGE_H - MARGIN - 3, MIN_FONT, parts[0]),), "legend")
 
 
-def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
-    """The pages of the drawing. `made` is the date printed in the corner ("" = none)."""
+def layout(d: Diagram, *, title: str = "", made: str = "", one_page: bool = False) -> Layout:
+    """The pages of the drawing. `made` is the date printed in the corner ("" = none).
+
+    With `one_page` the 受注処理 box holds every rule on the first page however tall it
+    gets (the bands below it move down): a plane, not paper, for the BPMN export."""
     title = title or f"{d.shop_name or d.shop_id} 運用フロー図"
     by_id = {n.id: n for n in d.nodes}
     group = next((g for g in d.groups if g.id == PROCESSING), None)
@@ -524,7 +527,7 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
     grid_top = box_top + title_rect.h
     cells, grid_bottom, taken = _grid(box.items, bx + BOX_PAD, grid_top, bw - 2 * BOX_PAD,
                                       BOX_COLS,
-                                      top_u + rest - PAD - BOX_PAD)
+                                      float("inf") if one_page else top_u + rest - PAD - BOX_PAD)
     box_h = grid_bottom + BOX_PAD - box_top
     u_h = max(heights[Lane.unyo] + extra, box_h + 2 * PAD + extra)
     # room for the labels of the arrows that run down the unyo band (倉庫連携, 出荷実績)

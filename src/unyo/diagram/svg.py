@@ -23,7 +23,8 @@ from unyo.diagram.layout import (
     PlacedNode,
 )
 
-__all__ = ["COLOURS", "FONT_FAMILY", "inline_svgs", "page_svg", "style_sheet", "to_svg"]
+__all__ = ["COLOURS", "FONT_FAMILY", "inline_svgs", "page_svg", "style_sheet", "to_svg",
+           "xml_text"]
 
 FONT_FAMILY = ("IPAGothic, 'IPAexGothic', 'Noto Sans CJK JP', 'Hiragino Kaku Gothic ProN', "
                "Meiryo, sans-serif")
@@ -91,6 +92,9 @@ def _text(s: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+xml_text = _text
 
 
 def _n(v: float) -> str:
