@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
+import unyo.diagram
 from unyo.clock import JST
-from unyo.diagram import MERMAID_JS, MERMAID_VERSION, build_diagram, to_html
+from unyo.diagram import build_diagram, to_html
 from unyo.flow import Config
 
 
@@ -20,10 +22,11 @@ def test_the_page_is_one_file_that_fetches_and_runs_nothing(init_config: Config)
     assert len(html) < 500_000
 
 
-def test_the_vendored_mermaid_stays_for_the_dashboard():
-    static = MERMAID_JS.parent
-    assert "MIT" in (static / "mermaid.LICENSE").read_text(encoding="utf-8")
-    assert f"Mermaid {MERMAID_VERSION}" in (static / "README.md").read_text(encoding="utf-8")
+def test_no_mermaid_bundle_is_shipped_any_more():
+    # the dashboard draws the swimlane SVG; `--format mermaid` is text and needs no script
+    package = Path(unyo.diagram.__file__).parent
+    assert not list(package.rglob("*.js"))
+    assert not list((package.parent / "web").rglob("mermaid*"))
 
 
 def test_title_shop_name_and_rule_texts_are_escaped(hostile_config: Config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 from email.message import EmailMessage
 
@@ -12,7 +13,7 @@ from unyo.adapters.db import Store
 from unyo.adapters.db import dashboard as q
 from unyo.adapters.db.accounts import Accounts
 from unyo.app.dashboard import LICENSE_ISSUED, RMS_AUTH_ALERT
-from unyo.clock import SimClock
+from unyo.clock import JST, SimClock
 from unyo.domain import EffectKind, GateKind, RecordEffectFailed, Stage, decide
 from unyo.flow import Config
 from unyo.sandbox.smtp_sink import SmtpSink
@@ -162,16 +163,37 @@ def test_mails_page_shows_what_the_sink_received(store: Store, clock: SimClock, 
     assert "本文 &lt;img src=x" in page.text and "buyer@example.com" in page.text
 
 
-def test_flow_page_draws_the_diagram_with_its_script_behind_login(client: TestClient,
-                                                                  anonymous: TestClient):
+def test_flow_page_is_the_swimlane_svg_with_the_counts_of_flow_draw(
+        client: TestClient, anonymous: TestClient, store: Store, clock: SimClock):
+    from datetime import timedelta
+
+    from unyo.diagram import build_diagram, diagram_counts, layout
+    from unyo.diagram.svg import inline_svgs
+
     page = client.get("/flow")
     assert page.status_code == 200
-    if '<pre class="mermaid">' in page.text:
-        assert "flowchart" in page.text or "graph" in page.text
-        js = client.get("/flow/mermaid.js")
-        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
-        assert "style-src 'self' 'unsafe-inline'" in page.headers["content-security-policy"]
-    assert anonymous.get("/flow/mermaid.js", follow_redirects=False).status_code == 303
+    # the drawing of `unyo flow draw --counts` for the last 30 days, inline, byte for byte
+    now = clock.now()
+    counts = diagram_counts(store, SHOP, now - timedelta(days=30), now)
+    cfg = Config(shop_id=SHOP, shop_name="テスト店", rules=RULES)
+    expected = inline_svgs(layout(build_diagram(cfg, counts), title="テスト店 運用フロー図",
+                                  made=now.astimezone(JST).strftime("%Y-%m-%d %H:%M")),
+                           styled=False)
+    assert len(expected) == 1 and expected[0] in page.text
+    assert "待ち 3件" in page.text  # the rule's open checks (three orders)
+    assert "<style" not in page.text and "mermaid" not in page.text
+    assert re.findall(r'<script src="([^"]+)"', page.text) == ["/static/htmx/htmx.min.js",
+                                                               "/static/app.js"]
+    assert "'unsafe-inline'" not in page.headers["content-security-policy"]
+    css = client.get("/flow/diagram.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert "svg.unyo-page .node.bottleneck rect{" in css.text
+    svg = client.get("/flow/flow.svg")
+    assert svg.status_code == 200 and svg.text.startswith("<?xml")
+    assert "attachment" in svg.headers["content-disposition"]
+    assert client.get("/flow/mermaid.js").status_code == 404  # the bundle is gone
+    for path in ("/flow", "/flow/diagram.css", "/flow/flow.svg"):
+        assert anonymous.get(path, follow_redirects=False).status_code == 303, path
 
 
 def test_gate_counts_and_stage_counts_agree_with_the_store(store: Store, seeded: dict):

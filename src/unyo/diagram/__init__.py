@@ -8,7 +8,8 @@
     to_pdf(layout) → bytes                      (pdf.py: printed by Chromium)
     to_html(diagram, title=...) → str           (html.py: one offline file, SVG inline)
     to_mermaid(diagram) → str                   (mermaid.py: flowchart LR text)
-    MERMAID_JS                                  (the vendored mermaid.min.js, dashboard)
+    to_bpmn(diagram) → str                      (bpmn.py: BPMN 2.0 XML with its DI)
+    compare_diagram(new, old, simulation)       (compare.py: before / after, --compare)
 
 Used by `unyo flow draw` and the dashboard. May import `unyo.domain`, `unyo.flow`,
 `unyo.app.report` and the store; must not import the CLI or the web layer.
@@ -16,7 +17,7 @@ Used by `unyo flow draw` and the dashboard. May import `unyo.domain`, `unyo.flow
 
 from unyo.diagram.checks import problems
 from unyo.diagram.counts import diagram_counts
-from unyo.diagram.html import MERMAID_JS, MERMAID_VERSION, to_html
+from unyo.diagram.html import to_html
 from unyo.diagram.layout import Layout, layout
 from unyo.diagram.mermaid import escape_label, to_mermaid
 from unyo.diagram.model import (
@@ -33,8 +34,6 @@ from unyo.diagram.pdf import PdfUnavailable, to_pdf
 from unyo.diagram.svg import to_svg
 
 __all__ = [
-    "MERMAID_JS",
-    "MERMAID_VERSION",
     "Diagram",
     "DiagramCounts",
     "Edge",

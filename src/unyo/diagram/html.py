@@ -5,32 +5,24 @@ script at all, so the page draws at once, offline, and a Content-Security-Policy
 allows neither a request nor a script. Every text outside the SVG is escaped by
 Jinja2's autoescape (the SVG escapes its own). Printed, each page of the drawing is
 one A4 landscape sheet, followed by the table of every step and rule.
-
-The vendored Mermaid bundle (`static/mermaid.min.js`) stays for the dashboard's
-flow page, which renders `to_mermaid`'s text.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from unyo.clock import JST
-from unyo.diagram.layout import layout
+from unyo.diagram.compare import CHANGE_MARKS
+from unyo.diagram.layout import COMPARE_LEGEND, layout, replay_words
 from unyo.diagram.mermaid import BOTTLENECK_MARK, CLASS_DEFS, minutes_words
 from unyo.diagram.model import Diagram, Group, Node, NodeCounts, NodeKind
 from unyo.diagram.svg import inline_svgs
 
-__all__ = ["MERMAID_JS", "MERMAID_VERSION", "to_html"]
-
-MERMAID_VERSION = "11.17.2"
-MERMAID_JS: Path = Path(str(resources.files("unyo.diagram") / "static" / "mermaid.min.js"))
-"""The vendored Mermaid bundle (the dashboard serves it as a static file)."""
+__all__ = ["to_html"]
 
 
 @lru_cache(maxsize=1)
@@ -57,14 +49,17 @@ def _row(item: Node | Group) -> dict[str, object]:
     return {
         "step": "" if node is not None and node.kind is NodeKind.rule else (item.step or ""),
         "lane": item.lane.value,
-        "title": item.title,
+        "title": (CHANGE_MARKS.get(node.change, "") if node is not None else "") + item.title,
         "detail": item.detail,
+        "before": node.before if node is not None else "",
+        "replay": replay_words(node.replay) if node is not None and node.replay else "",
         "off": node.disabled_because if node is not None and not node.enabled else "",
         "bottleneck": node is not None and node.bottleneck,
         "css": " ".join(x for x in (
             "rule" if node is not None and node.kind is NodeKind.rule else "",
             "off" if node is not None and not node.enabled else "",
-            "bottleneck" if node is not None and node.bottleneck else "") if x),
+            "bottleneck" if node is not None and node.bottleneck else "",
+            node.change if node is not None else "") if x),
         "waiting": _figure(c.waiting), "passed": _figure(c.passed),
         "touches": _figure(c.touches), "p50": _figure(c.p50_minutes, minutes=True),
     }
@@ -117,7 +112,9 @@ def to_html(diagram: Diagram, *, title: str, generated_at: datetime | None = Non
         bottleneck=diagram.bottleneck,
         bottleneck_mark=BOTTLENECK_MARK,
         colours={k: dict(p.split(":", 1) for p in v.split(",")) for k, v in CLASS_DEFS.items()},
-        counted=diagram.since is not None,
+        counted=diagram.since is not None and not diagram.compared_with,
+        compared=diagram.compared_with,
+        compare_legend=COMPARE_LEGEND.removeprefix("凡例："),
         rows=_rows(diagram),
         triggers=_triggers(diagram),
         svgs=[Markup(svg) for svg in inline_svgs(lay)],

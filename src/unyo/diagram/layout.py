@@ -24,6 +24,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field, replace
 
+from unyo.diagram.compare import CHANGE_MARKS, REMOVED
 from unyo.diagram.model import (
     PROCESSING,
     Diagram,
@@ -33,6 +34,7 @@ from unyo.diagram.model import (
     Node,
     NodeCounts,
     NodeKind,
+    ReplayFigures,
 )
 
 __all__ = ["LANE_ORDER", "MIN_FONT", "PAGE_H", "PAGE_W", "Band", "Label", "Layout",
@@ -136,6 +138,7 @@ class PlacedNode:
     enabled: bool = True
     bottleneck: bool = False
     group: str = ""
+    change: str = ""  # with --compare: "added", "changed", "removed"
 
 
 @dataclass(frozen=True)
@@ -247,14 +250,31 @@ def counts_words(c: NodeCounts) -> str:
     return " · ".join(parts)
 
 
+def replay_words(r: ReplayFigures) -> str:
+    """'再現 確認待ち 12件 → 3件・保留 2件 → 2件' (— where the rule does not do it)."""
+    def pair(a: int | None, b: int | None) -> str:
+        return f"{'—' if a is None else f'{a:,}件'} → {'—' if b is None else f'{b:,}件'}"
+    parts = []
+    if r.checks_before is not None or r.checks_after is not None:
+        parts.append(f"確認待ち {pair(r.checks_before, r.checks_after)}")
+    if r.holds_before is not None or r.holds_after is not None:
+        parts.append(f"保留 {pair(r.holds_before, r.holds_after)}")
+    return "再現 " + "・".join(parts) if parts else ""
+
+
 def _node_texts(n: Node | Group, number: int | None = None
                 ) -> list[tuple[str, float, bool | str]]:
     """(text, size, bold) paragraphs of a node, before wrapping; bold may be the text's
     bold start instead (a rule: its name, then its words on the same line)."""
     if isinstance(n, Node) and n.kind is NodeKind.rule:
-        title = clean(f"{number}. {n.title}" if number is not None else n.title)
+        mark = CHANGE_MARKS.get(n.change, "")
+        title = clean(mark + (f"{number}. {n.title}" if number is not None else n.title))
         out: list[tuple[str, float, bool | str]] = [
             (f"{title}　{n.detail}" if n.detail else title, NODE_TEXT, title)]
+        if n.before:
+            out.append((f"変更前：{n.before}", NODE_TEXT, False))
+        if n.replay is not None and replay_words(n.replay):
+            out.append((replay_words(n.replay), NODE_TEXT, True))
         if n.counts is not None and counts_words(n.counts):
             out.append((counts_words(n.counts), NODE_TEXT, True))
         if n.bottleneck:
@@ -413,7 +433,7 @@ def _grid(items: list[tuple[Node, int | None]], x: float, y: float, w: float, co
 
 def _placed(n: Node, rect: Rect, lines: list[Line], group: str = "") -> PlacedNode:
     return PlacedNode(n.id, n.lane, n.kind.value, rect, tuple(lines), n.enabled,
-                      n.bottleneck, group)
+                      n.bottleneck, group, n.change)
 
 
 def _title_block(d: Diagram, title: str, page: int, pages: int, made: str) -> list[Label]:
@@ -421,6 +441,8 @@ def _title_block(d: Diagram, title: str, page: int, pages: int, made: str) -> li
     out = [Label((Line(MARGIN, MARGIN + TITLE_SIZE, TITLE_SIZE, clean(head), True),),
                  "title")]
     meta = [f"ショップ：{d.shop_name or d.shop_id}（{d.shop_id}）"]
+    if d.compared_with:
+        meta.append(f"変更前：{d.compared_with}")
     if d.since and d.until:
         from unyo.clock import JST
 
@@ -454,18 +476,29 @@ LEGEND = ("凡例：青 = 楽天・倉庫の出来事　白 = unyo の処理　�
           "　灰色の点線 = オフの手順　赤の太枠 = ボトルネック")
 
 
-def _legend() -> Label:
-    parts = wrap(LEGEND, X1 - MARGIN, MIN_FONT)[:1]
+COMPARE_LEGEND = ("凡例：【追加】青の太線 = 追加したルール　"
+                  "【変更】橙の太い一点鎖線 = 変更したルール（変更前の内容つき）　"
+                  "【削除】赤の点線・灰色 = 削除したルール（もう動かない）"
+                  "　緑 = ルール　黄 = ゲート　灰色の点線 = オフの手順")
+"""The legend of a before / after drawing: the three marks first."""
+
+
+def _legend(compared: bool = False) -> Label:
+    parts = wrap(COMPARE_LEGEND if compared else LEGEND, X1 - MARGIN, MIN_FONT)[:1]
     return Label((Line(MARGIN, PAGE_H - MARGIN - 3, MIN_FONT, parts[0]),), "legend")
 
 
-def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
-    """The pages of the drawing. `made` is the date printed in the corner ("" = none)."""
+def layout(d: Diagram, *, title: str = "", made: str = "", one_page: bool = False) -> Layout:
+    """The pages of the drawing. `made` is the date printed in the corner ("" = none).
+
+    With `one_page` the 受注処理 box holds every rule on the first page however tall it
+    gets (the bands below it move down): a plane, not paper, for the BPMN export."""
     title = title or f"{d.shop_name or d.shop_id} 運用フロー図"
     by_id = {n.id: n for n in d.nodes}
     group = next((g for g in d.groups if g.id == PROCESSING), None)
     assert group is not None, "the diagram has no 受注処理 box"
-    rule_no = {n.id: i for i, n in enumerate(d.rule_nodes, 1) if n.id != "rule_none"}
+    rule_no = {n.id: i for i, n in enumerate(
+        (r for r in d.rule_nodes if r.change != REMOVED), 1) if n.id != "rule_none"}
     box = _Box(group, [(n, rule_no.get(n.id)) for n in d.nodes if n.group == PROCESSING])
 
     # the steps outside the box, each at the top of its band, in its column
@@ -494,7 +527,7 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
     grid_top = box_top + title_rect.h
     cells, grid_bottom, taken = _grid(box.items, bx + BOX_PAD, grid_top, bw - 2 * BOX_PAD,
                                       BOX_COLS,
-                                      top_u + rest - PAD - BOX_PAD)
+                                      float("inf") if one_page else top_u + rest - PAD - BOX_PAD)
     box_h = grid_bottom + BOX_PAD - box_top
     u_h = max(heights[Lane.unyo] + extra, box_h + 2 * PAD + extra)
     # room for the labels of the arrows that run down the unyo band (倉庫連携, 出荷実績)
@@ -518,7 +551,7 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
     placed = {n.id: n.rect for n in nodes}
     edges = [e for e in (_route(e, placed, band, d) for e in d.edges) if e is not None]
     pages = [Page(1, tuple(bands), tuple(nodes), tuple(edges),
-                  (*_title_block(d, title, 1, pages_total, made), _legend()))]
+                  (*_title_block(d, title, 1, pages_total, made), _legend(bool(d.compared_with))))]
 
     remaining = box.items[taken:]
     while remaining:
@@ -535,7 +568,8 @@ def layout(d: Diagram, *, title: str = "", made: str = "") -> Layout:
         nodes = [PlacedNode(PROCESSING, Lane.unyo, "group", box_rect, tuple(t_lines))]
         nodes.extend(_placed(n, r, lines, PROCESSING) for n, r, lines in cells)
         pages.append(Page(page_no, tuple(bands), tuple(nodes), (),
-                          (*_title_block(d, title, page_no, pages_total, made), _legend())))
+                          (*_title_block(d, title, page_no, pages_total, made),
+                           _legend(bool(d.compared_with)))))
         remaining = remaining[taken:]
     return Layout(tuple(pages))
 

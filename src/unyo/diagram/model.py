@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from unyo.diagram.words import rule_words
 from unyo.domain.decide import REASON_PAYMENT
+from unyo.domain.rules import CompiledRule
 from unyo.domain.vocabulary import GateKind, Stage
 from unyo.flow.config import Config
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from unyo.app.report import Report
 
 __all__ = ["PROCESSING", "Diagram", "DiagramCounts", "Edge", "Group", "Lane", "Node",
-           "NodeCounts", "NodeKind", "build_diagram", "duration_words"]
+           "NodeCounts", "NodeKind", "ReplayFigures", "build_diagram", "duration_words",
+           "rule_detail"]
 
 
 class Lane(StrEnum):
@@ -63,6 +65,18 @@ class NodeCounts:
 
 
 @dataclass(frozen=True)
+class ReplayFigures:
+    """A rule's figures in the replay of `unyo simulate` (before / after a change): the
+    orders it sends to 確認待ち and those it holds; None where the rule is not in that
+    flow, or has no such action there."""
+
+    checks_before: int | None = None
+    checks_after: int | None = None
+    holds_before: int | None = None
+    holds_after: int | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     id: str  # generated, never shop text: safe as a Mermaid id
     lane: Lane
@@ -75,6 +89,9 @@ class Node:
     group: str = ""  # a Group's id: drawn inside that box
     counts: NodeCounts | None = None
     bottleneck: bool = False
+    change: str = ""  # with --compare: "added", "changed" or "removed" (a rule)
+    before: str = ""  # a changed rule: its words before the change
+    replay: ReplayFigures | None = None  # with --compare --counts: the replay's figures
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,7 @@ class Diagram:
     until: datetime | None = None
     summary: str = ""  # automation rate and basis, when counted
     source_hash: str = ""  # the flow file's sha256 (hex), when drawn from a file
+    compared_with: str = ""  # with --compare: the file of the flow before ("" = not compared)
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
@@ -235,13 +253,14 @@ def _rule_nodes(cfg: Config) -> list[Node]:
     if not cfg.rules:
         return [Node("rule_none", Lane.unyo, NodeKind.rule, "ルールなし",
                      "flow file の rules: に書いたルールがここに並ぶ", 8, group=PROCESSING)]
-    nodes = []
-    for n, rule in enumerate(cfg.rules, 1):
-        words = rule_words(rule.source.get("when"), rule.then)
-        detail = f"{words}（{rule.description}）" if rule.description else words
-        nodes.append(Node(f"rule{n}", Lane.unyo, NodeKind.rule, rule.name, detail, 8,
-                          group=PROCESSING))
-    return nodes
+    return [Node(f"rule{n}", Lane.unyo, NodeKind.rule, rule.name, rule_detail(rule), 8,
+                 group=PROCESSING) for n, rule in enumerate(cfg.rules, 1)]
+
+
+def rule_detail(rule: CompiledRule) -> str:
+    """A rule in words: its condition → its actions, and its description."""
+    words = rule_words(rule.source.get("when"), rule.then)
+    return f"{words}（{rule.description}）" if rule.description else words
 
 
 # ---- counts ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from unyo.diagram.layout import (
     PlacedNode,
 )
 
-__all__ = ["COLOURS", "FONT_FAMILY", "page_svg", "to_svg"]
+__all__ = ["COLOURS", "FONT_FAMILY", "inline_svgs", "page_svg", "style_sheet", "to_svg",
+           "xml_text"]
 
 FONT_FAMILY = ("IPAGothic, 'IPAexGothic', 'Noto Sans CJK JP', 'Hiragino Kaku Gothic ProN', "
                "Meiryo, sans-serif")
@@ -36,21 +37,40 @@ COLOURS = {  # fill, stroke, text
     "mail": ("#f7eef7", "#8a4c8a", "#331133"),
     "group": ("#fafdf6", "#5c8a3a", "#1f3311"),
     "disabled": ("#f2f2f2", "#9a9a9a", "#666666"),
+    # --compare: a rule's change (the border styles below tell them apart in grey too)
+    "added": ("#e8f0fd", "#1f5fbf", "#0d2a57"),
+    "changed": ("#fff0db", "#c26a00", "#3d2200"),
+    "removed": ("#eeeeee", "#b00000", "#555555"),
 }
 BAND_FILLS = ("#f4f7fc", "#fbfbf7", "#f6f6f6", "#fbf5fb")
 
-_STYLE = (
-    ".band{stroke:#9a9a9a;stroke-width:.6}"
-    ".lane-label{font-weight:bold;fill:#333}"
-    ".node rect{stroke-width:1}"
-    ".node.off rect{stroke-dasharray:4 3}"
-    ".node.bottleneck rect{stroke:#d40000;stroke-width:3}"
-    ".edge{fill:none;stroke:#333;stroke-width:1}"
-    ".edge.off{stroke:#999;stroke-dasharray:2 2}"
-    ".head{fill:#333}.head.off{fill:#999}"
-    ".label,.meta,.corner,.legend{fill:#333}"
-    ".title{font-weight:bold;fill:#111}"
+_RULES = (
+    (".band", "stroke:#9a9a9a;stroke-width:.6"),
+    (".lane-label", "font-weight:bold;fill:#333"),
+    (".node rect", "stroke-width:1"),
+    (".node.off rect", "stroke-dasharray:4 3"),
+    (".node.bottleneck rect", "stroke:#d40000;stroke-width:3"),
+    (".node.added rect", "stroke-width:2.6"),
+    (".node.changed rect", "stroke-width:2.6;stroke-dasharray:7 2 1.5 2"),
+    (".node.removed rect", "stroke-width:1.6;stroke-dasharray:1.5 1.5"),
+    (".edge", "fill:none;stroke:#333;stroke-width:1"),
+    (".edge.off", "stroke:#999;stroke-dasharray:2 2"),
+    (".head", "fill:#333"),
+    (".head.off", "fill:#999"),
+    (".label,.meta,.corner,.legend", "fill:#333"),
+    (".title", "font-weight:bold;fill:#111"),
 )
+
+
+def style_sheet(scope: str = "") -> str:
+    """The drawing's styles; with `scope` (a selector) every rule applies under it only,
+    so a page that links them as a style sheet keeps its own `.label` or `.title`."""
+    def sel(s: str) -> str:
+        return ",".join(f"{scope} {part}" if scope else part for part in s.split(","))
+    return "".join(f"{sel(s)}{{{body}}}" for s, body in _RULES)
+
+
+_STYLE = style_sheet()
 
 
 def _text(s: str) -> str:
@@ -72,6 +92,9 @@ def _text(s: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+xml_text = _text
 
 
 def _n(v: float) -> str:
@@ -100,10 +123,10 @@ def _label(lb: Label) -> str:
 
 
 def _node(n: PlacedNode) -> str:
-    kind = "disabled" if not n.enabled else n.kind
+    kind = "disabled" if not n.enabled else n.change or n.kind
     fill, stroke, colour = COLOURS.get(kind, COLOURS["step"])
     cls = " ".join(x for x in ("node", n.kind, "" if n.enabled else "off",
-                               "bottleneck" if n.bottleneck else "") if x)
+                               "bottleneck" if n.bottleneck else "", n.change) if x)
     r = n.rect
     radius = "6" if n.kind == "event" else "10" if n.kind == "stage" else "2"
     lines = "".join(_line(ln) for ln in n.lines)
@@ -129,8 +152,11 @@ def _edge(e: PlacedEdge) -> str:
             f"{label}</g>")
 
 
-def page_svg(page: Page, *, x: float = 0.0, y: float = 0.0, nested: bool = False) -> str:
-    """One page: 297 × 210 mm, 1 unit = 1 pt at print size."""
+def page_svg(page: Page, *, x: float = 0.0, y: float = 0.0, nested: bool = False,
+             styled: bool = True) -> str:
+    """One page: 297 × 210 mm, 1 unit = 1 pt at print size. Without `styled` the page
+    carries no `<style>` (the dashboard links `style_sheet()` instead: its CSP allows
+    no inline style)."""
     bands = "".join(
         f'<rect class="band" data-lane="{b.lane.name}" x="{_n(b.rect.x)}" y="{_n(b.rect.y)}" '
         f'width="{_n(b.rect.w)}" height="{_n(b.rect.h)}" fill="{BAND_FILLS[i % 4]}"/>'
@@ -143,7 +169,7 @@ def page_svg(page: Page, *, x: float = 0.0, y: float = 0.0, nested: bool = False
             else 'xmlns="http://www.w3.org/2000/svg" width="297mm" height="210mm"')
     return (f'<svg {size} viewBox="0 0 {_n(PAGE_W)} {_n(PAGE_H)}" class="unyo-page" '
             f'data-page="{page.number}" font-family="{FONT_FAMILY}">'
-            + ("" if nested else f"<style>{_STYLE}</style>")
+            + ("" if nested or not styled else f"<style>{_STYLE}</style>")
             + f'<rect width="{_n(PAGE_W)}" height="{_n(PAGE_H)}" fill="#ffffff"/>'
             f'<g class="bands">{bands}</g><g class="groups">{groups}</g>'
             f'<g class="edges">{edges}</g><g class="nodes">{nodes}</g>'
@@ -162,6 +188,7 @@ def to_svg(lay: Layout) -> str:
             f'class="unyo-pages"><style>{_STYLE}</style>{inner}</svg>\n')
 
 
-def inline_svgs(lay: Layout) -> list[str]:
-    """Each page as an `<svg>` element for an HTML page (the styles carried by each)."""
-    return [page_svg(p) for p in lay.pages]
+def inline_svgs(lay: Layout, *, styled: bool = True) -> list[str]:
+    """Each page as an `<svg>` element for an HTML page (the styles carried by each,
+    unless `styled` is False)."""
+    return [page_svg(p, styled=styled) for p in lay.pages]

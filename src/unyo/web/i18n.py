@@ -176,8 +176,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dwell": ("滞留時間（分）", "Dwell time (minutes)"),
     "name": ("名前", "Name"),
     "automated": ("自動", "automated"),
-    "flow_missing": ("運用フロー図はまだ利用できません。",
-                     "The flow diagram is not available yet."),
+    "flow_hint": ("運用ファイルから描いた図です。数字は過去{days}日分"
+                  "（unyo flow draw --counts と同じ）。",
+                  "Drawn from the shop file; the figures are the last {days} days "
+                  "(as unyo flow draw --counts)."),
+    "flow_download": ("SVG をダウンロード", "Download the SVG"),
     "mails_sandbox": ("サンドボックスのSMTPサーバーが受け取ったメール",
                       "Mails the sandbox SMTP server received"),
     "mails_none": ("メールのサンドボックスは動いていません（unyo demo で使えます）。",

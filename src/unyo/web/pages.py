@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from unyo.adapters.db import dashboard as q
 from unyo.app.dashboard import day_start
@@ -197,29 +197,52 @@ def report(request: Request) -> Response:
                   error=error, error_params=params or {}, status=400 if error else 200)
 
 
+FLOW_DAYS = 30
+"""The flow page's period: the last 30 days, the default of `unyo flow draw --counts`."""
+
+
+def _flow_layout(request: Request) -> Any:
+    """The swimlane drawing with the last 30 days' figures, as `unyo flow draw --counts`."""
+    from unyo.clock import JST
+    from unyo.diagram import build_diagram, diagram_counts, layout
+    from unyo.diagram.counts import file_sha256
+
+    web = web_of(request)
+    now = web.clock.now()
+    counts = diagram_counts(web.store, web.shop, now - timedelta(days=FLOW_DAYS), now)
+    cfg = web.config
+    diagram = build_diagram(cfg, counts, source_hash=file_sha256(cfg.path))
+    return layout(diagram, title=f"{cfg.shop_name or cfg.shop_id} 運用フロー図",
+                  made=now.astimezone(JST).strftime("%Y-%m-%d %H:%M"))
+
+
 @router.get("/flow")
 def flow(request: Request) -> Response:
-    web = web_of(request)
-    mermaid_text = None
-    try:
-        from unyo.diagram import build_diagram, diagram_counts, to_mermaid
-    except ImportError:
-        pass
-    else:
-        now = web.clock.now()
-        counts = diagram_counts(web.store, web.shop, now - timedelta(days=30), now)
-        mermaid_text = to_mermaid(build_diagram(web.config, counts))
-    return render(request, "flow.j2", mermaid_text=mermaid_text)
+    """The drawing as inline SVG, drawn on the server: no script, nothing to wait for."""
+    from markupsafe import Markup
+
+    from unyo.diagram.svg import inline_svgs
+
+    svgs = [Markup(svg) for svg in inline_svgs(_flow_layout(request), styled=False)]
+    return render(request, "flow.j2", svgs=svgs, days=FLOW_DAYS)
 
 
-@router.get("/flow/mermaid.js")
-def mermaid_js(request: Request) -> Response:
-    try:
-        from unyo.diagram import MERMAID_JS
-    except ImportError:
-        raise Refused(404, "not_found") from None
-    return FileResponse(MERMAID_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "private, max-age=86400"})
+@router.get("/flow/diagram.css")
+def flow_css(request: Request) -> Response:
+    """The drawing's styles as a style sheet (the CSP allows no inline style)."""
+    from unyo.diagram.svg import style_sheet
+
+    return Response(style_sheet("svg.unyo-page"), media_type="text/css",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/flow/flow.svg")
+def flow_svg(request: Request) -> Response:
+    """The same drawing as a standalone SVG file, to download and hand over."""
+    from unyo.diagram import to_svg
+
+    return Response(to_svg(_flow_layout(request)), media_type="image/svg+xml",
+                    headers={"Content-Disposition": 'attachment; filename="flow.svg"'})
 
 
 @router.get("/mails")

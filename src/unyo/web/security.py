@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'; object-src 'none'")
-CSP_FLOW = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-"""The flow page: mermaid puts <style> into the SVG it draws (styles only, never scripts)."""
 
 MAX_FAILURES = 5
 MAX_NAME_FAILURES = 20
@@ -224,7 +222,7 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 extra = {
-                    b"content-security-policy": (CSP_FLOW if path == "/flow" else CSP).encode(),
+                    b"content-security-policy": CSP.encode(),
                     b"x-frame-options": b"DENY",
                     b"x-content-type-options": b"nosniff",
                     b"referrer-policy": b"same-origin",
