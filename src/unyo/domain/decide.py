@@ -997,10 +997,11 @@ def _release_question(b: _Builder, rule: str, *, asked: bool) -> None:
 def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,
                until: datetime | None) -> None:
     """Open a rule's gate unless, while the order was as it is now, a person closed it or
-    (a hold) it already ran its time."""
+    (a hold) it already ran its time. A confirmation a person released stays released
+    (it may still wait for the postage, whose fixing changes the order)."""
     for g in b.order.gates:
         if (g.rule == rule and g.kind is kind and g.reason == reason and not g.is_open
-                and g.fingerprint == b.order.fingerprint
+                and (g.fingerprint == b.order.fingerprint or kind is GateKind.confirm)
                 and (g.closed_by is Actor.person or kind is GateKind.hold)):
             return
     b.open_gate(kind, reason, Actor.system, until, rule=rule)
