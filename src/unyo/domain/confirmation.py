@@ -75,8 +75,12 @@ def auto_cancel(order: Order, now: datetime) -> AutoCancel | None:
     counting); None for an order past 100 or stopped."""
     if order.rms_status != RmsStatus.awaiting_confirmation or order.stage not in BEFORE_HANDOFF:
         return None
-    ordered = order.channel.ordered_at.astimezone(_JST).date()
-    on = ordered + timedelta(days=AUTO_CANCEL_DAYS)
+    return auto_cancel_of(order.channel.ordered_at, now)
+
+
+def auto_cancel_of(ordered_at: datetime, now: datetime) -> AutoCancel:
+    """The auto-cancel of an unconfirmed order placed at `ordered_at`, seen at `now`."""
+    on = ordered_at.astimezone(_JST).date() + timedelta(days=AUTO_CANCEL_DAYS)
     return AutoCancel(on, max(0, (on - now.astimezone(_JST).date()).days))
 
 
@@ -87,6 +91,7 @@ __all__ = [
     "REASON_POSTAGE",
     "AutoCancel",
     "auto_cancel",
+    "auto_cancel_of",
     "needs_confirmation",
     "postage_fixed",
     "still_to_confirm",
