@@ -46,3 +46,13 @@ def channel_order(number: str = "123456-20261127-0000000001", *, status: int = 1
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def import_decision(command: Any) -> Any:
+    """An import as move() decides it: the order created, then the rules pass (without
+    rules) that decides its confirmation."""
+    from unyo.domain import decide
+    from unyo.domain.decide import ApplyRules
+    from unyo.domain.rules import Facts
+
+    return decide(None, command).and_then(ApplyRules((), Facts(), command.now, lambda d: d))

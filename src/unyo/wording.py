@@ -27,6 +27,7 @@ _GATES = {
     "payment": ("入金待ち", "Awaiting payment"),
     "check": ("確認待ち", "To check"),
     "hold": ("保留", "On hold"),
+    "confirm": ("注文確認保留", "Confirmation held"),
 }
 _EFFECTS = {
     "confirm_order": ("注文確認", "Order confirmation"),
@@ -295,6 +296,11 @@ def _fixed(ja: str, en: str) -> Sentence:
 SENTENCES: dict[str, Sentence] = {
     "order_imported": _imported,
     "order_confirmed": _fixed("注文確認（楽天へ送信済み）", "Order confirmed at Rakuten"),
+    "confirm_requested": lambda d, lang: (
+        ("Order confirmation queued" + (" (released)" if d.get("after") == "released"
+                                        else " (after the rules)")) if lang == "en" else
+        ("注文確認を送信予定" + ("（解除されたため）" if d.get("after") == "released"
+                          else "（ルールの確認後）"))),
     "gate_opened": _gate_opened,
     "gate_closed": _gate_closed,
     "stage_changed": _stage_changed,

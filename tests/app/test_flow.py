@@ -68,15 +68,25 @@ def test_orders_members_cannot_cancel_are_imported_at_the_next_poll(ctx, channel
     assert import_orders(ctx).imported == 3
 
 
-def test_cash_on_delivery_waits_for_rms_300(ctx, channel, clock):
+def test_cash_on_delivery_at_100_is_imported_and_confirmed_like_any_other(ctx, channel, clock):
     channel.put(channel_order(n(1), member=False, method=2, rakuten_pay=False, status=100))
     clock.set(T0 + minutes(1))
-    assert import_orders(ctx).imported == 0
-    channel.put(replace(channel.orders[n(1)], status=300))
-    clock.set(T0 + minutes(2))
     assert import_orders(ctx).imported == 1
-    order = load(ctx, n(1))
-    assert order.stage is Stage.ready  # settled: no payment gate, no confirm needed
+    assert deliver_effects(ctx).delivered == {"confirm_order": 1}
+    assert channel.orders[n(1)].status == 200
+    channel.put(replace(channel.orders[n(1)], status=300))
+    clock.set(T0 + minutes(10))
+    sync_orders(ctx)
+    assert load(ctx, n(1)).stage is Stage.ready
+
+
+def test_cash_on_delivery_already_at_300_keeps_working(ctx, channel, clock):
+    channel.put(channel_order(n(1), member=False, method=2, rakuten_pay=False, status=300,
+                              confirmed_at=T0))
+    clock.set(T0 + minutes(1))
+    assert import_orders(ctx).imported == 1
+    assert load(ctx, n(1)).stage is Stage.ready  # settled and confirmed: nothing to do
+    assert deliver_effects(ctx).delivered == {}
 
 
 def test_reimport_never_duplicates_and_windows_overlap(ctx, channel, clock):
@@ -166,15 +176,25 @@ def test_confirm_batches_100_per_call(ctx, channel, clock):
     assert channel.calls["getOrder"] == 3
 
 
-def test_postage_not_fixed_confirm_failure_needs_a_person(ctx, channel, clock):
-    channel.put(channel_order(n(1), member=False, postage=-9999))
+def test_postage_not_fixed_is_never_sent_and_is_confirmed_once_set(ctx, channel, clock):
+    channel.put(channel_order(n(1), member=False, postage=-9999, total=-9999))
     channel.fail_confirm[n(1)] = ConfirmOutcome(False, True, "送料が未確定 (ERROR_105)")
     clock.set(T0 + minutes(1))
     import_orders(ctx)
-    result = deliver_effects(ctx)
-    assert result.failed == 1
+    assert deliver_effects(ctx).delivered == {}
+    assert channel.calls["confirmOrder"] == 0
     order = load(ctx, n(1))
-    assert any(g.kind is GateKind.check and "注文確認に失敗" in g.reason for g in order.gates)
+    assert [(g.kind, g.reason) for g in order.open_gates
+            if g.kind is GateKind.confirm] == [(GateKind.confirm, "送料を確定してください")]
+    del channel.fail_confirm[n(1)]
+    channel.put(channel_order(n(1), member=False, postage=600, total=4580))  # fixed in RMS
+    clock.set(T0 + minutes(10))
+    sync_orders(ctx)
+    order = load(ctx, n(1))
+    assert not any(g.kind in (GateKind.confirm, GateKind.check) for g in order.open_gates)
+    result = deliver_effects(ctx)
+    assert (result.delivered, result.failed) == ({"confirm_order": 1}, 0)
+    assert channel.orders[n(1)].status == 200
 
 
 def test_rms_outage_during_confirm_is_retried_with_backoff(ctx, channel, clock):

@@ -95,4 +95,4 @@ def test_every_broken_rule_is_reported_at_once(tmp_path: Path):
     lines = result.stderr.strip().splitlines()
     assert lines == [f"{path}:3: rules[0].when.field: unknown field 'totl' (did you mean total?)",
                      f"{path}:10: rules[2].then[0].chek: unknown action 'chek'; use check, "
-                     "hold, set, tag or merge (did you mean check?)"]
+                     "hold, set, tag, merge or confirm (did you mean check?)"]

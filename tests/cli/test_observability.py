@@ -10,9 +10,9 @@ import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.cli.conftest import KEY, NOW, SECRET, Cli
-from tests.factories import T0, channel_order
+from tests.factories import T0, channel_order, import_decision
 from unyo.adapters.db import Store
-from unyo.domain import ImportOrder, decide
+from unyo.domain import ImportOrder
 from unyo.metrics import RMS_SECONDS, StoreCollector, observe_rms, serve
 
 
@@ -24,7 +24,7 @@ def free_port() -> int:
 
 def test_metrics_count_orders_gates_and_effects(store: Store) -> None:
     with store.transaction() as conn:
-        store.create_orders(conn, [decide(None, ImportOrder("shop", channel_order(f"A-{i}"),
+        store.create_orders(conn, [import_decision(ImportOrder("shop", channel_order(f"A-{i}"),
                                                             T0)) for i in range(3)], T0)
     registry = CollectorRegistry()
     registry.register(StoreCollector(store, lambda: {"shop": True}))

@@ -81,7 +81,8 @@ def test_list_keeps_order_numbers_whole_on_a_narrow_terminal(cli: Cli, imported:
 def test_show_one_order(cli: Cli, imported: dict[str, Any]) -> None:
     row = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment")[0]
     doc = cli.json("orders", "show", row["order_number"], "-c", str(cli.config))
-    assert set(doc) == {"order", "gates", "events", "effects", "merge"}
+    assert set(doc) == {"order", "gates", "events", "effects", "merge", "auto_cancel",
+                        "confirm_due"}
     assert doc["merge"] is None  # 同梱: merged into another order or carrying others
     assert doc["order"]["order_number"] == row["order_number"]
     assert doc["order"]["stage"] == "processing"

@@ -23,7 +23,8 @@ from unyo.domain import (
     SyncOrder,
     decide,
 )
-from unyo.domain.decide import REASON_CHANGED, REASON_PAYMENT
+from unyo.domain.decide import REASON_CHANGED, REASON_PAYMENT, ApplyRules
+from unyo.domain.rules import Facts
 
 
 def imported(**kw):  # type: ignore[no-untyped-def]
@@ -35,14 +36,22 @@ def types(decision):  # type: ignore[no-untyped-def]
     return [e.type for e in decision.events]
 
 
-def test_import_of_unpaid_order_opens_payment_gate_and_queues_confirm_and_thanks():
+def ruled(decision):  # type: ignore[no-untyped-def]
+    """The decision followed by a rules pass without rules (what move() chains)."""
+    return decision.and_then(ApplyRules((), Facts(), T0, lambda d: d))
+
+
+def test_import_of_unpaid_order_opens_payment_gate_queues_thanks_and_marks_it_to_confirm():
     d = decide(None, ImportOrder("shop", channel_order(status=100), T0))
     assert d.order.stage is Stage.processing
     assert [(g.kind, g.reason) for g in d.order.open_gates] == [(GateKind.payment,
                                                                   REASON_PAYMENT)]
-    assert [e.kind for e in d.effects] == [EffectKind.confirm_order, EffectKind.send_mail]
-    assert d.effects[1].payload["mail"] == "thanks"
+    assert [e.kind for e in d.effects] == [EffectKind.send_mail]  # confirmOrder: after rules
+    assert d.order.confirm_due
+    assert d.effects[0].payload["mail"] == "thanks"
     assert types(d)[:2] == [EventType.order_imported, EventType.gate_opened]
+    assert [e.kind for e in ruled(d).effects] == [EffectKind.send_mail,
+                                                  EffectKind.confirm_order]
 
 
 def test_import_of_settled_confirmed_order_is_ready_at_once_and_not_confirmed_again():
@@ -56,6 +65,8 @@ def test_import_of_settled_confirmed_order_is_ready_at_once_and_not_confirmed_ag
 def test_import_respects_confirm_and_mail_switches():
     d = decide(None, ImportOrder("shop", channel_order(), T0, confirm=False, thanks_mail=False))
     assert d.effects == ()
+    assert not d.order.confirm_due
+    assert ruled(d).effects == ()
 
 
 def test_import_twice_is_refused():
@@ -65,9 +76,10 @@ def test_import_twice_is_refused():
 
 
 def test_effect_dedupe_keys_are_per_shop_and_order():
-    d = decide(None, ImportOrder("s1", channel_order("123456-20261127-0000000009"), T0))
+    d = ruled(decide(None, ImportOrder("s1", channel_order("123456-20261127-0000000009"), T0)))
     assert {e.dedupe_key for e in d.effects} == {
-        "confirm:s1:123456-20261127-0000000009", "mail:thanks:s1:123456-20261127-0000000009"}
+        f"confirm:s1:123456-20261127-0000000009:{d.order.fingerprint}",
+        "mail:thanks:s1:123456-20261127-0000000009"}
 
 
 def test_confirmed_moves_channel_status_to_200():
@@ -169,22 +181,25 @@ def test_self_cancellable_only_for_normal_member_orders_without_next_day():
 
 
 def test_cash_on_delivery_at_300_without_confirmation_is_confirmed():
-    d = decide(None, ImportOrder("shop", channel_order(status=300, method=2,
-                                                       rakuten_pay=False), T0))
-    assert [e.kind for e in d.effects] == [EffectKind.confirm_order, EffectKind.send_mail]
+    d = ruled(decide(None, ImportOrder("shop", channel_order(status=300, method=2,
+                                                             rakuten_pay=False), T0)))
+    assert [e.kind for e in d.effects] == [EffectKind.send_mail, EffectKind.confirm_order]
     confirmed = channel_order(status=300, method=2, rakuten_pay=False, confirmed_at=T0)
-    d = decide(None, ImportOrder("shop", confirmed, T0))
+    d = ruled(decide(None, ImportOrder("shop", confirmed, T0)))
     assert [e.kind for e in d.effects] == [EffectKind.send_mail]
 
 
-def test_postage_fixed_after_a_refused_confirm_queues_a_new_confirm():
-    order = imported(postage=-9999, total=-9999)
+def test_postage_fixed_after_a_refused_confirm_queues_a_new_confirm_after_the_rules():
+    # an order whose confirmation was sent with -9999 postage before unyo waited for it
+    # (RMS refused it: ERROR_105)
+    order = replace(imported(postage=-9999, total=-9999), confirm_due=False)
     fixed = channel_order(postage=600, total=4580)
     d = decide(order, SyncOrder(fixed, T0 + minutes(30)))
-    (effect,) = d.effects
+    assert d.effects == () and d.order.confirm_due
+    (effect,) = ruled(d).effects
     assert effect.kind is EffectKind.confirm_order
-    assert effect.dedupe_key.startswith("confirm:shop:123456-20261127-0000000001:")
-    assert not decide(order, SyncOrder(fixed, T0, confirm=False)).effects
+    assert effect.dedupe_key == f"confirm:shop:123456-20261127-0000000001:{d.order.fingerprint}"
+    assert not ruled(decide(order, SyncOrder(fixed, T0, confirm=False))).effects
 
 
 def test_changed_destination_is_a_change_too():

@@ -3,10 +3,13 @@
 Each poll searches a window that starts `overlap` before the previous poll, so
 an order the channel indexed late is still found; numbers already stored are
 skipped, so re-import never duplicates. Orders a Rakuten member may still cancel
-by themselves wait until they are `self_cancel_wait` old; 選択制決済 orders (e.g.
-cash on delivery) wait for RMS 300 (Next Engine's rule, reference/rakuten-rms.md).
-Waiting and unreadable orders are kept in `import_pending` and re-fetched by
-number when due, so the cursor never has to wait for them.
+by themselves wait until they are `self_cancel_wait` old; every payment method alike.
+選択制決済 orders (rpaySettlementFlag 0, e.g. cash on delivery) start at RMS 100 and need
+注文確認 like the others: unyo imports and confirms them (`import.confirm`), where Next
+Engine waits for RMS 300 and leaves their confirmation to RMS's 自動注文確認 or the shop —
+an order nobody confirms is cancelled by Rakuten after 14 days (reference/rakuten-rms.md,
+status codes). Waiting and unreadable orders are kept in `import_pending` and re-fetched
+by number when due, so the cursor never has to wait for them.
 
 Crash safety: every batch of up to 100 orders commits on its own; the cursor
 moves only after the whole window is done. A crash re-runs the same window, and
@@ -49,7 +52,6 @@ _KNOWN = frozenset(int(s) for s in RmsStatus)
 CURSOR = "import"
 
 WAIT_SELF_CANCEL = "self_cancel_window"
-WAIT_PAYMENT_STATUS = "awaiting_rms_300"
 FAILED = "failed"
 
 
@@ -69,11 +71,13 @@ def safe_text(text: str, limit: int = 1000) -> str:
 
 
 def eligibility(order: ChannelOrder, now: datetime, wait: timedelta) -> tuple[str, datetime] | None:
-    """None when the order can be imported now, else (reason, when to look again)."""
+    """None when the order can be imported now, else (reason, when to look again).
+
+    The payment method does not matter: a 選択制決済 order at RMS 100 is imported like a
+    楽天ペイ one (a pending row of an older version that waited for 300 is fetched again
+    when due and imported then)."""
     if order.status not in _KNOWN:
         return None  # imported at once, with 確認待ち: a person must see what it is
-    if not order.payment.rakuten_pay and order.status < RmsStatus.awaiting_shipment:
-        return WAIT_PAYMENT_STATUS, now
     if order.self_cancellable and order.status < RmsStatus.awaiting_shipment:
         due = order.ordered_at + wait
         if now < due:

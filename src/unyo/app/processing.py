@@ -73,12 +73,13 @@ def gather_facts(ctx: ShopContext, conn: Connection,
 
 def with_rules(ctx: ShopContext, conn: Connection, decisions: Sequence[Decision],
                now: datetime) -> list[Decision]:
-    """Each decision followed by the shop's rules on its result."""
+    """Each decision followed by the shop's rules on its result, and the confirmation
+    decided after them (`ApplyRules` runs even for a shop without rules: it decides
+    注文確認)."""
     rules = ctx.config.rules
-    if not rules:
-        return list(decisions)
-    facts = gather_facts(ctx, conn, [d.order for d in decisions])
-    return [d.and_then(ApplyRules(rules, facts[d.order.number], now, next_business_day))
+    facts = gather_facts(ctx, conn, [d.order for d in decisions]) if rules else {}
+    return [d.and_then(ApplyRules(rules, facts.get(d.order.number) or Facts(), now,
+                                  next_business_day))
             if d.order.stage in BEFORE_HANDOFF else d for d in decisions]
 
 

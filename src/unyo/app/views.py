@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from unyo.adapters.db.store import Store
 from unyo.domain import Order
+from unyo.domain.confirmation import AutoCancel, auto_cancel
 
 
-def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[str, Any] | None:
+def auto_cancel_view(left: AutoCancel | None) -> dict[str, Any] | None:
+    """Rakuten's 14-day cancel of an order at RMS 100: the day (JST), the days left and
+    the text shop staff read."""
+    if left is None:
+        return None
+    return {"on": left.on.isoformat(), "days_left": left.days_left, "text": left.text}
+
+
+def order_view(store: Store, conn: Connection, shop: str, number: str,
+               now: datetime | None = None) -> dict[str, Any] | None:
+    """One order for the CLI and the dashboard; with `now`, an order at RMS 100 shows its
+    days left before Rakuten's automatic cancel (`auto_cancel`)."""
     order = store.load_order(conn, shop, number)
     if order is None or order.id is None:
         return None
@@ -37,6 +50,8 @@ def order_view(store: Store, conn: Connection, shop: str, number: str) -> dict[s
                      "next_attempt_at": f.next_attempt_at, "last_error": f.last_error,
                      "dedupe_key": f.dedupe_key} for f in store.effects_of(conn, order.id)],
         "merge": merge_view(store, conn, order),
+        "auto_cancel": auto_cancel_view(auto_cancel(order, now)) if now else None,
+        "confirm_due": order.confirm_due,
     }
 
 

@@ -54,7 +54,8 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
 
 STAGE_LABELS = {"processing": "受注処理", "ready": "出荷OK", "at_warehouse": "倉庫連携済",
                 "shipped": "出荷済", "cancelled": "キャンセル"}
-GATE_LABELS = {"payment": "入金待ち", "check": "確認待ち", "hold": "保留"}
+GATE_LABELS = {"payment": "入金待ち", "check": "確認待ち", "hold": "保留",
+               "confirm": "注文確認保留"}
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ def orders_list(config: ConfigOpt = None,
     with store.transaction() as conn:
         rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
     store.close()
+    _with_auto_cancel(rows)
     if as_json:
         print_json(rows)
         return
@@ -58,12 +59,29 @@ def orders_list(config: ConfigOpt = None,
     table.add_column("合計", no_wrap=True, justify="right")
     table.add_column("注文者", overflow="fold", ratio=1)
     table.add_column("待ちの理由", overflow="fold", ratio=2)
+    table.add_column("自動キャンセル", overflow="fold", ratio=1)
     for r in rows:  # buyer text is hostile until shown otherwise: escape it
         table.add_row(r["order_number"], stage_name(r["stage"]), str(r["rms_status"] or ""),
                       _jst(r["ordered_at"]), f"{r['total']:,}円", escape(r["buyer_name"] or ""),
                       escape("、".join(f"{gate_name(g['kind'])}: {g['reason']}"
-                                      for g in r["open_gates"])))
+                                      for g in r["open_gates"])),
+                      r["auto_cancel"]["text"] if r["auto_cancel"] else "")
     out.print(table)
+
+
+def _with_auto_cancel(rows: list[dict[str, Any]]) -> None:
+    """Orders at RMS 100 not stopped: their days left before Rakuten's 14-day cancel."""
+    from datetime import datetime
+
+    from unyo.app.views import auto_cancel_view
+    from unyo.clock import SystemClock
+    from unyo.domain.confirmation import auto_cancel_of
+
+    now = SystemClock().now()
+    for r in rows:
+        waiting = r["rms_status"] == 100 and r["stage"] in (Stage.processing, Stage.ready)
+        r["auto_cancel"] = auto_cancel_view(auto_cancel_of(
+            datetime.fromisoformat(r["ordered_at"]), now)) if waiting else None
 
 
 def _failed_imports(store: Any, shop: str, limit: int, as_json: bool) -> None:
@@ -179,11 +197,12 @@ def orders_show(number: str, config: ConfigOpt = None,
                 as_json: JsonOpt = False) -> None:
     """One order with its gates, events and effects."""
     from unyo.app.views import order_view
+    from unyo.clock import SystemClock
 
     cfg = shop_file(config)
     store = open_store(cfg.database_url)
     with store.transaction() as conn:
-        doc = order_view(store, conn, cfg.shop_id, number)
+        doc = order_view(store, conn, cfg.shop_id, number, SystemClock().now())
     store.close()
     if doc is None:
         fail(f"no order {number} in shop {cfg.shop_id}", 1)
@@ -217,6 +236,8 @@ def _print_order(doc: dict[str, Any]) -> None:
     o = doc["order"]
     say(f"{o['order_number']}  {stage_name(o['stage'])}  RMS {o['rms_status']}  "
         f"合計 {o['amounts']['total']:,}円")
+    if doc["auto_cancel"]:
+        say(f"  {doc['auto_cancel']['text']}（{doc['auto_cancel']['on']}）")
     merge = doc.get("merge")
     if merge and merge.get("merged_into"):
         say(f"  同梱: 注文 {merge['merged_into']} の荷物にまとめました（unyo でのみキャンセル、"

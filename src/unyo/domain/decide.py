@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 
+from unyo.domain.confirmation import (
+    NOTE_CONFIRMED_AT_RMS,
+    NOTE_POSTAGE_FIXED,
+    REASON_POSTAGE,
+    needs_confirmation,
+    postage_fixed,
+    still_to_confirm,
+)
 from unyo.domain.order import (
+    NOT_FIXED,
     ChannelOrder,
     Effect,
     Event,
@@ -73,7 +82,10 @@ class DomainError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ImportOrder:
-    """Create the order from the channel (受注取込)."""
+    """Create the order from the channel (受注取込).
+
+    With `confirm`, an order that needs 注文確認 is marked for it (`Order.confirm_due`);
+    the confirmation itself is decided after the rules ran (`ApplyRules`)."""
 
     shop: str
     channel: ChannelOrder
@@ -88,7 +100,9 @@ class SyncOrder:
 
     channel: ChannelOrder
     now: datetime
-    confirm: bool = True  # the shop confirms orders through unyo
+    # the shop confirms orders through unyo: an order whose confirmation failed before
+    # unyo waited for the postage (ERROR_105) is confirmed once the postage is set
+    confirm: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +223,9 @@ class ApplyRules:
 
     A rule whose condition holds opens its gates (unless a person closed the same gate
     while the order was as it is now), adds its tags and sets its fields; a rule that no
-    longer holds closes the gates it opened itself.
+    longer holds closes the gates it opened itself. Then the confirmation is decided
+    (`Order.confirm_due`): sent once no gate of kind confirm is open and the postage is
+    fixed — never before this command ran.
     """
 
     rules: tuple[CompiledRule, ...]
@@ -374,6 +390,11 @@ def decide(order: Order | None, command: Command) -> Decision:
             match_ = command.seq if command.seq is not None else command.kind
             if not b.close_gates(match_, command.actor, command.note):
                 raise DomainError(f"order {order.number} has no such open gate")
+            if any(g.is_open and g.kind is GateKind.confirm for g in order.gates) and \
+                    not any(g.is_open and g.kind is GateKind.confirm for g in b.order.gates):
+                # a person released the confirmation: it goes out now (the rules ran at
+                # import, before any confirm gate could be opened)
+                _settle_confirmation(b, command.actor, "released")
         case CancelOrder():
             _check(order, Action.cancel)
             _cancel(b, command.reason, command.actor)
@@ -440,8 +461,9 @@ def _import(cmd: ImportOrder) -> Decision:
         b.open_gate(GateKind.payment, REASON_PAYMENT, Actor.system)
     for reason in channel.problems():  # nonsense data: a person looks before it ships
         b.open_gate(GateKind.check, reason, Actor.system)
-    if cmd.confirm and _needs_confirm(channel):
-        b.effects.append(_confirm_effect(cmd.shop, channel, first=True))
+    if cmd.confirm and needs_confirmation(channel):
+        # decided once the rules ran (ApplyRules), never here
+        b.order = b.order.with_(confirm_due=True)
     if cmd.thanks_mail:
         b.effects.append(Effect(EffectKind.send_mail,
                                 f"mail:{MailKind.thanks}:{cmd.shop}:{channel.order_number}",
@@ -451,20 +473,49 @@ def _import(cmd: ImportOrder) -> Decision:
     return b.decision()
 
 
-def _needs_confirm(channel: ChannelOrder) -> bool:
-    """RMS 100 needs 注文確認; so does a 選択制決済 order (e.g. 代引き) that reached 300
-    without a confirmation date (reference/rakuten-rms.md)."""
-    return channel.status == RmsStatus.awaiting_confirmation or (
-        channel.status == RmsStatus.awaiting_shipment and channel.confirmed_at is None)
+def _confirm_effect(order: Order) -> Effect:
+    """confirmOrder through the outbox. The key carries the order's fingerprint: the same
+    decision decided again is the same effect (the outbox keeps one), and an order asked
+    again after its amounts changed (a confirmation refused before unyo waited for the
+    postage) is a new one."""
+    return Effect(EffectKind.confirm_order,
+                  f"confirm:{order.shop}:{order.number}:{order.fingerprint}",
+                  {"order_number": order.number})
 
 
-def _confirm_effect(shop: str, channel: ChannelOrder, *, first: bool) -> Effect:
-    # A retry after the order changed (e.g. postage fixed after ERROR_105) is a new
-    # effect: its key carries the order's fingerprint.
-    key = f"confirm:{shop}:{channel.order_number}"
-    if not first:
-        key += f":{channel.fingerprint()}"
-    return Effect(EffectKind.confirm_order, key, {"order_number": channel.order_number})
+def _is_postage_gate(g: Gate) -> bool:
+    return g.kind is GateKind.confirm and not g.rule and g.reason == REASON_POSTAGE
+
+
+def _settle_confirmation(b: _Builder, actor: Actor, after: str) -> None:
+    """Decide the confirmation of an order marked for it (`confirm_due`), after the rules
+    ran (`after="rules"`) or a person released it (`after="released"`).
+
+    RMS confirmed it meanwhile (a person in RMS, RMS's 自動注文確認) or it stopped: nothing
+    to send, its confirm gates close. Postage -9999 is never sent (RMS answers ERROR_105):
+    the order waits with 送料を確定してください — unless a person let it go on (closed that
+    gate) — and the gate closes by itself once the postage is set. With
+    no confirm gate open, confirmOrder goes to the outbox, once: `confirm_due` is cleared
+    in the same decision.
+    """
+    order = b.order
+    if not order.confirm_due:
+        return
+    if not still_to_confirm(order):
+        b.order = order.with_(confirm_due=False)
+        b.close_gates(lambda g: g.kind is GateKind.confirm, Actor.channel,
+                      NOTE_CONFIRMED_AT_RMS)
+        return
+    if not postage_fixed(order.channel):
+        if not any(_is_postage_gate(g) and g.closed_by is Actor.person for g in order.gates):
+            b.open_gate(GateKind.confirm, REASON_POSTAGE, Actor.system)
+        return  # never sent with the postage at -9999
+    b.close_gates(lambda g: _is_postage_gate(g), Actor.system, NOTE_POSTAGE_FIXED)
+    if any(g.is_open and g.kind is GateKind.confirm for g in b.order.gates):
+        return  # a rule's confirm: wait: a person releases it
+    b.effects.append(_confirm_effect(b.order))
+    b.order = b.order.with_(confirm_due=False)
+    b.event(EventType.confirm_requested, actor, after=after)
 
 
 def _confirmed(b: _Builder) -> None:
@@ -472,11 +523,13 @@ def _confirmed(b: _Builder) -> None:
     status = b.order.rms_status
     if status == RmsStatus.awaiting_confirmation:
         status = int(RmsStatus.rakuten_processing)
-    b.order = b.order.with_(rms_status=status, confirmed_at=b.order.confirmed_at or b.now)
+    b.order = b.order.with_(rms_status=status, confirmed_at=b.order.confirmed_at or b.now,
+                            confirm_due=False)
 
 
 def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
     b.close_gates(None, actor, "注文キャンセル")
+    b.order = b.order.with_(confirm_due=False)  # nothing to confirm any more
     b.set_stage(Stage.cancelled, actor)
     b.event(EventType.order_cancelled, actor, reason=reason)
 
@@ -535,13 +588,36 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     if fingerprint == order.fingerprint and new.details() != old.details():
         b.event(EventType.order_updated, Actor.channel)  # the rules run again on it
     if fingerprint != order.fingerprint:
+        fixed_only = _only_fixed(old, new)
         b.event(EventType.order_changed, Actor.channel, total_before=old.amounts.total,
-                total_after=new.amounts.total)
-        b.open_gate(GateKind.check, REASON_CHANGED, Actor.channel)
-        if confirm and new.status == RmsStatus.awaiting_confirmation and \
+                total_after=new.amounts.total, **({"amounts_fixed": True} if fixed_only
+                                                   else {}))
+        if not (fixed_only and order.confirm_due):
+            # (the postage the confirmation waited for is no change to look at)
+            b.open_gate(GateKind.check, REASON_CHANGED, Actor.channel)
+        if confirm and not order.confirm_due and order.confirmed_at is None and \
+                new.status == RmsStatus.awaiting_confirmation and \
                 old.amounts.any_not_fixed and not new.amounts.any_not_fixed:
-            # Postage fixed in RMS after confirmOrder refused it (ERROR_105): try again.
-            b.effects.append(_confirm_effect(order.shop, new, first=False))
+            # Postage fixed in RMS after confirmOrder refused it (ERROR_105, before unyo
+            # waited for the postage): confirmed again once the rules ran.
+            b.order = b.order.with_(confirm_due=True)
+
+
+def _only_fixed(old: ChannelOrder, new: ChannelOrder) -> bool:
+    """The orders differ only in amounts that were not fixed (-9999) and now are."""
+    a, n = old.amounts, new.amounts
+    names = ("goods", "postage", "delivery", "payment_charge", "total", "request")
+    if not a.any_not_fixed or n.any_not_fixed:
+        return False
+    masked = replace(n, **{k: NOT_FIXED for k in names if getattr(a, k) == NOT_FIXED})
+    if len(old.packages) != len(new.packages):
+        return False
+    packages = tuple(replace(p, postage_price=NOT_FIXED if o.postage_price == NOT_FIXED
+                             else p.postage_price,
+                             total_price=NOT_FIXED if o.total_price == NOT_FIXED
+                             else p.total_price)
+                     for o, p in zip(old.packages, new.packages, strict=True))
+    return replace(new, amounts=masked, packages=packages).fingerprint() == old.fingerprint()
 
 
 # ---- warehouse -------------------------------------------------------------------------
@@ -702,6 +778,8 @@ def mergeable(order: Order) -> str | None:
         return f"order {order.number} is cancelled at RMS"
     if order.channel.amounts.any_not_fixed:  # RMS refuses to confirm it until it is fixed
         return f"order {order.number} has amounts not fixed yet (-9999)"
+    if order.confirm_due:  # merged away, nobody would confirm it: Rakuten cancels it
+        return f"order {order.number} is not confirmed at RMS yet (注文確認)"
     return None
 
 
@@ -855,7 +933,8 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
                 continue
             # A rule that no longer holds takes back its checks; its holds end by their time
             # (a date-based condition may stop holding before the hold is due).
-            b.close_gates(lambda g, name=rule.name: g.rule == name and g.kind is GateKind.check
+            b.close_gates(lambda g, name=rule.name: g.rule == name
+                          and g.kind in (GateKind.check, GateKind.confirm)
                           and g.opened_by is Actor.system, Actor.system, RULE_NO_LONGER_HOLDS)
             continue
         before = len(b.events)
@@ -874,6 +953,10 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
             elif action.kind is ActionKind.tag and action.message not in b.order.tags:
                 b.order = b.order.with_(tags=(*b.order.tags, action.message))
                 b.event(EventType.tag_added, Actor.system, tag=action.message, rule=rule.name)
+            elif action.kind is ActionKind.confirm:
+                if b.order.confirm_due:  # only a confirmation still to send is kept back
+                    _rule_gate(b, rule.name, GateKind.confirm, action.message or rule.name,
+                               None)
             elif action.kind is ActionKind.merge:
                 if rule.name not in b.merge:
                     b.merge.append(rule.name)  # the app finds the group (it needs the store)
@@ -886,6 +969,7 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
         if len(b.events) > before:
             b.events.insert(before, Event(EventType.rule_matched, b.now, Actor.system,
                                           {"rule": rule.name}))
+    _settle_confirmation(b, Actor.system, "rules")  # the confirmation, after the rules
 
 
 def _stale(message: str, reason: str) -> Callable[[str], bool]:
@@ -913,10 +997,11 @@ def _release_question(b: _Builder, rule: str, *, asked: bool) -> None:
 def _rule_gate(b: _Builder, rule: str, kind: GateKind, reason: str,
                until: datetime | None) -> None:
     """Open a rule's gate unless, while the order was as it is now, a person closed it or
-    (a hold) it already ran its time."""
+    (a hold) it already ran its time. A confirmation a person released stays released
+    (it may still wait for the postage, whose fixing changes the order)."""
     for g in b.order.gates:
         if (g.rule == rule and g.kind is kind and g.reason == reason and not g.is_open
-                and g.fingerprint == b.order.fingerprint
+                and (g.fingerprint == b.order.fingerprint or kind is GateKind.confirm)
                 and (g.closed_by is Actor.person or kind is GateKind.hold)):
             return
     b.open_gate(kind, reason, Actor.system, until, rule=rule)

@@ -402,6 +402,9 @@ class Order:
     settings: tuple[tuple[str, str], ...] = ()  # fields set for the warehouse (配送方法...)
     merged: tuple[MergedPart, ...] = ()  # orders merged into this one (同梱): it carries them
     merged_into: str = ""  # the order this one was merged into (then cancelled in unyo)
+    # unyo is to confirm it at RMS (注文確認) and has not asked yet: set at import, decided
+    # once the rules ran (unyo.domain.confirmation)
+    confirm_due: bool = False
 
     @property
     def parcel_items(self) -> tuple[Item, ...]:

@@ -614,6 +614,7 @@ class ActionKind(StrEnum):
     set = "set"  # set a field for the warehouse (配送方法, 倉庫メモ)
     tag = "tag"  # add a tag (受注分類タグ)
     merge = "merge"  # merge with the buyer's other open orders (同梱)
+    confirm = "confirm"  # confirm: wait — keep 注文確認 back until a person releases it
 
 
 SETTABLE = {"delivery_method": "配送方法", "warehouse_note": "倉庫への指示"}
@@ -635,7 +636,7 @@ class HoldSpec:
 @dataclass(frozen=True)
 class Action:
     kind: ActionKind
-    message: str = ""  # check: the reason shown; tag: the tag; set: the value
+    message: str = ""  # check / confirm: the reason shown; tag: the tag; set: the value
     target: str = ""  # set: which field
     hold: HoldSpec | None = None
     # check: a message that quotes fields ({remarks}) is built per order by this
@@ -740,9 +741,25 @@ def _merge_tag(v: Any, path: str) -> str:
     return tag.strip()
 
 
+def _confirm_wait(v: Any, path: str) -> str:
+    """`confirm: wait` (the reason shown is the rule's name) or `confirm: {wait: true,
+    reason: …}`: the reason for keeping confirmOrder back ("" for the rule's name)."""
+    if v == "wait":
+        return ""
+    if not isinstance(v, Mapping) or v.get("wait") is not True:
+        raise RuleError(path, "expected wait, or {wait: true, reason: …} (注文確認を保留)")
+    unknown = sorted(map(str, set(v) - {"wait", "reason"}))
+    if unknown:
+        raise RuleError(f"{path}.{unknown[0]}", "unknown key (confirm takes wait and reason)")
+    reason = v.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 200:
+        raise RuleError(f"{path}.reason", "expected text of at most 200 characters")
+    return reason.strip()
+
+
 def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE) -> Action:
     if not isinstance(node, Mapping) or len(node) != 1:
-        raise RuleError(path, "an action is one of check, hold, set, tag, merge")
+        raise RuleError(path, "an action is one of check, hold, set, tag, merge, confirm")
     ((key, v),) = node.items()
     if key == "check":
         if not isinstance(v, str) or not v.strip():
@@ -769,8 +786,10 @@ def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE
         return Action(ActionKind.set, value, target=str(target))
     if key == "merge":
         return Action(ActionKind.merge, _merge_tag(v, f"{path}.merge"))
-    raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag "
-                    "or merge" + _suggest(key, {k.value: 1 for k in ActionKind}))
+    if key == "confirm":
+        return Action(ActionKind.confirm, _confirm_wait(v, f"{path}.confirm"))
+    raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag, "
+                    "merge or confirm" + _suggest(key, {k.value: 1 for k in ActionKind}))
 
 
 # ---- rules ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class GateKind(StrEnum):
     payment = "payment"  # 入金待ち: payment not settled (RMS below 300)
     check = "check"  # 確認待ち: a person must look
     hold = "hold"  # 保留: waiting for a time or a person
+    confirm = "confirm"  # 注文確認保留: confirmOrder kept back (a rule's confirm: wait, postage)
 
 
 class EventType(StrEnum):
@@ -38,6 +39,7 @@ class EventType(StrEnum):
 
     order_imported = "order_imported"  # created from the channel
     order_confirmed = "order_confirmed"  # RMS confirmOrder succeeded (100 → 200)
+    confirm_requested = "confirm_requested"  # confirmOrder put in the outbox, after the rules
     gate_opened = "gate_opened"  # a gate was opened, with its reason
     gate_closed = "gate_closed"  # a gate was closed, by whom
     stage_changed = "stage_changed"  # the stage moved (data: from, to)

@@ -97,6 +97,14 @@ def _rules() -> dict[str, Any]:
                        {"type": "object", "additionalProperties": False,
                         "properties": {"tag": {"type": "string", "minLength": 1,
                                                "maxLength": 50}}}]}}},
+        {"type": "object", "required": ["confirm"], "additionalProperties": False,
+         "properties": {"confirm": {
+             "description": "注文確認を保留: keep confirmOrder back until a person releases "
+                            "it (wait, or {wait: true, reason: …})",
+             "oneOf": [{"const": "wait"},
+                       {"type": "object", "required": ["wait"], "additionalProperties": False,
+                        "properties": {"wait": {"const": True},
+                                       "reason": {"type": "string", "maxLength": 200}}}]}}},
     ]}
     rule = {"type": "object", "required": ["name", "when", "then"], "additionalProperties": False,
             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 80},

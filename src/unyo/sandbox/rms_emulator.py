@@ -625,7 +625,11 @@ class RmsEmulator:
                 messages.append(
                     _msg(op, "ERROR", 103, "注文確認待ちではありません。", orderNumber=number)
                 )
-            elif m["postagePrice"] == -9999 or m["totalPrice"] == -9999:
+            elif (m["postagePrice"] == -9999 or m["totalPrice"] == -9999
+                  or any(p.get("postagePrice") == -9999 for p in m["PackageModelList"])):
+                # Rakuten refuses 注文確認 while the postage is not set (-9999):
+                # ORDER_EXT_API_CONFIRM_ORDER_ERROR_105 (reference/rakuten-rms.md,
+                # confirmOrder; the answer is per order, in an HTTP 200 batch answer).
                 messages.append(
                     _msg(op, "ERROR", 105, "送料が確定していません。", orderNumber=number)
                 )

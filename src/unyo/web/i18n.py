@@ -44,6 +44,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gate_payment": ("入金待ち", "Awaiting payment"),
     "gate_check": ("確認待ち", "To check"),
     "gate_hold": ("保留", "On hold"),
+    "gate_confirm": ("注文確認保留", "Confirmation held"),
+    "auto_cancel_left": ("自動キャンセルまで残り{n}日",
+                         "{n} days left before Rakuten's automatic cancel"),
+    "auto_cancel_today": ("本日自動キャンセル予定（注文確認してください）",
+                          "Rakuten cancels it today unless it is confirmed"),
+    "auto_cancel_hint": ("楽天は注文確認されない注文を14日後に自動キャンセルします（{on}）",
+                         "Rakuten cancels an order nobody confirms after 14 days ({on})"),
     "tab_all": ("すべて", "All"),
     # home
     "automation_rate": ("自動化率", "Automation rate"),

@@ -26,6 +26,7 @@ TABS: dict[str, tuple[Stage | None, GateKind | None]] = {
     "payment": (None, GateKind.payment),  # 入金待ち
     "check": (None, GateKind.check),  # 確認待ち
     "hold": (None, GateKind.hold),  # 保留
+    "confirm": (None, GateKind.confirm),  # 注文確認保留
     "ready": (Stage.ready, None),  # 出荷OK
     "at_warehouse": (Stage.at_warehouse, None),  # 倉庫連携済
     "shipped": (Stage.shipped, None),  # 出荷済
@@ -33,7 +34,7 @@ TABS: dict[str, tuple[Stage | None, GateKind | None]] = {
     "all": (None, None),
 }
 """The queue's tabs, as shop staff know them, and what each lists."""
-RELEASABLE = {"payment", "check", "hold"}
+RELEASABLE = {"payment", "check", "hold", "confirm"}
 PROBLEMS = frozenset({"select_orders", "note_required", "err_too_long"})
 _NUMBER = re.compile(r"[0-9-]+")
 
@@ -153,7 +154,7 @@ def order_page(request: Request, number: str, *, status: int = 200, error: str =
                form: dict[str, str] | None = None) -> Response:
     web = web_of(request)
     with web.store.transaction() as conn:
-        doc = order_view(web.store, conn, web.shop, number)
+        doc = order_view(web.store, conn, web.shop, number, web.clock.now())
         if doc is None:
             raise Refused(404, "not_found")
         order = web.store.load_order(conn, web.shop, number)

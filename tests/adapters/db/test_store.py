@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from tests.factories import T0, channel_order, minutes
+from tests.factories import T0, channel_order, import_decision, minutes
 from unyo.adapters.db import ConcurrentUpdate, Store
 from unyo.adapters.db.codec import channel_from_json, channel_to_json
 from unyo.adapters.db.migrate import downgrade, upgrade
@@ -18,7 +18,7 @@ from unyo.domain import EffectKind, GateKind, ImportOrder, Stage, SyncOrder, dec
 
 def create(store: Store, *orders):  # type: ignore[no-untyped-def]
     with store.transaction() as conn:
-        store.create_orders(conn, [decide(None, ImportOrder("shop", o, T0)) for o in orders], T0)
+        store.create_orders(conn, [import_decision(ImportOrder("shop", o, T0)) for o in orders], T0)
 
 
 def test_migrations_match_the_table_definitions(store: Store):
@@ -55,10 +55,10 @@ def test_created_order_loads_with_gates_and_effects(store: Store):
 def test_order_numbers_are_unique_per_shop(store: Store):
     create(store, channel_order("A-1"))
     with store.transaction() as conn:
-        store.create_orders(conn, [decide(None, ImportOrder("other", channel_order("A-1"),
+        store.create_orders(conn, [import_decision(ImportOrder("other", channel_order("A-1"),
                                                             T0))], T0)
     with pytest.raises(Exception, match=r"(?i)unique"), store.transaction() as conn:
-        store.create_orders(conn, [decide(None, ImportOrder("shop", channel_order("A-1"),
+        store.create_orders(conn, [import_decision(ImportOrder("shop", channel_order("A-1"),
                                                             T0))], T0)
 
 
@@ -99,7 +99,7 @@ def test_duplicate_effects_are_ignored_by_dedupe_key(store: Store):
     with store.transaction() as conn:
         order = store.load_order(conn, "shop", "A-1")
         assert order is not None
-        d = decide(None, ImportOrder("shop", replace(channel_order("A-1")), T0))
+        d = import_decision(ImportOrder("shop", replace(channel_order("A-1")), T0))
         store.apply(conn, order, replace(d, order=order), T0)
         assert store.outbox_counts(conn, "shop")["send_mail"] == {"pending": 1}
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, text
 
-from tests.factories import T0, channel_order
+from tests.factories import T0, channel_order, import_decision
 from unyo.adapters.db.store import CLAIM_FOR, Store
-from unyo.domain import EffectKind, ImportOrder, decide
+from unyo.domain import EffectKind, ImportOrder
 
 WALL = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
@@ -34,7 +34,7 @@ def two_workers(url: str) -> tuple[Store, Store, Wall]:
 
 def seed(store: Store, n: int) -> None:
     with store.transaction() as conn:
-        store.create_orders(conn, [decide(None, ImportOrder(
+        store.create_orders(conn, [import_decision(ImportOrder(
             "shop", channel_order(f"A-{i}"), T0)) for i in range(n)], T0)
 
 

@@ -131,13 +131,16 @@ def parts_from_doc(doc: list[Any]) -> tuple[MergedPart, ...]:
 
 
 def attrs_from_json(text: str) -> dict[str, Any]:
-    """The `orders.attrs` column as `Order` fields: tags, settings and, for 同梱, the orders
-    this one carries (`merged`) or the one it went into (`merged_into`)."""
+    """The `orders.attrs` column as `Order` fields: tags, settings, whether unyo is still
+    to confirm it (`confirm_due`) and, for 同梱, the orders this one carries (`merged`) or
+    the one it went into (`merged_into`)."""
     d = orjson.loads(text or "{}")
-    out = {"tags": tuple(d.get("tags", ())),
+    out: dict[str, Any] = {"tags": tuple(d.get("tags", ())),
            "settings": tuple(sorted(d.get("set", {}).items()))}
     if "merged" in d:  # 同梱: the orders this one carries
         out["merged"] = parts_from_doc(d["merged"])
     if "merged_into" in d:
         out["merged_into"] = d["merged_into"]
+    if d.get("confirm_due"):  # 注文確認 still to be decided or kept back
+        out["confirm_due"] = True
     return out

@@ -171,6 +171,8 @@ def _attrs_text(o: Order) -> str:
         d["merged"] = parts_to_doc(o.merged)
     if o.merged_into:
         d["merged_into"] = o.merged_into
+    if o.confirm_due:
+        d["confirm_due"] = True
     return orjson.dumps(d).decode()
 
 

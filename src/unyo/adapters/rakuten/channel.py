@@ -49,9 +49,11 @@ SEARCH_PROGRESS = (100, 200, 300, 400)
 CHANGE_PROGRESS = (400, 800, 900)  # what the sync looks for at every turn
 log = logging.getLogger(__name__)
 
-# confirmOrder answers (reference/rakuten-rms.md): ERROR_102 already cancelled (the sync
-# will cancel it), ERROR_103 not in 100 (already confirmed), ERROR_105 postage not set
-# (a person must fix postage in RMS first).
+# confirmOrder answers (reference/rakuten-rms.md, confirmOrder): ERROR_102 already
+# cancelled (the sync will cancel it), ERROR_103 not in 100 (already confirmed), ERROR_105
+# postage not set (-9999). unyo never sends an order whose postage is -9999 (it waits for
+# the postage: unyo.domain.confirmation); ERROR_105 can still come when the postage was
+# unset in RMS after unyo read it, and then a person looks.
 _CONFIRM_DONE = ("_ERROR_103",)
 _CONFIRM_CANCELLED = ("_ERROR_102",)
 # updateOrderShippingAsync processes in the background; results are polled. The first

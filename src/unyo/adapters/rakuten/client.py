@@ -292,6 +292,9 @@ class RmsClient:
         RMS said nothing about is absent from the result. A second confirm
         answers `ORDER_EXT_API_CONFIRM_ORDER_ERROR_103` (not in 100): the
         caller decides whether that is fine (it is when the order is ≥ 200).
+        An order whose postage is not set (-9999) is refused with
+        `ORDER_EXT_API_CONFIRM_ORDER_ERROR_105` (reference/rakuten-rms.md,
+        confirmOrder): unyo waits for the postage instead of sending it.
         """
         result: dict[str, RmsMessage] = {}
         for chunk in _chunks(_unique(numbers), MAX_NUMBERS_PER_CALL):
