@@ -165,7 +165,7 @@ def test_a_merged_order_is_shown_merged_by_orders_show(store: Store, channel: Fa
     runner = CliRunner()
     shown = runner.invoke(app, ["orders", "show", n(2), "-c", str(path)])
     assert shown.exit_code == 0, shown.stderr
-    assert f"同梱: merged into {n(1)}" in shown.stdout
+    assert f"同梱: 注文 {n(1)} の荷物にまとめました" in shown.stdout
     carrying = runner.invoke(app, ["orders", "show", n(1), "-c", str(path), "--json"])
     doc = json.loads(carrying.stdout)
     assert [m["order_number"] for m in doc["merge"]["merged"]] == [n(2)]
