@@ -128,6 +128,7 @@ def test_home_shows_rates_counts_and_alerts(app, client: TestClient, store: Stor
     assert "RMSライセンスキーの有効期限" in home.text and "あと10日で期限切れ" in home.text
     if effect is not None:
         assert "外部連携の失敗" in home.text and "&lt;b&gt;boom&lt;/b&gt;" in home.text
+        assert "注文確認: 1" in home.text and "confirm_order" not in home.text
     assert 'data-gate="check">4<' in client.get("/home/counts").text
 
 
@@ -161,6 +162,7 @@ def test_mails_page_shows_what_the_sink_received(store: Store, clock: SimClock, 
             page = c.get("/mails")
     assert "ご注文ありがとうございます &lt;script&gt;" in page.text
     assert "本文 &lt;img src=x" in page.text and "buyer@example.com" in page.text
+    assert "<td>サンクスメール</td>" in page.text and "<td>thanks</td>" not in page.text
 
 
 def test_flow_page_is_the_swimlane_svg_with_the_counts_of_flow_draw(

@@ -173,7 +173,8 @@ def _templates() -> jinja2.Environment:
     env.globals.update(allowed=allowed, Action=Action)  # the stage table decides the buttons
     # what the order's log, actors and effects say, in words (`unyo.wording`)
     env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
-                       effect_name=wording.effect_name, effect_status=wording.effect_status)
+                       effect_name=wording.effect_name, effect_status=wording.effect_status,
+                       mail_name=wording.mail_name)
     return env
 
 
