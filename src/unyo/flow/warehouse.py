@@ -93,9 +93,12 @@ def parse_warehouse(node: Any, where: str, line: int,
     from unyo.flow.sections import entries
 
     values: dict[str, Any] = {}
+    subs_at = f"{where}:{line}"
     base = Path(where).parent if where != "<text>" else Path.cwd()
     for name, value, at, _ in entries(node, "warehouse", (f.name for f in fields(
             WarehouseSettings)), where, line, problems):
+        if name == "substitutions":
+            subs_at = at
         try:
             values[name] = _setting(name, value, base)
         except ValueError as e:
@@ -105,7 +108,7 @@ def parse_warehouse(node: Any, where: str, line: int,
         for text in dict.fromkeys((sub.name, sub.other)):
             bad = [c for c in text if not printable(c, encoding)]
             if bad:
-                problems.append(f"{where}:{line}: warehouse.substitutions: {_shown_char(ch)}: "
+                problems.append(f"{subs_at}: warehouse.substitutions: {_shown_char(ch)}: "
                                 f"the substitute {text!r} is not printable in {encoding} "
                                 f"({_shown_char(bad[0])})")
     if "folder" not in values and where != "<text>":
