@@ -3,8 +3,6 @@ on what it found (HandOff in decide())."""
 
 from __future__ import annotations
 
-import unicodedata
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
