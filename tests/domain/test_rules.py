@@ -386,3 +386,15 @@ def test_unprintable_chars_fast_path_gives_the_per_character_answer():
                 ch for ch in dict.fromkeys(text)
                 if not printable(ch, "cp932") and ch not in DEFAULT_SUBSTITUTIONS]
     assert any(unprintable_chars(t) for t in texts)
+
+
+def test_address_problems_names_each_cause_of_住所確認():
+    emoji = replace(BUYER, family_name="😀")
+    pkg = Package(1, emoji, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
+    reason = "送付先氏名に印字できない文字「😀」(U+1F600)"
+    get = FIELDS["address_problems"].get
+    assert get(given(Facts(postal_code_valid=False), packages=(pkg,))) == \
+        f"郵便番号・住所を確認、{reason}"
+    assert get(given(Facts(postal_code_valid=True), packages=(pkg,))) == reason
+    assert get(given(Facts(postal_code_valid=False))) == "郵便番号・住所を確認"
+    assert get(given(Facts(postal_code_valid=None))) == ""  # 髙橋 prints; not checked

@@ -188,6 +188,16 @@ def _unprintable_reasons_of(printing: PrintSpec) -> Getter:
     return lambda i: "、".join(u.reason for u in unprintable(i.order, printing))
 
 
+REASON_POSTAL_CODE = "郵便番号・住所を確認"
+
+
+def _address_problems_of(printing: PrintSpec) -> Getter:
+    def get(i: RuleInput) -> str:
+        postal = [REASON_POSTAL_CODE] if i.facts.postal_code_valid is False else []
+        return "、".join([*postal, *(u.reason for u in unprintable(i.order, printing))])
+    return get
+
+
 def _amount(value: int) -> int | None:
     return None if value == NOT_FIXED else value
 
@@ -259,11 +269,13 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
        lambda i: [p.recipient.address.prefecture for p in i.order.channel.packages]),
     _f("postal_code_valid", F, "郵便番号が正しい",
        lambda i: i.facts.postal_code_valid is not False),
-    _f("unprintable_chars", L, "印字できない文字（送付先の氏名・住所、代わりの文字なし）",
+    _f("unprintable_chars", L, "印字できない文字（氏名・住所）",
        _unprintable_of(DEFAULT_PRINT), printing=_unprintable_of),
     _f("unprintable", T, "印字できない文字の項目とコード（理由の文）",
        _unprintable_reasons_of(DEFAULT_PRINT), printing=_unprintable_reasons_of,
        quoted=False),
+    _f("address_problems", T, "住所確認の理由（郵便番号・印字できない文字）",
+       _address_problems_of(DEFAULT_PRINT), printing=_address_problems_of, quoted=False),
     _f("other_open_orders", N, "同じ注文者の未出荷注文数", lambda i: i.facts.other_open_orders),
     _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
     _f("tags", L, "タグ", lambda i: list(i.facts.tags)),

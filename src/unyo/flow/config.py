@@ -588,17 +588,13 @@ rules:
       - hold: {{from: requested_delivery_date, days_before: 3, reason: 配達日待ち}}
 
   - name: 住所確認
-    description: 郵便番号が存在しない、または住所と合わない
-    when: {{field: postal_code_valid, op: is_false}}
+    # 郵便番号が存在しない・住所と合わない、または送付先の氏名・住所に倉庫の文字コード
+    # （warehouse.encoding）で書けず置き換え（warehouse.substitutions）もない文字がある。
+    # 髙・﨑・㈱・半角カナはそのまま、𠮷→吉などは倉庫連携のときに置き換えて注文に記録する
+    when:
+      any:
+        - {{field: postal_code_valid, op: is_false}}
+        - {{field: unprintable_chars, op: not_empty}}
     then:
-      - check: 郵便番号・住所を確認
-
-  - name: 印字できない文字
-    description: >-
-      送付先の氏名・住所に倉庫の文字コード（warehouse.encoding）で書けず、置き換える文字
-      （warehouse.substitutions）もない文字がある。髙・﨑・㈱・半角カナはそのまま、𠮷→吉などは
-      倉庫連携のときに置き換えて注文に記録する
-    when: {{field: unprintable_chars, op: not_empty}}
-    then:
-      - check: "{{unprintable}}"   # e.g. 送付先氏名に印字できない文字「😀」(U+1F600)
+      - check: "{{address_problems}}"   # e.g. 送付先氏名に印字できない文字「😀」(U+1F600)
 """
