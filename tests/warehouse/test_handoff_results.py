@@ -380,3 +380,25 @@ def test_a_worker_dying_mid_hand_off_never_sends_a_batch_twice(store: Store, tmp
     assert all(shop.effects(n)["hand_off_to_warehouse"] == "done" for n in numbers)
     assert not [p for p in (shop.folder / "requests").iterdir() if p.name.startswith(".")]
     assert hand_off_orders(shop.ctx).batches == []
+
+
+def test_only_the_layout_s_columns_are_printed_and_the_note_only_where_it_has_one(
+        store: Store, tmp_path: Path):
+    from unyo.adapters.warehouse import CsvFolderWarehouse
+    from unyo.flow.warehouse import WarehouseSettings
+
+    shop = Shop(store, tmp_path / "wh")
+    settings = WarehouseSettings(enabled=True, folder=str(tmp_path / "wh"), settle=0.0,
+                                 columns={"order_number": "受注番号", "basket_id": "送付先ID",
+                                          "recipient_name": "お届け先名"})
+    shop.ctx.warehouse = shop.warehouse = CsvFolderWarehouse(settings, shop.clock, "shop")
+    # an emoji in the kana, which this layout does not carry, and 𠮷 in the name
+    odd = replace(BUYER, family_name="𠮷田", family_name_kana="😀")
+    [number] = shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
+    result = hand_off_orders(shop.ctx)
+    assert result.refused == 0 and result.handed_off == 1
+    [file] = shop.request_files()
+    assert read_csv(file) == [["受注番号", "送付先ID", "お届け先名"],
+                              [number, "10001", "吉田 花子"]]
+    [data] = _data(shop, number, EventType.characters_substituted)
+    assert [s["char"] for s in data["substitutions"]] == ["𠮷"]

@@ -23,7 +23,7 @@ request). Must not import adapters.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -99,16 +99,6 @@ class ShipmentRequest:
     noshi: str
     note: str
     cod_amount: int  # 代引金額 to collect, 0 unless cash on delivery
-
-    def texts(self) -> Iterable[tuple[str, str]]:
-        """(field key, text) of every free-text field, for checks such as encodability."""
-        yield from (("recipient_name", self.recipient_name),
-                    ("recipient_kana", self.recipient_kana), ("address", self.address),
-                    ("phone", self.phone), ("delivery_method", self.delivery_method),
-                    ("noshi", self.noshi), ("note", self.note))
-        for item in self.items:
-            yield from (("item_name", item.name), ("choice", item.choice), ("sku", item.sku),
-                        ("sku", item.item_number))
 
 
 @dataclass(frozen=True, slots=True)
