@@ -9,13 +9,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.factories import BUYER, T0, channel_order
 from tests.warehouse.conftest import Shop
 from unyo.adapters.db import Store
 from unyo.app import warehouse as warehouse_app
 from unyo.app.warehouse import hand_off_orders, import_results, shipment_requests
-from unyo.domain import EventType, HandOff, Item, Package, Person, Stage, SyncOrder, decide
+from unyo.domain import (
+    EventType,
+    HandOff,
+    ImportOrder,
+    Item,
+    Package,
+    Person,
+    Stage,
+    SyncOrder,
+    decide,
+)
 
 DAY = "2026/11/27"
 
@@ -402,3 +414,24 @@ def test_only_the_layout_s_columns_are_printed_and_the_note_only_where_it_has_on
                               [number, "10001", "吉田 花子"]]
     [data] = _data(shop, number, EventType.characters_substituted)
     assert [s["char"] for s in data["substitutions"]] == ["𠮷"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=10))
+def test_a_printed_request_always_fits_the_encoding(name: str, address: str, item: str):
+    from unyo.app.warehouse import print_request
+    from unyo.domain.printing import PrintSpec
+
+    person = replace(BUYER, family_name=name, address=replace(BUYER.address,
+                                                              sub_address=address))
+    package = replace(channel_order().packages[0], recipient=person,
+                      items=(Item(1, "i", "i", item, 1, 1),))
+    channel = channel_order(packages=(package,))
+    order = decide(None, ImportOrder("shop", channel, channel.ordered_at)).order
+    for request in shipment_requests(order):
+        printed = print_request(request, PrintSpec())
+        r = printed.request
+        for text in (r.recipient_name, r.recipient_kana, r.address, r.note,
+                     *(i.name for i in r.items)):
+            text.encode("cp932")  # never raises: the file can always be written
+        assert {u.char for u in printed.unsendable} <= set(name + address + item)
