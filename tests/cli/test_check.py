@@ -30,6 +30,13 @@ def test_the_init_file_checks_and_matches_the_schema(tmp_path: Path):
     jsonschema.Draft202012Validator.check_schema(schema)
     doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     jsonschema.validate(doc, schema)
+    # the substitutions the file's comment shows are valid too
+    doc["warehouse"]["substitutions"] = {"𠮷": "吉", "U+200B": None,
+                                         "—": {"name": "ー", "other": "－"}}
+    jsonschema.validate(doc, schema)
+    doc["warehouse"]["substitutions"] = {"—": {"name": "ー"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
 
 
 @pytest.mark.parametrize("bad", [

@@ -10,6 +10,7 @@ import pytest
 
 from tests.factories import BUYER, T0, channel_order
 from unyo.domain import Address, ImportOrder, Item, Package, decide
+from unyo.domain.printing import PrintSpec
 from unyo.domain.rules import (
     FIELD_SPECS,
     FIELDS,
@@ -146,16 +147,19 @@ def test_buyer_facts_and_printer_characters():
                  given(Facts(other_open_orders=1)))
     assert holds({"field": "postal_code_valid", "op": "is_false"},
                  given(Facts(postal_code_valid=False)))
-    assert holds({"field": "unprintable_chars", "op": "not_empty"}, given())  # 髙橋
-    plain = replace(BUYER, family_name="高橋")
-    pkg = Package(1, plain, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
-    assert holds({"field": "unprintable_chars", "op": "is_empty"},
-                 given(buyer=plain, packages=(pkg,)))
+    # 髙橋 is in cp932: printable, nothing to stop
+    assert holds({"field": "unprintable_chars", "op": "is_empty"}, given())
+    for name, stops in (("𠮷田", False), ("😀", True), ("髙橋", False)):
+        person = replace(BUYER, family_name=name)
+        pkg = Package(1, person, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
+        assert holds({"field": "unprintable_chars", "op": "not_empty"},
+                     given(packages=(pkg,))) is stops, name
 
 
-def test_unprintable_chars_are_those_outside_jis_x_0208():
-    assert unprintable_chars("髙橋 﨑 ｶﾅ 高橋 山田太郎 ABC 123 〒") == ["髙", "﨑", "ｶ", "ﾅ"]
+def test_unprintable_chars_are_those_the_encoding_lacks_with_no_substitute():
+    assert unprintable_chars("髙橋 﨑 ｶﾅ 高橋 山田太郎 ABC 123 〒 𠮷 😀 𪚲") == ["😀", "𪚲"]
     assert unprintable_chars("東京都渋谷区神宮前１－２－３") == []
+    assert unprintable_chars("😀 \x07", PrintSpec("utf-8")) == ["\x07"]
 
 
 def test_actions_compile():
@@ -292,10 +296,12 @@ def test_field_names_are_unique_and_typed():
 
 
 def test_address_is_part_of_printer_check():
-    odd = replace(BUYER, address=Address("1000001", "東京都", "千代田区", "丸の内1-1 ﾋﾞﾙ"))
+    odd = replace(BUYER, address=Address("1000001", "東京都", "千代田区", "丸の内1-1 ﾋﾞﾙ😀"))
     pkg = Package(1, odd, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
     i = given(buyer=replace(odd, family_name="高橋"), packages=(pkg,))
-    assert holds({"field": "unprintable_chars", "op": "contains", "value": "ﾋ"}, i)
+    assert holds({"field": "unprintable_chars", "op": "contains", "value": "😀"}, i)
+    assert holds({"field": "unprintable", "op": "eq",
+                  "value": "送付先住所に印字できない文字「😀」(U+1F600)"}, i)
 
 
 # ---- fused rows against the generic ones -------------------------------------------------
@@ -368,12 +374,27 @@ def test_combined_conditions_agree_with_all_and_any():
 
 
 def test_unprintable_chars_fast_path_gives_the_per_character_answer():
-    from unyo.domain.rules import _names_and_addresses, _unprintable
+    from unyo.domain.printing import DEFAULT_SUBSTITUTIONS, printable
+    from unyo.domain.rules import recipient_texts
 
-    texts = [_names_and_addresses(i.order) for i in _generated_inputs(300)]
-    texts += ["髙橋", "高橋", "ｶﾅ", "", "\t\r\n", "東京都\x00", "高橋髙"]
+    texts = [t for i in _generated_inputs(300) for p in i.order.channel.packages
+             for _, t in recipient_texts(p.recipient)]
+    texts += ["髙橋", "高橋", "ｶﾅ", "", "\t\r\n", "東京都\x00", "高橋髙", "𠮷😀", "\u202e"]
     for _ in range(2):  # cold, then with the characters already seen
         for text in texts:
-            assert unprintable_chars(text) == [ch for ch in dict.fromkeys(text)
-                                               if _unprintable(ch)]
+            assert unprintable_chars(text) == [
+                ch for ch in dict.fromkeys(text)
+                if not printable(ch, "cp932") and ch not in DEFAULT_SUBSTITUTIONS]
     assert any(unprintable_chars(t) for t in texts)
+
+
+def test_address_problems_names_each_cause_of_住所確認():
+    emoji = replace(BUYER, family_name="😀")
+    pkg = Package(1, emoji, (Item(1, "a", "a", "x", 1, 1),), 1, 0, 0, 1)
+    reason = "送付先氏名に印字できない文字「😀」(U+1F600)"
+    get = FIELDS["address_problems"].get
+    assert get(given(Facts(postal_code_valid=False), packages=(pkg,))) == \
+        f"郵便番号・住所を確認、{reason}"
+    assert get(given(Facts(postal_code_valid=True), packages=(pkg,))) == reason
+    assert get(given(Facts(postal_code_valid=False))) == "郵便番号・住所を確認"
+    assert get(given(Facts(postal_code_valid=None))) == ""  # 髙橋 prints; not checked

@@ -116,3 +116,73 @@ def test_the_default_flow_stops_exactly_the_orders_a_person_must_see(capsys) -> 
 def test_the_issues_examples(remarks: str) -> None:
     order = _order(remarks)
     assert (_verdict(order) == "stop") is ("注文" in remarks)
+
+
+# ---- printable characters (issue 15 item 3) ------------------------------------------------
+
+# (family, recipient's family name, sub-address, label, the reasons it stops with)
+CHARACTERS = [
+    *(("cp932 holds it (IBM / NEC extensions)", n, "神宮前1-2-3", "flow", [])
+      for n in ("髙橋", "山﨑", "德川", "草彅", "濵田", "瀨戸", "㈱山田商事", "鈴木Ⅱ世", "ﾀｶﾊｼ",
+                "髙﨑德")),
+    *(("cp932 holds it, in the address", "高橋", a, "flow", [])
+      for a in ("神宮前1〜3", "神宮前1～3", "神宮前①番地", "ﾊｲﾂ101", "神宮前1－2－3", "神宮前1―2")),
+    *(("a standard substitute", n, "神宮前1-2-3", "flow", [])
+      for n in ("𠮷田", "𡈽屋", "𣘺本", "ジョ—ジ", "山田\u00a0", "山\u200b田", "葛\U000e0100西",
+                "José")),
+    *(("a substitute, in the address", "高橋", a, "flow", [])
+      for a in ("神宮前1—2—3", "神宮前1–2", "神宮前1‒2", "𠮷野町1-2", "神宮前1-2 ㉑号室")),
+    ("no substitute: emoji in the name", "😀田", "神宮前1-2-3", "stop",
+     ["送付先氏名に印字できない文字「😀」(U+1F600)"]),
+    ("no substitute: emoji in the name", "山田♥", "神宮前1-2-3", "stop",
+     ["送付先氏名に印字できない文字「♥」(U+2665)"]),
+    ("no substitute: a rare ideograph", "𪚲田", "神宮前1-2-3", "stop",
+     ["送付先氏名に印字できない文字「𪚲」(U+2A6B2)"]),
+    ("no substitute: emoji in the address", "高橋", "神宮前1-2-3 🏠", "stop",
+     ["送付先住所に印字できない文字「🏠」(U+1F3E0)"]),
+    ("no substitute: a control character", "山田\x07", "神宮前1-2-3", "stop",
+     ["送付先氏名に印字できない文字(U+0007)"]),
+    ("no substitute: two fields", "😀田", "神宮前1-2-3 🏠", "stop",
+     ["送付先氏名に印字できない文字「😀」(U+1F600)、送付先住所に印字できない文字「🏠」(U+1F3E0)"]),
+]
+
+
+def test_names_and_addresses_stop_only_for_a_character_with_no_substitute_and_only_once(
+        capsys) -> None:
+    from unyo.app.warehouse import print_request, shipment_requests
+    from unyo.domain import Actor, CloseGate, HandOff, Stage
+    from unyo.flow.warehouse import REQUEST_COLUMNS
+
+    printing = parse_config(render_init("shop")).warehouse.printing
+    table: dict[str, list[int]] = {}
+    misses: list[str] = []
+    for family, name, sub_address, label, reasons in CHARACTERS:
+        person = replace(PLAIN, family_name=name, address=replace(PLAIN.address,
+                                                                  sub_address=sub_address))
+        item = Item(1, "item-1", "item-1", "米 5kg", 3980, 1)
+        channel = channel_order(status=300, buyer=PLAIN,
+                                packages=(Package(1, person, (item,), 3980, 0, 0, 3980),))
+        order = decide(None, ImportOrder("shop", channel, T0)).order
+        order = decide(order, ApplyRules(RULES, Facts(past_orders=1, postal_code_valid=True),
+                                         T0, lambda d: d + timedelta(days=1))).order
+        got = _verdict(order)
+        stops = [g.reason for g in order.open_gates]
+        if order.open_gates:  # a person has looked
+            order = decide(order, CloseGate(GateKind.check, T0, Actor.person)).order
+        printed = [print_request(r, printing, REQUEST_COLUMNS) for r in shipment_requests(order)]
+        handed = decide(order, HandOff(T0, tuple(s for p in printed for s in p.substituted),
+                                       tuple(u for p in printed for u in p.unsendable))).order
+        stops += [g.reason for g in handed.open_gates]  # the hand-off never stops it again
+        sent = [p.request for p in printed]
+        ok = (got == label and stops == reasons and handed.stage is Stage.at_warehouse
+              and all(t.encode("cp932") for r in sent for t in (r.recipient_name, r.address)))
+        table.setdefault(family, [0, 0])[0 if ok else 1] += 1
+        if not ok:
+            misses.append(f"{family}: {name!r} {sub_address!r} → {got} {stops} "
+                          f"{handed.stage} {[(r.recipient_name, r.address) for r in sent]}")
+    with capsys.disabled():
+        print("\nfamily                                   right  wrong")
+        for family, (right, wrong) in table.items():
+            print(f"{family:40} {right:5} {wrong:6}")
+    assert sum(r + w for r, w in table.values()) >= 35
+    assert not misses, "\n".join(misses)

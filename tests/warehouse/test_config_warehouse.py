@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,50 @@ def test_columns_results_headers_encoding_and_cadence():
     ("warehouse:\n  batch: 0\n", r":2: warehouse\.batch: expected a whole number"),
     ("warehouse:\n  results: ../x\n", r":2: warehouse\.results: expected a folder name"),
     ("warehouse:\n  shelf: 3\n", r":2: warehouse\.shelf: unknown key"),
+    ("warehouse:\n  substitutions: 吉\n", r":2: warehouse\.substitutions: expected a mapping"),
+    ("warehouse:\n  substitutions:\n    𠮷田: 吉田\n",
+     r":2: warehouse\.substitutions: '𠮷田': a key is one character"),
+    ("warehouse:\n  substitutions:\n    U+D800: x\n",
+     r":2: warehouse\.substitutions: U\+D800: not a character"),
+    ("warehouse:\n  encoding: cp932\n  substitutions:\n    𪚲: 😀\n",
+     r":3: warehouse\.substitutions: 𪚲 \(U\+2A6B2\): the substitute '😀' is not printable in "
+     r"cp932 \(😀 \(U\+1F600\)\)"),
+    ("warehouse:\n  substitutions:\n    —: {name: ー}\n",
+     r":2: warehouse\.substitutions: —: expected the substitute text, or \{name: …, other: …\}"),
 ])
 def test_mistakes_are_reported_with_line_and_key(text: str, message: str):
     with pytest.raises(ConfigError, match=message):
         parse_config(text, "unyo.yaml")
+
+
+def test_substitutions_go_over_the_shipped_table_and_rules_read_them():
+    from tests.factories import BUYER, T0, channel_order
+    from unyo.domain import ImportOrder, decide
+    from unyo.domain.decide import ApplyRules
+    from unyo.domain.printing import DEFAULT_SUBSTITUTIONS, Substitute, substitute
+    from unyo.domain.rules import Facts
+    from unyo.flow.config import render_init
+
+    init = render_init("shop")
+    own = init.replace("  batch: 1000 ", "  substitutions:\n    𪚲: 龍\n    U+200B: \"\"\n"
+                       "    —: {name: ー, other: \"-\"}\n    😀:\n  batch: 1000 ", 1)
+    w = parse_config(own).warehouse
+    assert w.substitutions == {"𪚲": Substitute.same("龍"), "\u200b": Substitute.same(""),
+                               "—": Substitute("ー", "-"), "😀": Substitute.same("")}
+    assert w.printing.substitutions["𠮷"] == DEFAULT_SUBSTITUTIONS["𠮷"]
+    assert substitute("1—2", w.printing).text == "1-2"
+    utf8 = init.replace("  encoding: cp932 ", "  encoding: utf-8 ", 1)
+
+    def stopped(text: str, name: str) -> list[str]:
+        rules = parse_config(text).rules
+        person = replace(BUYER, family_name=name)
+        channel = channel_order(status=300, packages=(replace(
+            channel_order().packages[0], recipient=person),))
+        order = decide(None, ImportOrder("shop", channel, T0)).order
+        order = decide(order, ApplyRules(rules, Facts(past_orders=1, postal_code_valid=True),
+                                         T0, lambda d: d)).order
+        return [g.reason for g in order.open_gates]
+
+    assert stopped(init, "𪚲田") == ["送付先氏名に印字できない文字「𪚲」(U+2A6B2)"]
+    assert stopped(own, "𪚲田") == [] and stopped(own, "😀") == []
+    assert stopped(utf8, "𪚲田") == []  # the warehouse reads UTF-8: nothing to stop

@@ -9,13 +9,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.factories import BUYER, T0, channel_order
 from tests.warehouse.conftest import Shop
 from unyo.adapters.db import Store
 from unyo.app import warehouse as warehouse_app
 from unyo.app.warehouse import hand_off_orders, import_results, shipment_requests
-from unyo.domain import EventType, HandOff, Item, Package, Person, Stage, SyncOrder, decide
+from unyo.domain import (
+    EventType,
+    HandOff,
+    ImportOrder,
+    Item,
+    Package,
+    Person,
+    Stage,
+    SyncOrder,
+    decide,
+)
 
 DAY = "2026/11/27"
 
@@ -59,17 +71,67 @@ def test_ready_orders_go_out_in_one_file_and_come_back_shipped(store: Store, tmp
     assert not (shop.folder / "results" / "r1.csv").exists()
 
 
-def test_a_name_cp932_cannot_hold_stops_the_order_with_a_check_gate(shop: Shop):
-    odd = replace(BUYER, family_name="𠮷田")
+def _data(shop: Shop, number: str, type_: EventType) -> list[dict]:
+    with shop.ctx.store.transaction() as conn:
+        return [e.data for e in shop.ctx.store.events_of(conn, shop.order(number).id or 0)
+                if e.type is type_]
+
+
+def test_a_name_cp932_cannot_hold_goes_with_its_substitute_recorded_on_the_order(shop: Shop):
+    # given a recipient 𠮷田 on an em-dashed address, and a plain order
+    odd = replace(BUYER, family_name="𠮷田", address=replace(BUYER.address,
+                                                             sub_address="神宮前1—2—3"))
+    [subst] = shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
+    [good] = shop.add_ready()
+    # when they are handed off
+    result = hand_off_orders(shop.ctx)
+    # then both go; the file (cp932, read back) has the substitutes, the note says so
+    assert result.refused == 0 and result.handed_off == 2
+    [file] = shop.request_files()
+    header, *rows = read_csv(file)
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["受注番号"] == subst and row["送付先氏名"] == "吉田 花子"
+    assert row["送付先住所"] == "東京都渋谷区神宮前1－2－3"
+    assert row["倉庫備考"] == "文字置換: 送付先氏名 U+20BB7→吉、送付先住所 U+2014→－"
+    assert dict(zip(header, rows[1], strict=True))["倉庫備考"] == ""
+    # the order keeps the original and an event lists each substitution
+    order = shop.order(subst)
+    assert order.stage is Stage.at_warehouse
+    assert order.channel.packages[0].recipient.family_name == "𠮷田"
+    [data] = _data(shop, subst, EventType.characters_substituted)
+    assert data["substitutions"] == [
+        {"field": "送付先氏名", "char": "𠮷", "code": "U+20BB7", "replacement": "吉"},
+        {"field": "送付先住所", "char": "—", "code": "U+2014", "replacement": "－"}]
+    assert not _data(shop, good, EventType.characters_substituted)
+
+
+def test_a_character_with_no_substitute_stops_once_and_goes_as_geta_once_seen(shop: Shop):
+    from unyo.app.manual import release
+    from unyo.domain import GateKind
+
+    odd = replace(BUYER, family_name="😀田")
     [bad] = shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
     [good] = shop.add_ready()
     result = hand_off_orders(shop.ctx)
     assert result.refused == 1 and result.handed_off == 1
     order = shop.order(bad)
     assert order.stage is Stage.processing
-    assert "𠮷" in order.open_gates[0].reason and "送付先氏名" in order.open_gates[0].reason
+    assert [g.reason for g in order.open_gates] == ["送付先氏名に印字できない文字「😀」(U+1F600)"]
     [file] = shop.request_files()
     assert [r[0] for r in read_csv(file)[1:]] == [good]
+    assert hand_off_orders(shop.ctx).refused == 0  # not ready: not looked at again
+    # a person has seen it: it goes, the character as 〓, and is not stopped again
+    release(shop.ctx.store, "shop", bad, GateKind.check, note="確認済", by="staff", now=T0)
+    result = hand_off_orders(shop.ctx)
+    assert result.refused == 0 and result.handed_off == 1
+    assert shop.order(bad).stage is Stage.at_warehouse
+    [second] = [f for f in shop.request_files() if f != file]
+    header, *rows = read_csv(second)
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["送付先氏名"] == "〓田 花子" and row["倉庫備考"] == "文字置換: 送付先氏名 U+1F600→〓"
+    [data] = _data(shop, bad, EventType.characters_substituted)
+    assert data["substitutions"] == [{"field": "送付先氏名", "char": "😀", "code": "U+1F600",
+                                      "replacement": "〓", "seen": "person"}]
 
 
 def test_utf8_exchange_takes_what_cp932_cannot(store: Store, tmp_path: Path):
@@ -330,3 +392,46 @@ def test_a_worker_dying_mid_hand_off_never_sends_a_batch_twice(store: Store, tmp
     assert all(shop.effects(n)["hand_off_to_warehouse"] == "done" for n in numbers)
     assert not [p for p in (shop.folder / "requests").iterdir() if p.name.startswith(".")]
     assert hand_off_orders(shop.ctx).batches == []
+
+
+def test_only_the_layout_s_columns_are_printed_and_the_note_only_where_it_has_one(
+        store: Store, tmp_path: Path):
+    from unyo.adapters.warehouse import CsvFolderWarehouse
+    from unyo.flow.warehouse import WarehouseSettings
+
+    shop = Shop(store, tmp_path / "wh")
+    settings = WarehouseSettings(enabled=True, folder=str(tmp_path / "wh"), settle=0.0,
+                                 columns={"order_number": "受注番号", "basket_id": "送付先ID",
+                                          "recipient_name": "お届け先名"})
+    shop.ctx.warehouse = shop.warehouse = CsvFolderWarehouse(settings, shop.clock, "shop")
+    # an emoji in the kana, which this layout does not carry, and 𠮷 in the name
+    odd = replace(BUYER, family_name="𠮷田", family_name_kana="😀")
+    [number] = shop.add_ready(packages=(replace(channel_order().packages[0], recipient=odd),))
+    result = hand_off_orders(shop.ctx)
+    assert result.refused == 0 and result.handed_off == 1
+    [file] = shop.request_files()
+    assert read_csv(file) == [["受注番号", "送付先ID", "お届け先名"],
+                              [number, "10001", "吉田 花子"]]
+    [data] = _data(shop, number, EventType.characters_substituted)
+    assert [s["char"] for s in data["substitutions"]] == ["𠮷"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=10))
+def test_a_printed_request_always_fits_the_encoding(name: str, address: str, item: str):
+    from unyo.app.warehouse import print_request
+    from unyo.domain.printing import PrintSpec
+
+    person = replace(BUYER, family_name=name, address=replace(BUYER.address,
+                                                              sub_address=address))
+    package = replace(channel_order().packages[0], recipient=person,
+                      items=(Item(1, "i", "i", item, 1, 1),))
+    channel = channel_order(packages=(package,))
+    order = decide(None, ImportOrder("shop", channel, channel.ordered_at)).order
+    for request in shipment_requests(order):
+        printed = print_request(request, PrintSpec())
+        r = printed.request
+        for text in (r.recipient_name, r.recipient_kana, r.address, r.note,
+                     *(i.name for i in r.items)):
+            text.encode("cp932")  # never raises: the file can always be written
+        assert {u.char for u in printed.unsendable} <= set(name + address + item)

@@ -126,7 +126,7 @@ def test_shipped_orders_are_reported_at_the_minimum_of_calls_and_reach_500(rig: 
     waiting = rig.orders(Stage.at_warehouse)
     refused = {n: o for n, o in rig.orders(Stage.processing).items() if n in ready}
     assert len(shipped) + len(waiting) + len(refused) == len(ready) and len(shipped) > 100
-    assert all("cp932で書けない文字" in o.open_gates[0].reason for o in refused.values())
+    assert all("印字できない文字" in o.open_gates[0].reason for o in refused.values())
     assert all(any(g.reason == "倉庫: 出荷不可: 欠品" for g in o.open_gates)
                for o in waiting.values())
     before = rig.calls()

@@ -202,3 +202,23 @@ def test_gate_counts_and_stage_counts_agree_with_the_store(store: Store, seeded:
     with store.transaction() as conn:
         assert q.gate_counts(conn, SHOP) == {GateKind.check.value: 3, GateKind.payment.value: 2}
         assert q.stage_counts(conn, SHOP) == {Stage.processing.value: 5, Stage.ready.value: 3}
+
+
+def test_order_page_lists_the_characters_replaced_for_the_warehouse(client: TestClient,
+                                                                    store: Store, seeded: dict):
+    from tests.factories import T0
+    from unyo.app.moves import move
+    from unyo.domain import HandOff
+    from unyo.domain.printing import Substitution
+
+    before = client.get(f"/orders/{seeded['ready']}").text
+    assert "倉庫連携での文字置換" not in before
+    with store.transaction() as conn:
+        order = store.load_order(conn, SHOP, seeded["ready"])
+        assert order is not None
+        move(store, conn, [(order, HandOff(T0, (Substitution("recipient_name", "𠮷", "吉"),
+                                                Substitution("address", "\u200b", ""))))], T0)
+    text = client.get(f"/orders/{seeded['ready']}").text
+    section = text[text.index("倉庫連携での文字置換"):text.index("履歴")]
+    for expected in ("送付先氏名", "𠮷", "U+20BB7", "吉", "送付先住所", "U+200B", "（削除）"):
+        assert expected in section, expected

@@ -6,8 +6,10 @@ first; an HTTP/JSON warehouse implements the same five methods.
 
 - `hand_off_orders`: ready orders become `at_warehouse` with a `hand_off_to_warehouse`
   effect (one transaction per batch), then due effects are delivered as one request
-  batch (one file) per `batch` orders. An order the WMS could not take (e.g. a name
-  with characters cp932 lacks) gets a check gate instead and stays in processing.
+  batch (one file) per `batch` orders. The warehouse's `printing()` replaces what its
+  encoding lacks by the shop's substitutes (unyo.domain.printing; each use is an event
+  on the order and a line in the note column); a character with no substitute stops
+  the order (確認待ち naming the field and the character) until a person has seen it.
   Cancel requests (`cancel_at_warehouse`) go out in the same step.
 - `import_results`: every result row is validated; good rows move orders
   (`RecordShipment`, `RecordWarehouseRejection`), bad ones are reported with file and
@@ -21,8 +23,8 @@ request). Must not import adapters.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -47,6 +49,17 @@ from unyo.domain import (
     Stage,
 )
 from unyo.domain.carriers import carrier_code, normalise_tracking, tracking_problem
+from unyo.domain.decide import unseen
+from unyo.domain.printing import (
+    GETA,
+    NAME_FIELDS,
+    PrintSpec,
+    Substitution,
+    Unprintable,
+    code_point,
+    substitute,
+)
+from unyo.domain.rules import recipient_texts
 from unyo.domain.vocabulary import CANCELLED_RMS
 
 SELECT_CHUNK = 500
@@ -87,14 +100,55 @@ class ShipmentRequest:
     note: str
     cod_amount: int  # 代引金額 to collect, 0 unless cash on delivery
 
-    def texts(self) -> Iterable[tuple[str, str]]:
-        """(field key, text) of every free-text field, for checks such as encodability."""
-        yield from (("recipient_name", self.recipient_name),
-                    ("recipient_kana", self.recipient_kana), ("address", self.address),
-                    ("phone", self.phone), ("delivery_method", self.delivery_method),
-                    ("noshi", self.noshi), ("note", self.note))
-        for item in self.items:
-            yield from (("item_name", item.name), ("choice", item.choice), ("sku", item.sku))
+
+@dataclass(frozen=True, slots=True)
+class PrintedRequest:
+    """A request as the warehouse gets it, and what its printing changed."""
+
+    request: ShipmentRequest  # substituted; a character with no substitute is 〓
+    substituted: tuple[Substitution, ...] = ()
+    unsendable: tuple[Unprintable, ...] = ()  # no substitute: stops the order once
+
+
+def print_request(request: ShipmentRequest, spec: PrintSpec,
+                  fields: Collection[str] | None = None) -> PrintedRequest:
+    """`request` with every character `spec` cannot print replaced (unyo.domain.printing),
+    in the `fields` the warehouse's layout has (None: all). What was replaced is also
+    written in the note, where the layout has one: the order keeps the original."""
+    subs: dict[Substitution, None] = {}
+    bad: dict[Unprintable, None] = {}
+
+    def put(key: str, text: str) -> str:
+        if fields is not None and key not in fields:
+            return text
+        p = substitute(text, spec, name=key in NAME_FIELDS)
+        subs.update(dict.fromkeys(Substitution(key, ch, rep) for ch, rep in p.substituted))
+        out = p.text
+        for ch in p.unprintable:
+            bad[Unprintable(key, ch)] = None
+            out = out.replace(ch, GETA)
+        return out
+
+    items = tuple(replace(i, name=put("item_name", i.name), choice=put("choice", i.choice),
+                          sku=put("sku", i.sku), item_number=put("sku", i.item_number))
+                  for i in request.items)
+    r = request
+    printed = replace(r, recipient_name=put("recipient_name", r.recipient_name),
+                      recipient_kana=put("recipient_kana", r.recipient_kana),
+                      address=put("address", r.address), phone=put("phone", r.phone),
+                      delivery_method=put("delivery_method", r.delivery_method),
+                      noshi=put("noshi", r.noshi), note=put("note", r.note), items=items)
+    if (subs or bad) and (fields is None or "note" in fields):
+        printed = replace(printed, note=" ".join(x for x in (printed.note, _note(
+            [*subs, *(Substitution(u.field, u.char, GETA) for u in bad)])) if x))
+    return PrintedRequest(printed, tuple(subs), tuple(bad))
+
+
+def _note(subs: Sequence[Substitution]) -> str:
+    """文字置換: 送付先氏名 U+20BB7→吉、送付先住所 U+2014→－ (the original by its code point:
+    the encoding cannot hold it)."""
+    return "文字置換: " + "、".join(f"{s.label} {code_point(s.char)}→{s.replacement or '（削除）'}"
+                                  for s in subs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +189,9 @@ class ResultBatch:
 class Warehouse(Protocol):
     """A warehouse system, in the engine's terms."""
 
-    def unsendable(self, request: ShipmentRequest) -> list[str]:
-        """What in `request` the WMS cannot take (e.g. characters its encoding lacks)."""
+    def printing(self, request: ShipmentRequest) -> PrintedRequest:
+        """`request` as the WMS will get it: characters its encoding lacks replaced by the
+        shop's substitutes (`print_request`), with what was replaced and what has none."""
         ...
 
     def send(self, requests: Sequence[ShipmentRequest]) -> str:
@@ -194,7 +249,7 @@ def shipment_requests(order: Order, baskets: Sequence[int] | None = None
         if baskets is not None and p.basket_id not in baskets:
             continue
         r = p.recipient
-        a = r.address
+        name, kana, address = (text for _, text in recipient_texts(r))
         cod = p.total_price if c.payment.cash_on_delivery and own else 0
         items = p.items if own else ()
         if order.merged:
@@ -203,9 +258,8 @@ def shipment_requests(order: Order, baskets: Sequence[int] | None = None
                 cod += sum(m.package_total for m in order.merged)
         out.append(ShipmentRequest(
             order_number=c.order_number, basket_id=p.basket_id, ordered_at=c.ordered_at,
-            recipient_name=r.name, recipient_kana=f"{r.family_name_kana} {r.first_name_kana}"
-            .strip(), postal_code=a.postal_code,
-            address=f"{a.prefecture}{a.city}{a.sub_address}", phone=r.phone,
+            recipient_name=name, recipient_kana=kana, postal_code=r.address.postal_code,
+            address=address, phone=r.phone,
             items=tuple(RequestItem(i.sku or i.manage_number, i.item_number, i.name,
                                     i.selected_choice, i.units) for i in items),
             delivery_method=order.setting("delivery_method") or c.delivery_name,
@@ -233,14 +287,15 @@ def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> Han
             for order in orders.values():
                 if order.stage is not Stage.ready:
                     continue  # moved since it was selected
-                problems = [p for r in shipment_requests(order) for p in warehouse.unsendable(r)]
-                if problems:
+                printed = [warehouse.printing(r) for r in shipment_requests(order)]
+                subs = tuple(dict.fromkeys(s for p in printed for s in p.substituted))
+                bad = tuple(dict.fromkeys(u for p in printed for u in p.unsendable))
+                # decide() stops it on characters no person has seen; counted here alone
+                if unseen(order, bad):
                     result.refused += 1
-                    reason = "倉庫連携できません: " + "; ".join(dict.fromkeys(problems))
-                    moves.append((order, OpenGate(GateKind.check, reason[:300], now)))
                 else:
                     result.handed_off += 1
-                    moves.append((order, HandOff(now)))
+                moves.append((order, HandOff(now, subs, bad)))
             apply_commands(ctx, conn, moves, now)
     _deliver_hand_offs(ctx, warehouse, result)
     _deliver_cancels(ctx, warehouse, result)
@@ -285,7 +340,8 @@ def _deliver_hand_offs(ctx: ShopContext, warehouse: Warehouse, result: HandOffRe
                     or (order.rms_status in CANCELLED_RMS and not order.merged):
                 skipped.append(Attempt(e, True, "not sent: the order is gone or cancelled"))
                 continue
-            requests.extend(shipment_requests(order, e.payload.get("baskets")))
+            requests.extend(warehouse.printing(r).request
+                            for r in shipment_requests(order, e.payload.get("baskets")))
         sending = [e for e in due if all(a.effect is not e for a in skipped)]
         # Two phases, so that a crash never sends a batch twice: the file is staged where
         # the WMS cannot see it, its name is noted on the effects, then it is published.

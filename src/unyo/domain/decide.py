@@ -32,6 +32,7 @@ from unyo.domain.order import (
     Package,
     Shipment,
 )
+from unyo.domain.printing import GETA, Substitution, Unprintable
 from unyo.domain.rules import (
     RELEASE_DATE_SETTING,
     SETTABLE,
@@ -188,9 +189,17 @@ class RecordRefusal:
 
 @dataclass(frozen=True, slots=True)
 class HandOff:
-    """Send a ready order to the warehouse (倉庫連携): one request per package."""
+    """Send a ready order to the warehouse (倉庫連携): one request per package.
+
+    It carries what the warehouse's printing found in the requests (unyo.domain.printing):
+    the characters it replaces, recorded on the order as they go, and those with no
+    substitute. One of those stops the order (確認待ち, one gate per character and field)
+    until a person has closed a check gate naming it — the rule's or the hand-off's own —
+    after which it goes as 〓 (GETA), so a name stops once, never at every release."""
 
     now: datetime
+    substituted: tuple[Substitution, ...] = ()
+    unprintable: tuple[Unprintable, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +424,7 @@ def decide(order: Order | None, command: Command) -> Decision:
             if allowed(order, Action.apply_rules):  # past the hand-off the rules are done
                 _apply_rules(b, command)
         case HandOff():
-            _hand_off(b)
+            _hand_off(b, command)
         case RecordShipment():
             _record_shipment(b, command)
         case RecordWarehouseRejection():
@@ -659,9 +668,27 @@ def _set_release_date(b: _Builder, cmd: SetReleaseDate) -> None:
         b.open_gate(GateKind.hold, reason, cmd.actor, until)
 
 
-def _hand_off(b: _Builder) -> None:
+def unseen(order: Order, found: tuple[Unprintable, ...]) -> list[Unprintable]:
+    """The unprintable characters no person has seen on this order yet: no check gate a
+    person closed names them (its reason holds the character's own reason text)."""
+    seen = [g.reason for g in order.gates if not g.is_open and g.kind is GateKind.check
+            and g.closed_by is Actor.person]
+    return [u for u in found if not any(u.reason in r for r in seen)]
+
+
+def _hand_off(b: _Builder, cmd: HandOff) -> None:
     order = b.order
     _check(order, Action.hand_off)
+    stopped = unseen(order, cmd.unprintable)
+    if stopped:
+        for u in stopped:
+            b.open_gate(GateKind.check, u.reason[:300], Actor.system)
+        return
+    if cmd.substituted or cmd.unprintable:
+        b.event(EventType.characters_substituted, Actor.system,
+                substitutions=[s.as_data() for s in cmd.substituted]
+                + [Substitution(u.field, u.char, GETA).as_data() | {"seen": "person"}
+                   for u in cmd.unprintable])
     baskets = [p.basket_id for p in order.channel.packages]
     b.set_stage(Stage.at_warehouse, Actor.system)
     b.event(EventType.handed_off, Actor.system, baskets=baskets)

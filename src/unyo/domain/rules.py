@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Protocol
 
-from unyo.domain.order import NOT_FIXED, Order
+from unyo.domain.order import NOT_FIXED, Order, Person
+from unyo.domain.printing import PrintSpec, Unprintable, check_fields, substitute
 from unyo.domain.release import ReleaseReading, read_release
 from unyo.domain.remarks import NO_TEMPLATE, RemarksTemplate, quote, read_remarks
 from unyo.domain.vocabulary import OrderType
@@ -52,10 +52,15 @@ __all__ = [
     "compile_rules",
     "customer_remarks",
     "evaluate",
+    "recipient_texts",
     "release_date",
     "release_reading",
+    "unprintable",
     "unprintable_chars",
 ]
+
+DEFAULT_PRINT = PrintSpec()
+"""cp932 and the shipped substitution table: what rules read when no shop file says."""
 
 
 class RuleError(ValueError):
@@ -110,8 +115,13 @@ class FieldSpec:
     # For fields the shop file's reading settings change (the remarks template): the
     # getter for those settings; `get` is the one for Rakuten's template alone.
     bind: Callable[[RemarksTemplate], Getter] | None = None
+    # For fields the warehouse's encoding and substitution table change: likewise.
+    printing: Callable[[PrintSpec], Getter] | None = None
+    quoted: bool = True  # a message shows the start of the value only (buyer text)
 
-    def getter(self, remarks: RemarksTemplate) -> Getter:
+    def getter(self, remarks: RemarksTemplate, printing: PrintSpec | None = None) -> Getter:
+        if self.printing is not None and printing is not None and printing != DEFAULT_PRINT:
+            return self.printing(printing)
         return self.get if self.bind is None or remarks == NO_TEMPLATE else self.bind(remarks)
 
 
@@ -148,57 +158,44 @@ def release_date(order: Order) -> date | None:
     return release_reading(order).known
 
 
-# The same JIS X 0208 characters under Windows (cp932) code points: 全角マイナス, 波ダッシュ...
-_CP932_VARIANTS = {"\uff0d": "\u2212", "\uff5e": "\u301c", "\u2225": "\u2016",
-                   "\uffe0": "\u00a2", "\uffe1": "\u00a3", "\uffe2": "\u00ac"}
+def unprintable_chars(text: str, printing: PrintSpec = DEFAULT_PRINT) -> list[str]:
+    """Characters of `text` the warehouse cannot print and the substitution table has no
+    substitute for (unyo.domain.printing), once each in order of appearance."""
+    return list(substitute(text, printing).unprintable)
 
 
-def _jis_x_0208(ch: str) -> bool:
-    if ch.isascii():
-        return True
-    try:
-        # iso2022_jp is ASCII + JIS X 0208: no half-width kana, no vendor extensions
-        _CP932_VARIANTS.get(ch, ch).encode("iso2022_jp")
-    except UnicodeEncodeError:
-        return False
-    return True
+def recipient_texts(person: Person) -> tuple[tuple[str, str], ...]:
+    """The recipient's texts as the warehouse gets them: (field key, text) of the name, its
+    kana and the address (the hand-off builds its requests from the same)."""
+    a = person.address
+    return (("recipient_name", person.name),
+            ("recipient_kana", f"{person.family_name_kana} {person.first_name_kana}".strip()),
+            ("address", f"{a.prefecture}{a.city}{a.sub_address}"))
 
 
-@lru_cache(maxsize=8192)
-def _unprintable(ch: str) -> bool:
-    return ch not in "\r\n\t" and (unicodedata.category(ch).startswith("C")
-                                    or not _jis_x_0208(ch))
+def unprintable(order: Order, printing: PrintSpec = DEFAULT_PRINT) -> list[Unprintable]:
+    """The characters of the recipients' names and addresses that stop the order: not
+    printable, no substitute (the hand-off substitutes the others)."""
+    return check_fields((t for p in order.channel.packages for t in recipient_texts(p.recipient)),
+                        printing)[1]
 
 
-_PRINTABLE: set[str] = set()
-"""Characters already found printable; most names and addresses use only these."""
-_PRINTABLE_MAX = 65536
+def _unprintable_of(printing: PrintSpec) -> Getter:
+    return lambda i: list(dict.fromkeys(u.char for u in unprintable(i.order, printing)))
 
 
-def unprintable_chars(text: str) -> list[str]:
-    """Characters outside JIS X 0208 (e.g. 髙, 﨑, ｶﾅ) that label printers may not print."""
-    # Names and addresses draw on a few thousand characters: a text made only of
-    # characters seen printable before is answered by one set test; otherwise each
-    # distinct character once, in order of appearance, with cached verdicts.
-    if _PRINTABLE.issuperset(text):
-        return []
-    out = []
-    for ch in dict.fromkeys(text):
-        if ch in _PRINTABLE:
-            continue
-        if _unprintable(ch):
-            out.append(ch)
-        elif len(_PRINTABLE) < _PRINTABLE_MAX:
-            _PRINTABLE.add(ch)
-    return out
+def _unprintable_reasons_of(printing: PrintSpec) -> Getter:
+    return lambda i: "、".join(u.reason for u in unprintable(i.order, printing))
 
 
-def _names_and_addresses(o: Order) -> str:
-    parts = []
-    for p in (o.channel.buyer, *(pkg.recipient for pkg in o.channel.packages)):
-        a = p.address
-        parts += [p.family_name, p.first_name, a.prefecture, a.city, a.sub_address]
-    return "".join(parts)
+REASON_POSTAL_CODE = "郵便番号・住所を確認"
+
+
+def _address_problems_of(printing: PrintSpec) -> Getter:
+    def get(i: RuleInput) -> str:
+        postal = [REASON_POSTAL_CODE] if i.facts.postal_code_valid is False else []
+        return "、".join([*postal, *(u.reason for u in unprintable(i.order, printing))])
+    return get
 
 
 def _amount(value: int) -> int | None:
@@ -212,8 +209,9 @@ def _items(i: RuleInput) -> Sequence[Any]:
 
 def _f(name: str, type_: FieldType, label: str, get: Getter,
        choices: tuple[str, ...] = (), bind: Callable[[RemarksTemplate], Getter] | None = None,
+       printing: Callable[[PrintSpec], Getter] | None = None, quoted: bool = True,
        ) -> FieldSpec:
-    return FieldSpec(name, type_, label, get, choices, bind)
+    return FieldSpec(name, type_, label, get, choices, bind, printing, quoted)
 
 
 def _remarks_of(shop: RemarksTemplate) -> Getter:
@@ -271,8 +269,13 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
        lambda i: [p.recipient.address.prefecture for p in i.order.channel.packages]),
     _f("postal_code_valid", F, "郵便番号が正しい",
        lambda i: i.facts.postal_code_valid is not False),
-    _f("unprintable_chars", L, "JIS第1・第2水準外の文字（氏名・住所）",
-       lambda i: unprintable_chars(_names_and_addresses(i.order))),
+    _f("unprintable_chars", L, "印字できない文字（氏名・住所）",
+       _unprintable_of(DEFAULT_PRINT), printing=_unprintable_of),
+    _f("unprintable", T, "印字できない文字の項目とコード（理由の文）",
+       _unprintable_reasons_of(DEFAULT_PRINT), printing=_unprintable_reasons_of,
+       quoted=False),
+    _f("address_problems", T, "住所確認の理由（郵便番号・印字できない文字）",
+       _address_problems_of(DEFAULT_PRINT), printing=_address_problems_of, quoted=False),
     _f("other_open_orders", N, "同じ注文者の未出荷注文数", lambda i: i.facts.other_open_orders),
     _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
     _f("tags", L, "タグ", lambda i: list(i.facts.tags)),
@@ -516,7 +519,8 @@ def _fused(type_: FieldType, op: str, value: Any, get: Getter) -> Condition | No
 
 def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
                  patterns: PatternCompiler | None = None,
-                 remarks: RemarksTemplate = NO_TEMPLATE) -> Condition:
+                 remarks: RemarksTemplate = NO_TEMPLATE,
+                 printing: PrintSpec | None = None) -> Condition:
     unknown = set(node) - {"field", "op", "value"}
     if unknown:
         raise RuleError(f"{path}.{sorted(unknown)[0]}",
@@ -539,7 +543,7 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
         raise RuleError(path, f"{op} needs a value")
     value = node.get("value")
     vpath = f"{path}.value"
-    get = spec.getter(remarks)
+    get = spec.getter(remarks, printing)
     if spec.type is FieldType.choice:
         choices = _texts(vpath, value)
         bad = [c for c in choices if c not in spec.choices]
@@ -561,7 +565,8 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
 
 def _compile_condition(node: Any, path: str, fuse: bool = True,
                        patterns: PatternCompiler | None = None, depth: int = 0,
-                       remarks: RemarksTemplate = NO_TEMPLATE) -> Condition:
+                       remarks: RemarksTemplate = NO_TEMPLATE,
+                       printing: PrintSpec | None = None) -> Condition:
     """A condition as one callable. `fuse=False` builds every row the generic way (for
     tests that check the fused rows against it). `depth` counts the all / any / not
     around it: past MAX_CONDITION_DEPTH the rule is refused, so no shop file can make
@@ -569,7 +574,7 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path, fuse, patterns, remarks)
+        return _compile_row(node, path, fuse, patterns, remarks, printing)
     if depth >= MAX_CONDITION_DEPTH:
         raise RuleError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} levels deep "
                         "(all / any / not); split the rule or flatten the condition")
@@ -578,13 +583,15 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
                         f"got {', '.join(map(str, node))}")
     ((key, inner),) = node.items()
     if key == "not":
-        c = _compile_condition(inner, f"{path}.not", fuse, patterns, depth + 1, remarks)
+        c = _compile_condition(inner, f"{path}.not", fuse, patterns, depth + 1, remarks,
+                               printing)
         return lambda i: not c(i)
     if key not in ("all", "any"):
         raise RuleError(f"{path}.{key}", "unknown key (use field, all, any or not)")
     if not isinstance(inner, list) or not inner:
         raise RuleError(f"{path}.{key}", "expected a non-empty list of conditions")
-    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse, patterns, depth + 1, remarks)
+    parts = [_compile_condition(c, f"{path}.{key}[{n}]", fuse, patterns, depth + 1, remarks,
+                                printing)
              for n, c in enumerate(inner)]
     # Every part returns a bool, so `and` / `or` give the same answer as all() / any(),
     # stopping at the same part, without a generator per evaluation.
@@ -653,30 +660,34 @@ QUOTE_LENGTH = 30
 """How much of a quoted field a reason shows (e.g. the start of the buyer's request)."""
 
 
-def _shown_value(value: Any) -> str:
+def _shown_value(value: Any, limit: int = QUOTE_LENGTH) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
     if isinstance(value, list | tuple):
         value = "、".join(map(str, value))
-    return quote(str(value), QUOTE_LENGTH)
+    return quote(str(value), limit)
 
 
-def _message(text: str, remarks: RemarksTemplate) -> Callable[[RuleInput], str] | None:
+def _message(text: str, remarks: RemarksTemplate, printing: PrintSpec | None = None
+             ) -> Callable[[RuleInput], str] | None:
     """A check message quoting fields by name (`備考欄に要望: {remarks}`): a builder of the
     text per order, or None for a fixed message. `{name}` quotes the field of that name;
     any other braces are text (shop files written before quoting keep their meaning).
     The values are quoted on one line and cut (buyer text is shown, never interpreted,
     and a quoted value is not read again for fields)."""
-    getters = {n: FIELDS[n].getter(remarks) for n in _PLACEHOLDER.findall(text) if n in FIELDS}
+    specs = {n: FIELDS[n] for n in _PLACEHOLDER.findall(text) if n in FIELDS}
+    getters = {n: f.getter(remarks, printing) for n, f in specs.items()}
     if not getters:
         return None
 
     def render(i: RuleInput) -> str:
         def fill(m: re.Match[str]) -> str:
             get = getters.get(m.group(1))
-            return m.group(0) if get is None else _shown_value(get(i))
+            if get is None:
+                return m.group(0)
+            return _shown_value(get(i), QUOTE_LENGTH if specs[m.group(1)].quoted else 300)
         return _PLACEHOLDER.sub(fill, text)[:300]
 
     return render
@@ -757,7 +768,8 @@ def _confirm_wait(v: Any, path: str) -> str:
     return reason.strip()
 
 
-def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE) -> Action:
+def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE,
+                    printing: PrintSpec | None = None) -> Action:
     if not isinstance(node, Mapping) or len(node) != 1:
         raise RuleError(path, "an action is one of check, hold, set, tag, merge, confirm")
     ((key, v),) = node.items()
@@ -766,7 +778,7 @@ def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE
             raise RuleError(f"{path}.check", "expected the message to show (確認内容)")
         message = v.strip()[:200]
         return Action(ActionKind.check, message,
-                      render=_message(message, remarks))
+                      render=_message(message, remarks, printing))
     if key == "hold":
         reason = v.get("reason", "") if isinstance(v, Mapping) else ""
         return Action(ActionKind.hold, str(reason)[:200], hold=_compile_hold(v, f"{path}.hold"))
@@ -813,14 +825,17 @@ class RuleErrors(RuleError):
 
 def compile_rules(nodes: Any, path: str = "rules", *,
                   patterns: PatternCompiler | None = None,
-                  remarks: RemarksTemplate = NO_TEMPLATE) -> tuple[CompiledRule, ...]:
+                  remarks: RemarksTemplate = NO_TEMPLATE,
+                  printing: PrintSpec | None = None) -> tuple[CompiledRule, ...]:
     """Check and compile the shop file's `rules` list.
 
     Each rule is checked on its own, so a file with several broken rules gets one
     error per rule (RuleErrors; its first is also the RuleError itself). `patterns`
     compiles the `matches` rows (see PatternCompiler); without it they are refused.
     `remarks` is the shop's own remarks template (its question headers), which the
-    `remarks` field leaves out besides Rakuten's."""
+    `remarks` field leaves out besides Rakuten's. `printing` is the warehouse's encoding
+    and substitution table (`unprintable_chars`, `unprintable`); default cp932 and the
+    shipped table."""
     if nodes is None:
         return ()
     if not isinstance(nodes, list):
@@ -830,7 +845,7 @@ def compile_rules(nodes: Any, path: str = "rules", *,
     errors: list[RuleError] = []
     for n, node in enumerate(nodes):
         try:
-            rule = _compile_rule(node, f"{path}[{n}]", n, names, patterns, remarks)
+            rule = _compile_rule(node, f"{path}[{n}]", n, names, patterns, remarks, printing)
         except RuleError as e:
             errors.append(e)
             continue
@@ -843,7 +858,8 @@ def compile_rules(nodes: Any, path: str = "rules", *,
 
 def _compile_rule(node: Any, at: str, n: int, names: dict[str, int],
                   patterns: PatternCompiler | None,
-                  remarks: RemarksTemplate = NO_TEMPLATE) -> CompiledRule | None:
+                  remarks: RemarksTemplate = NO_TEMPLATE,
+                  printing: PrintSpec | None = None) -> CompiledRule | None:
     if not isinstance(node, Mapping):
         raise RuleError(at, "expected a rule: name, when, then")
     unknown = set(node) - {"name", "description", "when", "then", "enabled"}
@@ -858,11 +874,13 @@ def _compile_rule(node: Any, at: str, n: int, names: dict[str, int],
     names[name] = n
     if "when" not in node:
         raise RuleError(at, "a rule needs when (its condition)")
-    when = _compile_condition(node["when"], f"{at}.when", patterns=patterns, remarks=remarks)
+    when = _compile_condition(node["when"], f"{at}.when", patterns=patterns, remarks=remarks,
+                              printing=printing)
     then = node.get("then")
     if not isinstance(then, list) or not then:
         raise RuleError(f"{at}.then", "expected a non-empty list of actions")
-    actions = tuple(_compile_action(a, f"{at}.then[{k}]", remarks) for k, a in enumerate(then))
+    actions = tuple(_compile_action(a, f"{at}.then[{k}]", remarks, printing)
+                    for k, a in enumerate(then))
     enabled = node.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RuleError(f"{at}.enabled", "expected true or false")

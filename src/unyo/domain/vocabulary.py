@@ -55,6 +55,9 @@ class EventType(StrEnum):
     tag_added = "tag_added"  # a tag was added (data: tag, rule)
     field_set = "field_set"  # a field for the warehouse was set (data: field, value, rule)
     handed_off = "handed_off"  # shipment requests sent to the WMS (data: baskets)
+    # characters the warehouse's encoding lacks, replaced in what it gets (data:
+    # substitutions: field, char, code, replacement); the order keeps the original
+    characters_substituted = "characters_substituted"
     shipment_recorded = "shipment_recorded"  # the WMS shipped a package (data: tracking, partial)
     warehouse_rejected = "warehouse_rejected"  # the WMS cannot ship a package (出荷不可)
     merged_into = "merged_into"  # 同梱: this order goes in another's parcel (data: into, rule)

@@ -348,8 +348,10 @@ def parse_config(text: str, where: str = "<text>", *,
             problems.append(f"{where}:{line}: {key}: unknown key (known: {', '.join(_TOP_KEYS)})")
     if rules_at is not None:
         imp = values.get("import_", ImportSettings())
+        printing = values.get("warehouse", WarehouseSettings()).printing
         values["rules"] = parse_rules(rules_at[0], where, rules_at[1], problems,
-                                      RemarksTemplate(imp.remarks_headers, imp.remarks_answers))
+                                      RemarksTemplate(imp.remarks_headers, imp.remarks_answers),
+                                      printing)
     if problems:
         raise ConfigError(problems)
     return Config(**values).with_env(env)
@@ -506,6 +508,9 @@ warehouse:
   settle: 2s              # a result file is read once unchanged this long
   incomplete_after: 30m   # a result file without a final line end is read after this
   batch: 1000             # orders per request file
+  # substitutions:        # characters the encoding lacks → what the warehouse gets,
+  #   𠮷: 吉              # over the shipped table (docs/configuration.md); each use is
+  #   "—": {{name: ー, other: －}}   # recorded on the order and in the note column
   # columns:              # your WMS's request layout (key: header), in order
   #   order_number: 受注番号
   #   basket_id: 送付先ID
@@ -583,10 +588,13 @@ rules:
       - hold: {{from: requested_delivery_date, days_before: 3, reason: 配達日待ち}}
 
   - name: 住所確認
+    # 郵便番号が存在しない・住所と合わない、または送付先の氏名・住所に倉庫の文字コード
+    # （warehouse.encoding）で書けず置き換え（warehouse.substitutions）もない文字がある。
+    # 髙・﨑・㈱・半角カナはそのまま、𠮷→吉などは倉庫連携のときに置き換えて注文に記録する
     when:
       any:
         - {{field: postal_code_valid, op: is_false}}
         - {{field: unprintable_chars, op: not_empty}}
     then:
-      - check: 郵便番号・住所・印字できない文字を確認
+      - check: "{{address_problems}}"   # e.g. 送付先氏名に印字できない文字「😀」(U+1F600)
 """

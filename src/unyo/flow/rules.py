@@ -11,6 +11,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from unyo.domain.printing import PrintSpec
 from unyo.domain.remarks import NO_TEMPLATE, RemarksTemplate
 from unyo.domain.rules import CompiledRule, RuleError, RuleErrors, compile_rules
 from unyo.flow.patterns import compile_pattern
@@ -56,12 +57,16 @@ def line_of(doc: Any, path: str, default: int) -> int:
 
 
 def parse_rules(node: Any, where: str, line: int, problems: list[str],
-                remarks: RemarksTemplate = NO_TEMPLATE) -> tuple[CompiledRule, ...]:
+                remarks: RemarksTemplate = NO_TEMPLATE, printing: PrintSpec | None = None,
+                ) -> tuple[CompiledRule, ...]:
     """Compile the rules; a mistake becomes 'file:line: key path: message'. `remarks` is
-    the shop's own remarks template (import.remarks_headers / remarks_answers)."""
+    the shop's own remarks template (import.remarks_headers / remarks_answers),
+    `printing` the warehouse's encoding and substitutions (warehouse.encoding /
+    substitutions)."""
     try:
         # plain() raises RuleError on a YAML tag
-        return compile_rules(plain(node), patterns=compile_pattern, remarks=remarks)
+        return compile_rules(plain(node), patterns=compile_pattern, remarks=remarks,
+                             printing=printing)
     except RuleError as e:
         holder = CommentedMap({"rules": node})
         holder.lc.add_kv_line_col("rules", [line - 1, 0, line - 1, 0])

@@ -45,6 +45,11 @@ def _settings(cls: type) -> dict[str, Any]:
         elif isinstance(value, tuple):
             props[f.name] = {"type": ["array", "null"], "items": {"type": "string"},
                              "default": list(value)}
+        elif f.name == "substitutions":  # character → text, or {name, other}; null removes
+            props[f.name] = {"type": ["object", "null"], "additionalProperties": {"anyOf": [
+                {"type": ["string", "null"]},
+                {"type": "object", "required": ["name", "other"], "additionalProperties": False,
+                 "properties": {"name": {"type": "string"}, "other": {"type": "string"}}}]}}
         elif isinstance(value, dict):
             props[f.name] = {"type": "object", "additionalProperties": {"type": "string"}}
         else:

@@ -11,9 +11,13 @@ May import `unyo.flow.config`; must not import `unyo.app` or adapters.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from unyo.domain.printing import DEFAULT_SUBSTITUTIONS, PrintSpec, Substitute, printable
 
 REQUEST_COLUMNS: dict[str, str] = {
     "order_number": "受注番号",
@@ -68,6 +72,13 @@ class WarehouseSettings:
     batch: int = 1000  # orders per request file
     columns: dict[str, str] = field(default_factory=lambda: dict(REQUEST_COLUMNS))
     result_columns: dict[str, str] = field(default_factory=lambda: dict(RESULT_COLUMNS))
+    # the shop's own substitutes for characters the encoding lacks, over the shipped table
+    substitutions: dict[str, Substitute] = field(default_factory=dict)
+
+    @cached_property
+    def printing(self) -> PrintSpec:
+        """The encoding and the substitution table (shipped, then the shop's own)."""
+        return PrintSpec(self.encoding, {**DEFAULT_SUBSTITUTIONS, **self.substitutions})
 
     def path(self, name: str) -> Path:
         """A folder of the exchange: `requests`, `results`, `done` or `error`."""
@@ -82,13 +93,24 @@ def parse_warehouse(node: Any, where: str, line: int,
     from unyo.flow.sections import entries
 
     values: dict[str, Any] = {}
+    subs_at = f"{where}:{line}"
     base = Path(where).parent if where != "<text>" else Path.cwd()
     for name, value, at, _ in entries(node, "warehouse", (f.name for f in fields(
             WarehouseSettings)), where, line, problems):
+        if name == "substitutions":
+            subs_at = at
         try:
             values[name] = _setting(name, value, base)
         except ValueError as e:
             problems.append(f"{at}: warehouse.{name}: {e}")
+    for ch, sub in values.get("substitutions", {}).items():
+        encoding = values.get("encoding", WarehouseSettings.encoding)
+        for text in dict.fromkeys((sub.name, sub.other)):
+            bad = [c for c in text if not printable(c, encoding)]
+            if bad:
+                problems.append(f"{subs_at}: warehouse.substitutions: {_shown_char(ch)}: "
+                                f"the substitute {text!r} is not printable in {encoding} "
+                                f"({_shown_char(bad[0])})")
     if "folder" not in values and where != "<text>":
         values["folder"] = str(base / WarehouseSettings.folder)  # beside the shop file
     return WarehouseSettings(**values)
@@ -109,6 +131,8 @@ def _setting(name: str, value: Any, base: Path) -> Any:
         return value
     if name in ("columns", "result_columns"):
         return _columns(name, value)
+    if name == "substitutions":
+        return _substitutions(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected text")
     text = value.strip()
@@ -152,3 +176,42 @@ def _columns(name: str, value: Any) -> dict[str, str]:
         return out
     merged = {**RESULT_COLUMNS, **out}
     return merged
+
+
+_CODE_POINT = re.compile(r"^U\+([0-9A-Fa-f]{4,6})$")
+
+
+def _shown_char(ch: str) -> str:
+    return f"U+{ord(ch):04X}" if not ch.isprintable() or ch.isspace() else f"{ch} (U+{ord(ch):04X})"
+
+
+def _substitutions(value: Any) -> dict[str, Substitute]:
+    """`character: replacement`, or `character: {name: …, other: …}` for a substitute that
+    differs in names (氏名, カナ) from every other text; a character may be written as
+    U+XXXX (for invisible ones). An empty replacement removes the character."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of characters to their substitutes "
+                         "(e.g. 𠮷: 吉)")
+    out: dict[str, Substitute] = {}
+    for key, sub in value.items():
+        text = str(key)
+        m = _CODE_POINT.match(text)
+        if m:
+            cp = int(m.group(1), 16)
+            if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                raise ValueError(f"{text}: not a character")
+            text = chr(cp)
+        if len(text) != 1:
+            raise ValueError(f"{key!r}: a key is one character (or U+XXXX)")
+        if isinstance(sub, str | int) and not isinstance(sub, bool):
+            out[text] = Substitute.same(str(sub))
+        elif sub is None:
+            out[text] = Substitute.same("")
+        elif isinstance(sub, dict) and set(sub) == {"name", "other"} and all(
+                isinstance(v, str) for v in sub.values()):
+            out[text] = Substitute(sub["name"], sub["other"])
+        else:
+            raise ValueError(f"{key}: expected the substitute text, or {{name: …, other: …}}")
+        if max(len(out[text].name), len(out[text].other)) > 10:
+            raise ValueError(f"{key}: a substitute is at most 10 characters")
+    return out

@@ -129,6 +129,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "closed_by": ("解除", "closed"),
     "until": ("期限", "until"),
     "timeline": ("履歴", "Timeline"),
+    "substitutions": ("倉庫連携での文字置換", "Characters replaced for the warehouse"),
+    "substitutions_hint": ("倉庫の文字コードにない文字を置き換えて送りました"
+                           "（注文の元の文字はそのままです）",
+                           "Sent with these substitutes for characters the warehouse's "
+                           "encoding lacks (the order keeps the originals)"),
+    "substitution_field": ("項目", "Field"),
+    "substitution_char": ("元の文字", "Original"),
+    "substitution_to": ("送った文字", "Sent as"),
+    "substitution_removed": ("（削除）", "(removed)"),
+    "substitution_seen": ("確認済み（代わりの文字なし）", "seen by a person (no substitute)"),
     "effects": ("外部連携", "Effects"),
     "attempts": ("試行", "Attempts"),
     "actions": ("操作", "Actions"),

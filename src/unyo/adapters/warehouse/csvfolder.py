@@ -9,7 +9,9 @@ Files are written under a dot-name and renamed into place (`os.replace` is atomi
 within a folder on POSIX and Windows), so the WMS never reads half a file; result
 files whose name starts with a dot or does not end in .csv are not read (the WMS is
 expected to do the same). cp932 is the default encoding: text it cannot hold is
-reported by `unsendable()` before the order is handed off, never replaced.
+replaced by the shop's substitutes (`printing()`, unyo.domain.printing) and the
+replacements listed in the note column; a character with none stops the order before
+it is handed off.
 
 A result file is read only when whole (docs/configuration.md, "Result files"):
 - unyo has seen it unchanged (inode, size, mtime) for `settle`, by its own clock —
@@ -52,10 +54,12 @@ from unyo.adapters.warehouse.mapping import (
 )
 from unyo.app.warehouse import (
     CancelRequest,
+    PrintedRequest,
     ResultBatch,
     RowProblem,
     ShipmentRequest,
     WarehouseError,
+    print_request,
 )
 from unyo.clock import JST, Clock
 from unyo.flow.warehouse import WarehouseSettings
@@ -82,6 +86,7 @@ class CsvFolderWarehouse:
         self.shop = shop
         self.encoding = settings.encoding
         self.columns = list(settings.columns)
+        self._used = frozenset(self.columns)
         self.requests_dir = settings.path("requests")
         self.results_dir = settings.path("results")
         self.done_dir = settings.path("done")
@@ -99,27 +104,10 @@ class CsvFolderWarehouse:
 
     # ---- requests -----------------------------------------------------------------------
 
-    def unsendable(self, request: ShipmentRequest) -> list[str]:
-        if self.encoding == "utf-8":
-            return []
-        problems = []
-        used = set(self.columns)
-        for key, text in request.texts():
-            if key not in used or text.isascii():
-                continue
-            bad = self._unencodable(text)
-            if bad:
-                shown = "".join(dict.fromkeys(bad))
-                problems.append(f"{self.settings.columns[key]}に{self.encoding}で書けない文字 "
-                                f"「{shown}」")
-        return problems
-
-    def _unencodable(self, text: str) -> list[str]:
-        try:
-            text.encode(self.encoding)
-            return []
-        except UnicodeEncodeError:
-            return [ch for ch in text if not _encodes(ch, self.encoding)]
+    def printing(self, request: ShipmentRequest) -> PrintedRequest:
+        """The request in the encoding's characters (`print_request`), in this layout's
+        columns only: what the file does not carry is neither replaced nor reported."""
+        return print_request(request, self.settings.printing, self._used)
 
     def send(self, requests: Sequence[ShipmentRequest]) -> str:
         name = self.stage(requests)
@@ -165,7 +153,7 @@ class CsvFolderWarehouse:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\r\n").writerows(rows)
         try:
-            data = buffer.getvalue().encode(self.encoding)  # checked by unsendable()
+            data = buffer.getvalue().encode(self.encoding)  # printing() made it fit
         except UnicodeEncodeError as e:
             raise WarehouseError(f"{name}: text {self.encoding} cannot hold: {e}") from e
         final = self.requests_dir / name
@@ -474,14 +462,6 @@ def _fitting(name: str) -> str:
     while len(os.fsencode(stem)) > room:
         stem = stem[:-1]
     return f"{stem}~{digest}{suffix}"
-
-
-def _encodes(ch: str, encoding: str) -> bool:
-    try:
-        ch.encode(encoding)
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _free(path: Path) -> Path:
