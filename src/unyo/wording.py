@@ -289,6 +289,18 @@ def _refused(d: Mapping[str, Any], lang: Lang) -> str:
             else f"処理できなかった指示（{what}）: {reason}")
 
 
+def _substituted(d: Mapping[str, Any], lang: Lang) -> str:
+    subs = d.get("substitutions")
+    parts = []
+    for x in subs if isinstance(subs, list) else ():
+        if isinstance(x, dict):
+            parts.append(f"{_text(x.get('field'))} 「{_text(x.get('char'))}」"
+                         f"({_text(x.get('code'))}) → 「{_text(x.get('replacement'))}」")
+    listed = "、".join(parts)
+    return (f"Characters the warehouse cannot print replaced: {listed}" if lang == "en"
+            else f"印字できない文字を置き換えました: {listed}")
+
+
 def _fixed(ja: str, en: str) -> Sentence:
     return lambda d, lang: en if lang == "en" else ja
 
@@ -328,6 +340,7 @@ SENTENCES: dict[str, Sentence] = {
     "merged_order_cancelled": _merged_cancelled,
     "merged_order_changed": _changed,
     "command_refused": _refused,
+    "characters_substituted": _substituted,
 }
 
 
