@@ -14,7 +14,7 @@ from itertools import product
 import pytest
 
 from tests.factories import BUYER, T0, channel_order
-from unyo.domain import GateKind, ImportOrder, Item, OrderType, Package, decide
+from unyo.domain import Amounts, GateKind, ImportOrder, Item, OrderType, Package, decide
 from unyo.domain.decide import REASON_RELEASE_UNKNOWN, ApplyRules
 from unyo.domain.rules import Facts
 from unyo.flow.config import parse_config, render_init
@@ -109,6 +109,35 @@ def test_the_default_flow_stops_exactly_the_orders_a_person_must_see(capsys) -> 
             print(f"{family:40} {right:5} {wrong:6}")
     assert sum(r + w for r, w in table.values()) >= 140
     assert not misses, "\n".join(misses)
+
+
+# 代引き上限: (family, goods, 代引料, points used, label). The carrier collects 請求金額
+# (合計金額 less points and coupons), and the limit is on what it collects.
+CASH_ON_DELIVERY = [
+    ("代引き: well under the limit", 100_000, 660, 0, "flow"),
+    ("代引き: over the limit", 301_000, 1_100, 0, "stop"),
+    ("代引き: over it by the 代引料", 299_500, 660, 0, "stop"),
+    ("代引き: under it after points", 300_500, 1_100, 2_000, "flow"),
+    ("代引き: over it even after points", 310_000, 1_100, 2_000, "stop"),
+]
+
+
+@pytest.mark.parametrize(("family", "goods", "fee", "points", "label"), CASH_ON_DELIVERY)
+def test_cash_on_delivery_stops_on_what_the_carrier_collects(family: str, goods: int, fee: int,
+                                                              points: int, label: str) -> None:
+    total = goods + fee
+    item = Item(1, "item-1", "item-1", "米 5kg", goods, 1)
+    pkg = Package(1, PLAIN, (item,), goods, 0, fee, total)
+    channel = channel_order(status=300, buyer=PLAIN, packages=(pkg,), method=2,
+                            rakuten_pay=False)
+    channel = replace(channel, amounts=Amounts(goods, 0, fee, 0, total, total - points,
+                                               points_used=points))
+    assert not channel.problems()  # the amounts add up as RMS's do
+    order = decide(None, ImportOrder("shop", channel, T0)).order
+    facts = Facts(past_orders=1, postal_code_valid=True)
+    order = decide(order, ApplyRules(RULES, facts, T0, lambda d: d + timedelta(days=1))).order
+    stopped = [g.reason for g in order.open_gates if g.kind is GateKind.check]
+    assert ("代引き上限を超えています" in stopped) is (label == "stop"), (family, stopped)
 
 
 @pytest.mark.parametrize("remarks", ["[配送日時指定：]\n",

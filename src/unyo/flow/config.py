@@ -568,10 +568,10 @@ rules:
       - check: 初回の高額注文（与信確認）
 
   - name: 代引き上限
-    when:
+    when:   # what the carrier collects: 請求金額 (代引料 in, points and coupons out)
       all:
         - {{field: cash_on_delivery, op: is_true}}
-        - {{field: total, op: gt, value: 300000}}
+        - {{field: request_amount, op: gt, value: 300000}}
     then:
       - check: 代引き上限を超えています
 
