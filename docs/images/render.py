@@ -94,6 +94,7 @@ def _shoot(svg: Path, png: Path) -> None:
 
 
 def render(out: Path, work: Path, orders: int = 300) -> dict[str, Path]:
+    out, work = out.resolve(), work.resolve()
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     db = work / "demo.db"
@@ -113,7 +114,7 @@ def render(out: Path, work: Path, orders: int = 300) -> dict[str, Path]:
              "png": out / "flow-init.png", "compare_svg": work / "flow-compare.svg",
              "compare_png": out / "flow-compare.png"}
     with contextlib.chdir(work):  # the corner names the files as a shop has them
-        _draw(["-c", current.name, *period, "-o", str(files["pdf"].resolve())])
+        _draw(["-c", current.name, *period, "-o", str(files["pdf"])])
         _draw(["-c", current.name, *period, "-o", str(files["svg"])])
         _draw(["-c", new.name, "--compare", current.name, *period, "-o",
                str(files["compare_svg"])])
@@ -125,7 +126,7 @@ def render(out: Path, work: Path, orders: int = 300) -> dict[str, Path]:
 if __name__ == "__main__":
     import tempfile
 
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+    target = (Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in render(target, Path(tmp)).items():
             if path.parent == target:
