@@ -80,3 +80,18 @@ def test_any_data_gives_a_sentence_without_keys_or_reprs(type_: str, data: dict,
     assert text.strip()
     assert type_ not in text
     assert "{'" not in text and "None" not in text and "some_new_event" not in text
+
+
+def test_a_payment_wait_says_the_method_and_the_day():
+    """Days are JST calendar days; the day the wait began is day 1."""
+    from datetime import UTC, datetime
+
+    opened = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 JST on the 1st
+    wait = wording.payment_wait
+    assert wait(9, opened, opened) == "入金待ち（銀行振込・1日目）"
+    assert wait(9, opened, datetime(2026, 12, 5, 14, 59, tzinfo=UTC)) == \
+        "入金待ち（銀行振込・5日目）"  # 23:59 JST on the 5th
+    assert wait(9, opened, datetime(2026, 12, 5, 15, 0, tzinfo=UTC)) == \
+        "入金待ち（銀行振込・6日目）"  # midnight JST: the 6th
+    assert wait(1, opened, opened, "en") == "Awaiting payment (credit card, day 1)"
+    assert wait(99, None, opened) == "入金待ち（その他の支払方法）"

@@ -12,7 +12,10 @@ raw key or a Python repr.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+_JST = timezone(timedelta(hours=9), "JST")
 
 Lang = str  # "ja" or "en"
 
@@ -44,6 +47,17 @@ _EFFECT_STATUS = {
 _MAILS = {
     "thanks": ("サンクスメール", "Thank-you mail"),
     "shipping": ("発送連絡メール", "Shipping mail"),
+}
+# RMS settlementMethodCode (reference/rakuten-rms.md, SettlementModel)
+_PAYMENT_METHODS = {
+    "1": ("クレジットカード", "credit card"), "2": ("代金引換", "cash on delivery"),
+    "4": ("ショッピングクレジット", "shopping credit"), "5": ("オートローン", "auto loan"),
+    "6": ("リース", "lease"), "7": ("請求書払い", "invoice"), "8": ("ポイント", "points"),
+    "9": ("銀行振込", "bank transfer"), "12": ("Apple Pay", "Apple Pay"),
+    "13": ("セブン-イレブン（前払）", "7-Eleven (prepaid)"),
+    "14": ("ローソン・郵便局ATM等（前払）", "Lawson / post office ATM (prepaid)"),
+    "16": ("Alipay", "Alipay"), "17": ("PayPal", "PayPal"), "21": ("後払い決済", "pay later"),
+    "27": ("Alipay（支付宝）", "Alipay"),
 }
 _FIELDS = {
     "warehouse_note": ("倉庫への指示", "Warehouse note"),
@@ -90,6 +104,23 @@ def effect_status(status: object, lang: Lang = "ja") -> str:
 
 def mail_name(kind: object, lang: Lang = "ja") -> str:
     return _pick(_MAILS, getattr(kind, "value", kind), lang, ("メール", "mail"))
+
+
+def payment_method_name(code: object, lang: Lang = "ja") -> str:
+    return _pick(_PAYMENT_METHODS, code, lang, ("その他の支払方法", "other payment"))
+
+
+def payment_wait(method_code: object, opened_at: datetime | None, now: datetime,
+                 lang: Lang = "ja") -> str:
+    """What a payment gate waits for, and since when: 入金待ち（銀行振込・5日目）. Days are
+    JST calendar days, the day the wait began being day 1."""
+    method = payment_method_name(method_code, lang)
+    if opened_at is None:
+        return f"Awaiting payment ({method})" if lang == "en" else f"入金待ち（{method}）"
+    day = (now.astimezone(_JST).date() - opened_at.astimezone(_JST).date()).days + 1
+    day = max(day, 1)
+    return (f"Awaiting payment ({method}, day {day})" if lang == "en"
+            else f"入金待ち（{method}・{day}日目）")
 
 
 def field_name(name: object, lang: Lang = "ja") -> str:
@@ -367,5 +398,7 @@ __all__ = [
     "field_name",
     "gate_name",
     "mail_name",
+    "payment_method_name",
+    "payment_wait",
     "stage_name",
 ]

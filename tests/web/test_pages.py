@@ -94,6 +94,15 @@ def test_order_page_shows_everything(client: TestClient, seeded: dict):
     assert missing.status_code == 404 and "ページが見つかりません" in missing.text
 
 
+def test_a_payment_wait_shows_the_method_and_the_days(client: TestClient, seeded: dict):
+    import re
+
+    queue = client.get("/queue?tab=payment").text
+    assert re.search(r"入金待ち（[^（）・]+・\d+日目）", queue), "method and day in the queue"
+    order = client.get(f"/orders/{seeded['payment']}").text
+    assert re.search(r"入金待ち（[^（）・]+・\d+日目）", order)
+
+
 def test_english_is_one_click_away_and_kept(client: TestClient, seeded: dict):
     en = client.get("/queue?lang=en")
     assert "To check" in en.text and "Order number" in en.text

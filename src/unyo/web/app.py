@@ -133,6 +133,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     web = web_of(request)
     lang = lang_of(request)
     session: Session | None = getattr(request.state, "session", None)
+    values.setdefault("now", web.clock.now())  # business time (the sandbox's clock)
     body = web.templates.get_template(template).render(
         request=request, session=session, t=translator(lang), lang=lang, shop=web.config,
         csrf=session.csrf_token if session else "", path=request.url.path,
@@ -174,7 +175,7 @@ def _templates() -> jinja2.Environment:
     # what the order's log, actors and effects say, in words (`unyo.wording`)
     env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
                        effect_name=wording.effect_name, effect_status=wording.effect_status,
-                       mail_name=wording.mail_name)
+                       mail_name=wording.mail_name, payment_wait=wording.payment_wait)
     return env
 
 

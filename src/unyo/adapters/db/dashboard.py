@@ -58,6 +58,7 @@ class QueueRow:
     total: int
     buyer_name: str
     version: int
+    payment_method: int = 0  # RMS settlementMethodCode
     gates: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -89,7 +90,7 @@ def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None
     """One page of the queue, newest first, with each order's open gates."""
     o = t.orders
     cols = (o.c.id, o.c.order_number, o.c.stage, o.c.rms_status, o.c.ordered_at, o.c.total,
-            o.c.buyer_name, o.c.version)
+            o.c.buyer_name, o.c.version, o.c.payment_method)
     cond = _where(shop, f, o)
     if after is not None:
         cond.append(tuple_(o.c.ordered_at, o.c.id) < tuple_(after.ordered_at, after.id))
@@ -107,11 +108,12 @@ def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None
     if by_id:
         for gr in conn.execute(
                 select(t.gates.c.order_id, t.gates.c.seq, t.gates.c.kind, t.gates.c.reason,
-                       t.gates.c.rule, t.gates.c.until)
+                       t.gates.c.rule, t.gates.c.until, t.gates.c.opened_at)
                 .where(t.gates.c.order_id.in_(list(by_id)), t.gates.c.closed_at.is_(None))
                 .order_by(t.gates.c.order_id, t.gates.c.seq)):
             by_id[gr.order_id].gates.append({"seq": gr.seq, "kind": gr.kind, "reason": gr.reason,
-                                             "rule": gr.rule, "until": gr.until})
+                                             "rule": gr.rule, "until": gr.until,
+                                             "opened_at": gr.opened_at})
     nxt = Cursor(page[-1].ordered_at, page[-1].id) if len(rows) > limit else None
     return QueuePage(page, nxt)
 
