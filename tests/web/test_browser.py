@@ -225,3 +225,37 @@ def test_the_flow_page_draws_at_once_without_a_big_script(page: Any, served: Ser
     # a generous bound (the machine is shared); the figure printed above is the measure
     assert timing["load"] < 3_000
     assert page.dialogs == []
+
+
+MEASURE_ONE_LINE = """sel => Array.from(document.querySelectorAll(sel)).map(el => {
+  // the lines the text itself takes (a cell is as tall as its row's tallest cell)
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0)
+    .map(r => Math.round(r.top)));
+  return {text: el.textContent.trim(), lines: tops.size};
+})"""
+
+
+@pytest.mark.parametrize("width", [1366, 420])
+def test_the_queue_and_home_read_at_laptop_and_phone_width(browser: Any, served: Served,
+                                                           width: int):
+    """Order numbers, times, amounts and stages are never wrapped (issue 18 item 4); the
+    home page's reasons stay inside their card."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    try:
+        log_in(page, served, "/queue?tab=all")
+        cells = page.evaluate(MEASURE_ONE_LINE, "table.queue td.one-line")
+        assert cells, "rows in the queue"
+        wrapped = [c for c in cells if c["lines"] > 1]
+        assert not wrapped, wrapped
+        page.goto(served.url + "/")
+        gates = page.evaluate(MEASURE_ONE_LINE, "table.reasons-table td.one-line")
+        assert gates and not [c for c in gates if c["lines"] > 1], gates
+        spill = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'table.reasons-table')).map(t => t.getBoundingClientRect().right -
+            t.closest('.card').getBoundingClientRect().right)""")
+        assert all(d <= 1 for d in spill), spill
+    finally:
+        context.close()
