@@ -65,7 +65,7 @@ def hostile_config() -> Config:
 
 SHOP_FILE = """\
 shop: {id: shop, name: テスト店}
-database: {url: "sqlite:///DB"}
+database: {url: "URL"}
 rules:
   - name: 備考欄あり
     when: {field: remarks, op: not_empty}
@@ -85,12 +85,11 @@ def n(i: int) -> str:
 
 
 @pytest.fixture
-def shop(store: Store, tmp_path: Path) -> tuple[Config, Path]:
+def shop(store: Store, database_url: str, tmp_path: Path) -> tuple[Config, Path]:
     """The shop file (its database is `store`'s) and ten orders, each from another
     buyer, imported at T0 + 1 min, then worked on."""
-    db = tmp_path / "unyo.db"
     path = tmp_path / "unyo.yaml"
-    path.write_text(SHOP_FILE.replace("DB", str(db)), encoding="utf-8")
+    path.write_text(SHOP_FILE.replace("URL", database_url), encoding="utf-8")
     cfg = parse_config(path.read_text(encoding="utf-8"), str(path), env={})
     channel = FakeChannel()
     clock = SimClock(T0 + minutes(1))

@@ -398,3 +398,24 @@ def test_address_problems_names_each_cause_of_住所確認():
     assert get(given(Facts(postal_code_valid=True), packages=(pkg,))) == reason
     assert get(given(Facts(postal_code_valid=False))) == "郵便番号・住所を確認"
     assert get(given(Facts(postal_code_valid=None))) == ""  # 髙橋 prints; not checked
+
+
+def test_the_address_check_names_the_postal_code_that_is_wrong():
+    """住所確認's reason says which postal code is wrong and how (issue 15 item 4)."""
+    from unyo.app.processing import postal_problems
+
+    buyer = replace(BUYER, address=replace(BUYER.address, postal_code="999-9999"))
+    channel = channel_order(buyer=buyer)
+    problems = postal_problems(channel)
+    assert problems == ("注文者の郵便番号 999-9999 は存在しません",)
+    wrong_pref = replace(BUYER, address=replace(BUYER.address, postal_code="150-0001",
+                                                prefecture="大阪府"))
+    assert postal_problems(channel_order(buyer=wrong_pref))[0].startswith(
+        "注文者の郵便番号 150-0001 は大阪府の番号ではありません")
+    short = replace(BUYER, address=replace(BUYER.address, postal_code="15000"))
+    assert postal_problems(channel_order(buyer=short)) == (
+        "注文者の郵便番号「15000」が7桁ではありません",)
+    assert postal_problems(channel_order()) == ()
+    get = FIELDS["address_problems"].get
+    facts = Facts(postal_code_valid=False, postal_problems=problems)
+    assert get(given(facts)) == "注文者の郵便番号 999-9999 は存在しません"

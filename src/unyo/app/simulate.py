@@ -40,7 +40,7 @@ from typing import Any
 
 from unyo.adapters.db.codec import attrs_from_json, channel_from_json
 from unyo.adapters.db.store import Store
-from unyo.app.processing import addresses_valid, next_business_day
+from unyo.app.processing import next_business_day, with_postal_facts
 from unyo.domain import Order, Stage
 from unyo.domain.decide import SETTLED_RMS
 from unyo.domain.rules import (
@@ -287,8 +287,8 @@ def replay(store: Store, shop: str, current: Sequence[CompiledRule],
                     return sum(1 for placed, ended in history[:upto]
                                if ended is None or ended >= at)
 
-                facts = Facts(other_open_orders=open_at(ordered_at, before), past_orders=before,
-                              postal_code_valid=addresses_valid(channel), tags=order.tags)
+                facts = with_postal_facts(Facts(other_open_orders=open_at(ordered_at, before),
+                                                past_orders=before, tags=order.tags), channel)
 
                 runs: Runs = []
 

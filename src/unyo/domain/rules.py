@@ -91,6 +91,7 @@ class Facts:
     past_orders: int = 0  # the same buyer's earlier orders in this shop
     postal_code_valid: bool | None = None  # None = not checked
     tags: tuple[str, ...] = ()
+    postal_problems: tuple[str, ...] = ()  # what is wrong with each postal code, in words
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ REASON_POSTAL_CODE = "郵便番号・住所を確認"
 
 def _address_problems_of(printing: PrintSpec) -> Getter:
     def get(i: RuleInput) -> str:
-        postal = [REASON_POSTAL_CODE] if i.facts.postal_code_valid is False else []
+        postal = (list(i.facts.postal_problems) or [REASON_POSTAL_CODE]
+                  if i.facts.postal_code_valid is False else [])
         return "、".join([*postal, *(u.reason for u in unprintable(i.order, printing))])
     return get
 
