@@ -38,6 +38,7 @@ _EFFECTS = {
     "hand_off_to_warehouse": ("倉庫連携", "Warehouse hand-off"),
     "report_shipping": ("発送完了報告", "Shipping report"),
     "cancel_at_warehouse": ("倉庫へのキャンセル連絡", "Cancel at the warehouse"),
+    "cancel_at_rms": ("楽天でのキャンセル", "Cancel at Rakuten"),
 }
 _EFFECT_STATUS = {
     "pending": ("送信待ち", "Pending"),
@@ -239,8 +240,14 @@ def _cancelled(d: Mapping[str, Any], lang: Lang) -> str:
     reason = _text(d.get("reason"))
     not_rms = _opt(d.get("rms"), "（楽天ではキャンセルしていません）",
                    " (not cancelled at Rakuten)", lang)
-    return (f"Cancelled: {reason}{not_rms}" if lang == "en"
-            else f"キャンセル: {reason}{not_rms}")
+    code = d.get("rms_reason")
+    rms = ""
+    if isinstance(code, int):
+        from unyo.domain import CANCEL_REASONS
+        rms = (f" (to Rakuten: {code})" if lang == "en"
+               else f"（楽天へ: {CANCEL_REASONS.get(code, code)}）")
+    return (f"Cancelled: {reason}{not_rms}{rms}" if lang == "en"
+            else f"キャンセル: {reason}{not_rms}{rms}")
 
 
 def _field_set(d: Mapping[str, Any], lang: Lang) -> str:

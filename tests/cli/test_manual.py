@@ -35,10 +35,22 @@ def test_hold_until_and_cancel(cli: Cli, imported: dict[str, Any]) -> None:
                "-c", str(cli.config), "--json")
     assert held.exit_code == 0, held.stderr
     assert {"kind": "hold", "reason": "発売日待ち", "rule": ""} in _json(held)["open_gates"]
-    cancelled = cli("orders", "cancel", number, "--note", "お客様都合", "-c", str(cli.config),
-                    "--json")
+    unknown = cli("orders", "cancel", number, "--reason", "7", "-c", str(cli.config))
+    assert unknown.exit_code != 0 and "キャンセル理由 7 はありません" in unknown.stderr
+    cancelled = cli("orders", "cancel", number, "--note", "お客様都合", "--reason", "8",
+                    "-c", str(cli.config), "--json")
     assert cancelled.exit_code == 0, cancelled.stderr
     assert _json(cancelled) == {"order_number": number, "stage": "cancelled", "open_gates": []}
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    (effect,) = [e for e in shown["effects"] if e["kind"] == "cancel_at_rms"]
+    assert effect["status"] == "pending"
+
+
+def test_cancel_help_lists_rakutens_reasons(cli: Cli) -> None:
+    shown = cli("orders", "cancel", "--help")
+    assert shown.exit_code == 0
+    text = "".join(c for c in shown.stdout if c not in "│ \n")  # rich's box, wrapped
+    assert "--reason" in text and "8欠品" in text and "1キャンセル" in text
 
 
 def test_hold_until_a_release_date(cli: Cli, imported: dict[str, Any]) -> None:

@@ -161,6 +161,43 @@ def test_cancel_by_person_only_before_hand_off():
         decide(replace(order, stage=Stage.shipped), CancelOrder("x", T0))
 
 
+def test_a_persons_cancel_goes_to_rms_once_with_the_reason_and_who():
+    d = decide(imported(), CancelOrder("お客様から電話", T0, Actor.person, by="suzuki",
+                                       rms_reason=8))
+    (effect,) = [e for e in d.effects if e.kind is EffectKind.cancel_at_rms]
+    assert effect.dedupe_key == f"rms-cancel:{d.order.shop}:{d.order.number}"
+    assert effect.payload == {"order_number": d.order.number, "reason_code": 8,
+                              "by": "suzuki", "note": "お客様から電話"}
+    cancelled = [e for e in d.events if e.type is EventType.order_cancelled]
+    assert cancelled[0].data["rms_reason"] == 8 and cancelled[0].data["by"] == "suzuki"
+    # the default reason is the buyer's キャンセル (1), which does not count against the shop
+    d = decide(imported(), CancelOrder("x", T0))
+    assert [e.payload["reason_code"] for e in d.effects
+            if e.kind is EffectKind.cancel_at_rms] == [1]
+    with pytest.raises(DomainError, match="unknown RMS cancel reason"):
+        decide(imported(), CancelOrder("x", T0, rms_reason=7))
+
+
+def test_no_cancel_at_rms_for_the_system_or_an_order_rms_cancelled_already():
+    for order, command in (
+            (imported(), CancelOrder("x", T0, Actor.system)),
+            (imported(), CancelOrder("x", T0, Actor.channel)),
+            (replace(imported(), rms_status=800), CancelOrder("x", T0))):
+        d = decide(order, command)
+        assert d.order.stage is Stage.cancelled
+        assert not [e for e in d.effects if e.kind is EffectKind.cancel_at_rms]
+        assert "rms_reason" not in d.events[-1].data or d.events[-1].type is not \
+            EventType.order_cancelled
+
+
+def test_a_refused_cancel_at_rms_opens_a_check_on_the_cancelled_order():
+    order = decide(imported(), CancelOrder("x", T0)).order
+    d = decide(order, RecordEffectFailed(EffectKind.cancel_at_rms, "発送日が設定済み", T0))
+    assert [g.reason for g in d.order.open_gates if g.kind is GateKind.check] == [
+        "楽天でキャンセルできませんでした（発送日が設定済み）: RMSでキャンセルしてください"]
+    assert d.order.stage is Stage.cancelled
+
+
 def test_failed_effect_opens_a_check_with_the_reason():
     d = decide(imported(), RecordEffectFailed(EffectKind.confirm_order, "送料が未確定", T0))
     assert any(g.reason.startswith("注文確認に失敗: 送料が未確定") for g in d.order.open_gates)

@@ -130,9 +130,25 @@ def test_cancel_and_warehouse_note(client: TestClient, store: Store, seeded: dic
     assert too_long.status_code == 400 and "長すぎます" in too_long.text
     page = client.get(f"/orders/{n}").text
     action = f"/orders/{n}/cancel"
-    r = client.post(action, data=form_of(page, action) | {"note": "お客様都合"},
+    # Rakuten's reasons are offered in Japanese; the reason and the confirmation are required
+    assert '<option value="8">8 欠品</option>' in page and 'name="confirm"' in page
+    no_reason = client.post(action, data=form_of(page, action)
+                            | {"note": "お客様都合", "confirm": "1"})
+    assert no_reason.status_code == 400 and "キャンセル理由を選んでください" in no_reason.text
+    not_confirmed = client.post(action, data=form_of(page, action)
+                                | {"note": "お客様都合", "reason": "8"})
+    assert not_confirmed.status_code == 400 and "確認のチェック" in not_confirmed.text
+    assert stored(store, n)[0].stage.value != "cancelled"
+    r = client.post(action, data=form_of(page, action)
+                    | {"note": "お客様都合", "reason": "8", "confirm": "1"},
                     follow_redirects=False)
     assert r.status_code == 303 and stored(store, n)[0].stage.value == "cancelled"
+    cancel_event = stored(store, n)[1][-1]
+    assert cancel_event.data["rms_reason"] == 8 and cancel_event.data["by"] == "suzuki"
+    with store.transaction() as conn:
+        effects = [e for e in store.effects_of(conn, stored(store, n)[0].id or 0)
+                   if e.kind.value == "cancel_at_rms"]
+    assert [e.payload["reason_code"] for e in effects] == [8]
     # A cancelled order's page offers no cancel (the stage table says so) ...
     cancelled = client.get(f"/orders/{n}").text
     assert f'action="{action}"' not in cancelled and "この段階の注文には操作できません" in cancelled

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from unyo.adapters.db.store import Store
 from unyo.app.moves import MoveConflict, MoveRefused, OnConflict, StaleVersion, move
 from unyo.domain import (
+    CANCEL_REASONS,
+    DEFAULT_CANCEL_REASON,
     Actor,
     CancelOrder,
     CloseGate,
@@ -84,9 +86,14 @@ def hold(store: Store, shop: str, number: str, *, until: datetime | None, note: 
 
 
 def cancel(store: Store, shop: str, number: str, *, note: str, by: str,
-           now: datetime, version: int | None = None) -> Order:
-    """Cancel the order in unyo (before hand-off); RMS is not told by this action."""
-    command = CancelOrder(note or "手動キャンセル", now, Actor.person, by=by)
+           now: datetime, version: int | None = None,
+           reason: int = DEFAULT_CANCEL_REASON) -> Order:
+    """Cancel the order in unyo (before hand-off), and at RMS through the outbox
+    (cancelOrder with `reason`, RMS's changeReasonDetailApply: `CANCEL_REASONS`)."""
+    if reason not in CANCEL_REASONS:
+        raise ManualActionError(f"unknown cancel reason {reason} (known: "
+                                f"{', '.join(str(c) for c in CANCEL_REASONS)})")
+    command = CancelOrder(note or "手動キャンセル", now, Actor.person, by=by, rms_reason=reason)
     return _act(store, shop, number, command, now, version)
 
 

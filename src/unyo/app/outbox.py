@@ -10,6 +10,7 @@ opens a check gate for a person.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
 from unyo.app.mailing import deliver_mails
 from unyo.app.moves import OnConflict, move
-from unyo.app.ports import ChannelUnavailable, ConfirmOutcome
+from unyo.app.ports import CancelChannel, CancelOutcome, ChannelUnavailable, ConfirmOutcome
 from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
 
 CONFIRM_BATCH = 100
@@ -34,6 +35,7 @@ class DeliveryResult:
 def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     result = DeliveryResult()
     _deliver_confirms(ctx, result)
+    _deliver_cancels(ctx, result)
     deliver_mails(ctx, result)
     return result
 
@@ -61,7 +63,8 @@ def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
 
 
 def _record(ctx: ShopContext, result: DeliveryResult,
-            answers: list[tuple[EffectRow, ConfirmOutcome | None, str | None]]) -> None:
+            answers: Sequence[tuple[EffectRow, ConfirmOutcome | CancelOutcome | None,
+                                   str | None]]) -> None:
     """Write a batch's outcome: attempts, and the orders it moves, in one transaction."""
     store = ctx.store
     max_attempts = ctx.config.outbox.max_attempts
@@ -72,11 +75,16 @@ def _record(ctx: ShopContext, result: DeliveryResult,
         moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed]] = []
         for effect, outcome, error in answers:
             order = orders.get(effect.order_id)
-            if outcome is not None and (outcome.ok or outcome.cancelled):
+            kind = effect.kind.value
+            if isinstance(outcome, CancelOutcome) and outcome.ok:
+                attempts.append(Attempt(effect, True, None))
+                result.delivered[kind] = result.delivered.get(kind, 0) + 1
+                continue
+            if isinstance(outcome, ConfirmOutcome) and (outcome.ok or outcome.cancelled):
                 attempts.append(Attempt(effect, True, None if outcome.ok else outcome.message))
                 if outcome.ok and order is not None:
                     moves.append((order, RecordConfirmed(now)))
-                result.delivered["confirm_order"] = result.delivered.get("confirm_order", 0) + 1
+                result.delivered[kind] = result.delivered.get(kind, 0) + 1
                 continue
             message = error or (outcome.message if outcome else "no answer for this order")
             permanent = bool(outcome and outcome.permanent) or effect.attempts + 1 >= max_attempts
@@ -92,6 +100,37 @@ def _record(ctx: ShopContext, result: DeliveryResult,
         # One moved meanwhile is re-read and decided again; a merged-away order's
         # failure reaches its survivor (`move()`).
         move(store, conn, moves, now, on_conflict=OnConflict.retry)
+
+
+def _deliver_cancels(ctx: ShopContext, result: DeliveryResult) -> None:
+    """RMS cancelOrder for a person's cancels in unyo, one order per call. The inventory
+    restore is the shop's setting (`rms.cancel_inventory_restore`) at delivery time."""
+    channel = ctx.channel
+    if not isinstance(channel, CancelChannel):
+        return  # a channel that cannot cancel: the effects wait
+    store, shop = ctx.store, ctx.shop
+    restore = ctx.config.rms.cancel_inventory_restore
+    seen: set[int] = set()
+    while True:
+        with store.transaction() as conn:
+            due = [e for e in store.due_effects(conn, shop, EffectKind.cancel_at_rms,
+                                                ctx.clock.now(), CONFIRM_BATCH)
+                   if e.id not in seen]
+        if not due:
+            return
+        seen.update(e.id for e in due)
+        answers: list[tuple[EffectRow, CancelOutcome | None, str | None]] = []
+        for effect in due:
+            try:
+                outcome = channel.cancel(effect.payload["order_number"],
+                                         int(effect.payload["reason_code"]), restore)
+            except ChannelUnavailable as e:
+                log.warning("cancelOrder for %s failed, will retry: %s",
+                            effect.payload["order_number"], e)
+                answers.append((effect, None, str(e)))
+                continue
+            answers.append((effect, outcome, None))
+        _record(ctx, result, answers)
 
 
 def _retry_at(now: datetime, effect: EffectRow) -> datetime:

@@ -128,6 +128,23 @@ class ShippingChannel(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    ok: bool  # cancelled now, or already cancelled at the channel
+    permanent: bool  # the channel refuses (shipped, ship date set): a person must look
+    message: str = ""  # for a refusal: what happened, in words for the shop (Japanese)
+
+
+@runtime_checkable
+class CancelChannel(Protocol):
+    """Cancelling an order at the channel (RMS cancelOrder)."""
+
+    def cancel(self, number: str, reason_code: int, inventory_restore: int) -> CancelOutcome:
+        """Cancel one order with the channel's reason code; `inventory_restore` is RMS's
+        inventoryRestoreType (0 as the item is set, 1 restore, 2 do not)."""
+        ...
+
+
 class MailError(Exception):
     """A mail was not accepted by the relay.
 

@@ -21,7 +21,7 @@ from unyo.cli._common import (
     shop_file,
 )
 from unyo.clock import JST
-from unyo.domain import GateKind, Stage
+from unyo.domain import CANCEL_REASONS, DEFAULT_CANCEL_REASON, GateKind, Stage
 
 app = typer.Typer(help="Look at orders.", no_args_is_help=True)
 
@@ -182,14 +182,26 @@ def _release_day(text: str) -> date:
         fail(f"--release-date: 発売日「{text}」を読み取れません（例: 2026-12-11）")
 
 
+_REASONS_HELP = ", ".join(f"{c} {t}" for c, t in CANCEL_REASONS.items())
+
+
 @app.command("cancel")
-def orders_cancel(number: str, note: NoteOpt = "", by: ByOpt = None,
+def orders_cancel(number: str,
+                  reason: Annotated[int, typer.Option(
+                      "--reason", metavar="CODE",
+                      help=f"Rakuten's cancel reason (changeReasonDetailApply): {_REASONS_HELP}. "
+                           "8–15 are the shop's reasons and count against the shop.")
+                  ] = DEFAULT_CANCEL_REASON,
+                  note: NoteOpt = "", by: ByOpt = None,
                   config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Cancel the order in unyo before hand-off (RMS is not told: cancel there too)."""
+    """Cancel the order in unyo before hand-off, and at RMS (cancelOrder, through the outbox:
+    sent by the worker; a refusal opens a 確認待ち gate)."""
     from unyo.app.manual import cancel
 
+    if reason not in CANCEL_REASONS:
+        fail(f"--reason: キャンセル理由 {reason} はありません（{_REASONS_HELP}）")
     _manual(config, number, as_json, lambda store, shop, now, user: cancel(
-        store, shop, number, note=note, by=by or user, now=now))
+        store, shop, number, note=note, by=by or user, now=now, reason=reason))
 
 
 @app.command("show")

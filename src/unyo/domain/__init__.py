@@ -43,6 +43,8 @@ from unyo.domain.order import (
     Shipment,
 )
 from unyo.domain.vocabulary import (
+    CANCEL_REASONS,
+    DEFAULT_CANCEL_REASON,
     Actor,
     EffectKind,
     EventType,
@@ -54,6 +56,8 @@ from unyo.domain.vocabulary import (
 )
 
 __all__ = [
+    "CANCEL_REASONS",
+    "DEFAULT_CANCEL_REASON",
     "NOT_FIXED",
     "AbsorbOrders",
     "Actor",

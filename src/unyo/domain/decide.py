@@ -45,7 +45,9 @@ from unyo.domain.rules import (
 from unyo.domain.stages import Action, allowed, check_move, refusal
 from unyo.domain.vocabulary import (
     BEFORE_HANDOFF,
+    CANCEL_REASONS,
     CANCELLED_RMS,
+    DEFAULT_CANCEL_REASON,
     Actor,
     EffectKind,
     EventType,
@@ -58,6 +60,7 @@ from unyo.domain.vocabulary import (
 REASON_PAYMENT = "入金待ち（楽天処理中）"
 REASON_CHANGED = "注文内容が変更されました"
 REASON_AWAITING_CHANGE = "変更確定待ち（RMS 400）"
+REASON_RMS_CANCEL_FAILED = "楽天でキャンセルできませんでした（{}）: RMSでキャンセルしてください"
 REASON_CANCEL_AFTER_HANDOFF = "倉庫連携後にキャンセルされました"
 REASON_WAREHOUSE = "倉庫: {}"
 MERGE_CANCEL_TYPE = "統合の為キャンセル"  # Next Engine's cancel type for a merged-away order
@@ -137,10 +140,15 @@ class CloseGate:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
+    """Cancel the order in unyo. A person's cancel is also sent to RMS (cancelOrder,
+    through the outbox) with `rms_reason` (changeReasonDetailApply, `CANCEL_REASONS`),
+    unless RMS has it cancelled already."""
+
     reason: str
     now: datetime
     actor: Actor = Actor.person
     by: str = ""  # who, for a person's action
+    rms_reason: int = DEFAULT_CANCEL_REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +414,13 @@ def decide(order: Order | None, command: Command) -> Decision:
                 _settle_confirmation(b, command.actor, "released")
         case CancelOrder():
             _check(order, Action.cancel)
-            _cancel(b, command.reason, command.actor)
+            if command.actor is Actor.person and command.rms_reason not in CANCEL_REASONS:
+                raise DomainError(f"unknown RMS cancel reason {command.rms_reason}")
+            at_rms = command.actor is Actor.person and order.rms_status not in CANCELLED_RMS
+            _cancel(b, command.reason, command.actor,
+                    **({"rms_reason": command.rms_reason} if at_rms else {}))
+            if at_rms:
+                _cancel_at_rms(b, command)
         case SetField():
             _set_field(b, command)
         case SetReleaseDate():
@@ -415,7 +429,11 @@ def decide(order: Order | None, command: Command) -> Decision:
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
             # A failed shipping report needs a person even on a shipped order.
-            if order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse) or (
+            if command.effect is EffectKind.cancel_at_rms:
+                # cancelled in unyo, not at RMS: a person cancels it there
+                b.open_gate(GateKind.check, REASON_RMS_CANCEL_FAILED.format(
+                    command.error)[:300], Actor.system)
+            elif order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse) or (
                     command.effect is EffectKind.report_shipping
                     and order.stage is Stage.shipped):
                 b.open_gate(GateKind.check, f"{_EFFECT_NAMES[command.effect]}に失敗: "
@@ -449,6 +467,7 @@ _EFFECT_NAMES = {
     EffectKind.hand_off_to_warehouse: "倉庫連携",
     EffectKind.report_shipping: "発送完了報告",
     EffectKind.cancel_at_warehouse: "倉庫へのキャンセル連絡",
+    EffectKind.cancel_at_rms: "楽天でのキャンセル",
 }
 
 
@@ -536,11 +555,21 @@ def _confirmed(b: _Builder) -> None:
                             confirm_due=False)
 
 
-def _cancel(b: _Builder, reason: str, actor: Actor) -> None:
+def _cancel(b: _Builder, reason: str, actor: Actor, **data: object) -> None:
     b.close_gates(None, actor, "注文キャンセル")
     b.order = b.order.with_(confirm_due=False)  # nothing to confirm any more
     b.set_stage(Stage.cancelled, actor)
-    b.event(EventType.order_cancelled, actor, reason=reason)
+    b.event(EventType.order_cancelled, actor, reason=reason, **data)
+
+
+def _cancel_at_rms(b: _Builder, command: CancelOrder) -> None:
+    """RMS cancelOrder through the outbox, with who and why. One per order (the key): an
+    order is cancelled in unyo once."""
+    order = b.order
+    b.effects.append(Effect(
+        EffectKind.cancel_at_rms, f"rms-cancel:{order.shop}:{order.number}",
+        {"order_number": order.number, "reason_code": command.rms_reason,
+         "by": command.by, "note": command.reason}))
 
 
 def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:

@@ -75,6 +75,7 @@ class EffectKind(StrEnum):
     hand_off_to_warehouse = "hand_off_to_warehouse"  # shipment request to the WMS
     report_shipping = "report_shipping"  # RMS updateOrderShipping (発送完了報告)
     cancel_at_warehouse = "cancel_at_warehouse"  # cancel request to the WMS (出荷停止)
+    cancel_at_rms = "cancel_at_rms"  # RMS cancelOrder: a person's cancel in unyo
 
 
 class MailKind(StrEnum):
@@ -114,5 +115,23 @@ class RmsStatus(IntEnum):
     awaiting_cancel = 800  # キャンセル確定待ち
     cancelled = 900  # キャンセル確定
 
+
+CANCEL_REASONS: dict[int, str] = {
+    # RMS cancelOrder changeReasonDetailApply (reference/rakuten-rms.md, cancelOrder; the
+    # codes as the RMS client documents them). 1–6 are the buyer's reasons, 8–15 the
+    # shop's: shop-caused cancellations count against the shop at Rakuten.
+    1: "キャンセル（お客様都合）",
+    2: "受取後の返品",
+    3: "長期不在による受取拒否",
+    4: "未入金",
+    5: "代引決済の受取拒否",
+    6: "その他（お客様都合）",
+    8: "欠品",
+    10: "その他（店舗都合）",
+    13: "発送遅延",
+    14: "顧客・配送対応注意表示",
+    15: "返品（破損・品間違い）",
+}
+DEFAULT_CANCEL_REASON = 1
 
 CANCELLED_RMS = frozenset({RmsStatus.awaiting_cancel, RmsStatus.cancelled})

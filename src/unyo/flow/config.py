@@ -76,6 +76,9 @@ class RmsSettings:
     timeout: float = 30.0  # per read (and for connecting)
     deadline: float = 60.0  # the whole call: connect, headers and body
     max_retries: int = 4
+    # inventoryRestoreType sent with cancelOrder for a person's cancel in unyo:
+    # 0 as the item is set up in RMS, 1 restore the stock, 2 do not
+    cancel_inventory_restore: int = 1
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,9 @@ def _value(name: str, default: Any, value: Any) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"expected a whole number ≥ 0, got {_shown(value)}")
+        if name == "cancel_inventory_restore" and value > 2:
+            raise ValueError(f"expected 0 (as the item is set in RMS), 1 (restore the stock) "
+                             f"or 2 (do not), got {_shown(value)}")
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected text")
@@ -440,6 +446,7 @@ rms:
   timeout: 30s            # per read
   deadline: 1m            # a whole request (connect, headers, body); then it is retried
   max_retries: 4
+  cancel_inventory_restore: 1  # cancel at RMS: 0 as the item is set, 1 restore stock, 2 not
 
 import:
   interval: 1m            # poll cadence (Next Engine: about 15 minutes)

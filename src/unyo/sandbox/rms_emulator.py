@@ -72,6 +72,8 @@ _ASYNC_DELAY = timedelta(seconds=10)  # simulated processing time of updateOrder
 _ASYNC_KEEP = timedelta(days=30)
 _CANCEL_FIX_DELAY = timedelta(minutes=5)  # 800 → 900 after a shop cancel *(unconfirmed)*
 _CANCELLED = (800, 900)
+# changeReasonDetailApply codes (RmsClient.cancel_order): buyer's 1–6, shop's 8, 10, 13–15
+_CANCEL_REASON_CODES = frozenset({1, 2, 3, 4, 5, 6, 8, 10, 13, 14, 15})
 
 
 @dataclass
@@ -153,6 +155,7 @@ class _Record:
     confirmed_at: datetime | None = None
     complete_at: datetime | None = None  # every package got a complete shipping row
     cancel_fix_at: datetime | None = None
+    cancel_request: dict[str, int] | None = None  # a shop's cancelOrder: reason, restore
 
 
 @dataclass
@@ -898,12 +901,18 @@ class RmsEmulator:
 
     def _cancel_order(self, body: dict[str, Any], now: datetime) -> dict[str, Any]:
         # Request keys from public clients: orderNumber, inventoryRestoreType (0 商品設定に
-        # 合わせる, 1 連動する, 2 連動しない), changeReasonDetailApply (1 キャンセル … 8 欠品).
-        # Message codes other than the success code are *(unconfirmed)*.
+        # 合わせる, 1 連動する, 2 連動しない), changeReasonDetailApply (1 キャンセル … 8 欠品;
+        # the list in RmsClient.cancel_order). Reference (reference/rakuten-rms.md,
+        # cancelOrder): status 100/200/300 only, not once a ship date is set; the order
+        # goes to 800 キャンセル確定待ち, then 900 キャンセル確定. Message codes other than the
+        # success code are *(unconfirmed)*.
         op = "CANCEL_ORDER"
         number = _require(op, body, "orderNumber")
-        _int(op, "changeReasonDetailApply", _require(op, body, "changeReasonDetailApply"), 1, 99)
-        _int(op, "inventoryRestoreType", body.get("inventoryRestoreType", 0), 0, 2)
+        reason = _int(op, "changeReasonDetailApply",
+                      _require(op, body, "changeReasonDetailApply"), 1, 99)
+        if reason not in _CANCEL_REASON_CODES:
+            raise _bad(op, 12, "changeReasonDetailApplyの値が範囲外です。")
+        restore = _int(op, "inventoryRestoreType", body.get("inventoryRestoreType", 0), 0, 2)
         record = self._visible(number, now)
         if record is None:
             raise _bad(op, 101, "対象の注文が存在しません。")
@@ -918,7 +927,11 @@ class RmsEmulator:
             raise _bad(op, 104, "発送日が登録されている注文はキャンセルできません。")
         m["orderProgress"] = 800
         record.cancel_fix_at = now + _CANCEL_FIX_DELAY
-        m["ChangeReasonModelList"].append(self._change_reason(0, now))
+        record.cancel_request = {"changeReasonDetailApply": reason,
+                                 "inventoryRestoreType": restore}
+        change = self._change_reason(0, now)
+        change["changeReasonDetail"] = reason  # the reason given, as RMS shows it
+        m["ChangeReasonModelList"].append(change)
         return {
             "MessageModelList": [
                 _msg(op, "INFO", 101, "キャンセル申請に成功しました。", orderNumber=number)

@@ -27,7 +27,7 @@ from unyo.app.manual import (
     set_warehouse_note,
 )
 from unyo.clock import JST
-from unyo.domain import GateKind, Order
+from unyo.domain import CANCEL_REASONS, GateKind, Order
 from unyo.domain.stages import Action, allowed
 from unyo.web.app import Refused, session_of, web_of
 from unyo.web.pages import RELEASABLE, order_page
@@ -137,17 +137,26 @@ def hold_order(request: Request, number: str, version: VersionField,
 
 @router.post("/orders/{number}/cancel")
 def cancel_order(request: Request, number: str, version: VersionField,
-                 note: NoteField = "") -> Response:
+                 note: NoteField = "",
+                 reason: Annotated[str, Form(max_length=10)] = "",
+                 confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Cancel in unyo and at RMS: a reason from Rakuten's list, and the confirmation box
+    ticked (the second look the CSP allows without a script)."""
     web, who = web_of(request), session_of(request).user
 
     def run() -> None:
         order = _load(request, number, version)
         if not allowed(order, Action.cancel):
             raise ActionError("err_cannot_cancel", 409)
+        code = int(reason) if reason.strip().isdigit() else None
+        if code is None or code not in CANCEL_REASONS:
+            raise ActionError("err_cancel_reason")
+        if confirm != "1":
+            raise ActionError("err_cancel_confirm")
         cancel(web.store, web.shop, number, note=_note(note), by=who, now=web.clock.now(),
-               version=version)
+               version=version, reason=code)
 
-    return _act(request, number, {"cancel_note": note}, run)
+    return _act(request, number, {"cancel_note": note, "cancel_reason": reason}, run)
 
 
 @router.post("/orders/{number}/warehouse-note")

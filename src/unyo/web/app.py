@@ -28,7 +28,7 @@ from unyo.adapters.db.store import Store
 from unyo.app.dashboard import Dashboard
 from unyo.app.users import Session, Users
 from unyo.clock import JST, Clock, SystemClock
-from unyo.domain import NOT_FIXED
+from unyo.domain import CANCEL_REASONS, NOT_FIXED
 from unyo.domain.stages import Action, allowed
 from unyo.flow import Config
 from unyo.web.i18n import DEFAULT_LANG, LANGS, translator
@@ -172,6 +172,7 @@ def _templates() -> jinja2.Environment:
     env.filters.update(jst=_jst, yen=_yen, pct=_pct, urlq=lambda s: quote(str(s), safe=""))
     env.globals["Markup"] = Markup
     env.globals.update(allowed=allowed, Action=Action)  # the stage table decides the buttons
+    env.globals["cancel_reasons"] = CANCEL_REASONS  # Rakuten's cancel reasons (cancelOrder)
     # what the order's log, actors and effects say, in words (`unyo.wording`)
     env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
                        effect_name=wording.effect_name, effect_status=wording.effect_status,

@@ -146,12 +146,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hold_until": ("保留（期限まで）", "Hold until"),
     "release_date": ("発売日（予約商品）", "Release date (pre-order)"),
     "hold": ("保留にする", "Hold"),
-    "cancel_order": ("キャンセル（unyo内）", "Cancel (in unyo)"),
+    "cancel_order": ("キャンセル（unyoと楽天）", "Cancel (in unyo and at Rakuten)"),
+    "cancel_reason": ("楽天へのキャンセル理由", "Cancel reason for Rakuten"),
+    "cancel_reason_pick": ("選んでください", "choose one"),
+    "cancel_confirm": ("この注文を楽天でもキャンセルします（取り消せません）",
+                       "Cancel this order at Rakuten too (cannot be undone)"),
     "no_actions_in_stage": ("この段階の注文には操作できません（倉庫連携後・出荷済・キャンセル）。",
                             "No action can be taken on an order in this stage (handed off, "
                             "shipped or cancelled)."),
-    "cancel_hint": ("RMSには連絡されません。RMSでもキャンセルしてください。",
-                    "RMS is not told: cancel there too."),
+    "cancel_hint": ("楽天（RMS）のキャンセルは自動で送られます。楽天が受け付けないとき"
+                    "（発送日が設定済みなど）は確認待ちになります。8〜15は店舗都合の理由です。",
+                    "The cancel is sent to Rakuten (RMS) by itself; where Rakuten refuses "
+                    "(a ship date set, …) the order waits for a check. 8–15 are the shop's "
+                    "reasons."),
     "warehouse_note": ("倉庫への指示", "Warehouse note"),
     "save": ("保存", "Save"),
     "tags": ("タグ", "Tags"),
@@ -174,6 +181,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "Give either a time to hold until or a release date."),
     "err_cannot_cancel": ("倉庫連携後・出荷後の受注はキャンセルできません。",
                           "Orders at the warehouse or shipped cannot be cancelled here."),
+    "err_cancel_reason": ("楽天へのキャンセル理由を選んでください。",
+                          "Choose the cancel reason for Rakuten."),
+    "err_cancel_confirm": ("キャンセルするには確認のチェックを入れてください。",
+                           "Tick the confirmation box to cancel."),
     "err_note_stage": ("倉庫連携後は倉庫への指示を変更できません。",
                        "The warehouse note cannot change after hand-off."),
     "err_too_long": ("入力が長すぎます（{max}文字まで）。", "Too long ({max} characters at most)."),

@@ -29,11 +29,13 @@ from unyo.adapters.rakuten.errors import (
     RmsAuthError,
     RmsError,
     RmsMalformedResponseError,
+    RmsMessage,
     RmsRequestError,
     RmsUnavailableError,
 )
 from unyo.adapters.rakuten.mapping import ORDER_NUMBER, channel_order_from_rms
 from unyo.app.ports import (
+    CancelOutcome,
     ChannelAuthError,
     ChannelError,
     ChannelUnavailable,
@@ -83,6 +85,17 @@ def _translated() -> Iterator[None]:
         raise ChannelUnavailable(str(e)) from e
     except RmsError as e:
         raise ChannelError(str(e)) from e
+
+
+# cancelOrder (reference/rakuten-rms.md: status 100/200/300 only, not once a ship date is
+# set). The refusal codes are the emulator's *(unconfirmed at Rakuten)*: ERROR_102 already
+# cancelled (done: nothing more to do), ERROR_103 status beyond 300, ERROR_104 a ship date
+# is set. Any other refusal is permanent too: sending the same request again will not help.
+_CANCEL_DONE = ("_ERROR_102",)
+_CANCEL_REFUSED = {
+    "_ERROR_103": "発送待ちより後のステータス",
+    "_ERROR_104": "発送日が設定済み",
+}
 
 
 class RakutenChannel:
@@ -222,6 +235,23 @@ class RakutenChannel:
                                          f"{permanent} ({m.code})" if permanent else str(m))
         return out
 
+    def cancel(self, number: str, reason_code: int, inventory_restore: int) -> CancelOutcome:
+        """RMS cancelOrder for one order. Transient failures raise ChannelUnavailable."""
+        try:
+            with _translated():
+                try:
+                    m = self.client.cancel_order(number, reason_code=reason_code,
+                                                 inventory_restore_type=inventory_restore)
+                except RmsRequestError as e:
+                    return _cancel_refused(e)
+        except ChannelError as e:
+            if isinstance(e, ChannelUnavailable):
+                raise
+            return CancelOutcome(False, True, str(e))
+        if m.ok or m.code.endswith(_CANCEL_DONE):
+            return CancelOutcome(True, False, str(m))
+        return _cancel_refused_message(m)
+
     def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
         """発送完了報告: updateOrderShippingAsync per 100 orders, then its results polled;
         updateOrderShipping one order at a time where RMS refuses the async request.
@@ -291,6 +321,21 @@ class RakutenChannel:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def _cancel_refused(e: RmsRequestError) -> CancelOutcome:
+    for m in e.messages:
+        if m.code.endswith(_CANCEL_DONE):
+            return CancelOutcome(True, False, str(m))
+    if e.messages:
+        return _cancel_refused_message(e.messages[0])
+    return CancelOutcome(False, True, str(e))
+
+
+def _cancel_refused_message(m: RmsMessage) -> CancelOutcome:
+    why = next((text for code, text in _CANCEL_REFUSED.items() if m.code.endswith(code)),
+               m.message or m.code)
+    return CancelOutcome(False, True, f"{why}; {m.code}")
 
 
 def _row_outcomes(numbers: Sequence[str], rows: Sequence[ShippingRowResult]

@@ -370,7 +370,8 @@ class RmsClient:
     # --- cancelOrder ---------------------------------------------------------------------
 
     def cancel_order(self, order_number: str, *, reason_code: int = 1,
-                     restore_inventory: bool = True) -> RmsMessage:
+                     restore_inventory: bool = True,
+                     inventory_restore_type: int | None = None) -> RmsMessage:
         """Cancel an order at RMS status 100/200/300 (before a ship date is set).
 
         `reason_code` is RMS changeReasonDetailApply: buyer's reasons 1 キャンセル,
@@ -378,10 +379,17 @@ class RmsClient:
         shop's reasons 8 欠品, 10 その他, 13 発送遅延, 14 顧客・配送対応注意表示,
         15 返品（破損・品間違い）. Pass the true one: shop-caused cancellations count
         against the shop at Rakuten. `restore_inventory` sends inventoryRestoreType
-        1 (restore) or 2 (don't).
+        1 (restore) or 2 (don't); `inventory_restore_type` sends 0–2 as given (0 as the
+        item is set up in RMS).
+
+        Reference (reference/rakuten-rms.md, cancelOrder): only at status 100/200/300 and
+        not once a ship date is set; the order goes to 800 キャンセル確定待ち, then 900
+        キャンセル確定. A refusal is an RmsRequestError carrying RMS's messages.
         """
+        restore = (inventory_restore_type if inventory_restore_type is not None
+                   else 1 if restore_inventory else 2)
         body = {"orderNumber": order_number,
-                "inventoryRestoreType": 1 if restore_inventory else 2,
+                "inventoryRestoreType": restore,
                 "changeReasonDetailApply": reason_code}
         data = self._post("cancelOrder", body)
         messages = _messages(data)
