@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -157,6 +157,7 @@ edits = st.lists(st.tuples(st.sampled_from(["add", "remove", "change", "keep"]),
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(names, max_size=14, unique_by=lambda s: s.strip()), edits,
        st.sampled_from(["check", "hold", "tag"]))
+@example([], [("add", 0, "0" * 22)], "check")  # a word wider than its box: cut, not spilled
 def test_any_change_is_marked_exactly_once_and_the_drawing_keeps_its_rules(
         old_names: list[str], changes: list[tuple[str, int, str]], action: str):
     try:

@@ -129,3 +129,14 @@ def test_any_rule_set_keeps_the_rules_of_the_drawing(rule_names: list[str], mail
     assert problems(lay) == []
     placed = [n.id for p in lay.pages for n in p.nodes if n.kind == "rule"]
     assert len(placed) == max(1, len(cfg.rules)) and len(set(placed)) == len(placed)
+
+
+def test_a_word_wider_than_its_line_is_cut_wherever_it_stands():
+    """Found by Hypothesis: a long word after other text was moved to its own line whole
+    and ran out of its box."""
+    from unyo.diagram.layout import text_width, wrap
+
+    for text in ("0" * 22, "ルール " + "0" * 30, "ab " + "W" * 40 + " cd"):
+        lines = wrap(text, 60, 7.2)
+        assert all(text_width(line.rstrip(), 7.2) <= 60 for line in lines), lines
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")

@@ -205,20 +205,31 @@ def wrap(text: str, width: float, size: float) -> list[str]:
             tokens.append(ch)
     lines: list[str] = []
     cur = ""
+
+    def split_long(cur: str, tok: str) -> str:
+        """A word wider than the line is cut where it must (measured, not guessed)."""
+        while text_width(cur + tok, size) > width and len(tok) > 1:
+            room = 1
+            while room < len(tok) and text_width(cur + tok[:room + 1], size) <= width:
+                room += 1
+            if cur.strip() and text_width(cur + tok[:1], size) > width:
+                lines.append(cur)  # not even one character fits after what is there
+                cur = ""
+                continue
+            lines.append(cur + tok[:room])
+            cur, tok = "", tok[room:]
+        return cur + tok
+
     for tok in tokens:
         if text_width(cur + tok, size) <= width or not cur.strip():
-            while text_width(cur + tok, size) > width and len(tok) > 1:  # a long word
-                room = max(1, int((width - text_width(cur, size)) / (0.55 * size)))
-                lines.append(cur + tok[:room])
-                cur, tok = "", tok[room:]
-            cur += tok
+            cur = split_long(cur, tok)
             continue
         if tok in _CLOSE and len(cur) > 1 and not cur[-1].isspace():
             lines.append(cur[:-1])
             cur = cur[-1] + tok
         else:
             lines.append(cur)
-            cur = "" if tok.isspace() else tok
+            cur = "" if tok.isspace() else split_long("", tok)
     if cur.strip() or not lines:
         lines.append(cur)
     return lines
