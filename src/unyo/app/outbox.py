@@ -10,7 +10,7 @@ opens a check gate for a person.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,17 +40,23 @@ def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     return result
 
 
-def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
-    store, shop = ctx.store, ctx.shop
+def _due_batches(ctx: ShopContext, kind: EffectKind) -> Iterator[list[EffectRow]]:
+    """The due effects of a kind, a batch at a time until none is left; an effect a batch
+    left pending (to retry later) is not taken again in this run."""
     seen: set[int] = set()
     while True:
-        with store.transaction() as conn:
-            due = [e for e in store.due_effects(conn, shop, EffectKind.confirm_order,
-                                                ctx.clock.now(), CONFIRM_BATCH)
+        with ctx.store.transaction() as conn:
+            due = [e for e in ctx.store.due_effects(conn, ctx.shop, kind, ctx.clock.now(),
+                                                    CONFIRM_BATCH)
                    if e.id not in seen]
         if not due:
             return
         seen.update(e.id for e in due)
+        yield due
+
+
+def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
+    for due in _due_batches(ctx, EffectKind.confirm_order):
         numbers = [e.payload["order_number"] for e in due]
         try:
             outcomes: dict[str, ConfirmOutcome] = ctx.channel.confirm(numbers)
@@ -108,17 +114,8 @@ def _deliver_cancels(ctx: ShopContext, result: DeliveryResult) -> None:
     channel = ctx.channel
     if not isinstance(channel, CancelChannel):
         return  # a channel that cannot cancel: the effects wait
-    store, shop = ctx.store, ctx.shop
     restore = ctx.config.rms.cancel_inventory_restore
-    seen: set[int] = set()
-    while True:
-        with store.transaction() as conn:
-            due = [e for e in store.due_effects(conn, shop, EffectKind.cancel_at_rms,
-                                                ctx.clock.now(), CONFIRM_BATCH)
-                   if e.id not in seen]
-        if not due:
-            return
-        seen.update(e.id for e in due)
+    for due in _due_batches(ctx, EffectKind.cancel_at_rms):
         answers: list[tuple[EffectRow, CancelOutcome | None, str | None]] = []
         for effect in due:
             try:

@@ -25,6 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 from unyo.diagram.compare import CHANGE_MARKS, REMOVED
+from unyo.diagram.mermaid import BOTTLENECK_MARK, format_counts
 from unyo.diagram.model import (
     PROCESSING,
     Diagram,
@@ -32,7 +33,6 @@ from unyo.diagram.model import (
     Group,
     Lane,
     Node,
-    NodeCounts,
     NodeKind,
     ReplayFigures,
 )
@@ -237,28 +237,8 @@ def wrap(text: str, width: float, size: float) -> list[str]:
 
 # ---- words on a node --------------------------------------------------------------------
 
-BOTTLENECK_MARK = "⚠ ボトルネック（手作業が最多）"
-
-
-def minutes_words(m: float) -> str:
-    if m < 120:
-        return f"{round(m, 1):g}分"
-    if m < 2880:
-        return f"{m / 60:.1f}時間"
-    return f"{m / 1440:.1f}日"
-
-
-def counts_words(c: NodeCounts) -> str:
-    parts = []
-    if c.waiting is not None:
-        parts.append(f"待ち {c.waiting:,}件")
-    if c.passed is not None:
-        parts.append(f"通過 {c.passed:,}件")
-    if c.touches is not None:
-        parts.append(f"手作業 {c.touches:,}回")
-    if c.p50_minutes is not None:
-        parts.append(f"p50 {minutes_words(c.p50_minutes)}")
-    return " · ".join(parts)
+# The figures' words are the Mermaid output's own: one wording for every format.
+counts_words = format_counts
 
 
 def replay_words(r: ReplayFigures) -> str:
