@@ -48,6 +48,7 @@ _EFFECT_STATUS = {
 _MAILS = {
     "thanks": ("サンクスメール", "Thank-you mail"),
     "shipping": ("発送連絡メール", "Shipping mail"),
+    "reminder": ("入金督促メール", "Payment reminder mail"),
 }
 # RMS settlementMethodCode (reference/rakuten-rms.md, SettlementModel)
 _PAYMENT_METHODS = {
@@ -64,6 +65,7 @@ _FIELDS = {
     "warehouse_note": ("倉庫への指示", "Warehouse note"),
     "delivery_method": ("配送方法", "Delivery method"),
     "release_date": ("発売日", "Release date"),
+    "payment_reminder": ("入金督促メール", "Payment reminder"),
 }
 _COMMANDS = {
     "RecordShipment": ("出荷実績", "shipping result"),
@@ -379,6 +381,11 @@ SENTENCES: dict[str, Sentence] = {
     "merged_order_changed": _changed,
     "command_refused": _refused,
     "characters_substituted": _substituted,
+    "payment_reminder_queued": lambda d, lang: (
+        f"Payment reminder mail queued ({payment_method_name(d.get('method'), lang)}, "
+        f"unpaid for {_text(d.get('days'))} days)" if lang == "en" else
+        f"入金督促メールを送信予定（{payment_method_name(d.get('method'), lang)}・"
+        f"{_text(d.get('days'))}日間未入金）"),
 }
 
 

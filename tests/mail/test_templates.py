@@ -166,7 +166,7 @@ def test_mail_mistakes_are_reported_with_lines(tmp_path: Path) -> None:
         f"{where}:8: mail.quiet_hours: 'night' is not a time range such as 22:00-08:00 (JST)",
         f"{where}:9: mail.reply_to: expected a mail address such as info@example.co.jp",
         f"{where}:10: mail.colour: unknown key (known: auth, batch, enabled, from_address, "
-        "from_name, host, password_env, port, quiet_hours, reply_to, shipping, starttls, "
+        "from_name, host, password_env, port, quiet_hours, reminder, reply_to, shipping, starttls, "
         "thanks, timeout, username_env)",
         f"{where}:12: mail.thanks.template: template file {tmp_path / 'missing.txt'} not found",
         f"{where}:13: mail.thanks.delay: 'soon' is not a duration (use e.g. 30s, 5m, 1h)",

@@ -41,7 +41,7 @@ from unyo.app.ports import (
     MailSender,
     MailUnavailable,
 )
-from unyo.domain import EffectKind, MailKind, Order, RecordEffectFailed, Stage
+from unyo.domain import EffectKind, GateKind, MailKind, Order, RecordEffectFailed, Stage
 
 if TYPE_CHECKING:
     from unyo.app.outbox import DeliveryResult
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 LOGIN_RETRY = timedelta(minutes=5)
 """How soon mails try again after the relay refused our login (they spend no attempt)."""
 SKIPPED_CANCELLED = "skipped: the order was cancelled before the thanks mail was sent"
+SKIPPED_PAID = "skipped: the order was paid or cancelled before the reminder was sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,9 @@ def _prepare(ctx: ShopContext, mailer: MailSender, result: DeliveryResult,
             done.append(Attempt(effect, True, "skipped: the order no longer exists"))
         elif not policy.enabled:
             done.append(Attempt(effect, True, f"skipped: mail.{name}.enabled is false"))
+        elif kind is MailKind.reminder and (order.open_gate(GateKind.payment) is None
+                                            or order.stage is Stage.cancelled):
+            done.append(Attempt(effect, True, SKIPPED_PAID))
         elif kind is MailKind.thanks and order.stage is Stage.cancelled \
                 and not order.merged_into:  # a merged order (同梱) was not cancelled at RMS
             done.append(Attempt(effect, True, SKIPPED_CANCELLED))

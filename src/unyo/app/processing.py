@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from unyo.app.context import ShopContext
 from unyo.app.moves import Item, OnConflict, move
-from unyo.domain import Actor, ChannelOrder, CloseGate, Decision, GateKind, Order
+from unyo.domain import Actor, ChannelOrder, CloseGate, Decision, GateKind, Order, RemindPayment
 from unyo.domain.decide import ApplyRules
 from unyo.domain.rules import Facts
 from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES
@@ -145,6 +145,25 @@ def release_holds(ctx: ShopContext) -> int:
     return len(moved.written)
 
 
+def remind_payments(ctx: ShopContext) -> int:
+    """入金督促: queue the reminder mail for orders unpaid `mail.reminder.after_days`
+    after their payment wait began (`RemindPayment` decides; once per order)."""
+    policy = ctx.config.mail.reminder
+    if not (ctx.config.mail.enabled and policy.enabled and policy.methods):
+        return 0
+    store, now = ctx.store, ctx.clock.now()
+    # a necessary bound: due at 10:00 JST on the after_days-th day, so a wait begun up to
+    # 14 hours later than `after_days` ago can be due
+    before = now - timedelta(days=policy.after_days) + timedelta(hours=15)
+    command = RemindPayment(frozenset(policy.methods), policy.after_days, now)
+    with store.transaction() as conn:
+        ids = store.reminder_candidates(conn, ctx.shop, before, policy.methods)
+        orders = store.load_orders_by_id(conn, ids)
+        moved = move(store, conn, [(o, command) for o in orders.values()], now,
+                     on_conflict=OnConflict.wait)
+    return len(moved.written)
+
+
 __all__ = [
     "gather_facts",
     "next_business_day",
@@ -152,6 +171,7 @@ __all__ = [
     "postal_code_valid",
     "postal_problems",
     "release_holds",
+    "remind_payments",
     "rerun_for_buyers",
     "with_postal_facts",
     "with_rules",

@@ -21,7 +21,7 @@ from unyo.app.dashboard import RMS_AUTH_ALERT
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.ports import ChannelAuthError, ChannelError
-from unyo.app.processing import release_holds
+from unyo.app.processing import release_holds, remind_payments
 from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
 from unyo.app.warehouse import hand_off_orders, import_results
@@ -60,6 +60,7 @@ class Runner:
             Step("outbox", cfg.outbox.interval, deliver_effects),
             Step("sync", cfg.sync.interval, sync_orders),
             Step("holds", cfg.import_.interval, release_holds),
+            Step("reminders", cfg.import_.interval, remind_payments),
             *([Step("handoff", cfg.warehouse.interval, hand_off_orders),
                Step("results", cfg.warehouse.results_interval, import_results)]
               if ctx.warehouse is not None else []),

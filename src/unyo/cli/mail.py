@@ -15,7 +15,7 @@ app = typer.Typer(help="Buyer mail (サンクスメール, 発送連絡メール
 
 
 @app.command("preview")
-def mail_preview(kind: Annotated[MailKind, typer.Argument(help="thanks or shipping.")],
+def mail_preview(kind: Annotated[MailKind, typer.Argument(help="thanks, shipping or reminder.")],
                  number: Annotated[str | None, typer.Argument(
                      help="Order number (default: a sample order).")] = None,
                  config: ConfigOpt = None,

@@ -177,6 +177,19 @@ class SetReleaseDate:
 
 
 @dataclass(frozen=True, slots=True)
+class RemindPayment:
+    """入金督促: queue the reminder mail for an order still unpaid `after_days` calendar
+    days (JST) after its payment wait began, from 10:00 JST that day (no mail at
+    midnight), paid by one of `methods` (settlementMethodCode, e.g. 9 銀行振込). Once per
+    order: the day it was queued is kept on the order (`PAYMENT_REMINDER_SETTING`). An
+    order that does not qualify is left unchanged (the step asks a few candidates)."""
+
+    methods: frozenset[int]
+    after_days: int
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEffectFailed:
     """An outside effect failed for good; a person must look (確認待ち)."""
 
@@ -285,7 +298,7 @@ class SyncMerged:
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
            | SetField | SetReleaseDate | RecordEffectFailed | HandOff | RecordShipment
            | RecordWarehouseRejection | ApplyRules | MergeInto | AbsorbOrders | SyncMerged
-           | RecordRefusal)
+           | RecordRefusal | RemindPayment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +438,8 @@ def decide(order: Order | None, command: Command) -> Decision:
             _set_field(b, command)
         case SetReleaseDate():
             _set_release_date(b, command)
+        case RemindPayment():
+            _remind_payment(b, command)
         case RecordEffectFailed():
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
@@ -695,6 +710,47 @@ def _set_release_date(b: _Builder, cmd: SetReleaseDate) -> None:
     if until > cmd.now and not any(g.is_open and g.kind is GateKind.hold and g.reason == reason
                                    and g.until == until for g in b.order.gates):
         b.open_gate(GateKind.hold, reason, cmd.actor, until)
+
+
+PAYMENT_REMINDER_SETTING = "payment_reminder"
+"""The order's setting that says a 督促 mail was queued, and on which day (JST)."""
+
+
+REMINDER_HOUR = time(10, 0)
+"""The hour (JST) from which a due 督促 mail is queued on its day."""
+
+
+def payment_reminder_at(opened_at: datetime, after_days: int) -> datetime:
+    """When the reminder for a payment wait begun at `opened_at` falls due."""
+    day = opened_at.astimezone(_JST).date() + timedelta(days=after_days)
+    return datetime.combine(day, REMINDER_HOUR, _JST)
+
+
+def payment_reminder_due(order: Order, methods: frozenset[int], after_days: int,
+                         now: datetime) -> bool:
+    """Whether `RemindPayment` would queue the reminder now."""
+    gate = order.open_gate(GateKind.payment)
+    return (gate is not None and order.stage in BEFORE_HANDOFF
+            and order.channel.payment.method_code in methods
+            and order.setting(PAYMENT_REMINDER_SETTING) is None
+            and payment_reminder_at(gate.opened_at, after_days) <= now)
+
+
+def _remind_payment(b: _Builder, cmd: RemindPayment) -> None:
+    order = b.order
+    if not payment_reminder_due(order, cmd.methods, cmd.after_days, cmd.now):
+        return
+    gate = order.open_gate(GateKind.payment)
+    assert gate is not None
+    day = cmd.now.astimezone(_JST).date().isoformat()
+    settings = dict(order.settings) | {PAYMENT_REMINDER_SETTING: day}
+    b.order = order.with_(settings=tuple(sorted(settings.items())))
+    days = (cmd.now.astimezone(_JST).date() - gate.opened_at.astimezone(_JST).date()).days
+    b.event(EventType.payment_reminder_queued, Actor.system,
+            method=order.channel.payment.method_code, days=days)
+    b.effects.append(Effect(EffectKind.send_mail,
+                            f"mail:{MailKind.reminder}:{order.shop}:{order.number}",
+                            {"mail": MailKind.reminder.value, "order_number": order.number}))
 
 
 def unseen(order: Order, found: tuple[Unprintable, ...]) -> list[Unprintable]:

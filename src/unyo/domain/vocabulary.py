@@ -65,6 +65,8 @@ class EventType(StrEnum):
     merged_order_cancelled = "merged_order_cancelled"  # RMS cancelled an order merged into this
     merged_order_changed = "merged_order_changed"  # an order merged into this changed at RMS
     command_refused = "command_refused"  # a step's command did not fit (data: command, reason)
+    # 入金督促: a reminder mail queued for an order unpaid too long (data: method, days)
+    payment_reminder_queued = "payment_reminder_queued"
 
 
 class EffectKind(StrEnum):
@@ -83,6 +85,7 @@ class MailKind(StrEnum):
 
     thanks = "thanks"  # サンクスメール, on import
     shipping = "shipping"  # 発送連絡メール, on shipped
+    reminder = "reminder"  # 入金督促メール, for an order unpaid after `mail.reminder.after_days`
 
 
 class Actor(StrEnum):

@@ -502,6 +502,14 @@ mail:
     delay: 0s
     max_age: 3d
     template: ""
+  reminder:
+    # 入金督促メール: one reminder for an order still unpaid `after_days` days after it
+    # was ordered (sent from 10:00 JST that day), for the payment methods listed
+    # (RMS settlementMethodCode: 9 銀行振込, 13/14 コンビニ前払). Off until you turn it on.
+    enabled: false
+    after_days: 3
+    methods: [9]
+    template: ""
 
 warehouse:
   # Shipment requests to the warehouse as CSV files, results read back from CSV files.

@@ -11,7 +11,7 @@ May import `unyo.domain` and `unyo.flow.config`; must not import `unyo.app` or a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,20 @@ _HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*[-–〜~]\s*([01]?\d|2[0-
 
 @dataclass(frozen=True)
 class MailKindSettings:
-    """Policy for one mail (thanks, shipping)."""
+    """Policy for one mail (thanks, shipping, reminder)."""
 
     enabled: bool = True  # deliver it; when off, queued mails are skipped with a note
     delay: float = 0.0  # seconds after the mail was queued before it may go out
     max_age: float = 3 * 86400.0  # a mail queued longer ago is skipped; 0 = no limit
     template: str = ""  # the shop's template file (absolute once loaded); "" = shipped default
+    # reminder (入金督促) only: queued this many JST calendar days after the payment wait
+    # began (from 10:00 JST that day), for orders paid by these settlementMethodCodes
+    after_days: int = 0
+    methods: tuple[int, ...] = ()
+
+
+REMINDER_DEFAULT = MailKindSettings(enabled=False, after_days=3, methods=(9,))
+"""入金督促 is the shop's choice: off until turned on; 3 days after the order, 銀行振込."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class MailSettings:
     quiet_hours: str = ""  # e.g. "22:00-08:00" (JST): nothing is sent inside; "" = off
     thanks: MailKindSettings = field(default_factory=MailKindSettings)
     shipping: MailKindSettings = field(default_factory=MailKindSettings)
+    reminder: MailKindSettings = REMINDER_DEFAULT
 
     def kind(self, name: str) -> MailKindSettings | None:
         """The policy of a mail kind by its name, None for an unknown kind."""
@@ -71,7 +80,7 @@ class MailSettings:
         return until if until > local else until + timedelta(days=1)
 
 
-_KINDS = ("thanks", "shipping")
+_KINDS = ("thanks", "shipping", "reminder")
 
 
 def parse_quiet_hours(text: str) -> tuple[int, int] | None:
@@ -152,12 +161,15 @@ def _kind(name: str, node: Any, where: str, line: int, base: Path,
 
     from unyo.flow import config as c
 
+    default = REMINDER_DEFAULT if name == "reminder" else MailKindSettings()
+    known = ("delay", "enabled", "max_age", "template") + (
+        ("after_days", "methods") if name == "reminder" else ())
     if node is None:
-        return MailKindSettings()
+        return default
     if isinstance(node, bool):  # `thanks: false` as a shorthand
-        return MailKindSettings(enabled=node)
+        return replace(default, enabled=node)
     if not isinstance(node, CommentedMap):
-        raise ValueError("expected a mapping (enabled, delay, max_age, template) or true/false")
+        raise ValueError(f"expected a mapping ({', '.join(known)}) or true/false")
     values: dict[str, Any] = {}
     for key, value in node.items():
         at = f"{where}:{c._line(node, key, line)}"
@@ -170,11 +182,28 @@ def _kind(name: str, node: Any, where: str, line: int, base: Path,
                 values[str(key)] = c.parse_duration(value)
             elif key == "template":
                 values["template"] = _template_path(value, base)
+            elif key == "after_days" and key in known:
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+                    raise ValueError(f"expected a whole number of days from 1 to 60, got "
+                                     f"{c._shown(value)}")
+                values["after_days"] = value
+            elif key == "methods" and key in known:
+                values["methods"] = _methods(value)
             else:
-                raise ValueError("unknown key (known: delay, enabled, max_age, template)")
+                raise ValueError(f"unknown key (known: {', '.join(known)})")
         except ValueError as e:
             problems.append(f"{at}: mail.{name}.{key}: {e}")
-    return MailKindSettings(**values)
+    return replace(default, **values)
+
+
+def _methods(value: Any) -> tuple[int, ...]:
+    """settlementMethodCodes: a list of whole numbers, e.g. [9] for 銀行振込."""
+    items = value if isinstance(value, list) else [value]
+    if not items or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 99
+                        for v in items):
+        raise ValueError("expected a list of RMS payment method codes (settlementMethodCode), "
+                         "e.g. [9] for 銀行振込")
+    return tuple(dict.fromkeys(items))
 
 
 def _template_path(value: Any, base: Path) -> str:

@@ -581,6 +581,21 @@ class Store:
         return [r[0] for r in self._select(conn, "due_holds", self._due_holds_query,
                                            {"shop": shop, "now": now})]
 
+    def reminder_candidates(self, conn: Connection, shop: str, opened_before: datetime,
+                            methods: Iterable[int]) -> list[int]:
+        """Ids of orders waiting for payment since before `opened_before`, paid by one
+        of `methods`, that have had no 督促 mail queued (`payment_reminder_queued`)."""
+        g, o, e = t.gates.c, t.orders.c, t.events.c
+        reminded = select(e.id).where(e.order_id == o.id,
+                                      e.type == EventType.payment_reminder_queued.value)
+        rows = conn.execute(
+            select(o.id).select_from(t.gates.join(t.orders, g.order_id == o.id))
+            .where(o.shop == shop, g.kind == GateKind.payment.value, g.closed_at.is_(None),
+                   g.opened_at <= opened_before, o.payment_method.in_(list(methods)),
+                   ~reminded.exists())
+            .distinct().order_by(o.id))
+        return [r[0] for r in rows]
+
     def order_numbers_in_stages(self, conn: Connection, shop: str,
                                 stages: Iterable[Stage]) -> list[str]:
         rows = conn.execute(select(t.orders.c.order_number).where(
