@@ -169,6 +169,23 @@ def _status(value: object) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
 
 
+# RMS orderProgress (reference/rakuten-rms.md, "Order status"), as RMS's own screens name it
+_RMS_STATUSES = {
+    "100": ("注文確認待ち", "awaiting order confirmation"),
+    "200": ("楽天処理中", "Rakuten processing"),
+    "300": ("発送待ち", "awaiting shipment"), "400": ("変更確定待ち", "awaiting change"),
+    "500": ("発送済", "shipped"), "600": ("支払手続き中", "payment in progress"),
+    "700": ("支払手続き済", "payment done"), "800": ("キャンセル確定待ち", "cancel pending"),
+    "900": ("キャンセル確定", "cancelled"),
+}
+
+
+def rms_status_name(code: object, lang: Lang = "ja") -> str:
+    """RMS 300 発送待ち: the status number, as shops know it, with its name."""
+    name = _pick(_RMS_STATUSES, code, lang, ("", ""))
+    return f"RMS {_status(code)} {name}".rstrip()
+
+
 def _opt(cond: object, ja: str, en: str, lang: Lang) -> str:
     return (en if lang == "en" else ja) if cond else ""
 

@@ -44,16 +44,16 @@ def test_bad_users_are_refused(tmp_path: Path):
     cfg = str(shop_file(tmp_path))
     run = CliRunner().invoke
     short = run(app, ["user", "add", "x", "--password-stdin", "-c", cfg], input="short\n")
-    assert short.exit_code == 2 and "at least 10 characters" in short.stderr
+    assert short.exit_code == 2 and "10文字以上" in short.stderr
     role = run(app, ["user", "add", "x", "--role", "root", "--password-stdin", "-c", cfg],
                input="long enough pw\n")
-    assert role.exit_code == 2 and "not a role" in role.stderr
+    assert role.exit_code == 2 and "は権限ではありません" in role.stderr
     run(app, ["user", "add", "x", "--password-stdin", "-c", cfg], input="long enough pw\n")
     again = run(app, ["user", "add", "x", "--password-stdin", "-c", cfg],
                 input="long enough pw\n")
-    assert again.exit_code == 2 and "exists already" in again.stderr
+    assert again.exit_code == 2 and "はすでにあります" in again.stderr
     missing = run(app, ["user", "disable", "nobody", "-c", cfg])
-    assert missing.exit_code == 1 and "no user nobody" in missing.stderr
+    assert missing.exit_code == 1 and "ユーザー「nobody」はいません" in missing.stderr
 
 
 def test_serve_refuses_an_insecure_cookie_off_loopback(tmp_path: Path):

@@ -121,7 +121,7 @@ def test_operators_are_refused_admin_pages_admins_manage_users(app: FastAPI, cli
         added = admin.post("/admin/users", data={"name": "tanaka", "role": "operator",
                                                  "password": "short", "csrf_token":
                                                  csrf_of(page.text)})
-        assert added.status_code == 400 and "at least 10" in added.text
+        assert added.status_code == 400 and "10文字以上" in added.text
         added = admin.post("/admin/users", data={"name": "tanaka", "role": "operator",
                                                  "password": "long enough pw",
                                                  "csrf_token": csrf_of(page.text)})

@@ -38,7 +38,15 @@ class Role(StrEnum):
 
 
 class UserError(Exception):
-    """The user cannot be added or changed (message says why)."""
+    """The user cannot be added or changed; says why in Japanese (`ja`, the CLI and the
+    Japanese dashboard) and English (`en`, the message)."""
+
+    def __init__(self, ja: str, en: str) -> None:
+        super().__init__(en)
+        self.ja, self.en = ja, en
+
+    def text(self, lang: str = "ja") -> str:
+        return self.en if lang == "en" else self.ja
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +76,28 @@ class Users:
 
     def add(self, name: str, role: Role | str, password: str, now: datetime) -> None:
         if not USER_NAME.fullmatch(name):
-            raise UserError(f"{name!r} is not a user name (1–64 letters, digits, . _ @ -)")
+            raise UserError(f"「{name}」はユーザー名に使えません（英数字と . _ @ - で1〜64文字）",
+                            f"{name!r} is not a user name (1–64 letters, digits, . _ @ -)")
         try:
             role = Role(role)
         except ValueError:
-            raise UserError(f"{role!r} is not a role (operator or admin)") from None
+            raise UserError(f"「{role}」は権限ではありません（operator: 担当者、admin: 管理者）",
+                            f"{role!r} is not a role (operator or admin)") from None
         if len(password) < MIN_PASSWORD:
-            raise UserError(f"the password needs at least {MIN_PASSWORD} characters")
+            raise UserError(f"パスワードは{MIN_PASSWORD}文字以上にしてください",
+                            f"the password needs at least {MIN_PASSWORD} characters")
         try:
             self.accounts.add_user(name, role.value, _hasher.hash(password), now)
         except DuplicateUser:
-            raise UserError(f"user {name} exists already") from None
+            raise UserError(f"ユーザー「{name}」はすでにあります",
+                            f"user {name} exists already") from None
 
     def list(self) -> list[UserRow]:
         return self.accounts.users()
 
     def disable(self, name: str) -> None:
         if not self.accounts.set_disabled(name, True):
-            raise UserError(f"no user {name}")
+            raise UserError(f"ユーザー「{name}」はいません", f"no user {name}")
 
     def check_password(self, name: str, password: str) -> UserRow | None:
         """The user if the password is theirs and they are enabled. Unknown users cost the

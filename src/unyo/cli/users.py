@@ -13,6 +13,7 @@ from rich.table import Table
 from unyo.cli._common import ConfigOpt, JsonOpt, fail, open_store, out, print_json, shop_file
 
 app = typer.Typer(help="Dashboard users (operator, admin).", no_args_is_help=True)
+ROLE_NAMES = {"operator": "担当者", "admin": "管理者"}
 
 
 def _users(config: Path | None) -> tuple[Any, Any]:
@@ -42,26 +43,31 @@ def user_add(name: str,
     try:
         users.add(name, role, password, SystemClock().now())
     except UserError as e:
-        fail(str(e))
+        fail(e.ja)
     finally:
         store.close()
-    out.print(f"added {role} {name}", highlight=False, markup=False)
+    out.print(f"{ROLE_NAMES.get(role, role)}「{name}」を追加しました", highlight=False,
+              markup=False)
 
 
 @app.command("list")
 def user_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Dashboard users."""
     users, store = _users(config)
+    users_rows = users.list()
     rows = [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat(),
-             "disabled": u.disabled} for u in users.list()]
+             "disabled": u.disabled} for u in users_rows]
     store.close()
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "role", "created", "disabled")
-    for r in rows:
-        table.add_row(escape(r["name"]), r["role"], r["created_at"], "yes" if r["disabled"]
-                      else "")
+    from unyo.clock import JST
+
+    table = Table("ユーザー名", "権限", "作成日時", "状態")
+    for u, r in zip(users_rows, rows, strict=True):
+        table.add_row(escape(r["name"]), ROLE_NAMES.get(r["role"], r["role"]),
+                      u.created_at.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
+                      "無効" if r["disabled"] else "有効")
     out.print(table)
 
 
@@ -74,7 +80,8 @@ def user_disable(name: str, config: ConfigOpt = None) -> None:
     try:
         users.disable(name)
     except UserError as e:
-        fail(str(e), 1)
+        fail(e.ja, 1)
     finally:
         store.close()
-    out.print(f"disabled {name}", highlight=False, markup=False)
+    out.print(f"ユーザー「{name}」を無効にしました（ログイン中のセッションも終了）",
+              highlight=False, markup=False)

@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from unyo.app.dashboard import LICENSE_ISSUED
 from unyo.app.users import Role, UserError
-from unyo.web.app import render, require_admin, session_of, web_of
+from unyo.web.app import lang_of, render, require_admin, session_of, web_of
+from unyo.web.i18n import translator
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 
@@ -38,7 +39,8 @@ def add_user(request: Request, name: Annotated[str, Form(max_length=64)],
     try:
         web.users.add(name.strip(), role, password, web.auth_clock.now())
     except UserError as e:
-        return _users_page(request, 400, str(e), form={"name": name, "role": role})
+        return _users_page(request, 400, e.text(lang_of(request)),
+                           form={"name": name, "role": role})
     return RedirectResponse(f"/admin/users?added={name.strip()}", status_code=303)
 
 
@@ -46,11 +48,11 @@ def add_user(request: Request, name: Annotated[str, Form(max_length=64)],
 def disable_user(request: Request, name: str) -> Response:
     web = web_of(request)
     if name == session_of(request).user:
-        return _users_page(request, 400, "you cannot disable yourself")
+        return _users_page(request, 400, translator(lang_of(request))("cannot_disable_self"))
     try:
         web.users.disable(name)
     except UserError as e:
-        return _users_page(request, 404, str(e))
+        return _users_page(request, 404, e.text(lang_of(request)))
     return RedirectResponse(f"/admin/users?disabled={name}", status_code=303)
 
 

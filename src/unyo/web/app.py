@@ -175,6 +175,7 @@ def _templates() -> jinja2.Environment:
     env.globals["cancel_reasons"] = CANCEL_REASONS  # Rakuten's cancel reasons (cancelOrder)
     # what the order's log, actors and effects say, in words (`unyo.wording`)
     env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
+                       rms_status_name=wording.rms_status_name,
                        effect_name=wording.effect_name, effect_status=wording.effect_status,
                        mail_name=wording.mail_name, payment_wait=wording.payment_wait)
     return env

@@ -93,6 +93,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reasons": ("理由", "Reasons"),
     "rms_status": ("RMS", "RMS"),
     "no_orders": ("該当する受注はありません。", "No orders."),
+    "cannot_disable_self": ("自分自身は無効にできません。", "You cannot disable yourself."),
     "next_page": ("次のページ", "Next page"),
     "first_page": ("最初のページ", "First page"),
     "bulk_release": ("選択した受注を解除", "Release the selected orders"),
