@@ -171,3 +171,74 @@ def test_bulk_release_with_a_note(client: TestClient, store: Store, seeded: dict
     assert "1件は解除できませんでした" in r.text
     assert [n for n in (number(1), number(2), number(3))
             if stored(store, n)[0].stage.value == "ready"] == [number(1), number(2)]
+
+
+# ---- working through a queue, one order after another (issue 18 item 4) ------------------
+
+def nav(page: str) -> dict[str, str]:
+    """The order page's links: back to the queue, previous and next order."""
+    start = page.index('<nav class="order-nav"')
+    chunk = page[start:page.index("</nav>", start)]
+    return {cls: href.replace("&amp;", "&")
+            for href, cls in re.findall(r'<a href="([^"]+)"[^>]*class="([a-z-]+)"', chunk)}
+
+
+def test_an_order_opened_from_a_tab_links_its_neighbours_and_the_way_back(
+        client: TestClient, seeded: dict):
+    # given the 確認待ち tab (orders 3, 2, 1, newest first), filtered by day
+    queue = client.get("/queue?tab=check&date=2026-11-27").text
+    link = re.search(rf'href="(/orders/{number(2)}\?[^"]+)"', queue)
+    assert link and "tab=check" in link.group(1)
+    # when order 2 is opened from it
+    links = nav(client.get(link.group(1).replace("&amp;", "&")).text)
+    # then the previous (newer) one is 3, the next (older) one 1, and back is the same tab
+    assert links == {"back": "/queue?tab=check&date=2026-11-27",
+                     "prev": f"/orders/{number(3)}?tab=check&date=2026-11-27",
+                     "next": f"/orders/{number(1)}?tab=check&date=2026-11-27"}
+    # and the first order has no previous one, the last no next one
+    assert set(nav(client.get(f"/orders/{number(3)}?tab=check").text)) == {"back", "next"}
+    assert set(nav(client.get(f"/orders/{number(1)}?tab=check").text)) == {"back", "prev"}
+    # an order opened on its own links only back to the queue
+    assert nav(client.get(f"/orders/{number(2)}").text) == {"back": "/queue"}
+
+
+def test_releasing_from_the_tab_offers_the_next_order(client: TestClient, store: Store,
+                                                      seeded: dict):
+    n = number(2)
+    page = client.get(f"/orders/{n}?tab=check").text
+    fields = form_of(page, f"/orders/{n}/release")
+    assert fields["where"] == "tab=check"
+    # when a person releases its check with a note
+    r = client.post(f"/orders/{n}/release", data=fields | {"note": "確認しました"},
+                    follow_redirects=False)
+    # then they are back on the order, still in the tab, and offered the next one there
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/orders/{n}?done=1&tab=check"
+    done = client.get(r.headers["location"]).text
+    assert f'href="/orders/{number(1)}?tab=check" class="go-next"' in done
+    assert stored(store, n)[0].stage.value == "ready"  # it has left the tab
+
+
+def test_a_forged_queue_context_is_dropped(client: TestClient, seeded: dict):
+    n = number(2)
+    fields = form_of(client.get(f"/orders/{n}?tab=check").text, f"/orders/{n}/release")
+    evil = "tab=check&next=https://evil.example&after=x_y&q=%22%3E%3Cscript%3E"
+    r = client.post(f"/orders/{n}/release", data=fields | {"note": "ok", "where": evil},
+                    follow_redirects=False)
+    location = r.headers["location"]
+    assert location.startswith(f"/orders/{n}?done=1&tab=check")
+    assert "evil" not in location and "after" not in location
+    assert "<script>" not in client.get(location).text
+
+
+def test_the_queue_says_how_many_orders_and_which_ones_are_shown(client: TestClient,
+                                                                 store: Store, seeded: dict):
+    from unyo.adapters.db import dashboard as q
+
+    assert "全3件中 1〜3件目" in client.get("/queue?tab=check").text
+    with store.transaction() as conn:
+        first = q.queue_page(conn, SHOP, q.QueueFilter(), limit=3)
+        second = q.queue_page(conn, SHOP, q.QueueFilter(), first.next, limit=3)
+        third = q.queue_page(conn, SHOP, q.QueueFilter(), second.next, limit=3)
+    assert [(p.total, p.start, len(p.rows)) for p in (first, second, third)] == [
+        (8, 0, 3), (8, 3, 3), (8, 6, 2)]

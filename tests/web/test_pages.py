@@ -174,6 +174,33 @@ def test_mails_page_shows_what_the_sink_received(store: Store, clock: SimClock, 
     assert "<td>サンクスメール</td>" in page.text and "<td>thanks</td>" not in page.text
 
 
+def test_the_mails_page_pages_through_every_mail_with_its_total(store: Store, clock: SimClock,
+                                                                seeded: dict):
+    from unyo.web.pages import MAILS_PAGE
+
+    with SmtpSink() as sink:
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            for i in range(MAILS_PAGE * 2 + 5):
+                msg = EmailMessage()
+                msg["From"], msg["To"] = "shop@example.com", "buyer@example.com"
+                msg["Subject"], msg["X-Unyo-Mail"] = f"件名 {i:03d}", "shipping"
+                msg.set_content("本文")
+                smtp.send_message(msg)
+        app = create_app(store, Config(shop_id=SHOP, rules=RULES), clock, smtp_sink=sink,
+                         secure_cookies=False)
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            login(c)
+            pages = [c.get(f"/mails?page={n}").text for n in (1, 2, 3)]
+            beyond = c.get("/mails?page=99").text
+    subjects = [re.findall(r"<summary>件名 (\d+)</summary>", p) for p in pages]
+    assert [len(s) for s in subjects] == [MAILS_PAGE, MAILS_PAGE, 5]
+    assert subjects[0][0] == f"{MAILS_PAGE * 2 + 4:03d}"  # newest first
+    assert sorted(int(x) for s in subjects for x in s) == list(range(MAILS_PAGE * 2 + 5))
+    assert "全205件中 101〜200件目" in pages[1]
+    assert 'href="/mails?page=3" rel="next"' in pages[1] and 'rel="next"' not in pages[2]
+    assert "全205件中 201〜205件目" in beyond  # past the end: the last page
+
+
 def test_flow_page_is_the_swimlane_svg_with_the_counts_of_flow_draw(
         client: TestClient, anonymous: TestClient, store: Store, clock: SimClock):
     from datetime import timedelta

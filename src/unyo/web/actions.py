@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -30,13 +30,16 @@ from unyo.clock import JST
 from unyo.domain import CANCEL_REASONS, GateKind, Order
 from unyo.domain.stages import Action, allowed
 from unyo.web.app import Refused, session_of, web_of
-from unyo.web.pages import RELEASABLE, order_page
+from unyo.web.pages import RELEASABLE, order_page, queue_context
 
 router = APIRouter()
 
 MAX_NOTE = 200
 NoteField = Annotated[str, Form(max_length=2000)]
 VersionField = Annotated[int, Form()]
+WhereField = Annotated[str, Form(max_length=600)]
+"""The queue the order page was opened from (`QueueQuery.where`): after the action the
+person is back on the order with next / previous and 一覧へ戻る as before."""
 
 
 class ActionError(Exception):
@@ -63,25 +66,40 @@ def _note(text: str) -> str:
     return text
 
 
-def _act(request: Request, number: str, form: dict[str, str], run: object) -> Response:
-    """Run an action; on success back to the order, on a refusal the page with why."""
+def _where(text: str) -> dict[str, str]:
+    """The queue context a form carried, as query parameters (unknown keys dropped)."""
+    values = {k: v[0] for k, v in parse_qs(text, max_num_fields=8).items()
+              if k in ("tab", "q", "date", "after") and v}
+    qq = queue_context(values)
+    if qq is None:
+        return {}
+    return {k: v[0] for k, v in parse_qs(qq.where).items()}
+
+
+def _act(request: Request, number: str, form: dict[str, str], run: object,
+         where: str = "") -> Response:
+    """Run an action; on success back to the order (in the queue it was opened from), on a
+    refusal the page with why."""
+    context = _where(where)
     try:
         run()  # type: ignore[operator]
         web_of(request).dashboard.forget_counts()
     except ActionError as e:
         return order_page(request, number, status=e.status, error=e.key,
-                          error_params=dict(e.params), form=form)
+                          error_params=dict(e.params), form=form, where=context)
     except StaleOrder:  # changed between the check above and the write: the same answer
-        return order_page(request, number, status=409, error="err_version", form=form)
+        return order_page(request, number, status=409, error="err_version", form=form,
+                          where=context)
     except ManualActionError as e:
         return order_page(request, number, status=409, error="err_action",
-                          error_params={"detail": str(e)}, form=form)
-    return RedirectResponse(f"/orders/{number}?done=1", status_code=303)
+                          error_params={"detail": str(e)}, form=form, where=context)
+    return RedirectResponse(f"/orders/{quote(number)}?" + urlencode({"done": "1", **context}),
+                            status_code=303)
 
 
 @router.post("/orders/{number}/release")
 def release_one(request: Request, number: str, seq: Annotated[int, Form()],
-                version: VersionField, note: NoteField = "") -> Response:
+                version: VersionField, note: NoteField = "", where: WhereField = "") -> Response:
     web, who = web_of(request), session_of(request).user
 
     def run() -> None:
@@ -91,7 +109,7 @@ def release_one(request: Request, number: str, seq: Annotated[int, Form()],
         release_gate(web.store, web.shop, number, seq, note=_note(note), by=who,
                      now=web.clock.now(), version=version)
 
-    return _act(request, number, {"note": note}, run)
+    return _act(request, number, {"note": note}, run, where)
 
 
 def parse_local(text: str) -> datetime:
@@ -105,7 +123,7 @@ def parse_local(text: str) -> datetime:
 def hold_order(request: Request, number: str, version: VersionField,
                until: Annotated[str, Form(max_length=40)] = "",
                release_date: Annotated[str, Form(max_length=40)] = "",
-               note: NoteField = "") -> Response:
+               note: NoteField = "", where: WhereField = "") -> Response:
     web, who = web_of(request), session_of(request).user
 
     def run() -> None:
@@ -132,14 +150,15 @@ def hold_order(request: Request, number: str, version: VersionField,
              now=web.clock.now(), version=version)
 
     return _act(request, number, {"hold_note": note, "until": until,
-                                  "release_date": release_date}, run)
+                                  "release_date": release_date}, run, where)
 
 
 @router.post("/orders/{number}/cancel")
 def cancel_order(request: Request, number: str, version: VersionField,
                  note: NoteField = "",
                  reason: Annotated[str, Form(max_length=10)] = "",
-                 confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
+                 confirm: Annotated[str, Form(max_length=10)] = "",
+                 where: WhereField = "") -> Response:
     """Cancel in unyo and at RMS: a reason from Rakuten's list, and the confirmation box
     ticked (the second look the CSP allows without a script)."""
     web, who = web_of(request), session_of(request).user
@@ -156,12 +175,12 @@ def cancel_order(request: Request, number: str, version: VersionField,
         cancel(web.store, web.shop, number, note=_note(note), by=who, now=web.clock.now(),
                version=version, reason=code)
 
-    return _act(request, number, {"cancel_note": note, "cancel_reason": reason}, run)
+    return _act(request, number, {"cancel_note": note, "cancel_reason": reason}, run, where)
 
 
 @router.post("/orders/{number}/warehouse-note")
 def warehouse_note(request: Request, number: str, version: VersionField,
-                   warehouse_note: NoteField = "") -> Response:
+                   warehouse_note: NoteField = "", where: WhereField = "") -> Response:
     web, who = web_of(request), session_of(request).user
 
     def run() -> None:
@@ -171,7 +190,7 @@ def warehouse_note(request: Request, number: str, version: VersionField,
         set_warehouse_note(web.store, web.shop, number, _note(warehouse_note), by=who,
                            now=web.clock.now(), version=version)
 
-    return _act(request, number, {"warehouse_note": warehouse_note}, run)
+    return _act(request, number, {"warehouse_note": warehouse_note}, run, where)
 
 
 @router.post("/queue/release")

@@ -96,6 +96,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cannot_disable_self": ("自分自身は無効にできません。", "You cannot disable yourself."),
     "next_page": ("次のページ", "Next page"),
     "first_page": ("最初のページ", "First page"),
+    "prev_page": ("前のページ", "Previous page"),
     "bulk_release": ("選択した受注を解除", "Release the selected orders"),
     "note": ("メモ", "Note"),
     "note_required": ("解除の理由（メモ）を入力してください。", "Give a note saying why."),
@@ -107,6 +108,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # order page
     "order": ("受注", "Order"),
     "back_to_queue": ("受注一覧へ", "Back to the queue"),
+    "order_nav": ("受注の移動", "Order navigation"),
+    "prev_order": ("前の受注", "Previous order"),
+    "next_order": ("次の受注", "Next order"),
+    "rows_of_total": ("全{total}件中 {first}〜{last}件目", "{first}–{last} of {total}"),
     "destinations": ("送付先", "Destinations"),
     "items": ("商品", "Items"),
     "item_name": ("商品名", "Item"),

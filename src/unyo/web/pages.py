@@ -83,15 +83,29 @@ class QueueQuery:
     error: str = ""
     error_params: dict[str, str] | None = None
 
-    def link(self, **changes: str) -> str:
+    def params(self, **changes: str) -> str:
+        """The queue's query string (tab, search, day), with `changes`."""
         from urllib.parse import urlencode
 
         params = {"tab": self.tab, "q": self.text, "date": self.day} | changes
-        return "/queue?" + urlencode({k: v for k, v in params.items() if v})
+        return urlencode({k: v for k, v in params.items() if v})
+
+    def link(self, **changes: str) -> str:
+        return "/queue?" + self.params(**changes)
+
+    @property
+    def where(self) -> str:
+        """Where in the queue a person is: its query string with the page's start, carried
+        to an order's page and back (next / previous, 一覧へ戻る)."""
+        return self.params(after=self.after)
 
 
 def parse_queue(request: Request) -> QueueQuery:
-    p = request.query_params
+    return parse_queue_params(request.query_params)
+
+
+def parse_queue_params(p: Any) -> QueueQuery:
+    """A queue query from its parameters (a request's, or those an order page carries)."""
     tab = p.get("tab", "check")
     if tab not in TABS:
         tab = "check"
@@ -118,7 +132,7 @@ def parse_queue(request: Request) -> QueueQuery:
             if cursor.ordered_at.tzinfo is None:
                 raise ValueError(after_text)
         except ValueError:
-            cursor = None
+            cursor, after_text = None, ""
     return QueueQuery(tab, text, day_text, after_text,
                       q.QueueFilter(stage, gate, number, name, since, until), cursor,
                       error, params)
@@ -136,6 +150,7 @@ def queue(request: Request) -> Response:
     done = {k: int(p[k]) for k in ("released", "failed") if p.get(k, "").isdigit()}
     problem = p.get("problem", "")
     return render(request, "queue.j2", qq=qq, page=page, next_link=nxt, tabs=TABS,
+                  first=page.start + 1, last=page.start + len(page.rows),
                   counts=_counts(request), releasable=qq.tab in RELEASABLE, done=done,
                   problem=problem if problem in PROBLEMS else "",
                   status=400 if qq.error else 200)
@@ -149,10 +164,21 @@ def queue_counts(request: Request) -> Response:
 
 # ---- one order --------------------------------------------------------------------------
 
+def queue_context(params: Any) -> QueueQuery | None:
+    """The queue an order page was opened from (its `tab`, `q`, `date`, `after`), or None."""
+    if not params.get("tab"):
+        return None
+    qq = parse_queue_params(params)
+    return None if qq.error else qq
+
+
 def order_page(request: Request, number: str, *, status: int = 200, error: str = "",
                error_params: dict[str, Any] | None = None,
-               form: dict[str, str] | None = None) -> Response:
+               form: dict[str, str] | None = None, where: Any = None) -> Response:
+    """One order. Opened from the queue (`where`, else the request's query), it links to
+    the orders before and after it there and back to the queue where the person was."""
     web = web_of(request)
+    qq = queue_context(where if where is not None else request.query_params)
     with web.store.transaction() as conn:
         doc = order_view(web.store, conn, web.shop, number, web.clock.now())
         if doc is None:
@@ -161,11 +187,13 @@ def order_page(request: Request, number: str, *, status: int = 200, error: str =
         assert order is not None and order.id is not None
         effects = web.store.effects_of(conn, order.id)
         attempts = q.effect_attempts(conn, [e.id for e in effects])
+        around = q.queue_neighbours(conn, web.shop, qq.filter, q.Cursor(
+            order.channel.ordered_at, order.id)) if qq is not None else None
     p = request.query_params
     return render(request, "order.j2", status=status, doc=doc, order=order,
                   effects=[(e, attempts[e.id]) for e in effects], error=error,
                   error_params=error_params or {}, form=form or {},
-                  done=p.get("done") == "1", now=web.clock.now())
+                  done=p.get("done") == "1", now=web.clock.now(), qq=qq, around=around)
 
 
 @router.get("/orders/{number}")
@@ -246,10 +274,19 @@ def flow_svg(request: Request) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="flow.svg"'})
 
 
+MAILS_PAGE = 100
+"""Mails per page of the sandbox's mail list (newest first)."""
+
+
 @router.get("/mails")
 def mails(request: Request) -> Response:
     sink = web_of(request).smtp_sink
-    received = list(reversed(sink.messages()))[:200] if sink is not None else []
+    everything = list(reversed(sink.messages())) if sink is not None else []
+    text = request.query_params.get("page", "1")
+    pages = max(1, -(-len(everything) // MAILS_PAGE))
+    page = min(max(int(text), 1), pages) if text.isdigit() and len(text) < 7 else 1
+    start = (page - 1) * MAILS_PAGE
+    received = everything[start:start + MAILS_PAGE]
     shown = []
     for m in received:
         msg = m.message
@@ -259,4 +296,6 @@ def mails(request: Request) -> Response:
             body = m.data.decode("utf-8", "replace")
         shown.append({"at": m.received_at, "kind": m.kind, "to": ", ".join(m.rcpt_tos),
                       "subject": str(msg["Subject"] or ""), "from": m.mail_from, "body": body})
-    return render(request, "mails.j2", mails=shown, has_sink=sink is not None)
+    return render(request, "mails.j2", mails=shown, has_sink=sink is not None, page=page,
+                  pages=pages, total=len(everything), first=start + 1,
+                  last=start + len(shown))

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, distinct, func, select, tuple_
+from sqlalchemy import Connection, distinct, func, literal, select, tuple_
 
 from unyo.adapters.db import schema as t
 from unyo.domain import Actor, EventType, GateKind, Stage
@@ -66,6 +66,8 @@ class QueueRow:
 class QueuePage:
     rows: list[QueueRow]
     next: Cursor | None  # None on the last page
+    total: int = 0  # orders under the filter, on every page
+    start: int = 0  # how many of them come before this page
 
 
 def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
@@ -85,23 +87,36 @@ def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
     return cond
 
 
-def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None = None,
-               limit: int = PAGE) -> QueuePage:
-    """One page of the queue, newest first, with each order's open gates."""
+def _at(cursor: Cursor) -> Any:
+    """A cursor as the (ordered_at, id) tuple to compare the key with, its time bound as
+    the column's type (UTC text on SQLite; a bare tuple would bind it as local text)."""
+    return tuple_(literal(cursor.ordered_at, t.UtcDateTime()), literal(cursor.id))
+
+
+def _queue_select(shop: str, f: QueueFilter, cols: Sequence[Any],
+                  extra: Sequence[Any] = ()) -> Any:
+    """The queue's orders under `f` (and `extra` conditions), unordered."""
     o = t.orders
-    cols = (o.c.id, o.c.order_number, o.c.stage, o.c.rms_status, o.c.ordered_at, o.c.total,
-            o.c.buyer_name, o.c.version, o.c.payment_method)
-    cond = _where(shop, f, o)
-    if after is not None:
-        cond.append(tuple_(o.c.ordered_at, o.c.id) < tuple_(after.ordered_at, after.id))
+    cond = [*_where(shop, f, o), *extra]
     if f.gate is not None:
         # From the open gates of the kind (few) to their orders, not the other way round.
         g = t.gates
-        q = (select(*cols).select_from(g.join(o, o.c.id == g.c.order_id))
-             .where(g.c.kind == f.gate.value, g.c.closed_at.is_(None), *cond)
-             .group_by(o.c.id))
-    else:
-        q = select(*cols).where(*cond)
+        return (select(*cols).select_from(g.join(o, o.c.id == g.c.order_id))
+                .where(g.c.kind == f.gate.value, g.c.closed_at.is_(None), *cond)
+                .group_by(o.c.id))
+    return select(*cols).where(*cond)
+
+
+def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None = None,
+               limit: int = PAGE) -> QueuePage:
+    """One page of the queue, newest first, with each order's open gates, the number of
+    orders under the filter and where the page starts among them."""
+    o = t.orders
+    cols = (o.c.id, o.c.order_number, o.c.stage, o.c.rms_status, o.c.ordered_at, o.c.total,
+            o.c.buyer_name, o.c.version, o.c.payment_method)
+    extra = [] if after is None else [
+        tuple_(o.c.ordered_at, o.c.id) < _at(after)]
+    q = _queue_select(shop, f, cols, extra)
     rows = conn.execute(q.order_by(o.c.ordered_at.desc(), o.c.id.desc()).limit(limit + 1)).all()
     page = [QueueRow(*r) for r in rows[:limit]]
     by_id = {r.id: r for r in page}
@@ -115,7 +130,40 @@ def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None
                                              "rule": gr.rule, "until": gr.until,
                                              "opened_at": gr.opened_at})
     nxt = Cursor(page[-1].ordered_at, page[-1].id) if len(rows) > limit else None
-    return QueuePage(page, nxt)
+    total = queue_total(conn, shop, f)
+    start = 0 if after is None else queue_total(conn, shop, f, through=after)
+    return QueuePage(page, nxt, total, start)
+
+
+def queue_total(conn: Connection, shop: str, f: QueueFilter,
+                through: Cursor | None = None) -> int:
+    """How many orders the queue holds under `f`; with `through`, those listed before a
+    page that starts after it (the cursor's order included)."""
+    o = t.orders
+    extra = [] if through is None else [tuple_(o.c.ordered_at, o.c.id) >= _at(through)]
+    inner = _queue_select(shop, f, (o.c.id,), extra).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The orders before and after one in the queue's order (newest first)."""
+
+    newer: str | None
+    older: str | None
+
+
+def queue_neighbours(conn: Connection, shop: str, f: QueueFilter,
+                     at: Cursor) -> Neighbours:
+    """The queue's orders on either side of the order at `at`, whether or not that order
+    is still in the queue (released a moment ago, it has left it)."""
+    o = t.orders
+    key, here = tuple_(o.c.ordered_at, o.c.id), _at(at)
+    newer = conn.execute(_queue_select(shop, f, (o.c.order_number,), [key > here])
+                         .order_by(o.c.ordered_at, o.c.id).limit(1)).scalar()
+    older = conn.execute(_queue_select(shop, f, (o.c.order_number,), [key < here])
+                         .order_by(o.c.ordered_at.desc(), o.c.id.desc()).limit(1)).scalar()
+    return Neighbours(newer, older)
 
 
 def stage_counts(conn: Connection, shop: str) -> dict[str, int]:
