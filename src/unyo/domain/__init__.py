@@ -15,6 +15,7 @@ from unyo.domain.decide import (
     ImportOrder,
     MergeInto,
     OpenGate,
+    PrintSlips,
     RecordConfirmed,
     RecordEffectFailed,
     RecordRefusal,
@@ -24,6 +25,7 @@ from unyo.domain.decide import (
     SetReleaseDate,
     SyncMerged,
     SyncOrder,
+    TakeOutOfBatch,
     decide,
 )
 from unyo.domain.order import (
@@ -87,6 +89,7 @@ __all__ = [
     "Package",
     "Payment",
     "Person",
+    "PrintSlips",
     "RecordConfirmed",
     "RecordEffectFailed",
     "RecordRefusal",
@@ -99,5 +102,6 @@ __all__ = [
     "Stage",
     "SyncMerged",
     "SyncOrder",
+    "TakeOutOfBatch",
     "decide",
 ]
