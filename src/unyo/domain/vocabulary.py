@@ -66,7 +66,7 @@ class EventType(StrEnum):
     merged_order_changed = "merged_order_changed"  # an order merged into this changed at RMS
     command_refused = "command_refused"  # a step's command did not fit (data: command, reason)
     slips_printed = "slips_printed"  # 納品書 printed in a batch (自社出荷; data: batch, baskets)
-    taken_out_of_batch = "taken_out_of_batch"  # out of its print batch, back to 出荷OK (data: batch)
+    taken_out_of_batch = "taken_out_of_batch"  # out of its print batch, back to 出荷OK
 
 
 class EffectKind(StrEnum):

@@ -29,8 +29,8 @@ from ruamel.yaml.reader import ReaderError
 
 from unyo.domain.remarks import RemarksTemplate
 from unyo.domain.rules import CompiledRule
-from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
 from unyo.flow.invoice import InvoiceSettings, parse_invoice
+from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
 from unyo.flow.mail import MailSettings, parse_mail
 from unyo.flow.rules import parse_rules
 from unyo.flow.sections import line_of
