@@ -24,7 +24,7 @@ from typing import Any
 
 from unyo.domain.order import NOT_FIXED, Item, Order, Person
 
-__all__ = ["SlipRules", "rate_of", "slips", "tax_by_rate"]
+__all__ = ["BatchOutput", "SlipRules", "rate_of", "slips", "tax_by_rate"]
 
 STANDARD_RATE = 10
 REDUCED_RATE = 8
@@ -116,3 +116,13 @@ def slips(order: Order, rules: SlipRules = SlipRules()) -> list[dict[str, Any]]:
             "totals": totals if n == 1 else None,
         })
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutput:
+    """One file a print batch made: the 納品書 PDF first; carriers' label files follow
+    (issue 20 item 3) in the same list."""
+
+    name: str
+    media_type: str
+    content: bytes

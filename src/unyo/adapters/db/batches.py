@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from unyo.adapters.db import schema as t
+from unyo.domain.slips import BatchOutput
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +36,6 @@ class BatchOrderRow:
     slips: list[dict[str, Any]]
     removed_at: datetime | None
     removed_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutput:
-    """One file a printing made: the 納品書 PDF first, then (later) carriers' label files."""
-
-    name: str
-    media_type: str
-    content: bytes
 
 
 class BatchRecords:
