@@ -166,3 +166,69 @@ def test_hostile_buyer_text_is_shown_as_text(store: Store, tmp_path: Path):
     assert "<script" not in html and "<iframe" not in html and "<img src=x" not in html
     assert "</style><b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&amp;amp;" in html
+
+
+def _fonts(reader: pypdf.PdfReader) -> list[tuple[str, bool]]:
+    """Every font of every page: its name and whether its program is in the file."""
+    found = []
+    for page in reader.pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            desc = font.get("/FontDescriptor")
+            if desc is None and "/DescendantFonts" in font:
+                desc = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
+            desc = desc.get_object() if desc is not None else {}
+            found.append((str(font.get("/BaseFont")),
+                          any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
+    return found
+
+
+def test_the_pdf_has_a_page_per_slip_the_order_amounts_and_tax_by_rate(store: Store,
+                                                                       tmp_path: Path):
+    shop = self_shop(store, tmp_path, registration_number="T1234567890123")
+    mixed_number, plain = shop.add_ready(1, **mixed()) + shop.add_ready(1)
+    printer = SlipPrinter.load(shop.ctx.config)
+    result = print_batch(shop.ctx, printer, by="yamada")
+    [pdf] = result.outputs
+    assert pdf.media_type == "application/pdf" and pdf.name.endswith(".pdf")
+    reader, pages = pdf_text(pdf.content)
+    assert len(reader.pages) == 2
+    first, second = pages
+    assert mixed_number in first and plain in second
+    assert "テスト茶舗" in first and "静岡県静岡市1-2" in first and "054-000-0000" in first
+    assert "髙橋 花子 様" in first  # the recipient, with a cp932 extension character
+    # the order's amounts, as RMS gave them
+    for label, value in (("商品合計", "3,660円"), ("送料", "660円"), ("代引手数料", "330円"),
+                         ("合計", "4,650円"), ("クーポン利用", "-100円"),
+                         ("ポイント利用", "-200円"), ("ご請求額", "4,350円")):
+        assert f"{label} {value}" in first, label
+    # items with SKU, options, units and prices
+    assert "深蒸し煎茶 100g" in first and "tea-g" in first and "袋:ギフト" in first
+    assert "2 1,080円 2,160円" in first
+    # tax by rate: 10 % on the cup, postage and 代引料 (1,500 + 660 + 330), 8 % on the tea
+    assert "10%対象 2,490円(内消費税 226円)" in first
+    assert "8%対象 2,160円(内消費税 160円)" in first
+    assert "軽減税率" in first and "登録番号 T1234567890123" in first and "適格簡易請求書" in first
+    # the plain order: its one item at 8 %, nothing at 10 %
+    assert "8%対象 3,980円(内消費税 294円)" in second and "10%対象" not in second
+    fonts = _fonts(reader)
+    assert fonts and all(embedded for _, embedded in fonts), fonts
+    assert any("IPAex" in name or "IPA" in name for name, _ in fonts)
+
+
+def test_a_reprint_is_the_same_slips_marked_reissued(store: Store, tmp_path: Path):
+    shop = self_shop(store, tmp_path)
+    shop.add_ready(2, **mixed())
+    printer = SlipPrinter.load(shop.ctx.config)
+    first = print_batch(shop.ctx, printer, by="yamada")
+    assert first.batch is not None
+    _, before = pdf_text(first.outputs[0].content)
+    assert not any("再発行" in p for p in before)
+    again = reprint_batch(shop.ctx, printer, first.batch, by="suzuki")
+    assert again.reissue and again.outputs[0].name.endswith("-再発行.pdf")
+    _, after = pdf_text(again.outputs[0].content)
+    assert len(after) == len(before)
+    assert all(p.count("再発行") == 1 for p in after)
+    assert [p.replace("再発行", "").split() for p in after] == [p.split() for p in before]
+    assert batch_outputs(shop.ctx, first.batch) == again.outputs  # the latest is kept
