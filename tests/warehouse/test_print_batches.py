@@ -19,6 +19,7 @@ from unyo.adapters.db import Store
 from unyo.adapters.warehouse.slips import SlipPrinter
 from unyo.app.batches import (
     BatchError,
+    Printing,
     batch_outputs,
     print_batch,
     reprint_batch,
@@ -85,7 +86,7 @@ def test_a_batch_makes_the_orders_printed_with_no_warehouse_request(store: Store
                                                                     tmp_path: Path):
     shop = self_shop(store, tmp_path)
     numbers = shop.add_ready(3)
-    result = print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="yamada")
+    result = print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="yamada")
     assert result.batch is not None and result.orders == numbers and result.slips == 3
     assert not result.reissue and result.outputs[0].name.endswith(".html")
     for n in numbers:
@@ -93,14 +94,14 @@ def test_a_batch_makes_the_orders_printed_with_no_warehouse_request(store: Store
         assert order.stage is Stage.at_warehouse
         assert EffectKind.hand_off_to_warehouse.value not in shop.effects(n)
     assert shop.request_files() == []
-    assert print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="yamada").batch is None
-    assert batch_outputs(shop.ctx, result.batch) == result.outputs  # kept to download
+    assert print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="yamada").batch is None
+    assert batch_outputs(Printing.of(shop.ctx), result.batch) == result.outputs  # kept to download
 
 
 def test_a_printed_order_ships_by_the_result_file(store: Store, tmp_path: Path):
     shop = self_shop(store, tmp_path)
     [number] = shop.add_ready(1)
-    print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="yamada")
+    print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="yamada")
     shop.drop_result("r.csv", [[number, "10001", "ヤマト運輸", "1234-5678-9012", "2026/11/27", ""]])
     assert import_results(shop.ctx).shipped_packages == 1
     assert shop.order(number).stage is Stage.shipped
@@ -110,7 +111,7 @@ def test_only_a_self_shop_prints(store: Store, tmp_path: Path):
     shop = Shop(store, tmp_path / "wh")
     shop.add_ready(1)
     with pytest.raises(BatchError, match="自社出荷"):
-        print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="yamada")
+        print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="yamada")
 
 
 def test_an_order_taken_out_goes_back_to_ready_and_into_the_next_batch(store: Store,
@@ -118,16 +119,16 @@ def test_an_order_taken_out_goes_back_to_ready_and_into_the_next_batch(store: St
     shop = self_shop(store, tmp_path)
     a, b = shop.add_ready(2)
     printer = HtmlSlips(shop.ctx.config)
-    first = print_batch(shop.ctx, printer, by="yamada")
+    first = print_batch(Printing.of(shop.ctx), printer, by="yamada")
     assert first.batch is not None
-    order = take_out(shop.ctx, first.batch, a, by="suzuki", note="欠品")
+    order = take_out(Printing.of(shop.ctx), first.batch, a, by="suzuki", note="欠品")
     assert order.stage is Stage.ready and shop.order(a).stage is Stage.ready
     with pytest.raises(BatchError, match="入っていません"):
-        take_out(shop.ctx, first.batch, a, by="suzuki")
-    again = reprint_batch(shop.ctx, printer, first.batch, by="yamada")
+        take_out(Printing.of(shop.ctx), first.batch, a, by="suzuki")
+    again = reprint_batch(Printing.of(shop.ctx), printer, first.batch, by="yamada")
     assert again.orders == [b] and again.slips == 1
     assert a not in again.outputs[0].content.decode()
-    second = print_batch(shop.ctx, printer, by="yamada")
+    second = print_batch(Printing.of(shop.ctx), printer, by="yamada")
     assert second.orders == [a] and second.batch != first.batch
 
 
@@ -141,18 +142,18 @@ def test_an_order_handed_to_a_wms_cannot_be_taken_out_of_a_batch(store: Store,
     with pytest.raises(Exception, match="not in print batch"):
         decide(order, TakeOutOfBatch(1, T0, "suzuki"))
     with pytest.raises(BatchError, match="入っていません"):
-        take_out(shop.ctx, 1, number, by="suzuki")
+        take_out(Printing.of(shop.ctx), 1, number, by="suzuki")
 
 
 def test_a_shipped_order_cannot_be_taken_out(store: Store, tmp_path: Path):
     shop = self_shop(store, tmp_path)
     [number] = shop.add_ready(1)
-    batch = print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="yamada").batch
+    batch = print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="yamada").batch
     assert batch is not None
     shop.drop_result("r.csv", [[number, "10001", "ヤマト運輸", "1234-5678-9012", "2026/11/27", ""]])
     import_results(shop.ctx)
     with pytest.raises(BatchError, match="外せません"):
-        take_out(shop.ctx, batch, number, by="suzuki")
+        take_out(Printing.of(shop.ctx), batch, number, by="suzuki")
 
 
 def test_hostile_buyer_text_is_shown_as_text(store: Store, tmp_path: Path):
@@ -162,7 +163,8 @@ def test_hostile_buyer_text_is_shown_as_text(store: Store, tmp_path: Path):
     item = replace(CUP, name='"><iframe src=//x>', selected_choice="</style><b>x</b>")
     pkg = Package(10001, recipient, (item,), 1500, 0, 0, 1500)
     shop.add_ready(1, packages=(pkg,), buyer=recipient)
-    html = print_batch(shop.ctx, HtmlSlips(shop.ctx.config), by="y").outputs[0].content.decode()
+    result = print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="y")
+    html = result.outputs[0].content.decode()
     assert "<script" not in html and "<iframe" not in html and "<img src=x" not in html
     assert "</style><b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&amp;amp;" in html
@@ -189,7 +191,7 @@ def test_the_pdf_has_a_page_per_slip_the_order_amounts_and_tax_by_rate(store: St
     shop = self_shop(store, tmp_path, registration_number="T1234567890123")
     mixed_number, plain = shop.add_ready(1, **mixed()) + shop.add_ready(1)
     printer = SlipPrinter.load(shop.ctx.config)
-    result = print_batch(shop.ctx, printer, by="yamada")
+    result = print_batch(Printing.of(shop.ctx), printer, by="yamada")
     [pdf] = result.outputs
     assert pdf.media_type == "application/pdf" and pdf.name.endswith(".pdf")
     reader, pages = pdf_text(pdf.content)
@@ -221,14 +223,14 @@ def test_a_reprint_is_the_same_slips_marked_reissued(store: Store, tmp_path: Pat
     shop = self_shop(store, tmp_path)
     shop.add_ready(2, **mixed())
     printer = SlipPrinter.load(shop.ctx.config)
-    first = print_batch(shop.ctx, printer, by="yamada")
+    first = print_batch(Printing.of(shop.ctx), printer, by="yamada")
     assert first.batch is not None
     _, before = pdf_text(first.outputs[0].content)
     assert not any("再発行" in p for p in before)
-    again = reprint_batch(shop.ctx, printer, first.batch, by="suzuki")
+    again = reprint_batch(Printing.of(shop.ctx), printer, first.batch, by="suzuki")
     assert again.reissue and again.outputs[0].name.endswith("-再発行.pdf")
     _, after = pdf_text(again.outputs[0].content)
     assert len(after) == len(before)
     assert all(p.count("再発行") == 1 for p in after)
     assert [p.replace("再発行", "").split() for p in after] == [p.split() for p in before]
-    assert batch_outputs(shop.ctx, first.batch) == again.outputs  # the latest is kept
+    assert batch_outputs(Printing.of(shop.ctx), first.batch) == again.outputs  # the latest is kept

@@ -22,18 +22,23 @@ Must not import adapters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from unyo.app.context import ShopContext, log
 from unyo.app.moves import MoveConflict, MoveRefused, OnConflict, move
 from unyo.app.ports import ChannelError
 from unyo.app.syncing import SyncResult, read_orders
+from unyo.clock import Clock
 from unyo.domain import Order, PrintSlips, Stage, TakeOutOfBatch
 from unyo.domain.decide import PRINT_BATCH
 from unyo.domain.slips import BatchOutput, SlipRules, slips
+from unyo.flow import Config
+
+if TYPE_CHECKING:
+    from unyo.app.context import Store
 
 MAX_BATCH = 5000
 """Orders printed in one batch at most (a sale day prints in several)."""
@@ -45,6 +50,33 @@ class BatchError(Exception):
 
 class _NothingPrinted(Exception):
     """Every selected order moved meanwhile: the batch is not kept."""
+
+
+@dataclass(frozen=True)
+class Printing:
+    """What printing needs: the store, the shop's settings, the clock, and a way to
+    re-read orders from RMS (the dashboard has none: it prints orders as the worker's
+    sync last read them)."""
+
+    store: Store
+    config: Config
+    clock: Clock
+    reread: Callable[[list[str]], None] | None = None
+
+    @property
+    def shop(self) -> str:
+        return self.config.shop_id
+
+    @classmethod
+    def of(cls, ctx: ShopContext) -> Printing:
+        """From a shop's context: orders are re-read from RMS before they are printed."""
+        def reread(numbers: list[str]) -> None:
+            try:  # a change at RMS since the last read is never printed unseen
+                read_orders(ctx, numbers, SyncResult())
+            except ChannelError as e:
+                log.warning("print: cannot re-read %d ready orders (%s); printed as last "
+                            "read", len(numbers), e)
+        return cls(ctx.store, ctx.config, ctx.clock, reread)
 
 
 class SlipPrinter(Protocol):
@@ -66,19 +98,19 @@ class PrintResult:
     error: str = ""  # the outputs could not be made (the batch is recorded)
 
 
-def _require_self(ctx: ShopContext) -> None:
+def _require_self(ctx: Printing) -> None:
     wh = ctx.config.warehouse
     if not (wh.enabled and wh.self_shipping):
         raise BatchError("納品書の印刷は自社出荷の店舗だけです（warehouse.type: self、"
                          "warehouse.enabled: true）")
 
 
-def slip_rules(ctx: ShopContext) -> SlipRules:
+def slip_rules(ctx: Printing) -> SlipRules:
     inv = ctx.config.invoice
     return SlipRules(inv.gift_prices, frozenset(inv.no_prices_tags))
 
 
-def print_batch(ctx: ShopContext, printer: SlipPrinter, *, by: str,
+def print_batch(ctx: Printing, printer: SlipPrinter, *, by: str,
                 numbers: Sequence[str] | None = None, limit: int = MAX_BATCH) -> PrintResult:
     """Print the ready orders (or those of `numbers` that are ready) as a new batch."""
     _require_self(ctx)
@@ -94,11 +126,8 @@ def print_batch(ctx: ShopContext, printer: SlipPrinter, *, by: str,
     ready = sorted(ready)[:max(1, limit)]
     if not ready:
         return result
-    try:  # a change at RMS since the last read is never printed unseen
-        read_orders(ctx, ready, SyncResult())
-    except ChannelError as e:
-        log.warning("print: cannot re-read %d ready orders (%s); printed as last read",
-                    len(ready), e)
+    if ctx.reread is not None:
+        ctx.reread(ready)
     now = ctx.clock.now()
     try:
         batch, rows = _record_batch(ctx, ready, now, by, result)
@@ -110,7 +139,7 @@ def print_batch(ctx: ShopContext, printer: SlipPrinter, *, by: str,
     return result
 
 
-def _record_batch(ctx: ShopContext, ready: list[str], now: datetime, by: str,
+def _record_batch(ctx: Printing, ready: list[str], now: datetime, by: str,
                   result: PrintResult) -> tuple[int, list[tuple[int, str, list[dict[str, Any]]]]]:
     """One transaction: the batch, its orders moved to 印刷済, their slips."""
     store, shop, rules = ctx.store, ctx.shop, slip_rules(ctx)
@@ -137,7 +166,7 @@ def _record_batch(ctx: ShopContext, ready: list[str], now: datetime, by: str,
     return batch, rows
 
 
-def reprint_batch(ctx: ShopContext, printer: SlipPrinter, batch: int, *,
+def reprint_batch(ctx: Printing, printer: SlipPrinter, batch: int, *,
                   by: str) -> PrintResult:
     """The batch's slips again, as first printed, marked 再発行 once printed before."""
     store, shop = ctx.store, ctx.shop
@@ -154,7 +183,7 @@ def reprint_batch(ctx: ShopContext, printer: SlipPrinter, batch: int, *,
     return result
 
 
-def _make_outputs(ctx: ShopContext, printer: SlipPrinter, batch: int,
+def _make_outputs(ctx: Printing, printer: SlipPrinter, batch: int,
                   slip_data: list[dict[str, Any]], by: str, result: PrintResult, *,
                   reissue: bool = False) -> None:
     now = ctx.clock.now()
@@ -171,7 +200,7 @@ def _make_outputs(ctx: ShopContext, printer: SlipPrinter, batch: int,
     result.outputs = outputs
 
 
-def batch_outputs(ctx: ShopContext, batch: int) -> list[BatchOutput]:
+def batch_outputs(ctx: Printing, batch: int) -> list[BatchOutput]:
     """What the batch's last printing made (to download again)."""
     with ctx.store.transaction() as conn:
         if ctx.store.batch(conn, ctx.shop, batch) is None:
@@ -179,7 +208,7 @@ def batch_outputs(ctx: ShopContext, batch: int) -> list[BatchOutput]:
         return ctx.store.batch_outputs(conn, batch)
 
 
-def take_out(ctx: ShopContext, batch: int, number: str, *, by: str, note: str = "",
+def take_out(ctx: Printing, batch: int, number: str, *, by: str, note: str = "",
              version: int | None = None) -> Order:
     """Take a printed order out of its batch (before it ships): back to 出荷OK."""
     store, shop, now = ctx.store, ctx.shop, ctx.clock.now()

@@ -34,7 +34,7 @@ def print_(config: ConfigOpt = None,
                          ] = None,
            as_json: JsonOpt = False) -> None:
     """Print 納品書 (packing slips) of the 出荷OK orders as a batch: they become 印刷済."""
-    from unyo.app.batches import BatchError, print_batch, reprint_batch
+    from unyo.app.batches import BatchError, Printing, print_batch, reprint_batch
     from unyo.app.batches import take_out as take_out_of
     from unyo.wiring import SetupError, build_context, build_printer
 
@@ -47,7 +47,7 @@ def print_(config: ConfigOpt = None,
         if list_:
             return _list(store, cfg.shop_id, as_json)
         try:
-            ctx = build_context(cfg, store=store)
+            ctx = Printing.of(build_context(cfg, store=store))
             if take_out is not None and batch is not None:
                 o = take_out_of(ctx, batch, take_out, by=who, note=note)
                 from unyo.wording import stage_name
