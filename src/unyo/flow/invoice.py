@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-REGISTRATION = re.compile(r"^T\d{13}$")
+REGISTRATION = re.compile(r"^T[0-9]{13}$")
 
 
 @dataclass(frozen=True)
