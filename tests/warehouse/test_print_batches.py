@@ -234,3 +234,36 @@ def test_a_reprint_is_the_same_slips_marked_reissued(store: Store, tmp_path: Pat
     assert all(p.count("再発行") == 1 for p in after)
     assert [p.replace("再発行", "").split() for p in after] == [p.split() for p in before]
     assert batch_outputs(Printing.of(shop.ctx), first.batch) == again.outputs  # the latest is kept
+
+
+def test_an_order_cancelled_at_rms_after_printing_is_checked_and_taken_out(store: Store,
+                                                                           tmp_path: Path):
+    from unyo.app.syncing import SyncResult, read_orders
+    from unyo.domain import GateKind
+
+    shop = self_shop(store, tmp_path)
+    [number] = shop.add_ready(1)
+    batch = print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="y").batch
+    assert batch is not None
+    shop.channel.put(replace(shop.channel.orders[number], status=900))
+    read_orders(shop.ctx, [number], SyncResult())
+    order = shop.order(number)
+    assert order.stage is Stage.at_warehouse
+    assert [g.reason for g in order.open_gates if g.kind is GateKind.check] == [
+        "倉庫連携後にキャンセルされました"]
+    # no WMS to tell: the cancel request is settled without a file
+    assert hand_off_orders(shop.ctx).cancels == 1
+    assert shop.effects(number)["cancel_at_warehouse"] == "done"
+    assert not list((tmp_path / "wh" / "requests").iterdir())
+    # taken out, it waits in 受注処理 for the person to finish it
+    assert take_out(Printing.of(shop.ctx), batch, number, by="y").stage is Stage.processing
+
+
+def test_a_batch_prints_only_the_orders_asked_for(store: Store, tmp_path: Path):
+    shop = self_shop(store, tmp_path)
+    a, b = shop.add_ready(2)
+    result = print_batch(Printing.of(shop.ctx), HtmlSlips(shop.ctx.config), by="y",
+                         numbers=[b, "123456-20261127-9999999999"])
+    assert result.orders == [b]
+    assert result.skipped == {"123456-20261127-9999999999": "出荷OKではありません"}
+    assert shop.order(a).stage is Stage.ready
