@@ -15,6 +15,10 @@ WMS (result files, the tracking import).
 - `take_out`: a person takes a printed order out of its batch before it ships; it is
   出荷OK again (受注処理 while a gate is open) and goes in a later batch.
 
+The seam for the carriers' label files (issue 20 item 3): `SlipPrinter.outputs` returns
+the batch's files as a list, the 納品書 PDF first; a printer that also writes label
+files appends them there, and they are stored, downloaded and reprinted with the PDF.
+
 A printing that fails (no Chromium) leaves the batch recorded and its orders 印刷済:
 printing it again makes its outputs (not marked 再発行 until one printing succeeded).
 Must not import adapters.

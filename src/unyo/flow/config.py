@@ -450,6 +450,10 @@ INIT_TEMPLATE = """\
 shop:
   id: {shop_id}
   name: {shop_name}
+  # address: 〒420-0000 静岡県静岡市葵区追手町1-2-3   # the shop's contact on its 納品書
+  # phone: 054-000-0000
+  # email: info@example.jp
+  # logo: logo.png
 
 database:
   # SQLite by default; UNYO_DATABASE_URL overrides (e.g. postgresql+psycopg://...)
@@ -525,7 +529,7 @@ warehouse:
   # Shipment requests to the warehouse as CSV files, results read back from CSV files.
   # Turn on once the warehouse system reads `requests/` and writes `results/`.
   enabled: false
-  type: csv
+  type: csv               # csv: a WMS reads requests/; self: the shop prints 納品書 batches
   folder: warehouse       # requests/, results/, done/ and error/ live here
   encoding: cp932         # or utf-8
   interval: 5m            # hand-off cadence
@@ -541,6 +545,11 @@ warehouse:
   #   basket_id: 送付先ID
   # result_columns:       # headers of the result file, where they differ
   #   tracking_number: 送り状番号
+
+# invoice:                # the 納品書 a self-shipping shop prints (docs/warehouse.md)
+#   registration_number: T1234567890123   # 登録番号: adds the 適格簡易請求書 lines
+#   template: slip.html.j2                 # your own template; default: the shipped one
+#   no_prices_tags: [金額非表示]            # orders with such a tag print no prices
 
 # 受注処理ルール: each rule is a name, a condition (when) and actions (then).
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`
