@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from unyo.adapters.db.store import Store
+from unyo.app.batches import Printing
 from unyo.app.context import Progress, no_progress
 from unyo.app.manual import release_gate
 from unyo.app.report import build_report
@@ -28,10 +29,11 @@ from unyo.flow.config import parse_config, render_init
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
 from unyo.sandbox.generator import generate_orders
+from unyo.sandbox.packer import SelfPacker
 from unyo.sandbox.rms_emulator import RmsEmulator, RmsEmulatorServer
 from unyo.sandbox.smtp_sink import SmtpSink
 from unyo.sandbox.warehouse_emulator import WarehouseEmulator
-from unyo.wiring import build_context
+from unyo.wiring import build_context, build_printer
 
 # Demo credentials for the emulator only; they open nothing real.
 DEMO_SERVICE_SECRET = "SP000000_demo-secret"
@@ -69,7 +71,7 @@ class DemoOperator:
 
 
 def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
-                warehouse_dir: str = "") -> Config:
+                warehouse_dir: str = "", warehouse_type: str = "csv") -> Config:
     return Config(
         shop_id="demo", shop_name="unyo デモ店", database_url=database_url,
         rms=RmsSettings(base_url=base_url, min_interval=0.0, timeout=10.0, max_retries=3),
@@ -78,14 +80,15 @@ def demo_config(base_url: str, database_url: str, smtp_port: int = 0,
         outbox=OutboxSettings(interval=60.0),
         mail=MailSettings(enabled=smtp_port > 0, host="127.0.0.1", port=smtp_port or 25,
                           starttls=False, auth=False, from_address=DEMO_FROM, timeout=10.0),
-        warehouse=WarehouseSettings(enabled=bool(warehouse_dir), folder=warehouse_dir, settle=0.0,
+        warehouse=WarehouseSettings(enabled=bool(warehouse_dir), type=warehouse_type,
+                                    folder=warehouse_dir, settle=0.0,
                                     interval=300.0, results_interval=300.0),
         rules=parse_config(render_init("demo")).rules,  # the example rules of `unyo init`
     )
 
 
 def _shipping_in_flight(store: Store, shop: str, emulator: RmsEmulator,
-                        wms: WarehouseEmulator) -> bool:
+                        wms: WarehouseEmulator | SelfPacker) -> bool:
     """Packages still at the warehouse, or reports RMS has not moved to 500 yet."""
     if wms.pending():
         return True
@@ -95,11 +98,16 @@ def _shipping_in_flight(store: Store, shop: str, emulator: RmsEmulator,
         emulator.progress_counts().get(500, 0) < reports.get("done", 0)
 
 
-def _warehouse_counts(wms: WarehouseEmulator) -> dict[str, int]:
-    """Requests the sandbox warehouse took, result rows it wrote, rows unyo reported bad."""
+def _warehouse_counts(wms: WarehouseEmulator | SelfPacker) -> dict[str, int]:
+    """Requests the sandbox warehouse took, result rows it wrote, rows unyo reported bad
+    (for a self-shipping shop: batches and orders printed, packages brought back)."""
     error_dir = wms.folder / "error"
     errors = sum(len(p.read_text(encoding="utf-8").splitlines())
                  for p in error_dir.glob("*.errors.txt")) if error_dir.is_dir() else 0
+    if isinstance(wms, SelfPacker):
+        return {"requests": 0, "batches": wms.stats.batches, "printed": wms.stats.printed,
+                "results": wms.stats.shipped, "errors": errors,
+                "print_errors": wms.stats.print_errors}
     return {"requests": wms.stats.packages, "results": wms.stats.shipped + wms.stats.stockouts,
             "errors": errors, "stockouts": wms.stats.stockouts}
 
@@ -148,7 +156,8 @@ def _serve_dashboard(store: Store, config: Config, clock: SimClock, smtp: SmtpSi
 def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
              database_url: str | None = None, progress: Progress = no_progress,
              day_start: datetime | None = None,
-             dashboard: DemoDashboard | None = None) -> dict[str, Any]:
+             dashboard: DemoDashboard | None = None,
+             warehouse: str = "csv") -> dict[str, Any]:
     """Run the sandbox day; returns the summary printed by `unyo demo --json`. With
     `dashboard`, the dashboard is served during the day and until `finished` returns."""
     if day_start is None:
@@ -164,12 +173,17 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
     with tempfile.TemporaryDirectory(prefix="unyo-demo-") as tmp, \
             RmsEmulatorServer(emulator) as server, SmtpSink() as smtp:
         url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
-        wms = WarehouseEmulator(Path(tmp) / "warehouse", clock, seed=seed)
-        config = demo_config(server.base_url, url, smtp.port, str(wms.folder))
+        folder = Path(tmp) / "warehouse"
+        config = demo_config(server.base_url, url, smtp.port, str(folder), warehouse)
         store = Store.open(url)
         ctx = build_context(config, clock=clock, store=store, progress=no_progress,
                             env={"RMS_SERVICE_SECRET": DEMO_SERVICE_SECRET,
                                  "RMS_LICENSE_KEY": DEMO_LICENSE_KEY})
+        # the sandbox warehouse (csv), or the shop's own staff printing and packing (self)
+        wms: WarehouseEmulator | SelfPacker = (
+            SelfPacker(Printing.of(ctx), build_printer(config), folder, seed=seed)
+            if config.warehouse.self_shipping else
+            WarehouseEmulator(folder, clock, seed=seed))
         runner = Runner.for_shop(ctx)
         operator = DemoOperator(store, config.shop_id)
         web = _serve_dashboard(store, config, clock, smtp, dashboard) if dashboard else None

@@ -14,6 +14,7 @@ from unyo.adapters.db.store import Store
 from unyo.adapters.mail import MailTemplateError, MailTemplates, SmtpMailer
 from unyo.adapters.rakuten.channel import RakutenChannel
 from unyo.adapters.warehouse import CsvFolderWarehouse
+from unyo.adapters.warehouse.slips import SlipPrinter, SlipTemplateError
 from unyo.app.context import Progress, ShopContext, no_progress
 from unyo.clock import Clock, SystemClock
 from unyo.flow import Config
@@ -89,6 +90,15 @@ def build_warehouse(config: Config, clock: Clock) -> CsvFolderWarehouse | None:
     except OSError as e:
         raise SetupError(f"warehouse folder {config.warehouse.folder}: {e.strerror or e}") from e
     return warehouse
+
+
+def build_printer(config: Config) -> SlipPrinter:
+    """The shop's 納品書 printer, its template and logo checked now (SetupError lists
+    their problems)."""
+    try:
+        return SlipPrinter.load(config)
+    except SlipTemplateError as e:
+        raise SetupError("納品書 template:\n" + "\n".join(e.problems)) from None
 
 
 def build_context(config: Config, *, clock: Clock | None = None, store: Store | None = None,

@@ -71,6 +71,8 @@ _COMMANDS = {
     "RecordShipment": ("出荷実績", "shipping result"),
     "RecordWarehouseRejection": ("倉庫の出荷不可", "warehouse rejection"),
     "HandOff": ("倉庫連携", "hand-off"),
+    "PrintSlips": ("納品書の印刷", "printing the packing slips"),
+    "TakeOutOfBatch": ("印刷バッチから外す", "taking out of the print batch"),
     "CloseGate": ("解除", "release"),
     "OpenGate": ("保留・確認待ち", "hold or check"),
     "CancelOrder": ("キャンセル", "cancel"),
@@ -403,6 +405,14 @@ SENTENCES: dict[str, Sentence] = {
         f"unpaid for {_text(d.get('days'))} days)" if lang == "en" else
         f"入金督促メールを送信予定（{payment_method_name(d.get('method'), lang)}・"
         f"{_text(d.get('days'))}日間未入金）"),
+    "slips_printed": lambda d, lang: (
+        f"Packing slip printed (batch {_text(d.get('batch'))})" if lang == "en"
+        else f"納品書を印刷（印刷バッチ {_text(d.get('batch'))}）"),
+    "taken_out_of_batch": lambda d, lang: (
+        (f"Taken out of print batch {_text(d.get('batch'))}, back to ready"
+         + (f" (note: {_text(d.get('note'))})" if d.get("note") else "")) if lang == "en"
+        else (f"印刷バッチ {_text(d.get('batch'))} から外し、出荷OKに戻しました"
+              + (f"（メモ: {_text(d.get('note'))}）" if d.get("note") else ""))),
 }
 
 

@@ -47,3 +47,25 @@ def test_demo_headless_json_summary(tmp_path: Path) -> None:
     assert {"updateOrderShippingAsync", "getResultUpdateOrderShippingAsync"} <= set(
         doc["api_calls"])
     assert (tmp_path / "demo.db").exists()
+
+
+def test_demo_of_a_self_shipping_shop(tmp_path: Path) -> None:
+    # given the sandbox day of a shop that packs itself
+    env = {"RMS_SERVICE_SECRET": None, "RMS_LICENSE_KEY": None, "UNYO_RMS_BASE_URL": None,
+           "UNYO_DATABASE_URL": None}
+    result = CliRunner().invoke(app, ["demo", "--headless", "--json", "--orders", "40",
+                                      "--speed", "0", "--seed", "3", "--warehouse", "self",
+                                      "--database", f"sqlite:///{tmp_path / 'demo.db'}"],
+                                env=env)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    wh = doc["warehouse"]
+    # then its staff printed batches of 納品書 (no request file) and brought the
+    # tracking numbers back; every shipped order is at RMS 500
+    assert wh["requests"] == 0 and wh["batches"] > 0 and wh["print_errors"] == 0
+    assert wh["printed"] >= doc["stages"]["shipped"] > 0 and wh["errors"] == 0
+    assert doc["events"].get("slips_printed", 0) == wh["printed"]
+    assert doc["rms_progress"].get("500", 0) == doc["stages"]["shipped"]
+    # and every shippable order shipped: none is left waiting to be printed or packed
+    assert not doc["stages"].get("ready") and not doc["stages"].get("at_warehouse")
+    assert all(s["last_error"] is None for s in doc["steps"].values())

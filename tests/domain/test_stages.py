@@ -33,7 +33,7 @@ from unyo.domain.stages import ALLOWED, MOVES, Action, IllegalMove, allowed, che
 LEGAL = {
     ("processing", "ready"), ("processing", "cancelled"),
     ("ready", "processing"), ("ready", "at_warehouse"), ("ready", "cancelled"),
-    ("at_warehouse", "shipped"),
+    ("at_warehouse", "shipped"), ("at_warehouse", "ready"),  # ready: out of a print batch
 }
 
 

@@ -275,6 +275,11 @@ def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> Han
     if warehouse is None:
         return result
     store, shop = ctx.store, ctx.shop
+    if ctx.config.warehouse.self_shipping:
+        # the shop packs itself: printing a batch is the hand-off (unyo.app.batches), and
+        # there is no WMS to tell of a cancellation (the order's check gate tells staff)
+        _settle_self_cancels(ctx, result)
+        return result
     with store.transaction() as conn:
         numbers = store.order_numbers_in_stages(conn, shop, [Stage.ready])
     if numbers:
@@ -300,6 +305,17 @@ def hand_off_orders(ctx: ShopContext, warehouse: Warehouse | None = None) -> Han
     _deliver_hand_offs(ctx, warehouse, result)
     _deliver_cancels(ctx, warehouse, result)
     return result
+
+
+def _settle_self_cancels(ctx: ShopContext, result: HandOffResult) -> None:
+    now = ctx.clock.now()
+    with ctx.store.transaction() as conn:
+        due = ctx.store.due_effects(conn, ctx.shop, EffectKind.cancel_at_warehouse, now, 10_000)
+    if due:
+        _record(ctx, [Attempt(e, True, "not sent: the shop packs itself (warehouse.type "
+                              "self); the order's check gate tells the staff") for e in due],
+                now)
+        result.cancels += len(due)
 
 
 def _reread(ctx: ShopContext, numbers: list[str]) -> None:

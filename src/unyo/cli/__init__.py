@@ -20,7 +20,20 @@ from typing import Annotated
 
 import typer
 
-from unyo.cli import db, demo, flow, mail, orders, reports, sandbox, serve, shopfile, users, worker
+from unyo.cli import (
+    db,
+    demo,
+    flow,
+    mail,
+    orders,
+    printing,
+    reports,
+    sandbox,
+    serve,
+    shopfile,
+    users,
+    worker,
+)
 from unyo.clock import SimClock
 
 app = typer.Typer(help="unyo: order operations for Rakuten Ichiba shops.", no_args_is_help=True,
@@ -40,6 +53,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 for _command in (shopfile.init, worker.run, shopfile.schema, shopfile.doctor, shopfile.check,
                  reports.simulate, reports.report, demo.demo, serve.serve):
     app.command()(_command)
+app.command("print")(printing.print_)
 for _name, _sub in (("orders", orders.app), ("mail", mail.app), ("flow", flow.app),
                     ("sandbox", sandbox.app), ("db", db.app), ("user", users.app)):
     app.add_typer(_sub, name=_name)

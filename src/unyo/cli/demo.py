@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from unyo.cli._common import JsonOpt, err, out, print_json, progress_bar
+from unyo.cli._common import JsonOpt, err, fail, out, print_json, progress_bar
 
 
 def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] = 300,
@@ -22,6 +22,9 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
          headless: Annotated[bool, typer.Option(help="Exit at the end, serve nothing.")] = False,
          database: Annotated[str | None, typer.Option(help="Database URL (default: a temporary "
                                                      "SQLite file).")] = None,
+         warehouse: Annotated[str, typer.Option(
+             help="csv: the sandbox WMS takes request files; self: the shop's staff print "
+                  "納品書 batches at the waves and bring tracking numbers back.")] = "csv",
          as_json: JsonOpt = False) -> None:
     """The whole Rakuten flow on the sandbox: a day of orders on a simulated clock, with
     the dashboard served on 127.0.0.1 until Ctrl-C (--headless: exit after the summary)."""
@@ -44,10 +47,12 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
             while not stop.wait(0.5):
                 pass
 
+    if warehouse not in ("csv", "self"):
+        fail(f"--warehouse {warehouse!r}: use csv or self")
     served = None if headless else DemoDashboard(started, finished)
     with progress_bar(not as_json) as report:
         summary = run_demo(orders=orders, seed=seed, speed=speed, database_url=database,
-                           progress=report, dashboard=served)
+                           progress=report, dashboard=served, warehouse=warehouse)
     if headless:
         show(summary)
 
@@ -71,8 +76,14 @@ def _print_summary(s: dict[str, Any]) -> None:
     out.print(f"  キャンセル cancelled      {events.get('order_cancelled', 0):>6}",
               highlight=False)
     wh = s.get("warehouse", {})
-    out.print(f"  倉庫 warehouse           {wh.get('requests', 0):>6} 出荷依頼 / "
-              f"{wh.get('results', 0)} 実績 / {wh.get('errors', 0)} errors", highlight=False)
+    if "batches" in wh:  # a self-shipping shop: printed batches, no request
+        out.print(f"  自社出荷 self-shipping   {wh.get('printed', 0):>6} 印刷 / "
+                  f"{wh.get('batches', 0)} バッチ / {wh.get('results', 0)} 実績 / "
+                  f"{wh.get('errors', 0)} errors", highlight=False)
+    else:
+        out.print(f"  倉庫 warehouse           {wh.get('requests', 0):>6} 出荷依頼 / "
+                  f"{wh.get('results', 0)} 実績 / {wh.get('errors', 0)} errors",
+                  highlight=False)
     mails = s.get("mails", {})
     out.print(f"  メール mails sent        {mails.get('thanks', 0):>6} サンクス / "
               f"{mails.get('shipping', 0)} 発送連絡 / {mails.get('failed', 0)} failed",

@@ -18,7 +18,7 @@ from typing import Any
 from unyo.diagram.layout import Layout
 from unyo.diagram.svg import page_svg
 
-__all__ = ["PdfUnavailable", "chromium_path", "pdf_document", "to_pdf"]
+__all__ = ["PdfUnavailable", "chromium_path", "html_to_pdf", "pdf_document", "to_pdf"]
 
 _FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
           "--disable-component-update", "--disable-sync"]
@@ -50,6 +50,13 @@ def pdf_document(lay: Layout) -> str:
 
 def to_pdf(lay: Layout) -> bytes:
     """The PDF's bytes. Raises `PdfUnavailable` when there is no Chromium to print with."""
+    return html_to_pdf(pdf_document(lay), landscape=True)
+
+
+def html_to_pdf(document: str, *, landscape: bool = False) -> bytes:
+    """Any self-contained HTML document printed to A4 by Chromium (the page's own CSS
+    sets the margins: `@page`). Nothing is fetched. Raises `PdfUnavailable` when there is
+    no Chromium or Playwright. Used by the drawing and by the 納品書 (packing slips)."""
     path = chromium_path()
     if path is None:
         raise PdfUnavailable("PDF を作るには Chromium が必要です（apt-get install chromium）。"
@@ -69,8 +76,9 @@ def to_pdf(lay: Layout) -> bytes:
             try:
                 page = browser.new_page()
                 page.route("**/*", refuse)  # the document is a string: nothing to fetch
-                page.set_content(pdf_document(lay), wait_until="load")
-                return page.pdf(format="A4", landscape=True, print_background=True,
+                page.set_content(document, wait_until="load")
+                return page.pdf(format="A4", landscape=landscape, print_background=True,
+                                prefer_css_page_size=True,
                                 margin={"top": "0", "right": "0", "bottom": "0", "left": "0"})
             finally:
                 browser.close()

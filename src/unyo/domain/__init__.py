@@ -15,6 +15,7 @@ from unyo.domain.decide import (
     ImportOrder,
     MergeInto,
     OpenGate,
+    PrintSlips,
     RecordConfirmed,
     RecordEffectFailed,
     RecordRefusal,
@@ -25,6 +26,7 @@ from unyo.domain.decide import (
     SetReleaseDate,
     SyncMerged,
     SyncOrder,
+    TakeOutOfBatch,
     decide,
 )
 from unyo.domain.order import (
@@ -88,6 +90,7 @@ __all__ = [
     "Package",
     "Payment",
     "Person",
+    "PrintSlips",
     "RecordConfirmed",
     "RecordEffectFailed",
     "RecordRefusal",
@@ -101,5 +104,6 @@ __all__ = [
     "Stage",
     "SyncMerged",
     "SyncOrder",
+    "TakeOutOfBatch",
     "decide",
 ]

@@ -224,6 +224,27 @@ class HandOff:
 
 
 @dataclass(frozen=True, slots=True)
+class PrintSlips:
+    """A shop that packs itself (自社出荷) printed the order's 納品書 in batch `batch`: the
+    hand-off of such a shop (at_warehouse, 印刷済), with no request to any WMS."""
+
+    batch: int
+    now: datetime
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOutOfBatch:
+    """A person takes a printed order out of its batch before it ships: back to 出荷OK
+    (or 受注処理 while a gate is open), to be printed in a later batch."""
+
+    batch: int
+    now: datetime
+    by: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordShipment:
     """The warehouse shipped one package: its parcels (carrier, tracking, date).
 
@@ -298,7 +319,7 @@ class SyncMerged:
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
            | SetField | SetReleaseDate | RecordEffectFailed | HandOff | RecordShipment
            | RecordWarehouseRejection | ApplyRules | MergeInto | AbsorbOrders | SyncMerged
-           | RecordRefusal | RemindPayment)
+           | RecordRefusal | RemindPayment | PrintSlips | TakeOutOfBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +479,24 @@ def decide(order: Order | None, command: Command) -> Decision:
                 _apply_rules(b, command)
         case HandOff():
             _hand_off(b, command)
+        case PrintSlips():
+            _check(order, Action.print_slips)
+            b.order = b.order.with_(settings=_with_setting(b.order, PRINT_BATCH,
+                                                           str(command.batch)))
+            b.set_stage(Stage.at_warehouse, Actor.system)
+            # printing is the shop's daily hand-off, not a manual touch on the order: not
+            # counted against the automation rate (who printed is kept in the data)
+            b.event(EventType.slips_printed, Actor.system, batch=command.batch,
+                    baskets=[p.basket_id for p in order.channel.packages],
+                    **({"by": command.by} if command.by else {}))
+        case TakeOutOfBatch():
+            _check(order, Action.take_out)
+            if order.setting(PRINT_BATCH) != str(command.batch):
+                raise DomainError(f"order {order.number} is not in print batch {command.batch}")
+            b.order = b.order.with_(settings=_with_setting(b.order, PRINT_BATCH, None))
+            b.set_stage(Stage.ready, Actor.person)
+            b.event(EventType.taken_out_of_batch, Actor.person, batch=command.batch,
+                    note=command.note)
         case RecordShipment():
             _record_shipment(b, command)
         case RecordWarehouseRejection():
@@ -474,6 +513,17 @@ def decide(order: Order | None, command: Command) -> Decision:
     b.rederive(Actor.system if not isinstance(command, CloseGate | CancelOrder)
                else command.actor)
     return b.decision()
+
+
+PRINT_BATCH = "print_batch"
+"""The setting naming the print batch a printed order (自社出荷) is in."""
+
+
+def _with_setting(order: Order, name: str, value: str | None) -> tuple[tuple[str, str], ...]:
+    kept = {k: v for k, v in order.settings if k != name}
+    if value is not None:
+        kept[name] = value
+    return tuple(sorted(kept.items()))
 
 
 _EFFECT_NAMES = {

@@ -7,7 +7,8 @@ which actions to offer, and the flow diagram can draw `MOVES`. One table, so nob
 re-implements the guards. Standard library only.
 
     processing ──(no open gate)──▶ ready ──hand-off──▶ at_warehouse ──shipped──▶ shipped
-        ▲  │                        │  │
+        ▲  │                        │  │ ◀──taken out of its print batch──┘
+        │  │                        │  │
         │  └────────cancel──────────┼──┴──▶ cancelled
         └────(a gate opens)─────────┘
 """
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 MOVES: Mapping[Stage, frozenset[Stage]] = {
     Stage.processing: frozenset({Stage.ready, Stage.cancelled}),
     Stage.ready: frozenset({Stage.processing, Stage.at_warehouse, Stage.cancelled}),
-    Stage.at_warehouse: frozenset({Stage.shipped}),
+    # back to 出荷OK: a printed order taken out of its batch (自社出荷, before it ships)
+    Stage.at_warehouse: frozenset({Stage.shipped, Stage.ready}),
     Stage.shipped: frozenset(),
     Stage.cancelled: frozenset(),
 }
@@ -45,6 +47,8 @@ class Action(StrEnum):
     record_shipment = "record_shipment"  # the warehouse's result
     record_rejection = "record_rejection"  # the warehouse refused the request
     merge = "merge"  # 同梱: merged into another order, or taking others in
+    print_slips = "print_slips"  # 納品書の印刷 (自社出荷): the hand-off of a shop that packs
+    take_out = "take_out"  # taken out of its print batch (自社出荷), back to 出荷OK
 
 
 ALLOWED: Mapping[Action, frozenset[Stage]] = {
@@ -57,6 +61,8 @@ ALLOWED: Mapping[Action, frozenset[Stage]] = {
     Action.record_shipment: frozenset({Stage.at_warehouse, Stage.shipped}),
     Action.record_rejection: frozenset({Stage.at_warehouse}),
     Action.merge: frozenset({Stage.processing, Stage.ready}),
+    Action.print_slips: frozenset({Stage.ready}),
+    Action.take_out: frozenset({Stage.at_warehouse}),
 }
 """In which stages each action may be done."""
 
@@ -85,6 +91,8 @@ _REFUSED = {
     Action.record_shipment: "order {number} is {stage}, not at the warehouse",
     Action.record_rejection: "order {number} is {stage}, not at the warehouse",
     Action.merge: "order {number} is {stage}: only an order not handed off can be merged",
+    Action.print_slips: "order {number} is {stage}, not ready: cannot print it",
+    Action.take_out: "order {number} is {stage}, not printed: cannot take it out of a batch",
 }
 
 

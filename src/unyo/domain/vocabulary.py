@@ -67,6 +67,8 @@ class EventType(StrEnum):
     command_refused = "command_refused"  # a step's command did not fit (data: command, reason)
     # 入金督促: a reminder mail queued for an order unpaid too long (data: method, days)
     payment_reminder_queued = "payment_reminder_queued"
+    slips_printed = "slips_printed"  # 納品書 printed in a batch (自社出荷; data: batch, baskets)
+    taken_out_of_batch = "taken_out_of_batch"  # out of its print batch, back to 出荷OK
 
 
 class EffectKind(StrEnum):

@@ -29,6 +29,7 @@ from ruamel.yaml.reader import ReaderError
 
 from unyo.domain.remarks import RemarksTemplate
 from unyo.domain.rules import CompiledRule
+from unyo.flow.invoice import InvoiceSettings, parse_invoice
 from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
 from unyo.flow.mail import MailSettings, parse_mail
 from unyo.flow.rules import parse_rules
@@ -128,6 +129,12 @@ class WebSettings:
 class Config:
     shop_id: str = "shop"
     shop_name: str = ""
+    # the shop's contact as its 納品書 shows it (shop.address, shop.phone, shop.email,
+    # shop.logo: an image file, absolute once loaded)
+    shop_address: str = ""
+    shop_phone: str = ""
+    shop_email: str = ""
+    shop_logo: str = ""
     database_url: str = "sqlite:///unyo.db"
     rms: RmsSettings = field(default_factory=RmsSettings)
     import_: ImportSettings = field(default_factory=ImportSettings)
@@ -136,6 +143,7 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    invoice: InvoiceSettings = field(default_factory=InvoiceSettings)
     rules: tuple[CompiledRule, ...] = ()  # 受注処理ルール, in file order
     path: str | None = None
 
@@ -160,7 +168,7 @@ _SECTIONS: dict[str, type] = {
     "outbox": OutboxSettings,
     "web": WebSettings,
 }
-_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "rules")
+_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "invoice", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
                   "settled_interval", "deadline"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
@@ -345,6 +353,8 @@ def parse_config(text: str, where: str = "<text>", *,
             values["mail"] = parse_mail(node, where, line, problems)
         elif key == "warehouse":
             values["warehouse"] = parse_warehouse(node, where, line, problems)
+        elif key == "invoice":
+            values["invoice"] = parse_invoice(node, where, line, problems)
         elif key == "rules":
             rules_at = (node, line)  # compiled last: they read the import settings
         elif key in _SECTIONS:
@@ -372,6 +382,9 @@ def _yaml_problem(where: str, e: MarkedYAMLError) -> str:
     return f"{where}:{line}: YAML error: {text}"
 
 
+_SHOP_TEXTS = ("name", "address", "phone", "email", "logo")
+
+
 def _shop(node: Any, where: str, line: int, problems: list[str]) -> dict[str, Any]:
     if node is None:
         return {}
@@ -387,13 +400,18 @@ def _shop(node: Any, where: str, line: int, problems: list[str]) -> dict[str, An
                                 "letters, digits, '.', '_' or '-'")
             else:
                 values["shop_id"] = v
-        elif k == "name":
+        elif k in _SHOP_TEXTS:
             if v is not None and not isinstance(v, str):
-                problems.append(f"{at}: shop.name: expected text")
+                problems.append(f"{at}: shop.{k}: expected text")
+            elif k == "logo" and v and v.strip():
+                path = Path(v.strip()).expanduser()
+                base = Path(where).parent if where != "<text>" else Path.cwd()
+                values["shop_logo"] = str(path if path.is_absolute() else base / path)
             else:
-                values["shop_name"] = v or ""
+                values[f"shop_{k}"] = (v or "").strip()
         else:
-            problems.append(f"{at}: shop.{k}: unknown key (known: id, name)")
+            problems.append(f"{at}: shop.{k}: unknown key (known: id, "
+                            f"{', '.join(_SHOP_TEXTS)})")
     return values
 
 
@@ -432,6 +450,10 @@ INIT_TEMPLATE = """\
 shop:
   id: {shop_id}
   name: {shop_name}
+  # address: 〒420-0000 静岡県静岡市葵区追手町1-2-3   # the shop's contact on its 納品書
+  # phone: 054-000-0000
+  # email: info@example.jp
+  # logo: logo.png
 
 database:
   # SQLite by default; UNYO_DATABASE_URL overrides (e.g. postgresql+psycopg://...)
@@ -515,7 +537,7 @@ warehouse:
   # Shipment requests to the warehouse as CSV files, results read back from CSV files.
   # Turn on once the warehouse system reads `requests/` and writes `results/`.
   enabled: false
-  type: csv
+  type: csv               # csv: a WMS reads requests/; self: the shop prints 納品書 batches
   folder: warehouse       # requests/, results/, done/ and error/ live here
   encoding: cp932         # or utf-8
   interval: 5m            # hand-off cadence
@@ -531,6 +553,11 @@ warehouse:
   #   basket_id: 送付先ID
   # result_columns:       # headers of the result file, where they differ
   #   tracking_number: 送り状番号
+
+# invoice:                # the 納品書 a self-shipping shop prints (docs/warehouse.md)
+#   registration_number: T1234567890123   # 登録番号: adds the 適格簡易請求書 lines
+#   template: slip.html.j2                 # your own template; default: the shipped one
+#   no_prices_tags: [金額非表示]            # orders with such a tag print no prices
 
 # 受注処理ルール: each rule is a name, a condition (when) and actions (then).
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`

@@ -21,6 +21,7 @@ from unyo.flow.config import (
     SyncSettings,
     WebSettings,
 )
+from unyo.flow.invoice import InvoiceSettings
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
 
@@ -130,7 +131,9 @@ def build_schema() -> dict[str, Any]:
         "properties": {
             "shop": {"type": "object", "additionalProperties": False, "properties": {
                 "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
-                "name": {"type": ["string", "null"]}}},
+                "name": {"type": ["string", "null"]},
+                **{k: {"type": ["string", "null"]} for k in ("address", "phone", "email",
+                                                             "logo")}}},
             "database": {"type": "object", "additionalProperties": False,
                          "properties": {"url": {"type": "string"}}},
             "rms": _settings(RmsSettings),
@@ -140,6 +143,7 @@ def build_schema() -> dict[str, Any]:
             "web": _settings(WebSettings),
             "mail": _settings(MailSettings),
             "warehouse": _settings(WarehouseSettings),
+            "invoice": _settings(InvoiceSettings),
             "rules": {"type": ["array", "null"], "items": {"$ref": "#/$defs/rule"}},
         },
         "$defs": _rules(),

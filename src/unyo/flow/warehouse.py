@@ -52,13 +52,18 @@ RESULT_COLUMNS: dict[str, str] = {
 }
 """Result columns, key → default header; `status` is optional (e.g. "出荷不可: 欠品")."""
 
+WAREHOUSE_TYPES = ("csv", "self")
+"""csv: a WMS reads request files; self: the shop prints 納品書 batches and packs itself."""
+
 REQUIRED_RESULT_KEYS = ("order_number", "carrier", "tracking_number", "ship_date")
 
 
 @dataclass(frozen=True)
 class WarehouseSettings:
     enabled: bool = False  # nothing is handed off until the shop turns it on
-    type: str = "csv"  # csv: files through folders (the only type so far)
+    # csv: files through folders to a WMS; self: the shop packs itself — ready orders are
+    # printed in batches (納品書), no request file is written, result files still read
+    type: str = "csv"
     folder: str = "warehouse"  # base of the folders below (relative to the shop file)
     requests: str = "requests"  # unyo writes shipment and cancel requests here
     results: str = "results"  # the WMS drops result files here; read ones go to done/, error/
@@ -74,6 +79,11 @@ class WarehouseSettings:
     result_columns: dict[str, str] = field(default_factory=lambda: dict(RESULT_COLUMNS))
     # the shop's own substitutes for characters the encoding lacks, over the shipped table
     substitutions: dict[str, Substitute] = field(default_factory=dict)
+
+    @property
+    def self_shipping(self) -> bool:
+        """The shop packs itself (`type: self`): printing a batch is the hand-off."""
+        return self.type == "self"
 
     @cached_property
     def printing(self) -> PrintSpec:
@@ -136,8 +146,8 @@ def _setting(name: str, value: Any, base: Path) -> Any:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected text")
     text = value.strip()
-    if name == "type" and text != "csv":
-        raise ValueError(f"{text!r} is not a warehouse type (known: csv)")
+    if name == "type" and text not in WAREHOUSE_TYPES:
+        raise ValueError(f"{text!r} is not a warehouse type (known: {', '.join(WAREHOUSE_TYPES)})")
     if name == "encoding":
         try:
             canonical = codecs.lookup(text).name

@@ -204,7 +204,7 @@ def create_app(store: Store, config: Config, clock: Clock | None = None, *,
     simulated day does not expire sessions. `secure_cookies=False` is for plain http on
     loopback only (tests, the demo, `unyo serve --insecure-cookie`).
     """
-    from unyo.web import actions, admin, login, pages
+    from unyo.web import actions, admin, login, pages, printing
 
     clock = clock or SystemClock()
     web = Web(store=store, config=config, clock=clock, users=Users(Accounts(store.engine)),
@@ -217,7 +217,7 @@ def create_app(store: Store, config: Config, clock: Clock | None = None, *,
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     app.add_middleware(ForwardedFor, trusted=networks(config.web.trusted_proxies))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (login, pages, actions, admin):
+    for module in (login, pages, actions, admin, printing):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

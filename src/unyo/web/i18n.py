@@ -236,6 +236,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "user_added": ("ユーザー {name} を追加しました。", "Added user {name}."),
     "user_disabled": ("ユーザー {name} を無効にしました。", "Disabled user {name}."),
     "saved": ("保存しました。", "Saved."),
+    # print batches (自社出荷)
+    "batches": ("納品書の印刷", "Packing slips"),
+    "batch": ("印刷バッチ", "Batch"),
+    "batch_n": ("印刷バッチ {n}", "Batch {n}"),
+    "batch_ready": ("出荷OKの注文: {n}件", "Ready orders: {n}"),
+    "batch_print": ("出荷OKの注文を印刷（印刷済にする）", "Print the ready orders"),
+    "batch_reprint": ("再発行（同じ内容でもう一度印刷）", "Print again (reissue)"),
+    "batch_take_out": ("バッチから外す（出荷OKに戻す）", "Take out (back to ready)"),
+    "batch_removed": ("外しました（{by}）", "Taken out ({by})"),
+    "batch_slips": ("納品書の枚数", "Slips"),
+    "batch_list": ("これまでの印刷バッチ", "Batches"),
+    "batch_printed": ("印刷回数", "Printed"),
+    "batch_printed_times": ("印刷 {n}回", "printed {n} time(s)"),
+    "batch_printed_now": ("印刷しました。PDF をダウンロードして印刷してください。",
+                          "Printed: download the PDF and print it."),
+    "batch_reprinted": ("再発行しました。", "Printed again."),
+    "batch_taken_out": ("バッチから外しました。注文は出荷OKに戻りました。",
+                        "Taken out: the order is ready again."),
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -252,3 +253,44 @@ shop_leases = Table(
     Column("expires_at", UtcDateTime, nullable=False),  # wall time
 )
 """One worker works a shop at a time; a lease not renewed by its expiry is taken over."""
+
+# ---- print batches of shops that pack themselves (migration 0011) ------------------------
+
+print_batches = Table(
+    "print_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("printed", Integer, nullable=False, default=0),  # times its outputs were made
+    Column("printed_at", UtcDateTime, nullable=True),
+    Column("printed_by", String(64), nullable=False, default=""),
+    Index("ix_print_batches_shop_created_at", "shop", "created_at"),
+)
+"""A batch of 納品書 printed together (自社出荷): its orders are 印刷済 (at_warehouse)."""
+
+print_batch_orders = Table(
+    "print_batch_orders",
+    metadata,
+    Column("batch_id", Id, ForeignKey("print_batches.id"), primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id"), primary_key=True),
+    Column("seq", Integer, nullable=False),  # the order's place in the batch
+    Column("order_number", String(64), nullable=False),
+    Column("slip", Text, nullable=False),  # JSON: what its slips print, as first printed
+    Column("removed_at", UtcDateTime, nullable=True),  # taken out of the batch
+    Column("removed_by", String(64), nullable=False, default=""),
+    Index("ix_print_batch_orders_order_id", "order_id"),
+)
+
+print_batch_outputs = Table(
+    "print_batch_outputs",
+    metadata,
+    Column("batch_id", Id, ForeignKey("print_batches.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 1: the 納品書 PDF; then label files
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+"""What the last printing of a batch made, kept so it can be downloaded again."""

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unyo.adapters.db import schema as t
+from unyo.adapters.db.batches import BatchRecords
 from unyo.adapters.db.codec import (
     attrs_from_json,
     channel_from_json,
@@ -192,7 +193,7 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-class Store:
+class Store(BatchRecords):
     """Database access for one installation (all shops)."""
 
     def __init__(self, engine: Engine, *, worker: str | None = None,
