@@ -92,6 +92,9 @@ class Facts:
     postal_code_valid: bool | None = None  # None = not checked
     tags: tuple[str, ...] = ()
     postal_problems: tuple[str, ...] = ()  # what is wrong with each postal code, in words
+    # each of the buyer's other open orders that cannot share a parcel with this one, and
+    # why, in words (「注文 X と送付先の住所が違う」; unyo.domain.merge.merge_blocker)
+    merge_blockers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,10 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     _f("address_problems", T, "住所確認の理由（郵便番号・印字できない文字）",
        _address_problems_of(DEFAULT_PRINT), printing=_address_problems_of, quoted=False),
     _f("other_open_orders", N, "同じ注文者の未出荷注文数", lambda i: i.facts.other_open_orders),
+    _f("unmergeable_open_orders", N, "同梱できない同じ注文者の未出荷注文数",
+       lambda i: len(i.facts.merge_blockers)),
+    _f("merge_blockers", T, "同梱できない理由（理由の文）",
+       lambda i: "、".join(i.facts.merge_blockers), quoted=False),
     _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
     _f("tags", L, "タグ", lambda i: list(i.facts.tags)),
     _f("rms_status", N, "RMSステータス", lambda i: i.order.rms_status),
@@ -651,10 +658,15 @@ class Action:
     # check: a message that quotes fields ({remarks}) is built per order by this
     render: Callable[[RuleInput], str] | None = field(default=None, compare=False,
                                                       repr=False)
+    # merge: the check (確認待ち) reason when some of the buyer's open orders cannot share
+    # the parcel (Facts.merge_blockers); "" for none
+    unmergeable: str = ""
 
     def reason(self, given: RuleInput) -> str:
-        """The check's reason for this order: the message with its fields filled in."""
-        return self.message if self.render is None else self.render(given)
+        """The check's reason for this order: the message with its fields filled in (for a
+        merge, the `unmergeable` reason)."""
+        text = self.unmergeable if self.kind is ActionKind.merge else self.message
+        return text if self.render is None else self.render(given)
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -736,22 +748,27 @@ def _compile_hold(v: Any, path: str) -> HoldSpec:
                     f"or next_business_day; got {', '.join(sorted(map(str, keys))) or 'none'}")
 
 
-def _merge_tag(v: Any, path: str) -> str:
-    """`merge: true`, `merge: {}` or `merge: {tag: 同梱}` (a tag for the surviving order)."""
+def _merge_spec(v: Any, path: str) -> tuple[str, str]:
+    """`merge: true`, `merge: {}` or `merge: {tag: 同梱, unmergeable: "…"}`: the tag for
+    the surviving order and the check reason when some of the buyer's open orders cannot
+    share the parcel ("" for either: none)."""
     if v is True:
-        return ""
+        return "", ""
     if not isinstance(v, Mapping):
         raise RuleError(path, "expected true, or a mapping with an optional tag "
                         "(merge: true / merge: {tag: 同梱})")
-    unknown = sorted(map(str, set(v) - {"tag"}))
+    unknown = sorted(map(str, set(v) - {"tag", "unmergeable"}))
     if unknown:
-        raise RuleError(f"{path}.{unknown[0]}", "unknown key (merge takes only tag)")
-    if "tag" not in v:
-        return ""
-    tag = v["tag"]
-    if not isinstance(tag, str) or not tag.strip() or len(tag) > 50:
+        raise RuleError(f"{path}.{unknown[0]}",
+                        "unknown key (merge takes tag and unmergeable)")
+    tag = v.get("tag", "")
+    if "tag" in v and (not isinstance(tag, str) or not tag.strip() or len(tag) > 50):
         raise RuleError(f"{path}.tag", "expected a tag of 1–50 characters")
-    return tag.strip()
+    check = v.get("unmergeable", "")
+    if "unmergeable" in v and (not isinstance(check, str) or not check.strip()):
+        raise RuleError(f"{path}.unmergeable", "expected the message to show (確認内容) "
+                        "when an open order of the buyer cannot be merged")
+    return tag.strip(), check.strip()[:200]
 
 
 def _confirm_wait(v: Any, path: str) -> str:
@@ -799,7 +816,9 @@ def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE
             raise RuleError(f"{path}.set.{target}", "expected text of at most 200 characters")
         return Action(ActionKind.set, value, target=str(target))
     if key == "merge":
-        return Action(ActionKind.merge, _merge_tag(v, f"{path}.merge"))
+        tag, check = _merge_spec(v, f"{path}.merge")
+        return Action(ActionKind.merge, tag, unmergeable=check,
+                      render=_message(check, remarks, printing) if check else None)
     if key == "confirm":
         return Action(ActionKind.confirm, _confirm_wait(v, f"{path}.confirm"))
     raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag, "
