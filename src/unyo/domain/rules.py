@@ -98,12 +98,26 @@ class Facts:
 
 
 @dataclass(frozen=True)
+class RowTrace:
+    """One condition row as an evaluation met it: where it stands in its rule (`when`,
+    `when.any[1]`, ...), its field, the field's value for the order and whether it held."""
+
+    path: str
+    field: str
+    value: Any
+    held: bool
+
+
+@dataclass(frozen=True)
 class RuleInput:
-    """One evaluation: the order, its facts and the time (for relative dates)."""
+    """One evaluation: the order, its facts and the time (for relative dates). With a
+    `trace` list, each condition row the evaluation reaches appends its `RowTrace`
+    (`unyo.domain.explain`); `decide()` evaluates without one."""
 
     order: Order
     facts: Facts
     now: datetime
+    trace: list[RowTrace] | None = field(default=None, compare=False, repr=False)
 
 
 Getter = Callable[[RuleInput], Any]
@@ -572,6 +586,25 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
     return lambda i: bool(test(get(i)))
 
 
+def rule_path(path: str) -> str:
+    """A condition's path within its rule: `rules[3].when.any[0]` → `when.any[0]`."""
+    at = path.find("when")
+    return path[at:] if at >= 0 else path
+
+
+def _traced(cond: Condition, path: str, get: Getter, name: str) -> Condition:
+    """The row's condition, recording what it saw when the evaluation carries a trace
+    (the same test decide() runs: the trace only watches it)."""
+    where = rule_path(path)
+
+    def row(i: RuleInput) -> bool:
+        held = cond(i)
+        if i.trace is not None:
+            i.trace.append(RowTrace(where, name, get(i), held))
+        return held
+    return row
+
+
 def _compile_condition(node: Any, path: str, fuse: bool = True,
                        patterns: PatternCompiler | None = None, depth: int = 0,
                        remarks: RemarksTemplate = NO_TEMPLATE,
@@ -583,7 +616,8 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path, fuse, patterns, remarks, printing)
+        return _traced(_compile_row(node, path, fuse, patterns, remarks, printing), path,
+                       FIELDS[node["field"]].getter(remarks, printing), node["field"])
     if depth >= MAX_CONDITION_DEPTH:
         raise RuleError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} levels deep "
                         "(all / any / not); split the rule or flatten the condition")
