@@ -37,7 +37,8 @@ CASES = [
     _order(island=True),
 ]
 FACTS = [Facts(past_orders=1, postal_code_valid=True),
-         Facts(past_orders=0, postal_code_valid=False, postal_problems=("送付先の郵便番号 1500000 は存在しません",)),
+         Facts(past_orders=0, postal_code_valid=False,
+               postal_problems=("送付先の郵便番号 1500000 は存在しません",)),
          Facts(other_open_orders=1, past_orders=2, postal_code_valid=True,
                merge_blockers=("注文 X と送付先の住所が違う",))]
 
