@@ -240,8 +240,8 @@ def test_order_page_explains_each_rule_with_its_verdict_and_the_values_read(
     assert page.status_code == 200
     text = page.text
     assert "なぜこうなったか（ルールの判定）" in text and "ルールが読んだ値" in text
-    assert re.search(r'data-rule="備考欄あり">\s*<td>備考欄あり<br><small>→ 確認待ち「備考欄を確認」'
-                     r'</small></td>\s*<td>該当</td>', text), text
+    assert re.search(r'data-rule="備考欄あり">\s*<td>備考欄あり<br><small>→ '
+                     r'確認待ち「備考欄を確認」</small></td>\s*<td>該当</td>', text), text
     assert "該当: 備考欄（お客様の記入）あり <small>（領収書希望）</small>" in text
     assert '<dd data-key="remarks">領収書希望</dd>' in text
     ready = client.get(f"/orders/{seeded['ready']}").text
