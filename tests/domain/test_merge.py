@@ -257,3 +257,24 @@ def test_the_merge_rule_asks_a_person_only_about_what_it_cannot_merge() -> None:
     again = run(blocked, Facts(other_open_orders=1, past_orders=1, postal_code_valid=True))
     assert not again.open_gates  # the other order changed: the question is taken back
     assert REASON_MERGE_POSSIBLE in [g.close_note for g in again.gates]
+
+
+def test_taking_the_merge_question_back_leaves_the_rules_other_checks() -> None:
+    from datetime import timedelta
+
+    from unyo.domain.decide import ApplyRules
+    from unyo.domain.rules import Facts, compile_rules
+
+    rules = compile_rules([{"name": "同梱候補", "when": {"field": "other_open_orders", "op": "ge",
+                                                     "value": 1},
+                            "then": [{"check": "リピーター"},
+                                     {"merge": {"unmergeable": "同梱不可: {merge_blockers}"}}]}])
+
+    def run(o: Order, facts: Facts) -> Order:
+        return decide(o, ApplyRules(rules, facts, T0, lambda d: d + timedelta(days=1))).order
+
+    blocked = run(order(1), Facts(other_open_orders=1, merge_blockers=("注文 X は倉庫に連携済み",)))
+    assert sorted(g.reason for g in blocked.open_gates) == ["リピーター",
+                                                           "同梱不可: 注文 X は倉庫に連携済み"]
+    again = run(blocked, Facts(other_open_orders=1))
+    assert [g.reason for g in again.open_gates] == ["リピーター"]

@@ -1042,9 +1042,11 @@ def _unmergeable_check(b: _Builder, rule: str, action: RuleAction, given: RuleIn
         reason = action.reason(given)
         _close_rule_checks(b, rule, _stale(action.unmergeable, reason))
         _rule_gate(b, rule, GateKind.check, reason, None)
-    else:
+    else:  # only its own question: the rule's other checks stay as they are
+        prefix = action.unmergeable.split("{", 1)[0]
         b.close_gates(lambda g: g.rule == rule and g.kind is GateKind.check and g.is_open
-                      and g.opened_by is Actor.system, Actor.system, REASON_MERGE_POSSIBLE)
+                      and g.opened_by is Actor.system and g.reason.startswith(prefix),
+                      Actor.system, REASON_MERGE_POSSIBLE)
 
 
 def _stale(message: str, reason: str) -> Callable[[str], bool]:
