@@ -9,7 +9,7 @@ from tests.cli.conftest import Cli
 
 def first_with_gate(cli: Cli, kind: str) -> str:
     rows = cli.json("orders", "list", "-c", str(cli.config), "--gate", kind, "--json",
-                    "--limit", "1000")
+                    "--limit", "1000")["orders"]
     assert rows, f"no order with an open {kind} gate"
     return str(rows[0]["order_number"])
 

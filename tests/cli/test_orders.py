@@ -12,7 +12,7 @@ from tests.conftest import BACKEND
 
 
 def test_list_all_orders_newest_first(cli: Cli, imported: dict[str, Any]) -> None:
-    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000")
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000")["orders"]
     assert len(rows) == sum(imported["stages"].values())
     assert set(rows[0]) >= {"order_number", "stage", "rms_status", "ordered_at", "total",
                             "buyer_name", "open_gates"}
@@ -23,21 +23,21 @@ def test_list_all_orders_newest_first(cli: Cli, imported: dict[str, Any]) -> Non
 def test_list_by_stage(cli: Cli, imported: dict[str, Any]) -> None:
     for stage, count in imported["stages"].items():
         rows = cli.json("orders", "list", "-c", str(cli.config), "--stage", stage,
-                        "--limit", "1000")
+                        "--limit", "1000")["orders"]
         assert len(rows) == count
         assert {r["stage"] for r in rows} == {stage}
 
 
 def test_list_by_open_gate(cli: Cli, imported: dict[str, Any]) -> None:
     rows = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment",
-                    "--limit", "1000")
+                    "--limit", "1000")["orders"]
     assert rows, "generated day has orders still waiting for payment"
     assert all(any(g["kind"] == "payment" for g in r["open_gates"]) for r in rows)
     assert all(r["stage"] == "processing" for r in rows)
 
 
 def test_list_limit(cli: Cli, imported: dict[str, Any]) -> None:
-    assert len(cli.json("orders", "list", "-c", str(cli.config), "--limit", "3")) == 3
+    assert len(cli.json("orders", "list", "-c", str(cli.config), "--limit", "3")["orders"]) == 3
 
 
 def test_list_invalid_stage_is_a_usage_error(cli: Cli) -> None:
@@ -54,7 +54,7 @@ def test_list_invalid_gate_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_list_on_an_empty_database(cli: Cli) -> None:
-    assert cli.json("orders", "list", "-c", str(cli.config)) == []
+    assert cli.json("orders", "list", "-c", str(cli.config))["orders"] == []
 
 
 def test_list_human_table(cli: Cli, imported: dict[str, Any]) -> None:
@@ -68,7 +68,7 @@ def test_list_human_table(cli: Cli, imported: dict[str, Any]) -> None:
 def test_list_keeps_order_numbers_whole_on_a_narrow_terminal(cli: Cli, imported: dict[str, Any],
                                                              columns: str) -> None:
     """An order number is copied from here into RMS: narrow columns shrink first."""
-    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "20")
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "20")["orders"]
     result = cli("orders", "list", "-c", str(cli.config), "--limit", "20",
                  env={"COLUMNS": columns})
     assert result.exit_code == 0, result.stderr
@@ -79,7 +79,7 @@ def test_list_keeps_order_numbers_whole_on_a_narrow_terminal(cli: Cli, imported:
 
 
 def test_show_one_order(cli: Cli, imported: dict[str, Any]) -> None:
-    row = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment")[0]
+    row = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment")["orders"][0]
     doc = cli.json("orders", "show", row["order_number"], "-c", str(cli.config))
     assert set(doc) == {"order", "gates", "events", "effects", "merge", "auto_cancel",
                         "confirm_due"}
@@ -92,7 +92,8 @@ def test_show_one_order(cli: Cli, imported: dict[str, Any]) -> None:
 
 
 def test_show_human(cli: Cli, imported: dict[str, Any]) -> None:
-    number = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1")[0]["order_number"]
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1")["orders"]
+    number = rows[0]["order_number"]
     result = cli("orders", "show", number, "-c", str(cli.config))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(number)
@@ -112,7 +113,7 @@ def test_show_unknown_number(cli: Cli, imported: dict[str, Any]) -> None:
 def test_orders_of_another_shop_are_not_shown(cli: Cli, imported: dict[str, Any]) -> None:
     other = cli.config.with_name("other.yaml")
     other.write_text("shop:\n  id: othershop\n", encoding="utf-8")
-    assert cli.json("orders", "list", "-c", str(other)) == []
+    assert cli.json("orders", "list", "-c", str(other))["orders"] == []
 
 
 def test_explicit_missing_config_is_an_error(cli: Cli) -> None:
@@ -124,7 +125,7 @@ def test_explicit_missing_config_is_an_error(cli: Cli) -> None:
 def test_default_shop_file_is_the_one_in_the_current_directory(
         cli: Cli, imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(cli.config.parent)
-    rows = cli.json("orders", "list", "--limit", "1000")
+    rows = cli.json("orders", "list", "--limit", "1000")["orders"]
     assert len(rows) == sum(imported["stages"].values())
 
 
@@ -161,3 +162,69 @@ def test_list_failed_when_none(cli: Cli) -> None:
     assert cli.json("orders", "list", "-c", str(cli.config), "--failed") == []
     assert "取り込めない注文はありません" in cli("orders", "list", "-c", str(cli.config),
                                               "--failed").stdout
+
+
+# ---- --explain and the list's gate fields (issue 15 item 6) ---------------------------------
+
+@pytest.fixture
+def init_flow(cli: Cli) -> Cli:
+    """The untouched `unyo init` file (its rules as written), run once against the emulator."""
+    from unyo.flow.config import render_init
+
+    text = render_init("clitest").replace("min_interval: 1s", "min_interval: 0s")
+    cli.config.write_text(text, encoding="utf-8")
+    result = cli("run", "-c", str(cli.config), "--once", "--now", NOW_ISO)
+    assert result.exit_code == 0, result.stderr
+    return cli
+
+
+NOW_ISO = "2026-11-27T12:00:00+09:00"
+
+
+def test_list_json_gives_each_gate_its_kind_cause_rule_until_and_the_total(
+        init_flow: Cli) -> None:
+    cli = init_flow
+    doc = cli.json("orders", "list", "-c", str(cli.config), "--limit", "5")
+    every = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000")
+    assert doc["limit"] == 5 and len(doc["orders"]) == 5
+    assert doc["total"] == every["total"] == len(every["orders"]) > 5
+    gates = [g for r in every["orders"] for g in r["open_gates"]]
+    assert gates and all(set(g) >= {"kind", "reason", "rule", "until", "cause", "opened_at"}
+                         for g in gates)
+    ruled = [g for g in gates if g["rule"]]
+    assert ruled, "the init flow's rules stop some of the generated orders"
+    for g in ruled:  # a rule's gate names the fields that hold, with their values
+        assert g["cause"]["rule"] == g["rule"] and g["cause"]["source"] == "rule"
+        assert g["cause"]["fields"], g
+    for g in gates:
+        if g["kind"] == "hold":
+            assert g["until"] and g["until"].endswith("+09:00")
+    payment = cli.json("orders", "list", "-c", str(cli.config), "--gate", "payment",
+                       "--limit", "1")
+    assert payment["total"] == sum(1 for r in every["orders"]
+                                   if any(g["kind"] == "payment" for g in r["open_gates"]))
+
+
+def test_show_explain_lists_every_rule_with_its_verdict_and_values(init_flow: Cli) -> None:
+    cli = init_flow
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--gate", "check",
+                    "--limit", "1000")["orders"]
+    row = next(r for r in rows if any(g["rule"] for g in r["open_gates"]))
+    doc = cli.json("orders", "show", row["order_number"], "-c", str(cli.config), "--explain")
+    e = doc["explain"]
+    from unyo.flow.config import parse_config, render_init
+    names = [r.name for r in parse_config(render_init("clitest")).rules]
+    assert [r["name"] for r in e["rules"]] == names  # every rule, in file order
+    assert {r["verdict"] for r in e["rules"]} <= {"matched", "not_matched", "not_evaluated"}
+    matched = {r["name"] for r in e["rules"] if r["verdict"] == "matched"}
+    assert {g["rule"] for g in row["open_gates"] if g["rule"] and g["kind"] == "check"} <= matched
+    assert {d["key"] for d in e["derived"]} >= {"remarks", "release_date", "unprintable",
+                                                "postal_code", "merge"}
+    text = cli("orders", "show", row["order_number"], "-c", str(cli.config), "--explain")
+    assert text.exit_code == 0, text.stderr
+    assert "ルールの判定" in text.stdout and "ルールが読んだ値" in text.stdout
+    for name in names:
+        assert name in text.stdout
+    assert "該当" in text.stdout and "発売日の読み取り" in text.stdout
+    for raw in ("matched", "not_evaluated", "remarks", "release_date", "{'", "normal"):
+        assert raw not in text.stdout, raw

@@ -187,5 +187,5 @@ def test_run_loops_until_sigterm_and_stops_cleanly(cli: Cli, rms: RmsEmulatorSer
             proc.kill()
     # then it exits 0 and what it imported is stored
     assert proc.returncode == 0, stderr
-    doc = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    doc = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")["orders"]
     assert len(doc) > 0

@@ -187,3 +187,94 @@ def test_rules_see_the_parcel_of_a_survivor():
     assert FIELDS["quantity"].get(given) == 3
     assert FIELDS["item_numbers"].get(given) == ["item-001", "tea-002"]
     assert Decision(s).merge == ()
+
+
+# ---- what stops a merge, in words (issue 15 item 5) -------------------------------------
+
+_APART = {"packages": "送付先の住所", "payment": "支払方法",
+          "requested_delivery_date": "お届け希望日", "gift": "ギフト指定",
+          "phone": "送付先の電話番号", "name": "送付先の氏名"}
+
+
+def _apart(b: Order, what: str) -> Order:
+    c = b.channel
+    p = c.packages[0]
+    if what == "packages":
+        c = replace(c, packages=(replace(p, recipient=replace(BUYER, address=replace(
+            BUYER.address, sub_address="神宮前9-9-9"))),))
+    elif what == "phone":
+        c = replace(c, packages=(replace(p, recipient=replace(BUYER, phone="0311112222")),))
+    elif what == "name":
+        c = replace(c, packages=(replace(p, recipient=replace(BUYER, first_name="次郎")),))
+    elif what == "payment":
+        c = replace(c, payment=replace(c.payment, method_code=2))
+    elif what == "requested_delivery_date":
+        c = replace(c, requested_delivery_date=date(2026, 12, 10))
+    else:
+        c = replace(c, gift=True)
+    return b.with_(channel=c)
+
+
+@pytest.mark.parametrize("what", list(_APART))
+def test_a_blocker_names_what_differs_and_agrees_with_the_merge(what: str) -> None:
+    from unyo.domain.merge import merge_blocker
+
+    a, b = order(1), _apart(order(2), what)
+    assert merge_group(a, [a, b]) == []
+    assert merge_blocker(a, b) == f"注文 {n(2)} と{_APART[what]}が違う"
+    assert merge_blocker(a, order(2)) is None  # the same parcel: nothing stops it
+    assert merge_group(a, [a, order(2)])
+
+
+def test_a_blocker_for_an_order_at_the_warehouse_but_none_for_a_passing_state() -> None:
+    from unyo.domain.merge import merge_blocker
+
+    a, b = order(1), order(2)
+    assert merge_blocker(a, decide(b, HandOff(T0)).order) == f"注文 {n(2)} は倉庫に連携済み"
+    waiting = b.with_(confirm_due=True)  # 注文確認 still to send: merged once it is sent
+    assert merge_group(a, [a, waiting]) == [] and merge_blocker(a, waiting) is None
+
+
+def test_the_merge_rule_asks_a_person_only_about_what_it_cannot_merge() -> None:
+    from datetime import timedelta
+
+    from unyo.domain.decide import REASON_MERGE_POSSIBLE, ApplyRules
+    from unyo.domain.rules import Facts
+    from unyo.flow.config import parse_config, render_init
+
+    rules = parse_config(render_init("shop")).rules
+    a = order(1)
+
+    def run(o: Order, facts: Facts) -> Order:
+        return decide(o, ApplyRules(rules, facts, T0, lambda d: d + timedelta(days=1))).order
+
+    merged = run(a, Facts(other_open_orders=1, past_orders=1, postal_code_valid=True))
+    assert not merged.open_gates  # mergeable: the app merges it, nobody is asked
+    blocked = run(a, Facts(other_open_orders=1, past_orders=1, postal_code_valid=True,
+                           merge_blockers=(f"注文 {n(2)} と送付先の住所が違う",)))
+    assert [(g.rule, g.reason) for g in blocked.open_gates] == [
+        ("同梱候補", f"同梱できません: 注文 {n(2)} と送付先の住所が違う")]
+    again = run(blocked, Facts(other_open_orders=1, past_orders=1, postal_code_valid=True))
+    assert not again.open_gates  # the other order changed: the question is taken back
+    assert REASON_MERGE_POSSIBLE in [g.close_note for g in again.gates]
+
+
+def test_taking_the_merge_question_back_leaves_the_rules_other_checks() -> None:
+    from datetime import timedelta
+
+    from unyo.domain.decide import ApplyRules
+    from unyo.domain.rules import Facts, compile_rules
+
+    rules = compile_rules([{"name": "同梱候補", "when": {"field": "other_open_orders", "op": "ge",
+                                                     "value": 1},
+                            "then": [{"check": "リピーター"},
+                                     {"merge": {"unmergeable": "同梱不可: {merge_blockers}"}}]}])
+
+    def run(o: Order, facts: Facts) -> Order:
+        return decide(o, ApplyRules(rules, facts, T0, lambda d: d + timedelta(days=1))).order
+
+    blocked = run(order(1), Facts(other_open_orders=1, merge_blockers=("注文 X は倉庫に連携済み",)))
+    assert sorted(g.reason for g in blocked.open_gates) == ["リピーター",
+                                                           "同梱不可: 注文 X は倉庫に連携済み"]
+    again = run(blocked, Facts(other_open_orders=1))
+    assert [g.reason for g in again.open_gates] == ["リピーター"]

@@ -251,7 +251,7 @@ def test_evaluate_returns_matching_rules_in_file_order():
     ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"merge": False}]}],
      "rules[0].then[0].merge", "expected true, or a mapping"),
     ([{"name": "a", "when": {"field": "gift", "op": "is_true"},
-       "then": [{"merge": {"with": "all"}}]}], "rules[0].then[0].merge.with", "only tag"),
+       "then": [{"merge": {"with": "all"}}]}], "rules[0].then[0].merge.with", "unmergeable"),
     ([{"name": "a", "when": {"field": "gift", "op": "is_true"},
        "then": [{"merge": {"tag": ""}}]}], "rules[0].then[0].merge.tag", "1–50"),
     ([{"name": "a", "when": {"field": "gift", "op": "is_true"}, "then": [{"chek": "x"}]}],

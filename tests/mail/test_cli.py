@@ -24,7 +24,7 @@ def with_mail(cli: Cli, extra: str) -> Path:
 
 def test_preview_prints_the_thanks_mail_of_an_order(cli: Cli, imported: dict[str, Any]) -> None:
     # given imported orders
-    [row] = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1")
+    [row] = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1")["orders"]
     # when the thanks mail of one is previewed
     result = cli("mail", "preview", "thanks", row["order_number"], "-c", str(cli.config))
     # then the headers and the body are printed, readable

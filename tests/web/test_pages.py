@@ -258,3 +258,20 @@ def test_order_page_lists_the_characters_replaced_for_the_warehouse(client: Test
     section = text[text.index("倉庫連携での文字置換"):text.index("履歴")]
     for expected in ("送付先氏名", "𠮷", "U+20BB7", "吉", "送付先住所", "U+200B", "（削除）"):
         assert expected in section, expected
+
+
+def test_order_page_explains_each_rule_with_its_verdict_and_the_values_read(
+        client: TestClient, seeded: dict):
+    """The `--explain` panel (issue 15 item 6): the rule, its verdict, what it read."""
+    page = client.get(f"/orders/{seeded['check']}")
+    assert page.status_code == 200
+    text = page.text
+    assert "なぜこうなったか（ルールの判定）" in text and "ルールが読んだ値" in text
+    assert re.search(r'data-rule="備考欄あり">\s*<td>備考欄あり<br><small>→ '
+                     r'確認待ち「備考欄を確認」</small></td>\s*<td>該当</td>', text), text
+    assert "該当: 備考欄（お客様の記入）あり <small>（領収書希望）</small>" in text
+    assert '<dd data-key="remarks">領収書希望</dd>' in text
+    ready = client.get(f"/orders/{seeded['ready']}").text
+    assert re.search(r'<td>備考欄あり</td>\s*<td>該当せず</td>', ready)
+    hostile = client.get(f"/orders/{seeded['hostile']}").text  # buyer text stays text
+    assert "<script>alert" not in hostile and "&lt;script&gt;" in hostile

@@ -15,10 +15,12 @@ from functools import lru_cache
 
 from sqlalchemy import Connection
 
+from unyo.adapters.db.store import Store
 from unyo.app.context import ShopContext
 from unyo.app.moves import Item, OnConflict, move
 from unyo.domain import Actor, ChannelOrder, CloseGate, Decision, GateKind, Order, RemindPayment
 from unyo.domain.decide import ApplyRules
+from unyo.domain.merge import merge_blocker
 from unyo.domain.rules import Facts
 from unyo.domain.vocabulary import BEFORE_HANDOFF, OPEN_STAGES
 
@@ -86,16 +88,30 @@ def with_postal_facts(facts: Facts, channel: ChannelOrder) -> Facts:
 
 def gather_facts(ctx: ShopContext, conn: Connection,
                  orders: Sequence[Order]) -> dict[str, Facts]:
-    """Facts per order number, with one query for all the buyers of the batch."""
+    """Facts per order number, with one query for all the buyers of the batch (and one
+    more loading the other open orders of repeat buyers, for what stops a merge)."""
+    return facts_of(ctx.store, conn, ctx.shop, orders)
+
+
+def facts_of(store: Store, conn: Connection, shop: str,
+             orders: Sequence[Order]) -> dict[str, Facts]:
+    """`gather_facts` for a store and shop (what `--explain` shows the rules reading)."""
     keys = {o.number: o.channel.buyer_key() for o in orders}
-    by_buyer = ctx.store.buyer_orders(conn, ctx.shop, keys.values())
+    by_buyer = store.buyer_orders(conn, shop, keys.values())
+    others_of = {o.number: [(oid, stage, at) for oid, stage, at in by_buyer.get(keys[o.number], [])
+                            if oid != o.id] for o in orders}
+    open_ids = sorted({oid for rows in others_of.values() for oid, stage, _ in rows
+                       if stage in OPEN})
+    loaded = store.load_orders_by_id(conn, open_ids) if open_ids else {}
     facts = {}
     for o in orders:
-        others = [(oid, stage, at) for oid, stage, at in by_buyer.get(keys[o.number], [])
-                  if oid != o.id]
+        others = others_of[o.number]
+        blockers = tuple(b for oid, stage, _ in others if stage in OPEN and oid in loaded
+                         if (b := merge_blocker(o, loaded[oid])) is not None)
         facts[o.number] = with_postal_facts(Facts(
             other_open_orders=sum(1 for _, stage, _ in others if stage in OPEN),
-            past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at)), o.channel)
+            past_orders=sum(1 for _, _, at in others if at < o.channel.ordered_at),
+            merge_blockers=blockers), o.channel)
     return facts
 
 

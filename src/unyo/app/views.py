@@ -76,3 +76,80 @@ def merge_view(store: Store, conn: Connection, order: Order) -> dict[str, Any] |
                 "survivor_stage": survivor.stage.value if survivor else None,
                 "reports": reports}
     return None
+
+
+def explain_view(store: Store, conn: Connection, config: Any, number: str,
+                 now: datetime) -> dict[str, Any] | None:
+    """`orders show N --explain` and the order page's panel: each of the shop's rules with
+    its verdict on the order now and the values it read (`unyo.domain.explain`: the rules'
+    own conditions, traced), in words; None for no such order."""
+    from unyo.app.processing import facts_of
+    from unyo.diagram.words import CHOICE_WORDS, action_words, condition_words
+    from unyo.domain.explain import VERDICT_WORDS, explain
+    from unyo.domain.remarks import RemarksTemplate
+
+    order = store.load_order(conn, config.shop_id, number)
+    if order is None:
+        return None
+    facts = facts_of(store, conn, config.shop_id, [order])[order.number]
+    imp = config.import_
+    e = explain(config.rules, order, facts, now,
+                remarks=RemarksTemplate(imp.remarks_headers, imp.remarks_answers),
+                printing=config.warehouse.printing)
+    open_by_rule: dict[str, list[str]] = {}
+    for g in order.open_gates:
+        if g.rule:
+            open_by_rule.setdefault(g.rule, []).append(g.reason)
+    return {
+        "order_number": order.number,
+        "evaluated": e.evaluated,
+        "rules": [{"name": r.name, "description": r.description, "verdict": r.verdict,
+                   "verdict_text": VERDICT_WORDS[r.verdict],
+                   "actions": [action_words(a) for a in rule.then],
+                   "open_gates": open_by_rule.get(r.name, []),
+                   "rows": [{"path": w.path, "condition": condition_words(w.source),
+                             "field": w.source.get("field"), "label": w.label,
+                             "verdict": w.verdict, "verdict_text": VERDICT_WORDS[w.verdict],
+                             "value": CHOICE_WORDS.get(str(w.source.get("field")), {}).get(
+                                 w.raw, w.value) if isinstance(w.raw, str) else w.value}
+                            for w in r.rows]}
+                  for r, rule in zip(e.rules, config.rules, strict=True)],
+        "derived": [{"key": d.key, "label": d.label, "value": d.value} for d in e.derived],
+    }
+
+
+def gate_causes(store: Store, conn: Connection, config: Any, rows: list[dict[str, Any]],
+                now: datetime) -> None:
+    """Give each open gate of `orders list` rows its `cause`: for a rule's gate the rule and
+    the fields whose rows hold on the order now, with their values (the rule's own traced
+    condition, as `--explain` shows it); for the flow's own gates (入金待ち, 注文確認…)
+    the gate's kind. Orders past the hand-off get the rule without fields."""
+    from unyo.app.processing import facts_of
+    from unyo.domain.explain import MATCHED, explain
+    from unyo.domain.remarks import RemarksTemplate
+
+    numbers = [r["order_number"] for r in rows
+               if any(g.get("rule") for g in r["open_gates"])]
+    orders = store.load_orders(conn, config.shop_id, numbers) if numbers else {}
+    facts = facts_of(store, conn, config.shop_id, list(orders.values())) if orders else {}
+    rules = {r.name: r for r in config.rules}
+    imp = config.import_
+    remarks = RemarksTemplate(imp.remarks_headers, imp.remarks_answers)
+    for r in rows:
+        order = orders.get(r["order_number"])
+        for g in r["open_gates"]:
+            opened_at = datetime.fromisoformat(g["opened_at"]) if g.get("opened_at") else None
+            if not g.get("rule"):
+                g["cause"] = {"source": "flow", "kind": g["kind"], "rule": None, "fields": []}
+                continue
+            held: list[Any] = []
+            rule = rules.get(g["rule"])
+            if order is not None and rule is not None:
+                # as the rule saw the order when it opened the gate (a date-relative row,
+                # e.g. お届け希望日が5日より先, may no longer hold now)
+                e = explain([rule], order, facts[order.number], opened_at or now,
+                            remarks=remarks, printing=config.warehouse.printing)
+                held = [w for w in e.rules[0].rows if w.verdict == MATCHED]
+            g["cause"] = {"source": "rule", "kind": g["kind"], "rule": g["rule"],
+                          "fields": [{"field": w.source.get("field"), "label": w.label,
+                                      "value": w.value} for w in held]}

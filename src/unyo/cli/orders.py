@@ -41,10 +41,16 @@ def orders_list(config: ConfigOpt = None,
         return
     with store.transaction() as conn:
         rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
+        if as_json:
+            from unyo.app.views import gate_causes
+            from unyo.clock import SystemClock
+
+            total = store.count_orders(conn, cfg.shop_id, stage=stage, gate=gate)
+            gate_causes(store, conn, cfg, rows, SystemClock().now())
     store.close()
     _with_auto_cancel(rows)
     if as_json:
-        print_json(rows)
+        print_json({"total": total, "limit": limit, "orders": rows})
         return
     from unyo.wording import gate_name, stage_name
 
@@ -206,15 +212,19 @@ def orders_cancel(number: str,
 
 @app.command("show")
 def orders_show(number: str, config: ConfigOpt = None,
+                explain: Annotated[bool, typer.Option("--explain", help="Each rule with its verdict on the order and the values it read (remarks without template, release date, characters, postal code, merge).")] = False,  # noqa: E501
                 as_json: JsonOpt = False) -> None:
     """One order with its gates, events and effects."""
-    from unyo.app.views import order_view
+    from unyo.app.views import explain_view, order_view
     from unyo.clock import SystemClock
 
     cfg = shop_file(config)
     store = open_store(cfg.database_url)
+    now = SystemClock().now()
     with store.transaction() as conn:
-        doc = order_view(store, conn, cfg.shop_id, number, SystemClock().now())
+        doc = order_view(store, conn, cfg.shop_id, number, now)
+        if doc is not None and explain:
+            doc["explain"] = explain_view(store, conn, cfg, number, now)
     store.close()
     if doc is None:
         fail(f"no order {number} in shop {cfg.shop_id}", 1)
@@ -222,6 +232,29 @@ def orders_show(number: str, config: ConfigOpt = None,
         print_json(doc)
         return
     _print_order(doc)
+    if explain:
+        _print_explain(doc["explain"])
+
+
+def _print_explain(e: dict[str, Any]) -> None:
+    """The rules' verdicts as text: Japanese words, no keys."""
+    def say(text: str) -> None:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    say("")
+    say("ルールの判定" + ("" if e["evaluated"] else
+                      "（倉庫連携後の注文にはルールを実行しません: すべて未評価）"))
+    for r in e["rules"]:
+        say(f"  {r['name']}: {r['verdict_text']}" + (
+            f" → {'、'.join(r['actions'])}" if r["verdict"] == "matched" else ""))
+        for w in r["rows"]:
+            value = f"（値: {w['value']}）" if w["verdict"] != "not_evaluated" else ""
+            say(f"    {w['verdict_text']}: {w['condition']}{value}")
+        for reason in r["open_gates"]:
+            say(f"    開いている確認・保留: {reason}")
+    say("ルールが読んだ値")
+    for d in e["derived"]:
+        say(f"  {d['label']}: {d['value']}")
 
 
 def _when(value: Any) -> str:

@@ -146,7 +146,10 @@ def action_words(a: Action) -> str:
         return f"タグ「{a.message}」"
     if kind == "merge":  # the message is the tag the surviving order gets, if any
         tag = f"、タグ「{a.message}」" if a.message else ""
-        return f"同梱（同じ注文者・同じ送付先の未出荷の注文とまとめる）{tag}"
+        ask = (f"、できなければ確認待ち「{_QUOTED.sub('…', a.unmergeable)}」"
+               if a.unmergeable else "")
+        where = "同じ送付先" if ask else "同じ注文者・同じ送付先"
+        return f"同梱（{where}の未出荷の注文とまとめる）{tag}{ask}"
     # an action kind added after this module: drawn as written
     detail = " ".join(x for x in (a.target, a.message) if x)
     return f"{kind}「{detail}」" if detail else kind

@@ -42,6 +42,7 @@ from unyo.domain.rules import (
     RuleInput,
     hold_until,
 )
+from unyo.domain.rules import Action as RuleAction
 from unyo.domain.stages import Action, allowed, check_move, refusal
 from unyo.domain.vocabulary import (
     BEFORE_HANDOFF,
@@ -1122,6 +1123,8 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
             elif action.kind is ActionKind.merge:
                 if rule.name not in b.merge:
                     b.merge.append(rule.name)  # the app finds the group (it needs the store)
+                if action.unmergeable:
+                    _unmergeable_check(b, rule.name, action, given)
             elif action.kind is ActionKind.set and \
                     b.order.setting(action.target) != action.message:
                 settings = dict(b.order.settings) | {action.target: action.message}
@@ -1132,6 +1135,24 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
             b.events.insert(before, Event(EventType.rule_matched, b.now, Actor.system,
                                           {"rule": rule.name}))
     _settle_confirmation(b, Actor.system, "rules")  # the confirmation, after the rules
+
+
+REASON_MERGE_POSSIBLE = "同梱できない未出荷の注文はなくなりました"
+
+
+def _unmergeable_check(b: _Builder, rule: str, action: RuleAction, given: RuleInput) -> None:
+    """A merge rule asks a person (確認待ち) only about the buyer's open orders that cannot
+    share the parcel (`Facts.merge_blockers`, in its reason); once none is left — merged,
+    shipped or changed — it takes the question back."""
+    if given.facts.merge_blockers:
+        reason = action.reason(given)
+        _close_rule_checks(b, rule, _stale(action.unmergeable, reason))
+        _rule_gate(b, rule, GateKind.check, reason, None)
+    else:  # only its own question: the rule's other checks stay as they are
+        prefix = action.unmergeable.split("{", 1)[0]
+        b.close_gates(lambda g: g.rule == rule and g.kind is GateKind.check and g.is_open
+                      and g.opened_by is Actor.system and g.reason.startswith(prefix),
+                      Actor.system, REASON_MERGE_POSSIBLE)
 
 
 def _stale(message: str, reason: str) -> Callable[[str], bool]:

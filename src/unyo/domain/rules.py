@@ -92,15 +92,32 @@ class Facts:
     postal_code_valid: bool | None = None  # None = not checked
     tags: tuple[str, ...] = ()
     postal_problems: tuple[str, ...] = ()  # what is wrong with each postal code, in words
+    # each of the buyer's other open orders that cannot share a parcel with this one, and
+    # why, in words (「注文 X と送付先の住所が違う」; unyo.domain.merge.merge_blocker)
+    merge_blockers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowTrace:
+    """One condition row as an evaluation met it: where it stands in its rule (`when`,
+    `when.any[1]`, ...), its field, the field's value for the order and whether it held."""
+
+    path: str
+    field: str
+    value: Any
+    held: bool
 
 
 @dataclass(frozen=True)
 class RuleInput:
-    """One evaluation: the order, its facts and the time (for relative dates)."""
+    """One evaluation: the order, its facts and the time (for relative dates). With a
+    `trace` list, each condition row the evaluation reaches appends its `RowTrace`
+    (`unyo.domain.explain`); `decide()` evaluates without one."""
 
     order: Order
     facts: Facts
     now: datetime
+    trace: list[RowTrace] | None = field(default=None, compare=False, repr=False)
 
 
 Getter = Callable[[RuleInput], Any]
@@ -279,6 +296,10 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     _f("address_problems", T, "住所確認の理由（郵便番号・印字できない文字）",
        _address_problems_of(DEFAULT_PRINT), printing=_address_problems_of, quoted=False),
     _f("other_open_orders", N, "同じ注文者の未出荷注文数", lambda i: i.facts.other_open_orders),
+    _f("unmergeable_open_orders", N, "同梱できない同じ注文者の未出荷注文数",
+       lambda i: len(i.facts.merge_blockers)),
+    _f("merge_blockers", T, "同梱できない理由（理由の文）",
+       lambda i: "、".join(i.facts.merge_blockers), quoted=False),
     _f("past_orders", N, "同じ注文者の過去の注文数", lambda i: i.facts.past_orders),
     _f("tags", L, "タグ", lambda i: list(i.facts.tags)),
     _f("rms_status", N, "RMSステータス", lambda i: i.order.rms_status),
@@ -565,6 +586,25 @@ def _compile_row(node: Mapping[str, Any], path: str, fuse: bool = True,
     return lambda i: bool(test(get(i)))
 
 
+def rule_path(path: str) -> str:
+    """A condition's path within its rule: `rules[3].when.any[0]` → `when.any[0]`."""
+    at = path.find("when")
+    return path[at:] if at >= 0 else path
+
+
+def _traced(cond: Condition, path: str, get: Getter, name: str) -> Condition:
+    """The row's condition, recording what it saw when the evaluation carries a trace
+    (the same test decide() runs: the trace only watches it)."""
+    where = rule_path(path)
+
+    def row(i: RuleInput) -> bool:
+        held = cond(i)
+        if i.trace is not None:
+            i.trace.append(RowTrace(where, name, get(i), held))
+        return held
+    return row
+
+
 def _compile_condition(node: Any, path: str, fuse: bool = True,
                        patterns: PatternCompiler | None = None, depth: int = 0,
                        remarks: RemarksTemplate = NO_TEMPLATE,
@@ -576,7 +616,8 @@ def _compile_condition(node: Any, path: str, fuse: bool = True,
     if not isinstance(node, Mapping) or not node:
         raise RuleError(path, "expected a condition: {field, op, value}, or all / any / not")
     if "field" in node:
-        return _compile_row(node, path, fuse, patterns, remarks, printing)
+        return _traced(_compile_row(node, path, fuse, patterns, remarks, printing), path,
+                       FIELDS[node["field"]].getter(remarks, printing), node["field"])
     if depth >= MAX_CONDITION_DEPTH:
         raise RuleError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} levels deep "
                         "(all / any / not); split the rule or flatten the condition")
@@ -651,10 +692,15 @@ class Action:
     # check: a message that quotes fields ({remarks}) is built per order by this
     render: Callable[[RuleInput], str] | None = field(default=None, compare=False,
                                                       repr=False)
+    # merge: the check (確認待ち) reason when some of the buyer's open orders cannot share
+    # the parcel (Facts.merge_blockers); "" for none
+    unmergeable: str = ""
 
     def reason(self, given: RuleInput) -> str:
-        """The check's reason for this order: the message with its fields filled in."""
-        return self.message if self.render is None else self.render(given)
+        """The check's reason for this order: the message with its fields filled in (for a
+        merge, the `unmergeable` reason)."""
+        text = self.unmergeable if self.kind is ActionKind.merge else self.message
+        return text if self.render is None else self.render(given)
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -736,22 +782,27 @@ def _compile_hold(v: Any, path: str) -> HoldSpec:
                     f"or next_business_day; got {', '.join(sorted(map(str, keys))) or 'none'}")
 
 
-def _merge_tag(v: Any, path: str) -> str:
-    """`merge: true`, `merge: {}` or `merge: {tag: 同梱}` (a tag for the surviving order)."""
+def _merge_spec(v: Any, path: str) -> tuple[str, str]:
+    """`merge: true`, `merge: {}` or `merge: {tag: 同梱, unmergeable: "…"}`: the tag for
+    the surviving order and the check reason when some of the buyer's open orders cannot
+    share the parcel ("" for either: none)."""
     if v is True:
-        return ""
+        return "", ""
     if not isinstance(v, Mapping):
         raise RuleError(path, "expected true, or a mapping with an optional tag "
                         "(merge: true / merge: {tag: 同梱})")
-    unknown = sorted(map(str, set(v) - {"tag"}))
+    unknown = sorted(map(str, set(v) - {"tag", "unmergeable"}))
     if unknown:
-        raise RuleError(f"{path}.{unknown[0]}", "unknown key (merge takes only tag)")
-    if "tag" not in v:
-        return ""
-    tag = v["tag"]
-    if not isinstance(tag, str) or not tag.strip() or len(tag) > 50:
+        raise RuleError(f"{path}.{unknown[0]}",
+                        "unknown key (merge takes tag and unmergeable)")
+    tag = v.get("tag", "")
+    if "tag" in v and (not isinstance(tag, str) or not tag.strip() or len(tag) > 50):
         raise RuleError(f"{path}.tag", "expected a tag of 1–50 characters")
-    return tag.strip()
+    check = v.get("unmergeable", "")
+    if "unmergeable" in v and (not isinstance(check, str) or not check.strip()):
+        raise RuleError(f"{path}.unmergeable", "expected the message to show (確認内容) "
+                        "when an open order of the buyer cannot be merged")
+    return tag.strip(), check.strip()[:200]
 
 
 def _confirm_wait(v: Any, path: str) -> str:
@@ -799,7 +850,9 @@ def _compile_action(node: Any, path: str, remarks: RemarksTemplate = NO_TEMPLATE
             raise RuleError(f"{path}.set.{target}", "expected text of at most 200 characters")
         return Action(ActionKind.set, value, target=str(target))
     if key == "merge":
-        return Action(ActionKind.merge, _merge_tag(v, f"{path}.merge"))
+        tag, check = _merge_spec(v, f"{path}.merge")
+        return Action(ActionKind.merge, tag, unmergeable=check,
+                      render=_message(check, remarks, printing) if check else None)
     if key == "confirm":
         return Action(ActionKind.confirm, _confirm_wait(v, f"{path}.confirm"))
     raise RuleError(f"{path}.{key}", f"unknown action {key!r}; use check, hold, set, tag, "

@@ -578,13 +578,14 @@ rules:
       - check: 送料を確定してから注文確認
 
   - name: 同梱候補
-    description: 同じお客様の未出荷の注文がある
+    # The same buyer's open orders go out as one parcel when they can (same address and
+    # phone, payment and delivery method; none at the warehouse yet); a person is asked
+    # only about the orders that cannot.
     when: {{field: other_open_orders, op: ge, value: 1}}
     then:
-      - check: 同梱を確認
-      # To merge them into one parcel by themselves instead (same address and phone,
-      # payment and delivery method; none at the warehouse yet), replace the check with:
-      # - merge: {{tag: 同梱}}
+      - merge: {{tag: 同梱, unmergeable: "同梱できません: {{merge_blockers}}"}}
+      # e.g. 同梱できません: 注文 X と送付先の住所が違う. To have a person look at every
+      # repeat buyer's orders instead, replace the merge with: - check: 同梱を確認
 
   - name: ギフト
     when:

@@ -98,11 +98,15 @@ def _rules() -> dict[str, Any]:
         {"type": "object", "required": ["merge"], "additionalProperties": False,
          "properties": {"merge": {
              "description": "同梱: merge with the same buyer's open orders to the same "
-                            "address (true, or {tag: …} to tag the surviving order)",
+                            "address (true, or {tag: …} to tag the surviving order; "
+                            "unmergeable: the 確認待ち reason when an open order of the "
+                            "buyer cannot share the parcel, e.g. {merge_blockers})",
              "oneOf": [{"const": True},
                        {"type": "object", "additionalProperties": False,
                         "properties": {"tag": {"type": "string", "minLength": 1,
-                                               "maxLength": 50}}}]}}},
+                                               "maxLength": 50},
+                                       "unmergeable": {"type": "string", "minLength": 1,
+                                                       "maxLength": 200}}}]}}},
         {"type": "object", "required": ["confirm"], "additionalProperties": False,
          "properties": {"confirm": {
              "description": "注文確認を保留: keep confirmOrder back until a person releases "

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from unyo.adapters.db import dashboard as q
 from unyo.app.dashboard import day_start
 from unyo.app.report import build_report
-from unyo.app.views import order_view
+from unyo.app.views import explain_view, order_view
 from unyo.domain import GateKind, Stage
 from unyo.web.app import Refused, lang_of, render, web_of
 from unyo.web.charts import trend_svg
@@ -189,8 +189,9 @@ def order_page(request: Request, number: str, *, status: int = 200, error: str =
         attempts = q.effect_attempts(conn, [e.id for e in effects])
         around = q.queue_neighbours(conn, web.shop, qq.filter, q.Cursor(
             order.channel.ordered_at, order.id)) if qq is not None else None
+        why = explain_view(web.store, conn, web.config, number, web.clock.now())
     p = request.query_params
-    return render(request, "order.j2", status=status, doc=doc, order=order,
+    return render(request, "order.j2", status=status, doc=doc, order=order, why=why,
                   effects=[(e, attempts[e.id]) for e in effects], error=error,
                   error_params=error_params or {}, form=form or {},
                   done=p.get("done") == "1", now=web.clock.now(), qq=qq, around=around)

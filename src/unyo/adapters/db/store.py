@@ -1113,23 +1113,42 @@ class Store(BatchRecords):
             select(t.events.c.type, func.count()).select_from(j)
             .where(t.orders.c.shop == shop).group_by(t.events.c.type))}
 
-    def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
-                    gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        q = select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
-                   t.orders.c.rms_status, t.orders.c.ordered_at, t.orders.c.total,
-                   t.orders.c.buyer_name).where(t.orders.c.shop == shop)
+    def _order_filter(self, q: Any, shop: str, stage: Stage | None,
+                      gate: GateKind | None) -> Any:
+        q = q.where(t.orders.c.shop == shop)
         if stage is not None:
             q = q.where(t.orders.c.stage == stage.value)
         if gate is not None:
             q = q.where(t.orders.c.id.in_(select(t.gates.c.order_id).where(
                 t.gates.c.kind == gate.value, t.gates.c.closed_at.is_(None))))
+        return q
+
+    def count_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
+                     gate: GateKind | None = None) -> int:
+        """How many orders `list_orders` would give without its limit."""
+        q = self._order_filter(select(func.count()).select_from(t.orders), shop, stage, gate)
+        return int(conn.execute(q).scalar_one())
+
+    def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
+                    gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = self._order_filter(select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
+                                      t.orders.c.rms_status, t.orders.c.ordered_at,
+                                      t.orders.c.total, t.orders.c.buyer_name),
+                               shop, stage, gate)
         rows = conn.execute(q.order_by(t.orders.c.ordered_at.desc()).limit(limit)).all()
-        gates_by: dict[int, list[dict[str, str]]] = {r.id: [] for r in rows}
+        gates_by: dict[int, list[dict[str, Any]]] = {r.id: [] for r in rows}
         if rows:
-            for g in conn.execute(select(t.gates.c.order_id, t.gates.c.kind, t.gates.c.reason)
+            for g in conn.execute(select(t.gates.c.order_id, t.gates.c.kind, t.gates.c.reason,
+                                         t.gates.c.rule, t.gates.c.until,
+                                         t.gates.c.opened_at)
                                   .where(t.gates.c.order_id.in_(list(gates_by)),
-                                         t.gates.c.closed_at.is_(None))):
-                gates_by[g.order_id].append({"kind": g.kind, "reason": g.reason})
+                                         t.gates.c.closed_at.is_(None))
+                                  .order_by(t.gates.c.order_id, t.gates.c.seq)):
+                until = g.until
+                gates_by[g.order_id].append({
+                    "kind": g.kind, "reason": g.reason, "rule": g.rule or None,
+                    "until": until.astimezone(JST).isoformat() if until else None,
+                    "opened_at": g.opened_at.astimezone(JST).isoformat()})
         return [{"order_number": r.order_number, "stage": r.stage, "rms_status": r.rms_status,
                  "ordered_at": r.ordered_at.astimezone(JST).isoformat(), "total": r.total,
                  "buyer_name": r.buyer_name, "open_gates": gates_by[r.id]} for r in rows]
