@@ -67,7 +67,7 @@ def _crawl(url: str, user: str, password: str) -> dict[str, list[str]]:
                         "shipped", "cancelled", "all"):
                 pages.append(f"/queue?tab={tab}")
             listing = c.get("/queue?tab=all").text
-            orders = sorted(set(re.findall(r'href="(/orders/[0-9-]+)"', listing)))
+            orders = sorted(set(re.findall(r'href="(/orders/[0-9-]+)[?"]', listing)))
             assert orders, "the day left no order to look at"
             pages += orders
             for path in pages:

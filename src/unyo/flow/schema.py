@@ -43,6 +43,9 @@ def _settings(cls: type) -> dict[str, Any]:
             props[f.name] = {"type": "integer", "minimum": 0, "default": value}
         elif isinstance(value, float):
             props[f.name] = {**DURATION, "default": value}
+        elif isinstance(value, tuple) and f.name == "methods":  # settlementMethodCodes
+            props[f.name] = {"type": ["array", "null"],
+                             "items": {"type": "integer", "minimum": 1, "maximum": 99}}
         elif isinstance(value, tuple):
             props[f.name] = {"type": ["array", "null"], "items": {"type": "string"},
                              "default": list(value)}
