@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,10 @@ def run(config: Annotated[Path | None, typer.Option(
         metrics_host: Annotated[str, typer.Option(
             "--metrics-host", help="Address for --metrics-port (keep it private).")
         ] = "127.0.0.1",
+        shadow: Annotated[bool, typer.Option(
+            "--shadow", help="Shadow mode: import and run the rules, but confirm, mail, hand "
+                             "off and report nothing (as `mode: shadow` in the shop file).")
+        ] = False,
         as_json: JsonOpt = False) -> None:
     """Run the flow: import, confirm, payment sync... on their cadence (or --once).
 
@@ -57,6 +62,8 @@ def run(config: Annotated[Path | None, typer.Option(
     if as_json and not once:
         fail("--json prints the result of one cycle: use it with --once")
     configs = shop_files(config)
+    if shadow:
+        configs = [replace(c, mode="shadow") for c in configs]
     clock = _run_clock(now)
     try:
         for cfg in configs:

@@ -32,6 +32,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login_expired": ("ログイン画面の有効期限が切れました。もう一度お試しください。",
                       "The login form expired; please try again."),
     "other_lang": ("English", "日本語"),
+    "shadow_banner": ("シャドーモード", "Shadow mode"),
+    "shadow_banner_note": ("取り込みとルールだけを動かしています。楽天への注文確認・発送完了報告、"
+                           "お客様へのメール、倉庫への連携は行いません。",
+                           "Orders are imported and the rules run; nothing is confirmed or "
+                           "reported to RMS, mailed to buyers or handed to the warehouse."),
     "shop": ("ショップ", "Shop"),
     "role_operator": ("オペレーター", "operator"),
     "role_admin": ("管理者", "admin"),
