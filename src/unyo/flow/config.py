@@ -174,7 +174,7 @@ _SECTIONS: dict[str, type] = {
     "outbox": OutboxSettings,
     "web": WebSettings,
 }
-_TOP_KEYS = ("shop", "mode", "database", *_SECTIONS, "mail", "warehouse", "rules")
+_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "mode", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
                   "settled_interval", "deadline"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
