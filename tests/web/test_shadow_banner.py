@@ -4,15 +4,19 @@ the shop in shadow mode (`unyo run --shadow`, another process), and gone once it
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import insert, select
 
 from tests.fakes import FakeChannel
 from tests.web.conftest import RULES, SHOP, login
 from unyo.adapters.db import Store
+from unyo.adapters.db import schema as t
 from unyo.adapters.db.accounts import Accounts
 from unyo.app.context import ShopContext
 from unyo.app.dashboard import RUN_MODE
+from unyo.app.report import build_report
 from unyo.app.runner import Runner
 from unyo.clock import SimClock
 from unyo.flow import Config
@@ -50,3 +54,19 @@ def test_the_worker_in_shadow_mode_tells_the_dashboard(store: Store, clock: SimC
                                 clock=clock)).run_once()
     assert Accounts(store.engine).setting(SHOP, RUN_MODE) is None
     assert BANNER not in pages(store, clock, live)["/"]
+
+
+def test_the_report_page_shows_the_shadow_rate_apart(store: Store, clock: SimClock,
+                                                     seeded: dict[str, str]) -> None:
+    live = Config(shop_id=SHOP, shop_name="テスト店", rules=RULES)
+    assert "本番なら自動化率" not in pages(store, clock, live)["/report"]
+    with store.transaction() as conn:
+        rows = conn.execute(select(t.orders.c.id, t.orders.c.ordered_at)
+                            .where(t.orders.c.shop == SHOP)).all()
+        conn.execute(insert(t.shadow_orders), [
+            {"order_id": r.id, "shop": SHOP, "ordered_at": r.ordered_at} for r in rows])
+    rep = build_report(store, SHOP, clock.now() - timedelta(days=30), clock.now())
+    assert rep.shadow is not None and rep.shadow.orders > 0
+    html = pages(store, clock, live)["/report"]
+    assert "シャドーモード — 本番なら自動化率" in html
+    assert f"{rep.shadow.automated} / {rep.shadow.orders}" in html

@@ -417,17 +417,21 @@ def parse_config(text: str, where: str = "<text>", *,
     return Config(**values).with_env(env)
 
 
-_YAML_DATE = re.compile(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.-]*:)")
+_YAML_DATE = re.compile(r"(?<![\w.-])\d{4}-\d{1,2}-\d{1,2}(?:[Tt ]+[^#,\]}]*)?")
 
 
 def _bad_date_line(text: str) -> int:
-    """The line of the first YAML date that is no date (2026-13-01), else 1."""
+    """The line of the first YAML timestamp no calendar has (2026-13-01, an offset of
+    25 hours), found by reading each candidate as YAML reads it; else 1."""
+    yaml = YAML(typ="safe")
     for i, line in enumerate(text.splitlines(), 1):
         for m in _YAML_DATE.finditer(line):
             try:
-                date(*map(int, m.groups()))
+                yaml.load(m.group(0).strip())
             except ValueError:
                 return i
+            except YAMLError:
+                continue
     return 1
 
 
