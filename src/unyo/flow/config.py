@@ -275,8 +275,11 @@ def parse_start_at(value: Any) -> datetime | None:
         except ValueError:
             raise ValueError(f"「{text[:60]}」は日時として読めません。{example}") from None
     else:
-        raise ValueError(f"日時を指定してください（{_shown(value)} は日時ではありません）。"
-                         f"{example}")
+        kind = ("true/false" if isinstance(value, bool)
+                else "数値" if isinstance(value, int | float)
+                else "リスト" if isinstance(value, list)
+                else "設定の組" if isinstance(value, dict) else "空の値")
+        raise ValueError(f"日時を指定してください（{kind}は日時ではありません）。{example}")
     if at.tzinfo is None:
         at = at.replace(tzinfo=JST)
     if not datetime(2000, 1, 1, tzinfo=JST) <= at < datetime(9000, 1, 1, tzinfo=JST):
