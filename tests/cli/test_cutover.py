@@ -84,7 +84,11 @@ def test_run_shadow_confirms_nothing_and_report_shows_the_shadow_rate(
     for method in RMS_WRITES:
         assert doc["api_calls"].get(method, 0) == 0
         assert rms.emulator.calls.get(method, 0) == 0
-    doc = run_once(cli, "--shadow", at=NOW + timedelta(hours=1))
+    assert doc["mode"] == "shadow"
+    text = cli("run", "-c", str(cli.config), "--once", "--shadow", "--now",
+               (NOW + timedelta(hours=1)).isoformat())
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.startswith("シャドーモード: ")
     assert rms.emulator.calls.get("confirmOrder", 0) == 0
     since = (NOW - timedelta(days=2)).isoformat()
     report = cli.json("report", "-c", str(cli.config), "--since", since)
@@ -101,7 +105,7 @@ def test_start_at_from_the_shop_file_limits_the_run(cli: Cli,
                                                     rms: RmsEmulatorServer) -> None:
     start = NOW - timedelta(hours=6)
     write(cli, f"import:\n  start_at: {start.astimezone(JST):%Y-%m-%d %H:%M}\n")
-    run_once(cli)
+    assert run_once(cli)["mode"] == "live"
     listed = cli.json("orders", "list", "-c", str(cli.config))
     orders = listed["orders"] if isinstance(listed, dict) else listed
     assert orders

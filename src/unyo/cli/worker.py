@@ -87,7 +87,8 @@ def run(config: Annotated[Path | None, typer.Option(
             except OSError as e:
                 fail(f"--metrics-port {metrics_port}: {e.strerror or e}")
         if not once:
-            shops = ", ".join(c.shop_id for c in configs)
+            shops = ", ".join(c.shop_id + (" (shadow mode: nothing leaves unyo)"
+                                           if c.shadow else "") for c in configs)
             err.print(f"unyo worker {store.worker} running shop(s) {shops} "
                       "(Ctrl-C or SIGTERM stops after the current step)", highlight=False,
                       markup=False, soft_wrap=True)
@@ -125,7 +126,8 @@ def run(config: Annotated[Path | None, typer.Option(
             steps["stages"] = {"result": None, "error": problem.english}
             texts["stages"] = problem.japanese
         docs.append({"shop": ctx.shop, "now": ctx.clock.now().astimezone(JST).isoformat(),
-                     "steps": steps, "stages": stages, "api_calls": dict(ctx.channel.calls)})
+                     "mode": ctx.config.mode, "steps": steps, "stages": stages,
+                     "api_calls": dict(ctx.channel.calls)})
         shown_texts.append(texts)
     failed = bool(busy) or any("stages" in t for t in shown_texts) or any(
         s.last_error for slot in worker.slots for s in slot.runner.steps)
@@ -136,6 +138,9 @@ def run(config: Annotated[Path | None, typer.Option(
         for doc, shown in zip(docs, shown_texts, strict=True):
             if len(docs) > 1:
                 out.print(f"[bold]{escape(doc['shop'])}[/]", highlight=False)
+            if doc["mode"] == "shadow":
+                out.print("シャドーモード: 取り込みとルールだけ。注文確認・メール・倉庫連携・"
+                          "発送完了報告は行っていません", highlight=False, markup=False)
             for name, st in doc["steps"].items():
                 line = (f"{name}: {escape(str(st['result']))}" if not st["error"]
                         else f"{name}: [red]{escape(shown.get(name, st['error']))}[/]")
