@@ -15,7 +15,7 @@ from unyo.adapters.db import Store
 from unyo.adapters.db import schema as t
 from unyo.adapters.db.accounts import Accounts
 from unyo.app.context import ShopContext
-from unyo.app.dashboard import RUN_MODE
+from unyo.app.dashboard import RUN_MODE, Dashboard
 from unyo.app.report import build_report
 from unyo.app.runner import Runner
 from unyo.clock import SimClock
@@ -60,6 +60,8 @@ def test_the_report_page_shows_the_shadow_rate_apart(store: Store, clock: SimClo
                                                      seeded: dict[str, str]) -> None:
     live = Config(shop_id=SHOP, shop_name="テスト店", rules=RULES)
     assert "本番なら自動化率" not in pages(store, clock, live)["/report"]
+    home = Dashboard(store, live, clock)
+    assert home.automation().over(30)[0] > 0
     with store.transaction() as conn:
         rows = conn.execute(select(t.orders.c.id, t.orders.c.ordered_at)
                             .where(t.orders.c.shop == SHOP)).all()
@@ -70,3 +72,6 @@ def test_the_report_page_shows_the_shadow_rate_apart(store: Store, clock: SimClo
     html = pages(store, clock, live)["/report"]
     assert "シャドーモード — 本番なら自動化率" in html
     assert f"{rep.shadow.automated} / {rep.shadow.orders}" in html
+    # the home page's live rate holds none of them
+    assert Dashboard(store, live, clock).automation().over(30)[0] == 0
+    assert rep.orders == 0
