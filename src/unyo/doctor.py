@@ -25,7 +25,7 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 @dataclass(frozen=True)
 class Check:
     shop: str
-    name: str  # config | database | rms | mail | warehouse | license
+    name: str  # config | database | mode | rms | mail | warehouse | license
     status: str  # ok | warn | fail
     message: str
     text: str = ""  # the Japanese message for the text output, where there is one
@@ -131,10 +131,49 @@ def check_shop(config: Config, *, clock: Clock | None = None,
     """The checks of one shop (its database is checked once, by the caller)."""
     clock = clock or SystemClock()
     shop = config.shop_id
-    out = [_rms(config, clock, env), *_mail(config, env), *_warehouse(config)]
+    out = [_cutover(config, store), _rms(config, clock, env), *_mail(config, env),
+           *_warehouse(config)]
     if store is not None:
         out.append(_license(store, shop, clock))
-    return [Check(shop, c.name, c.status, c.message) for c in out]
+    return [Check(shop, c.name, c.status, c.message, c.text) for c in out]
+
+
+def cutover_text(config: Config) -> tuple[str, str]:
+    """The shop's mode and `import.start_at`, in English and Japanese (check, doctor)."""
+    start = config.import_.start_at
+    when = start.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST") if start else None
+    since = (f"nothing ordered before {when} is imported" if when
+             else "import.start_at is not set")
+    seit = (f"{when} より前の注文は取り込みません" if when
+            else "import.start_at（切替日時）は未設定です")
+    if config.shadow:
+        return (f"shadow mode: orders are imported and the rules run, but nothing is "
+                f"confirmed, mailed, handed off or reported; {since}",
+                f"シャドーモード: 取り込みとルールだけを動かし、注文確認・メール・倉庫連携・"
+                f"発送完了報告は行いません。{seit}")
+    return f"live; {since}", f"本番モード。{seit}"
+
+
+def _cutover(config: Config, store: Any) -> Check:
+    english, japanese = cutover_text(config)
+    if config.shadow:
+        return Check("", "mode", WARN, english, japanese)
+    if config.import_.start_at is None and store is not None:
+        try:
+            with store.transaction() as conn:
+                empty = not sum(store.stage_counts(conn, config.shop_id).values())
+        except Exception:  # the database check reports the database
+            empty = False
+        if empty:
+            hours = config.import_.lookback / 3600
+            return Check("", "mode", WARN,
+                         f"{english}: the first run imports the orders of the last "
+                         f"{hours:g} h, those the old system already handled too "
+                         "(docs/going-live.md)",
+                         f"{japanese}。最初の実行で直近{hours:g}時間の注文を取り込みます。"
+                         "旧システムが処理済みの注文も含まれるため、切替日時を設定してください"
+                         "（docs/going-live.md）")
+    return Check("", "mode", OK, english, japanese)
 
 
 def _rms(config: Config, clock: Clock, env: dict[str, str] | None) -> Check:

@@ -111,4 +111,5 @@ def build_context(config: Config, *, clock: Clock | None = None, store: Store | 
     mailer = build_mailer(config, env)
     return ShopContext(config=config, store=store or Store.open(config.database_url),
                        channel=channel, clock=clock, progress=progress, mail=mailer,
-                       warehouse=build_warehouse(config, clock))
+                       # shadow mode touches not even the warehouse's folders
+                       warehouse=None if config.shadow else build_warehouse(config, clock))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from unyo.adapters.db.store import Store
+from unyo.adapters.db.store import Cutover, Store
 from unyo.app.ports import MailSender, OrderChannel
 from unyo.clock import Clock
 from unyo.flow import Config
@@ -34,6 +34,17 @@ class ShopContext:
     progress: Progress = field(default=no_progress)
     mail: MailSender | None = None  # buyer mail; None until the shop turns mail on
     warehouse: Warehouse | None = None  # the WMS exchange; None until the shop turns it on
+
+    def __post_init__(self) -> None:
+        # The outbox boundary learns the shop's mode here, before any step runs: in
+        # shadow mode no effect leaves, whatever its kind (Store.due_effects).
+        self.store.set_cutover(self.shop, Cutover(self.config.shadow,
+                                                  self.config.import_.start_at))
+
+    @property
+    def shadow(self) -> bool:
+        """Shadow mode: import and run the rules, act nowhere (no outside effect)."""
+        return self.config.shadow
 
     @property
     def shop(self) -> str:

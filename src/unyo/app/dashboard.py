@@ -27,6 +27,9 @@ LICENSE_ISSUED = "rms_license_key_issued_on"
 """Setting: the day the shop's RMS license key was issued (ISO date), set by an admin."""
 RMS_AUTH_ALERT = "alert.rms_auth"
 """Setting the runner writes while RMS refuses the credentials (value: its message)."""
+RUN_MODE = "run.mode"
+"""Setting the runner writes when it starts: "shadow" while a worker runs the shop in
+shadow mode (`unyo run --shadow` or `mode: shadow`), removed when one runs it live."""
 LICENSE_DAYS = 90  # RMS license keys expire 90 days after issue (reference/rakuten-rms.md)
 LICENSE_WARN_DAYS = 14
 TREND_DAYS = 30
@@ -81,6 +84,16 @@ class Dashboard:
     @property
     def shop(self) -> str:
         return self.config.shop_id
+
+    @property
+    def shadow(self) -> bool:
+        """The shop runs in shadow mode: its shop file says so, or its worker does."""
+        if self.config.shadow:
+            return True
+        try:
+            return self.accounts.setting(self.shop, RUN_MODE) == "shadow"
+        except Exception:  # the banner must never break a page
+            return False
 
     def today(self) -> date:
         return self.clock.now().astimezone(JST).date()

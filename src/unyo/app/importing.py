@@ -21,6 +21,11 @@ decided or stored is kept in `import_pending` as `failed` with the reason (shown
 backoff, while every other order goes on and the cursor moves. A batch whose write
 fails is written again order by order, so only the order that causes it is held back.
 
+Cut-over (`import.start_at`): nothing ordered before it is imported, ever — the search
+starts no earlier, and an order the channel gives anyway (an overlapping window, a pending
+row from before the setting) is dropped when fetched, so the old system's orders are
+never shipped twice. An order placed exactly at `start_at` is imported.
+
 Time that goes wrong: a cursor ahead of the clock (the clock stepped back, or a
 cycle ran with a clock far ahead) is not an outage: the search starts `lookback`
 before now, with a warning, and the cursor is set to now.
@@ -62,6 +67,7 @@ class ImportResult:
     waiting: int = 0
     failed: int = 0
     dropped: int = 0  # cancelled before import
+    before_start: int = 0  # ordered before import.start_at: the old system's, never imported
     failures: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,7 +107,10 @@ def import_orders(ctx: ShopContext) -> ImportResult:
                         now.isoformat(), start.isoformat())
         else:
             start = last - timedelta(seconds=cfg.overlap)
-    found = ctx.channel.search(start, now)
+    start_at = cfg.start_at
+    if start_at is not None and start < start_at:
+        start = start_at  # cut-over: nothing ordered earlier is looked for
+    found = ctx.channel.search(start, now) if start_at is None or start_at <= now else []
     numbers = [n for n in found if _NUMBER.fullmatch(n)]
     result = ImportResult(searched=len(found))
     _record_bad_numbers(ctx, [n for n in found if not _NUMBER.fullmatch(n)], pending, now,
@@ -167,6 +176,10 @@ def _import_batch(ctx: ShopContext, numbers: list[str], pending: dict[str, Pendi
     waiting: list[PendingImport] = []
     for order in fetched.orders:
         number = order.order_number
+        if cfg.start_at is not None and order.ordered_at < cfg.start_at:
+            done.append(number)  # cut-over: the old system's order, never imported
+            result.before_start += 1
+            continue
         if order.status in _DROPPED:
             done.append(number)  # cancelled (or handled elsewhere) before unyo took it
             result.dropped += 1

@@ -6,6 +6,13 @@ Automation rate = orders that reached `shipped` in the period with no manual act
 rule that opened the gate, or the event — so the touches rank into the bottleneck list.
 Where no order has ever shipped (no warehouse connected yet), the basis is "reached
 ready" (出荷OK) instead, and the report says so.
+
+Shadow mode (the cut-over's trial, docs/going-live.md): its orders ship nowhere and nobody
+works them, so they are left out of the rate above and get one of their own, labelled as
+shadow — the automation rate the shop would have had: of the orders imported in shadow
+mode and ordered in the period (not cancelled, not merged into another), those no rule
+and no person sent to 確認待ち or 注文確認保留 (a hold that ends by the clock is no
+touch). The reasons of those gates rank the work the shop would have had.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from unyo.adapters.db.store import Store
-from unyo.domain import Event, EventType, Stage
+from unyo.domain import Event, EventType, GateKind, Stage
 from unyo.domain.automation import carried_ids, manual_touches
 
 STAGE_FLOW = ("processing", "ready", "at_warehouse", "shipped")
@@ -41,6 +48,21 @@ class Dwell:
 
 
 @dataclass
+class ShadowRate:
+    """What the orders imported in shadow mode would have given (see the module doc)."""
+
+    orders: int  # imported in shadow mode, ordered in the period, not cancelled or merged
+    automated: int  # ... that nothing sent to a person
+    automation_rate: float | None
+    cancelled: int  # imported in shadow mode and cancelled since (not counted above)
+    checks: list[Touch] = field(default_factory=list)  # the gates a person would have had
+
+
+PERSON_GATES = frozenset({GateKind.check, GateKind.confirm})
+"""Gates only a person (or RMS, after a person's work there) closes."""
+
+
+@dataclass
 class Report:
     shop: str
     since: datetime
@@ -57,6 +79,8 @@ class Report:
     """Per shop rule: orders of the period it acted on (a rule_matched event)."""
     rule_dwell: list[Dwell] = field(default_factory=list)
     """Per shop rule: its gates, opened → closed (the flow diagram's rule nodes)."""
+    shadow: ShadowRate | None = None
+    """The shadow run's rate, where orders of the period were imported in shadow mode."""
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,14 +113,49 @@ def _dwell(name: str, minutes: list[float]) -> Dwell:
     return Dwell(name, len(minutes), _percentile(minutes, 0.5), _percentile(minutes, 0.9))
 
 
-def build_report(store: Store, shop: str, since: datetime, until: datetime) -> Report:
+def build_shadow(store: Store, shop: str, since: datetime, until: datetime
+                 ) -> ShadowRate | None:
+    """The automation rate the shadow run would have had, or None without shadow orders."""
     with store.transaction() as conn:
-        reached = store.orders_reaching(conn, shop, Stage.shipped, since, until)
+        ids = sorted(store.shadow_order_ids(conn, shop, since, until))
+        if not ids:
+            return None
+        events, gates, _ = store.history(conn, ids)
+    checks: Counter[str] = Counter()
+    orders = automated = cancelled = 0
+    for oid in ids:
+        types = {e.type for e in events[oid]}
+        if EventType.merged_into in types:
+            continue  # ships in another order's parcel: counted there
+        if EventType.order_cancelled in types:
+            cancelled += 1
+            continue
+        orders += 1
+        stopped = [g for g in gates[oid] if g.kind in PERSON_GATES]
+        checks.update(g.rule or g.reason for g in stopped)
+        automated += not stopped and not manual_touches(events[oid], FAR_FUTURE)
+    total = sum(checks.values())
+    return ShadowRate(orders, automated, round(automated / orders, 4) if orders else None,
+                      cancelled, [Touch(r, n, round(n / total, 4))
+                                  for r, n in checks.most_common()])
+
+
+def build_report(store: Store, shop: str, since: datetime, until: datetime) -> Report:
+    shadow = build_shadow(store, shop, since, until)
+    with store.transaction() as conn:
+        # shadow orders are the old system's: they have their own rate (`build_shadow`)
+        never = store.shadow_order_ids(conn, shop)
+
+        def reaching(stage: Stage, start: datetime, end: datetime) -> dict[int, datetime]:
+            return {oid: at for oid, at in
+                    store.orders_reaching(conn, shop, stage, start, end).items()
+                    if oid not in never}
+
+        reached = reaching(Stage.shipped, since, until)
         basis = "shipped"
-        if not reached and not store.orders_reaching(conn, shop, Stage.shipped, EPOCH,
-                                                     FAR_FUTURE):
+        if not reached and not reaching(Stage.shipped, EPOCH, FAR_FUTURE):
             basis = "ready"
-            reached = store.orders_reaching(conn, shop, Stage.ready, since, until)
+            reached = reaching(Stage.ready, since, until)
         events, gates, imported = store.history(conn, list(reached))
         # 同梱: an order merged into another leaves the flow (cancelled in unyo) and ships in
         # that order's parcel, so it is not counted on its own; a person's touch on it
@@ -145,4 +204,5 @@ def build_report(store: Store, shop: str, since: datetime, until: datetime) -> R
         waiting_now=waiting,
         rule_orders=dict(sorted(rule_orders.items())),
         rule_dwell=[_dwell(r, m) for r, m in sorted(rule_minutes.items())],
+        shadow=shadow,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from unyo.adapters.db.accounts import Accounts
 from unyo.adapters.db.trouble import StorageProblem, location, storage_problem
 from unyo.app.context import ShopContext, log
-from unyo.app.dashboard import RMS_AUTH_ALERT
+from unyo.app.dashboard import RMS_AUTH_ALERT, RUN_MODE
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.ports import ChannelAuthError, ChannelError
@@ -51,10 +51,15 @@ class Runner:
     ctx: ShopContext
     steps: list[Step] = field(default_factory=list)
     _auth_noted: bool | None = field(default=None, repr=False)  # None: not known yet
+    _mode_noted: bool = field(default=False, repr=False)
 
     @classmethod
     def for_shop(cls, ctx: ShopContext) -> Runner:
         cfg = ctx.config
+        # Shadow mode reads the warehouse's folder neither: its result files are the old
+        # system's (and reading one moves it to done/). Nothing is handed off either way:
+        # the outbox hands out no effect (Store.due_effects).
+        warehouse = ctx.warehouse is not None and not ctx.shadow
         return cls(ctx, [
             Step("import", cfg.import_.interval, import_orders),
             Step("outbox", cfg.outbox.interval, deliver_effects),
@@ -63,11 +68,25 @@ class Runner:
             Step("reminders", cfg.import_.interval, remind_payments),
             *([Step("handoff", cfg.warehouse.interval, hand_off_orders),
                Step("results", cfg.warehouse.results_interval, import_results)]
-              if ctx.warehouse is not None else []),
+              if warehouse else []),
             Step("report", cfg.outbox.interval, report_shipping),
         ])
 
+    def _note_mode(self) -> None:
+        """Tell the dashboard (another process, maybe) whether the shop runs in shadow
+        mode, once, before the first step."""
+        if self._mode_noted:
+            return
+        try:
+            Accounts(self.ctx.store.engine).set_setting(
+                self.ctx.shop, RUN_MODE, "shadow" if self.ctx.shadow else None,
+                by="runner", now=self.ctx.clock.now())
+            self._mode_noted = True
+        except Exception:  # the banner must never stop a step
+            log.exception("cannot record the run mode")
+
     def run_step(self, step: Step) -> None:
+        self._note_mode()
         now = self.ctx.clock.now()
         step.last_run = now
         step.last_problem = None

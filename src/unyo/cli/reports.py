@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,9 @@ from unyo.cli._common import (
     shop_file,
 )
 from unyo.clock import JST
+
+if TYPE_CHECKING:
+    from unyo.app.report import ShadowRate
 
 
 def simulate(flow: Annotated[Path, typer.Option("--flow", help="The flow file to try.")],
@@ -102,6 +105,8 @@ def report(since: Annotated[str | None, typer.Option(
     rate = "—" if rep.automation_rate is None else f"{rep.automation_rate:.1%}"
     out.print(f"[bold]{cfg.shop_id}[/] {rep.since.astimezone(JST):%Y-%m-%d %H:%M} → "
               f"{rep.until.astimezone(JST):%Y-%m-%d %H:%M} (JST)", highlight=False)
+    if cfg.shadow or rep.shadow is not None:
+        _shadow(rep.shadow, live=not cfg.shadow)
     out.print(f"  自動化率 automation rate  {rate}  ({rep.automated} of {rep.orders} orders "
               f"that reached {basis} with no manual touch)", highlight=False, markup=False)
     touches = Table(title="manual touches by reason (bottlenecks)", title_justify="left")
@@ -134,6 +139,31 @@ def report(since: Annotated[str | None, typer.Option(
         for reason, n in reasons.items():
             waiting.add_row(kind, escape(reason), str(n))
     out.print(waiting)
+
+
+def _shadow(sh: ShadowRate | None, *, live: bool) -> None:
+    """The shadow run's section: its own rate, labelled, before the live figures."""
+    out.print("[bold reverse] シャドーモード [/] 取り込みとルールだけの試行です。楽天・お客様・"
+              "倉庫には何もしていません。", highlight=False)
+    if sh is None:
+        out.print("  シャドーモードで取り込んだ注文はこの期間にありません", highlight=False,
+                  markup=False)
+        return
+    rate = "—" if sh.automation_rate is None else f"{sh.automation_rate:.1%}"
+    out.print(f"  シャドーモードの自動化率（本番なら）  {rate}  （シャドーモードで取り込んだ"
+              f"{sh.orders}件のうち{sh.automated}件は確認待ち・注文確認保留なしで進むはずでした。"
+              f"キャンセル{sh.cancelled}件は含みません）", highlight=False, markup=False,
+              soft_wrap=True)
+    if sh.checks:
+        table = Table(title="シャドーモード: 人の確認が必要だった理由", title_justify="left")
+        for col in ("理由", "件数", "割合"):
+            table.add_column(col, justify="left" if col == "理由" else "right")
+        for c in sh.checks:
+            table.add_row(escape(c.reason), str(c.count), f"{c.share:.0%}")
+        out.print(table)
+    if live:
+        out.print("  （以下は本番の数字です。シャドーモードの注文は含みません）", highlight=False,
+                  markup=False)
 
 
 def _num(value: float | None) -> str:

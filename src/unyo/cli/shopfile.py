@@ -84,9 +84,13 @@ def doctor(config: Annotated[Path | None, typer.Option(
 def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("unyo.yaml"),
           as_json: JsonOpt = False) -> None:
     """Validate the shop file: YAML, settings, rules and templates, with file:line errors."""
+    from unyo.doctor import cutover_text
+
     cfg = checked_shop_file(path)
+    start = cfg.import_.start_at
     doc = {"file": str(path), "ok": True, "shop": cfg.shop_id, "rules": len(cfg.rules),
-           "mail": cfg.mail.enabled, "warehouse": cfg.warehouse.enabled}
+           "mail": cfg.mail.enabled, "warehouse": cfg.warehouse.enabled, "mode": cfg.mode,
+           "start_at": start.isoformat() if start else None}
     if as_json:
         print_json(doc)
         return
@@ -94,3 +98,4 @@ def check(path: Annotated[Path, typer.Argument(help="The shop file.")] = Path("u
               f"mail {'on' if cfg.mail.enabled else 'off'}, "
               f"warehouse {'on' if cfg.warehouse.enabled else 'off'}",
               highlight=False, markup=False, soft_wrap=True)
+    out.print(f"  {cutover_text(cfg)[1]}", highlight=False, markup=False, soft_wrap=True)

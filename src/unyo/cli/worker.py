@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,10 @@ def run(config: Annotated[Path | None, typer.Option(
         metrics_host: Annotated[str, typer.Option(
             "--metrics-host", help="Address for --metrics-port (keep it private).")
         ] = "127.0.0.1",
+        shadow: Annotated[bool, typer.Option(
+            "--shadow", help="Shadow mode: import and run the rules, but confirm, mail, hand "
+                             "off and report nothing (as `mode: shadow` in the shop file).")
+        ] = False,
         as_json: JsonOpt = False) -> None:
     """Run the flow: import, confirm, payment sync... on their cadence (or --once).
 
@@ -57,6 +62,8 @@ def run(config: Annotated[Path | None, typer.Option(
     if as_json and not once:
         fail("--json prints the result of one cycle: use it with --once")
     configs = shop_files(config)
+    if shadow:
+        configs = [replace(c, mode="shadow") for c in configs]
     clock = _run_clock(now)
     try:
         for cfg in configs:
@@ -80,7 +87,8 @@ def run(config: Annotated[Path | None, typer.Option(
             except OSError as e:
                 fail(f"--metrics-port {metrics_port}: {e.strerror or e}")
         if not once:
-            shops = ", ".join(c.shop_id for c in configs)
+            shops = ", ".join(c.shop_id + (" (shadow mode: nothing leaves unyo)"
+                                           if c.shadow else "") for c in configs)
             err.print(f"unyo worker {store.worker} running shop(s) {shops} "
                       "(Ctrl-C or SIGTERM stops after the current step)", highlight=False,
                       markup=False, soft_wrap=True)
@@ -118,7 +126,8 @@ def run(config: Annotated[Path | None, typer.Option(
             steps["stages"] = {"result": None, "error": problem.english}
             texts["stages"] = problem.japanese
         docs.append({"shop": ctx.shop, "now": ctx.clock.now().astimezone(JST).isoformat(),
-                     "steps": steps, "stages": stages, "api_calls": dict(ctx.channel.calls)})
+                     "mode": ctx.config.mode, "steps": steps, "stages": stages,
+                     "api_calls": dict(ctx.channel.calls)})
         shown_texts.append(texts)
     failed = bool(busy) or any("stages" in t for t in shown_texts) or any(
         s.last_error for slot in worker.slots for s in slot.runner.steps)
@@ -129,6 +138,9 @@ def run(config: Annotated[Path | None, typer.Option(
         for doc, shown in zip(docs, shown_texts, strict=True):
             if len(docs) > 1:
                 out.print(f"[bold]{escape(doc['shop'])}[/]", highlight=False)
+            if doc["mode"] == "shadow":
+                out.print("シャドーモード: 取り込みとルールだけ。注文確認・メール・倉庫連携・"
+                          "発送完了報告は行っていません", highlight=False, markup=False)
             for name, st in doc["steps"].items():
                 line = (f"{name}: {escape(str(st['result']))}" if not st["error"]
                         else f"{name}: [red]{escape(shown.get(name, st['error']))}[/]")

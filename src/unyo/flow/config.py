@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,10 @@ from unyo.flow.sections import line_of
 from unyo.flow.warehouse import WarehouseSettings, parse_warehouse
 
 PRODUCTION_RMS = "https://api.rms.rakuten.co.jp"
+JST = timezone(timedelta(hours=9), "JST")
+MODES = ("live", "shadow")
+"""`mode`: live acts at RMS, the buyer's mailbox and the warehouse; shadow imports and
+runs the rules but acts nowhere (the cut-over's trial week, docs/going-live.md)."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 SHOP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -95,6 +100,9 @@ class ImportSettings:
     # counts as the buyer's request (field `remarks`).
     remarks_headers: tuple[str, ...] = ()
     remarks_answers: tuple[str, ...] = ()
+    # Cut-over: nothing ordered before this instant is imported, ever (the old system
+    # handled it); an order placed exactly then is imported. None: no limit.
+    start_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,13 @@ class Config:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     invoice: InvoiceSettings = field(default_factory=InvoiceSettings)
     rules: tuple[CompiledRule, ...] = ()  # 受注処理ルール, in file order
+    mode: str = "live"  # or "shadow" (MODES)
     path: str | None = None
+
+    @property
+    def shadow(self) -> bool:
+        """Shadow mode: import and run the rules, act nowhere (no outside effect)."""
+        return self.mode == "shadow"
 
     def with_env(self, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
@@ -168,7 +182,7 @@ _SECTIONS: dict[str, type] = {
     "outbox": OutboxSettings,
     "web": WebSettings,
 }
-_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "invoice", "rules")
+_TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "invoice", "mode", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
                   "settled_interval", "deadline"}
 _ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
@@ -224,6 +238,8 @@ def _value(name: str, default: Any, value: Any) -> Any:
     """One setting, checked against the type of its default; ValueError says why not."""
     if name in _DURATION_KEYS:
         return parse_duration(value)
+    if name == "start_at":
+        return parse_start_at(value)
     if name == "trusted_proxies":
         return _networks(value)
     if name in ("remarks_headers", "remarks_answers"):
@@ -247,6 +263,37 @@ def _value(name: str, default: Any, value: Any) -> Any:
     if problem:
         raise ValueError(problem)
     return text.rstrip("/") if name == "base_url" else text
+
+
+def parse_start_at(value: Any) -> datetime | None:
+    """`import.start_at`: a date-time (JST when it names no zone) or a date (its 0:00 JST)
+    → an aware datetime; ValueError, in Japanese, says what is wrong with it."""
+    if value is None:
+        return None
+    example = "例: 2026-12-10 09:00（タイムゾーンがなければ日本時間）、2026-12-10T00:00:00+09:00"
+    if isinstance(value, datetime):  # YAML's own timestamp (aware where it gave a zone)
+        at = datetime(value.year, value.month, value.day, value.hour, value.minute,
+                      value.second, value.microsecond, tzinfo=value.tzinfo)
+    elif isinstance(value, date):
+        at = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            at = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+        except ValueError:
+            raise ValueError(f"「{text[:60]}」は日時として読めません。{example}") from None
+    else:
+        kind = ("true/false" if isinstance(value, bool)
+                else "数値" if isinstance(value, int | float)
+                else "リスト" if isinstance(value, list)
+                else "設定の組" if isinstance(value, dict) else "空の値")
+        raise ValueError(f"日時を指定してください（{kind}は日時ではありません）。{example}")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=JST)
+    if not datetime(2000, 1, 1, tzinfo=JST) <= at < datetime(9000, 1, 1, tzinfo=JST):
+        raise ValueError(f"「{value}」は切替日時として範囲外です（2000年以降を指定してください）。"
+                         f"{example}")
+    return at
 
 
 def _networks(value: Any) -> tuple[str, ...]:
@@ -333,6 +380,9 @@ def parse_config(text: str, where: str = "<text>", *,
                            "is not allowed in a YAML file"]) from None
     except YAMLError as e:  # none known that is not one of the above; no traceback if so
         raise ConfigError([f"{where}:1: YAML error: {e}"]) from None
+    except ValueError as e:  # an unquoted timestamp YAML reads but no calendar has
+        raise ConfigError([f"{where}:{_bad_date_line(text)}: YAML error: 日付として正しくない"
+                           f"値があります（{e}）"]) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap):
@@ -345,6 +395,13 @@ def parse_config(text: str, where: str = "<text>", *,
         line = _line(doc, key, 1)
         if key == "shop":
             values.update(_shop(node, where, line, problems))
+        elif key == "mode":
+            if node not in MODES:
+                problems.append(f"{where}:{line}: mode: 「{str(node)[:40]}」は指定できません。"
+                                "live（本番）か shadow（シャドーモード: 取り込みとルールだけ、"
+                                "楽天・メール・倉庫には何もしない）を指定してください")
+            else:
+                values["mode"] = node
         elif key == "database":
             url = _database(node, where, line, problems)
             if url:
@@ -371,6 +428,24 @@ def parse_config(text: str, where: str = "<text>", *,
     if problems:
         raise ConfigError(problems)
     return Config(**values).with_env(env)
+
+
+_YAML_DATE = re.compile(r"(?<![\w.-])\d{4}-\d{1,2}-\d{1,2}(?:[Tt ]+[^#,\]}]*)?")
+
+
+def _bad_date_line(text: str) -> int:
+    """The line of the first YAML timestamp no calendar has (2026-13-01, an offset of
+    25 hours), found by reading each candidate as YAML reads it; else 1."""
+    yaml = YAML(typ="safe")
+    for i, line in enumerate(text.splitlines(), 1):
+        for m in _YAML_DATE.finditer(line):
+            try:
+                yaml.load(m.group(0).strip())
+            except ValueError:
+                return i
+            except YAMLError:
+                continue
+    return 1
 
 
 def _yaml_problem(where: str, e: MarkedYAMLError) -> str:
@@ -455,6 +530,10 @@ shop:
   # email: info@example.jp
   # logo: logo.png
 
+# live: act at RMS, mail and the warehouse. shadow: import and run the rules only, no
+# confirmation, mail, hand-off or shipping report (the trial week; docs/going-live.md).
+mode: live
+
 database:
   # SQLite by default; UNYO_DATABASE_URL overrides (e.g. postgresql+psycopg://...)
   url: sqlite:///unyo.db
@@ -475,6 +554,7 @@ import:
   self_cancel_wait: 30m   # members may cancel by themselves within 30 minutes
   overlap: 10m            # each search starts this far before the last one
   lookback: 24h           # first run: how far back to look
+  # start_at: 2026-12-10 09:00   # cut-over: nothing ordered earlier is imported (JST)
   confirm: true           # confirmOrder new orders (注文確認, RMS 100 → 200)
   thanks_mail: true       # queue the サンクスメール on import
   # Your own questions in the order form's 備考欄 (besides Rakuten's [配送日時指定:],

@@ -56,6 +56,10 @@ def _settings(cls: type) -> dict[str, Any]:
                  "properties": {"name": {"type": "string"}, "other": {"type": "string"}}}]}}
         elif isinstance(value, dict):
             props[f.name] = {"type": "object", "additionalProperties": {"type": "string"}}
+        elif f.name == "start_at":  # YAML reads an unquoted date-time as a timestamp
+            props[f.name] = {"type": ["string", "null"], "default": None,
+                             "description": "date-time, JST when no zone is given "
+                                            "(e.g. 2026-12-10 09:00)"}
         else:
             props[f.name] = {"type": "string", "default": value}
     return {"type": ["object", "null"], "properties": props, "additionalProperties": False}
@@ -141,6 +145,8 @@ def build_schema() -> dict[str, Any]:
                 "name": {"type": ["string", "null"]},
                 **{k: {"type": ["string", "null"]} for k in ("address", "phone", "email",
                                                              "logo")}}},
+            "mode": {"enum": ["live", "shadow"], "default": "live",
+                     "description": "shadow: import and run the rules, act nowhere"},
             "database": {"type": "object", "additionalProperties": False,
                          "properties": {"url": {"type": "string"}}},
             "rms": _settings(RmsSettings),

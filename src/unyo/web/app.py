@@ -137,7 +137,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     body = web.templates.get_template(template).render(
         request=request, session=session, t=translator(lang), lang=lang, shop=web.config,
         csrf=session.csrf_token if session else "", path=request.url.path,
-        sandbox_mail=web.smtp_sink is not None, **values)
+        sandbox_mail=web.smtp_sink is not None, shadow_mode=web.dashboard.shadow, **values)
     response = HTMLResponse(body, status_code=status)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True,

@@ -32,6 +32,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login_expired": ("ログイン画面の有効期限が切れました。もう一度お試しください。",
                       "The login form expired; please try again."),
     "other_lang": ("English", "日本語"),
+    "shadow_banner": ("シャドーモード", "Shadow mode"),
+    "shadow_rate": ("本番なら自動化率", "automation rate it would have had"),
+    "shadow_rate_note": ("シャドーモードで取り込んだ注文のうち、確認待ち・注文確認保留なしで"
+                         "進むはずだった注文。本番の数字には含みません",
+                         "orders imported in shadow mode that nothing sent to a person; not "
+                         "in the live figures"),
+    "shadow_banner_note": ("取り込みとルールだけを動かしています。楽天への注文確認・発送完了報告、"
+                           "お客様へのメール、倉庫への連携は行いません。",
+                           "Orders are imported and the rules run; nothing is confirmed or "
+                           "reported to RMS, mailed to buyers or handed to the warehouse."),
     "shop": ("ショップ", "Shop"),
     "role_operator": ("オペレーター", "operator"),
     "role_admin": ("管理者", "admin"),

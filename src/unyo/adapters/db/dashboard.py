@@ -240,12 +240,14 @@ def any_in_stage(conn: Connection, shop: str, stage: Stage) -> bool:
 def reached(conn: Connection, shop: str, stage: Stage, since: datetime,
             until: datetime) -> dict[int, datetime]:
     """Orders that moved to `stage` in [since, until): id → when (the (stage_to, at)
-    index)."""
-    e, o = t.events, t.orders
+    index). Orders imported in shadow mode are not counted: they have a rate of their own
+    (`app.report.build_shadow`)."""
+    e, o, sh = t.events, t.orders, t.shadow_orders
     rows = conn.execute(
         select(e.c.order_id, func.min(e.c.at)).select_from(e.join(o, o.c.id == e.c.order_id))
         .where(e.c.stage_to == stage.value, e.c.at >= since, e.c.at < until,
-               o.c.shop == shop)
+               o.c.shop == shop,
+               e.c.order_id.not_in(select(sh.c.order_id).where(sh.c.shop == shop)))
         .group_by(e.c.order_id))
     return {oid: at for oid, at in rows}
 

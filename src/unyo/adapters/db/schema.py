@@ -184,6 +184,17 @@ effect_attempts = Table(
     Index("ix_effect_attempts_effect_id", "effect_id"),
 )
 
+shadow_orders = Table(
+    "shadow_orders",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id"), primary_key=True),
+    Column("shop", String(64), nullable=False),
+    Column("ordered_at", UtcDateTime, nullable=False),
+    Index("ix_shadow_orders_shop_ordered_at", "shop", "ordered_at"),
+)
+"""Orders imported in shadow mode (migration 0009): never acted on once the shop is live
+if ordered before `import.start_at`."""
+
 import_pending = Table(
     "import_pending",
     metadata,

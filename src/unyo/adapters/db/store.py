@@ -111,6 +111,24 @@ class EffectRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Cutover:
+    """How a shop is switched over from its old system (issue 17, cut-over).
+
+    `shadow`: the shop runs in shadow mode — orders are imported and the rules run, but
+    no effect leaves (`Store.due_effects` hands out none, whatever its kind), and every
+    order imported is listed in `shadow_orders`. `start_at`: once live, an effect of an
+    order imported in shadow mode and ordered before it is never delivered: the old
+    system handled that order. It is settled with `NOT_DELIVERED_SHADOW` instead."""
+
+    shadow: bool = False
+    start_at: datetime | None = None
+
+
+NOT_DELIVERED_SHADOW = ("not delivered: the order was imported in shadow mode and ordered "
+                        "before import.start_at (the old system handles it)")
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One delivery attempt of an effect: ok, or failed with a retry time (None = for good)."""
 
@@ -211,6 +229,15 @@ class Store(BatchRecords):
         self._cache: OrderedDict[int | None, Order] = OrderedDict()
         self._times: dict[datetime, Any] = {}
         self._final: dict[str, set[str]] = {}  # per shop: numbers seen in a final stage
+        self._cutover: dict[str, Cutover] = {}  # per shop: shadow mode, import.start_at
+
+    def set_cutover(self, shop: str, cutover: Cutover) -> None:
+        """Run `shop` in shadow mode or live with a start time (see `Cutover`); set before
+        its first step runs."""
+        self._cutover[shop] = cutover
+
+    def cutover(self, shop: str) -> Cutover:
+        return self._cutover.get(shop, Cutover())
 
     def _many(self, conn: Connection, name: str, stmt: Any,
               rows: Sequence[dict[str, Any]]) -> int:
@@ -309,7 +336,22 @@ class Store(BatchRecords):
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
+        if self.cutover(decisions[0].order.shop).shadow:
+            self._many(conn, "insert_shadow", insert(t.shadow_orders), [
+                {"order_id": order_id, "shop": r["shop"], "ordered_at": r["ordered_at"]}
+                for order_id, r in zip(ids, rows, strict=True)])
         return ids
+
+    def shadow_order_ids(self, conn: Connection, shop: str, since: datetime | None = None,
+                         until: datetime | None = None) -> set[int]:
+        """Orders of `shop` imported in shadow mode (ordered in [since, until), if given)."""
+        s = t.shadow_orders.c
+        q = select(s.order_id).where(s.shop == shop)
+        if since is not None:
+            q = q.where(s.ordered_at >= since)
+        if until is not None:
+            q = q.where(s.ordered_at < until)
+        return {r[0] for r in conn.execute(q)}
 
     def _insert_orders(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Multi-row INSERT ... RETURNING at the driver level; ids in the order of `rows`
@@ -854,11 +896,16 @@ class Store(BatchRecords):
         freed a moment later) the UPDATE run at that moment would have missed too.
         """
         o = t.outbox.c
+        cutover = self._cutover.get(shop)
+        if cutover is not None and cutover.shadow:
+            return []  # shadow mode: no effect of any kind leaves (they stay pending)
         wall = self.wall()
         if not self._select(conn, "due_effects_probe", self._due_probe, {
                 "shop": shop, "kind": kind.value, "now": now, "wall": wall,
                 "worker": self.worker}):
             return []
+        if cutover is not None and cutover.start_at is not None:
+            self._settle_before_start(conn, shop, kind, now, cutover.start_at)
         free = (o.claimed_until.is_(None) | (o.claimed_until <= wall)
                 | (o.claimed_by == self.worker))
         pick = (select(o.id).where(o.shop == shop, o.status == "pending", o.kind == kind.value,
@@ -874,6 +921,19 @@ class Store(BatchRecords):
         effects = [self._effect(r) for r in rows]
         effects.sort(key=lambda e: (e.next_attempt_at, e.id))
         return effects
+
+    def _settle_before_start(self, conn: Connection, shop: str, kind: EffectKind,
+                             now: datetime, start_at: datetime) -> None:
+        """Settle, undelivered and with a note, the pending effects of `kind` of orders
+        imported in shadow mode and ordered before `start_at` (the old system's)."""
+        o, s = t.outbox.c, t.shadow_orders.c
+        before = (select(s.order_id).where(s.shop == shop, s.ordered_at < start_at)
+                  .scalar_subquery())
+        rows = conn.execute(select(t.outbox).where(
+            o.shop == shop, o.status == "pending", o.kind == kind.value,
+            o.order_id.in_(before))).all()
+        self.record_attempts(conn, [Attempt(self._effect(r), True, NOT_DELIVERED_SHADOW)
+                                    for r in rows], now)
 
     @staticmethod
     def _due_probe() -> Any:
