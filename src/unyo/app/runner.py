@@ -25,6 +25,7 @@ from unyo.app.processing import release_holds
 from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
 from unyo.app.warehouse import hand_off_orders, import_results
+from unyo.app.watch import watch_money
 
 RMS_STEPS = frozenset({"import"})
 """Steps that always call RMS (searchOrder): their success means RMS takes the credentials.
@@ -64,6 +65,7 @@ class Runner:
                Step("results", cfg.warehouse.results_interval, import_results)]
               if ctx.warehouse is not None else []),
             Step("report", cfg.outbox.interval, report_shipping),
+            Step("money", cfg.alerts.interval, watch_money),
         ])
 
     def run_step(self, step: Step) -> None:

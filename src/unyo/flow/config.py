@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from unyo.domain.money import WatchSettings
 from unyo.domain.remarks import RemarksTemplate
 from unyo.domain.rules import CompiledRule
 from unyo.flow.limits import MAX_FILE_BYTES, yaml_problem
@@ -118,6 +120,27 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """The money watch (`alerts:`): its thresholds, and who is told when an alert opens."""
+
+    interval: float = 900.0  # how often the watch looks (and reads RMS for reported orders)
+    mail_to: tuple[str, ...] = ()  # staff addresses: one digest mail per turn with new alerts
+    webhook_url_env: str = "UNYO_ALERTS_WEBHOOK_URL"  # env var holding the webhook URL
+    payout_by: str = "09:00"  # JST, the morning after the shipping report: RMS 500 by then
+    payout_lookback: float = 7 * 86400.0  # reported orders watched this long
+    auto_cancel_days: int = 2  # alert this many days before Rakuten's 14-day cancel
+    due_days: int = 2  # ... before a payment due date or cancelDueDate
+    license_days: int = 14  # ... before the RMS license key expires
+    license_expires: str = ""  # YYYY-MM-DD, when RMS's license API cannot be read
+
+    @property
+    def watch(self) -> WatchSettings:
+        hour, minute = (int(x) for x in self.payout_by.split(":"))
+        return WatchSettings(time(hour, minute), self.auto_cancel_days, self.due_days,
+                             self.license_days)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     # The reverse proxies whose X-Forwarded-For is believed (addresses or networks);
     # empty: none, the TCP peer is the client.
@@ -134,6 +157,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     rules: tuple[CompiledRule, ...] = ()  # 受注処理ルール, in file order
@@ -159,11 +183,14 @@ _SECTIONS: dict[str, type] = {
     "sync": SyncSettings,
     "outbox": OutboxSettings,
     "web": WebSettings,
+    "alerts": AlertSettings,
 }
 _TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
-                  "settled_interval", "deadline"}
-_ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
+                  "settled_interval", "deadline", "payout_lookback"}
+_ENV_NAME_KEYS = {"service_secret_env", "license_key_env", "webhook_url_env"}
+_HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_MAIL_ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 
 
 def _base_url_problem(url: str) -> str | None:
@@ -220,6 +247,21 @@ def _value(name: str, default: Any, value: Any) -> Any:
         return _networks(value)
     if name in ("remarks_headers", "remarks_answers"):
         return _texts(value)
+    if name == "mail_to":
+        addresses = _texts(value)
+        for a in addresses:
+            if not _MAIL_ADDRESS.fullmatch(a):
+                raise ValueError(f"{_shown(a)} is not a mail address")
+        return addresses
+    if name == "payout_by":
+        if not isinstance(value, str) or not _HH_MM.fullmatch(value.strip()):
+            raise ValueError(f"expected a time of day such as 09:00 (JST), got {_shown(value)}")
+        return value.strip()
+    if name == "license_expires":
+        try:
+            return date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValueError(f"expected a date such as 2027-03-01, got {_shown(value)}") from None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_shown(value)}")

@@ -210,6 +210,10 @@ class Store:
         self._cache: OrderedDict[int | None, Order] = OrderedDict()
         self._times: dict[datetime, Any] = {}
         self._final: dict[str, set[str]] = {}  # per shop: numbers seen in a final stage
+        from unyo.adapters.db.watch import WatchBook  # it needs Store's type only
+
+        self.watch = WatchBook(self)
+        """The money watch's alerts and payout checks (`adapters.db.watch`)."""
 
     def _many(self, conn: Connection, name: str, stmt: Any,
               rows: Sequence[dict[str, Any]]) -> int:
