@@ -134,3 +134,12 @@ def test_a_digest_is_japanese_with_every_alert_grouped_by_kind():
     assert "100000-20261204-0000000001" in body and "現在 RMS 300" in body
     assert "楽天が自動キャンセルします（あと1日）" in body
     assert "2026年12月10日です（あと4日）" in body
+
+
+@given(instants, mornings, st.integers(min_value=-7200, max_value=7200))
+def test_the_payout_alert_opens_exactly_at_the_deadline(reported: datetime, by: time,
+                                                        offset: int):
+    settings = WatchSettings(payout_by=by)
+    r = Reported("100000-20261201-0000000001", reported, 300)
+    now = payout_deadline(reported, by) + timedelta(seconds=offset)
+    assert (payout_alert(r, now, settings) is not None) == (offset >= 0)
