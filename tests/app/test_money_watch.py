@@ -15,22 +15,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
 
+from tests.web.conftest import PASSWORD, login
 from unyo.adapters.db import Store
+from unyo.adapters.db.accounts import Accounts
+from unyo.app.dashboard import Dashboard
 from unyo.app.importing import import_orders
 from unyo.app.outbox import deliver_effects
 from unyo.app.runner import Runner
 from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
+from unyo.app.users import Users
 from unyo.app.watch import watch_money
 from unyo.clock import JST, SimClock
+from unyo.doctor import check_shop
 from unyo.domain import Stage
 from unyo.flow import AlertSettings, Config, ImportSettings, RmsSettings
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
+from unyo.metrics import StoreCollector
 from unyo.sandbox import RmsEmulator, RmsEmulatorServer, generate_orders
 from unyo.sandbox.smtp_sink import SmtpSink
 from unyo.sandbox.warehouse_emulator import WarehouseEmulator
+from unyo.web import create_app
 from unyo.wiring import build_context
 
 DAY = datetime(2026, 11, 26, tzinfo=JST)
@@ -107,9 +116,9 @@ class Rig:
                               auth=False, from_address="info@tea-shop.example", timeout=5.0),
             warehouse=WarehouseSettings(enabled=folder is not None, folder=str(folder or ""),
                                         settle=0.0))
-        env = {"RMS_SERVICE_SECRET": "SP-test", "RMS_LICENSE_KEY": "SL-test",
-               HOOK_ENV: receiver.url}
-        self.ctx = build_context(config, clock=self.clock, store=store, env=env)
+        self.env = {"RMS_SERVICE_SECRET": "SP-test", "RMS_LICENSE_KEY": "SL-test",
+                    HOOK_ENV: receiver.url}
+        self.ctx = build_context(config, clock=self.clock, store=store, env=self.env)
         self.runner = Runner.for_shop(self.ctx)
         self.wms = WarehouseEmulator(folder, self.clock, seed=seed) if folder else None
 
@@ -134,6 +143,22 @@ class Rig:
     def open_keys(self) -> set[str]:
         with self.ctx.store.transaction() as conn:
             return {a.alert.key for a in self.ctx.store.watch.open_alerts(conn, "shop")}
+
+
+def shown_on_dashboard(rig: Rig, count: int, number: str) -> None:
+    """The home page lists the money alerts by kind, in Japanese, escaped."""
+    Users(Accounts(rig.ctx.store.engine)).add("suzuki", "operator", PASSWORD, rig.clock.now())
+    app = create_app(rig.ctx.store, rig.ctx.config, rig.clock, secure_cookies=False)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert login(c).status_code == 303
+        home = c.get("/").text
+    assert "自動キャンセルが近い注文（注文確認待ち）" in home and number in home
+    assert "RMSライセンスキーの有効期限" in home and "あと8日" in home
+    if count - 1 > 5:  # five auto-cancel alerts listed, the rest counted
+        assert f"ほか{count - 6}件" in home
+    alerts = Dashboard(rig.ctx.store, rig.ctx.config, rig.clock).alerts()
+    kinds = {a.kind: a.params["count"] for a in alerts if a.kind.startswith("money_")}
+    assert kinds == {"money_auto_cancel": count - 1, "money_license": 1}
 
 
 @pytest.fixture
@@ -172,6 +197,18 @@ def test_auto_cancel_and_license_alerts_fire_once_reach_mail_and_webhook_and_cle
     assert rig.receiver.posts[1]["text"].startswith(digest.message["Subject"])
     assert all(n in rig.receiver.posts[1]["text"] for n in at_100)
     assert "ライセンスキーの有効期限は2026年12月16日です" in mails[0].text
+    # and the open alerts are on the dashboard, in `unyo doctor` and in the metrics
+    shown_on_dashboard(rig, len(at_100) + 1, at_100[0])
+    money = {c.name: c for c in check_shop(rig.ctx.config, clock=rig.clock, env=rig.env,
+                                           store=rig.ctx.store)}["money"]
+    assert money.status == "warn" and f"{len(at_100) + 1} open money alert" in money.message
+    assert "自動キャンセルが近い注文" in money.text and at_100[0] in money.text
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(rig.ctx.store))
+    scraped = generate_latest(registry).decode()
+    assert (f'unyo_money_alerts{{kind="auto_cancel",level="warning",shop="shop"}} '
+            f'{float(len(at_100))}') in scraped
+    assert 'unyo_money_alerts{kind="license",level="warning",shop="shop"} 1.0' in scraped
     # then an alert that stays open is not sent again
     rig.at(DAY + timedelta(days=12, hours=11))
     assert rig.watch().opened == []
