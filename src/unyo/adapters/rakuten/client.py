@@ -420,18 +420,27 @@ class RmsClient:
         with self._calls_lock:
             self.calls[method] += 1
         started = time.perf_counter()
+        deadline = time.monotonic() + self.deadline if self.deadline > 0 else None
         try:
-            response = self._http.get(url, params={"licenseKey": self._license_key},
-                                      headers={k: v for k, v in self._headers.items()
-                                               if k != "Content-Type"},
-                                      timeout=self._timeout())
+            request = self._http.build_request(
+                "GET", url, params={"licenseKey": self._license_key},
+                headers={k: v for k, v in self._headers.items() if k != "Content-Type"},
+                timeout=self._timeout())
+            response = self._send(method, request, deadline)
+            try:
+                body = self._body(method, response, deadline)
+            finally:
+                response.close()
         except httpx.TransportError as exc:
             observe_rms(method, time.perf_counter() - started, "RmsUnavailableError")
             raise RmsUnavailableError(f"RMS {method}: no answer ({type(exc).__name__})",
                                       method=method) from None
+        except _Retry as retry:  # past the deadline
+            observe_rms(method, time.perf_counter() - started, type(retry.error).__name__)
+            raise retry.error from None
         observe_rms(method, time.perf_counter() - started, None)
         status = response.status_code
-        data = _json(response.content)
+        data = _json(body)
         results = data.get("Results") if isinstance(data, dict) else None
         if status == 401 or (isinstance(results, dict)
                              and str(results.get("errorCode") or "") in AUTH_ERROR_CODES):
