@@ -258,6 +258,8 @@ def _value(name: str, default: Any, value: Any) -> Any:
             raise ValueError(f"expected a time of day such as 09:00 (JST), got {_shown(value)}")
         return value.strip()
     if name == "license_expires":
+        if value is None or value == "":
+            return ""
         try:
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
@@ -512,6 +514,16 @@ sync:
 outbox:
   interval: 15s
   max_attempts: 8
+
+alerts:
+  # Money watch (お金のアラート, docs/operations.md): a shipped order not at RMS 500 by the
+  # next morning, RMS 100 near the 14-day auto-cancel, due dates, the license key. Each
+  # opens once on the dashboard, in `unyo doctor` and the metrics, and is sent once to
+  # mail_to and to the webhook whose URL is in the environment variable below.
+  mail_to: []             # e.g. [tenchou@example.jp]; needs mail.enabled
+  webhook_url_env: UNYO_ALERTS_WEBHOOK_URL   # e.g. a Slack incoming webhook URL
+  payout_by: "09:00"      # JST, the morning after the shipping report
+  license_expires: ""     # YYYY-MM-DD, only where RMS's license API is not enabled
 
 web:
   # The dashboard (`unyo serve`). Behind a reverse proxy, name the proxy here so the
