@@ -53,6 +53,7 @@ class Receiver:
 
     posts: list[dict[str, Any]] = field(default_factory=list)
     fail: int = 0
+    fail_status: int = 503
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -74,7 +75,7 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if got.fail:
                 got.fail -= 1
-                self.send_response(503)
+                self.send_response(got.fail_status)
             else:
                 assert self.headers["Content-Type"].startswith("application/json")
                 got.posts.append(json.loads(body))
@@ -253,6 +254,21 @@ def test_a_webhook_outage_is_retried_and_the_digest_posted_once(rig: Rig):
     rig.step("outbox")
     rig.watch()
     assert len(rig.receiver.posts) == 1 and len(rig.mails()) == 1
+
+
+def test_a_revoked_webhook_fails_for_good_and_shows_among_the_failed_effects(rig: Rig):
+    rig.rms.license_expires_at = DAY + timedelta(days=3)
+    rig.receiver.fail, rig.receiver.fail_status = 5, 404
+    rig.at(DAY + timedelta(hours=1))
+    rig.watch()
+    with rig.ctx.store.transaction() as conn:
+        counts = rig.ctx.store.outbox_counts(conn, "shop")["notify_staff"]
+    assert counts == {"done": 1, "failed": 1} and rig.receiver.fail == 4  # tried once
+    failed = [a for a in Dashboard(rig.ctx.store, rig.ctx.config, rig.clock).alerts()
+              if a.kind == "failed_effects"]
+    assert failed[0].params["kind"] == "notify_staff" and failed[0].params["order_number"] == ""
+    assert "HTTP 404" in str(failed[0].params["last_error"])
+    assert "secret" not in str(failed[0].params["last_error"])  # the URL is not shown
 
 
 def test_without_the_license_api_the_configured_date_is_used(rig: Rig):
