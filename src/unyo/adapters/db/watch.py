@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from unyo.adapters.db import schema as t
 from unyo.adapters.db.codec import channel_from_json
@@ -54,20 +54,27 @@ class WatchBook:
 
     def reported(self, conn: Connection, shop: str, since: datetime
                  ) -> list[tuple[str, datetime, int | None]]:
-        """Shipped orders whose shipping report went out since `since`: (number, the last
-        report's time, the RMS status last read or None), those known paid left out."""
-        o, e, p = t.orders.c, t.outbox.c, t.payout_checks.c
-        last = func.max(e.done_at)
-        rows = conn.execute(
-            select(o.order_number, last, p.rms_status)
-            .select_from(t.outbox.join(t.orders, e.order_id == o.id)
-                         .outerjoin(t.payout_checks, (p.shop == o.shop)
-                                    & (p.order_number == o.order_number)))
-            .where(e.shop == shop, e.kind == EffectKind.report_shipping.value,
-                   e.status == "done", e.done_at >= since, o.stage == Stage.shipped.value,
-                   (p.rms_status.is_(None)) | (p.rms_status < 500))
-            .group_by(o.order_number, p.rms_status)).all()
-        return [(n, at, s) for n, at, s in rows]
+        """Orders whose shipping report RMS accepted since `since` — an order merged into
+        another (同梱) too, by its own report — as (number, the last report's time, the RMS
+        status last read or None), those known paid (500 and later) left out.
+
+        The number is read from the effect's key (`ship:<shop>:<number>:<digest>`,
+        `domain.decide`), so no payload is parsed; the checks older than the window are
+        dropped here."""
+        e, p = t.outbox.c, t.payout_checks.c
+        last: dict[str, datetime] = {}
+        for key, done_at in conn.execute(
+                select(e.dedupe_key, e.done_at).where(
+                    e.shop == shop, e.kind == EffectKind.report_shipping.value,
+                    e.status == "done", e.done_at >= since)):
+            parts = key.split(":")
+            if len(parts) >= 4 and (parts[2] not in last or last[parts[2]] < done_at):
+                last[parts[2]] = done_at
+        conn.execute(delete(t.payout_checks).where(p.shop == shop, p.checked_at < since))
+        seen = dict(conn.execute(select(p.order_number, p.rms_status).where(p.shop == shop))
+                    .tuples().all())
+        return [(n, at, seen.get(n)) for n, at in sorted(last.items())
+                if seen.get(n, 0) < 500]
 
     def set_payout_statuses(self, conn: Connection, shop: str, statuses: dict[str, int],
                             now: datetime) -> None:
