@@ -143,3 +143,13 @@ def test_the_payout_alert_opens_exactly_at_the_deadline(reported: datetime, by: 
     r = Reported("100000-20261201-0000000001", reported, 300)
     now = payout_deadline(reported, by) + timedelta(seconds=offset)
     assert (payout_alert(r, now, settings) is not None) == (offset >= 0)
+
+
+def test_a_large_digest_lists_the_first_of_each_kind_and_counts_the_rest():
+    now = datetime(2026, 12, 6, 9, 30, tzinfo=JST)
+    alerts = money_alerts(Facts(reported=[
+        Reported(f"100000-20261204-{i:010d}", now - timedelta(days=2), 300)
+        for i in range(120)]), now, S)
+    _, body = digest("店", alerts, now, per_kind=50)
+    assert body.count("・注文 ") == 50 and "・ほか70件" in body
+    assert "（120件）" in body

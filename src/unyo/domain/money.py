@@ -227,7 +227,13 @@ def compare(open_keys: Iterable[str], current: Sequence[MoneyAlert]) -> Change:
                   tuple(a for a in current if a.key in before))
 
 
-def digest(shop_name: str, alerts: Sequence[MoneyAlert], now: datetime) -> tuple[str, str]:
+DIGEST_PER_KIND = 50
+"""Alerts of a kind listed in one digest; the rest are counted (a chat message has a
+size limit: Slack's is 40,000 characters)."""
+
+
+def digest(shop_name: str, alerts: Sequence[MoneyAlert], now: datetime,
+           per_kind: int = DIGEST_PER_KIND) -> tuple[str, str]:
     """(subject, body) of one message for several new alerts (Japanese, JST)."""
     at = now.astimezone(JST)
     subject = f"【{shop_name}】お金のアラート {len(alerts)}件（{at:%m月%d日 %H:%M}）"
@@ -238,7 +244,9 @@ def digest(shop_name: str, alerts: Sequence[MoneyAlert], now: datetime) -> tuple
         if not of_kind:
             continue
         lines.append(f"■ {KIND_NAMES[kind]}（{len(of_kind)}件）")
-        lines.extend(f"・{a.text}" for a in of_kind)
+        lines.extend(f"・{a.text}" for a in of_kind[:per_kind])
+        if len(of_kind) > per_kind:
+            lines.append(f"・ほか{len(of_kind) - per_kind}件（ダッシュボードに一覧があります）")
         lines.append("")
     lines.append("ダッシュボードのアラート欄と `unyo doctor` でも確認できます。")
     return subject, "\n".join(lines)

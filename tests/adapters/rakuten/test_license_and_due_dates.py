@@ -108,3 +108,10 @@ def test_unreadable_money_dates_never_refuse_an_order(dues: Any, cancel_due: Any
             expected = None
         if expected is not None and 2000 <= expected.year <= 2199:
             assert order.cancel_due == expected
+
+
+def test_the_key_in_the_license_api_query_is_masked_in_httpx_logs(
+        sandbox: Sandbox, caplog: pytest.LogCaptureFixture):
+    caplog.set_level("INFO", logger="httpx")
+    sandbox.client().get_license_expiry_date()
+    assert "expiry-date?licenseKey=***" in caplog.text and "SL-k" not in caplog.text

@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -86,6 +87,22 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_LICENSE_IN_URL = re.compile(r"(licenseKey=)[^&\s\"']+")
+
+
+class _RedactLicenseKey(logging.Filter):
+    """The license management API takes the key in its query string, and httpx logs every
+    request's URL at INFO ("HTTP Request: GET …"): the key is masked in those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "licenseKey=" in text:
+            record.msg, record.args = _LICENSE_IN_URL.sub(r"\1***", text), ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactLicenseKey())
 
 PRODUCTION_BASE_URL = "https://api.rms.rakuten.co.jp"
 MAX_NUMBERS_PER_CALL = 100  # getOrder, confirmOrder, updateOrderShippingAsync
