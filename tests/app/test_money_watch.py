@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.web.conftest import PASSWORD, login
@@ -98,10 +100,18 @@ def sink() -> Iterator[SmtpSink]:
         yield s
 
 
+class JumpClock(SimClock):
+    """A simulated clock that can also be set back (an operator fixing the system time)."""
+
+    def set(self, instant: datetime) -> None:
+        with self._lock:
+            self._now = instant
+
+
 class Rig:
     def __init__(self, store: Store, sink: SmtpSink, receiver: Receiver, n: int, *,
                  confirm: bool, folder: Path | None = None, seed: int = 11) -> None:
-        self.clock = SimClock(DAY)
+        self.clock = JumpClock(DAY)
         self.generated = generate_orders(n, seed=seed, start=DAY, end=DAY + timedelta(days=1))
         self.rms = RmsEmulator(self.clock, service_secret="SP-test", license_key="SL-test",
                                orders=self.generated, seed=seed)
@@ -335,3 +345,23 @@ def test_a_shipped_order_not_at_500_by_the_next_morning_fires_once_and_clears(sh
     rig.at(DAY + timedelta(days=2, hours=11))
     assert rig.watch().cleared == [f"payout:{stuck}"]
     assert rig.open_keys() == set()
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=-40 * 24, max_value=40 * 24), min_size=1, max_size=6))
+def test_clock_jumps_open_and_clear_the_alert_and_send_it_once_per_opening(
+        rig: Rig, hours: list[int]):
+    expires = DAY + timedelta(days=30)
+    rig.rms.license_expires_at = expires
+    for h in hours:  # forward and back, across JST midnights
+        now = expires + timedelta(hours=h)
+        was_open = "license" in rig.open_keys()
+        sent = len(rig.mails()), len(rig.receiver.posts)
+        rig.at(now)
+        rig.watch()
+        should = (expires.date() - now.astimezone(JST).date()).days <= 14
+        assert ("license" in rig.open_keys()) == should
+        opened = 1 if should and not was_open else 0
+        assert (len(rig.mails()), len(rig.receiver.posts)) == (sent[0] + opened,
+                                                               sent[1] + opened)

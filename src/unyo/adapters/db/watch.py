@@ -71,8 +71,8 @@ class WatchBook:
             if len(parts) >= 4 and (parts[2] not in last or last[parts[2]] < done_at):
                 last[parts[2]] = done_at
         conn.execute(delete(t.payout_checks).where(p.shop == shop, p.checked_at < since))
-        seen = dict(conn.execute(select(p.order_number, p.rms_status).where(p.shop == shop))
-                    .tuples().all())
+        seen: dict[str, int] = {n: st for n, st in conn.execute(
+            select(p.order_number, p.rms_status).where(p.shop == shop))}
         return [(n, at, seen.get(n)) for n, at in sorted(last.items())
                 if seen.get(n, 0) < 500]
 
