@@ -33,7 +33,7 @@ from unyo.app.users import Users
 from unyo.app.watch import watch_money
 from unyo.clock import JST, SimClock
 from unyo.doctor import check_shop
-from unyo.domain import Stage
+from unyo.domain import EffectKind, Stage
 from unyo.flow import AlertSettings, Config, ImportSettings, RmsSettings
 from unyo.flow.mail import MailSettings
 from unyo.flow.warehouse import WarehouseSettings
@@ -264,6 +264,26 @@ def test_a_webhook_outage_is_retried_and_the_digest_posted_once(rig: Rig):
     rig.step("outbox")
     rig.watch()
     assert len(rig.receiver.posts) == 1 and len(rig.mails()) == 1
+
+
+def test_a_relay_answering_451_gets_the_digest_mail_again_later_once(rig: Rig):
+    rig.rms.license_expires_at = DAY + timedelta(days=3)
+    rig.sink.faults.fail_data = 1  # the next DATA gets 451
+    rig.at(DAY + timedelta(hours=1))
+    rig.watch()
+    assert rig.mails() == [] and len(rig.receiver.posts) == 1
+    with rig.ctx.store.transaction() as conn:
+        (mail,) = [e for e in rig.ctx.store.due_effects(
+            conn, "shop", EffectKind.notify_staff, rig.clock.now() + timedelta(days=1), 10)]
+        assert mail.payload["channel"] == "mail" and "451" in (mail.last_error or "")
+        rig.ctx.store.release_claims(conn, "shop", rig.ctx.store.worker)
+    rig.at(DAY + timedelta(hours=2))
+    rig.step("outbox")
+    rig.step("outbox")
+    (received,) = rig.mails()
+    assert "RMSライセンスキーの有効期限" in received.text
+    with rig.ctx.store.transaction() as conn:
+        assert rig.ctx.store.outbox_counts(conn, "shop")["notify_staff"] == {"done": 2}
 
 
 def test_a_revoked_webhook_fails_for_good_and_shows_among_the_failed_effects(rig: Rig):
