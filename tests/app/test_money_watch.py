@@ -201,7 +201,7 @@ def test_auto_cancel_and_license_alerts_fire_once_reach_mail_and_webhook_and_cle
     assert len(mails) == 2 and len(rig.receiver.posts) == 2
     digest = mails[1]
     assert digest.message["Subject"] == (f"【お茶の店】お金のアラート {len(at_100)}件"
-                                         "（12月08日 10:00）")
+                                         "（12月8日 10:00）")
     assert all(n in digest.text for n in at_100)
     assert "12月10日に楽天が自動キャンセルします（あと2日）" in digest.text
     assert "■ 自動キャンセルが近い注文（注文確認待ち）" in digest.text

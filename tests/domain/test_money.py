@@ -129,7 +129,7 @@ def test_a_digest_is_japanese_with_every_alert_grouped_by_kind():
         unsettled=[Unsettled("100000-20261123-0000000002", now - timedelta(days=13), 100)],
         license_expires=date(2026, 12, 10)), now, S)
     subject, body = digest("お茶の店", alerts, now)
-    assert subject == "【お茶の店】お金のアラート 3件（12月06日 09:30）"
+    assert subject == "【お茶の店】お金のアラート 3件（12月6日 09:30）"
     assert "■ 入金対象になっていない出荷（RMS 発送済 500 未到達）（1件）" in body
     assert "100000-20261204-0000000001" in body and "現在 RMS 300" in body
     assert "楽天が自動キャンセルします（あと1日）" in body

@@ -236,9 +236,9 @@ def digest(shop_name: str, alerts: Sequence[MoneyAlert], now: datetime,
            per_kind: int = DIGEST_PER_KIND) -> tuple[str, str]:
     """(subject, body) of one message for several new alerts (Japanese, JST)."""
     at = now.astimezone(JST)
-    subject = f"【{shop_name}】お金のアラート {len(alerts)}件（{at:%m月%d日 %H:%M}）"
+    subject = f"【{shop_name}】お金のアラート {len(alerts)}件（{at.month}月{at.day}日 {at:%H:%M}）"
     lines = [f"{shop_name} の運用で、新しいアラートが{len(alerts)}件あります"
-             f"（{at:%Y年%m月%d日 %H:%M} 日本時間）。", ""]
+             f"（{_jdate(at.date())} {at:%H:%M} 日本時間）。", ""]
     for kind in AlertKind:
         of_kind = [a for a in alerts if a.kind is kind]
         if not of_kind:
