@@ -250,6 +250,34 @@ def test_auto_cancel_and_license_alerts_fire_once_reach_mail_and_webhook_and_cle
     assert counts == {"done": 8}
 
 
+def test_a_payment_due_date_from_rms_fires_once_and_clears_when_paid(rig: Rig):
+    # given an order at RMS 100 whose bank transfer is due on 11/30 (DueDateModelList)
+    number = next(o.order_number for o in rig.generated
+                  if o.model["orderProgress"] == 100 and o.self_cancel_after is None)
+    rig.rms.change_order(number, DueDateModelList=[{"dueDateType": 1, "dueDate": "2026-11-30"}])
+    rig.rms.license_expires_at = DAY + timedelta(days=300)
+    rig.at(DAY + timedelta(days=1, hours=1))
+    rig.step("import")
+    # when the watch runs 3 days before, nothing; 2 days before, the due date alerts
+    rig.at(DAY + timedelta(days=1, hours=10))
+    assert rig.watch().opened == []
+    rig.at(DAY + timedelta(days=2, hours=10))
+    assert rig.watch().opened == [f"payment_due:{number}"]
+    (mail,) = rig.mails()
+    assert f"注文 {number}: 入金前の支払期限は2026年11月30日です（あと2日）" in mail.text
+    assert "■ 支払期限が近い注文（入金待ち）（1件）" in mail.text
+    (post,) = rig.receiver.posts
+    assert number in post["text"]
+    # then the payment reaches RMS (300): the sync sees it, the alert clears
+    rig.rms.change_order(number, orderProgress=300,
+                         shopOrderCfmDatetime="2026-11-28T11:00:00+0900",
+                         orderFixDatetime="2026-11-28T11:00:00+0900")
+    rig.at(DAY + timedelta(days=2, hours=11))
+    rig.step("sync")
+    assert rig.watch().cleared == [f"payment_due:{number}"]
+    assert len(rig.mails()) == 1 and len(rig.receiver.posts) == 1
+
+
 def test_a_webhook_outage_is_retried_and_the_digest_posted_once(rig: Rig):
     rig.rms.license_expires_at = DAY + timedelta(days=3)
     rig.receiver.fail = 1
