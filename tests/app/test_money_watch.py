@@ -314,6 +314,29 @@ def test_a_relay_answering_451_gets_the_digest_mail_again_later_once(rig: Rig):
         assert rig.ctx.store.outbox_counts(conn, "shop")["notify_staff"] == {"done": 2}
 
 
+def test_with_mail_off_the_digest_waits_without_spending_attempts_and_goes_once_on(rig: Rig):
+    rig.rms.license_expires_at = DAY + timedelta(days=3)
+    mailer, rig.ctx.mail = rig.ctx.mail, None  # mail.enabled: false
+    rig.at(DAY + timedelta(hours=1))
+    rig.watch()
+    for minutes in (10, 20, 30):  # turns of the outbox: it waits, spending nothing
+        rig.at(DAY + timedelta(hours=1, minutes=minutes))
+        rig.step("outbox")
+    assert rig.mails() == [] and len(rig.receiver.posts) == 1
+    with rig.ctx.store.transaction() as conn:
+        counts = rig.ctx.store.outbox_counts(conn, "shop")["notify_staff"]
+        attempts = conn.exec_driver_sql(
+            "SELECT attempts, last_error FROM outbox WHERE kind = 'notify_staff' "
+            "AND status = 'pending'").one()
+    assert counts == {"done": 1, "pending": 1}
+    assert attempts[0] == 0 and "mail.enabled: false" in attempts[1]
+    rig.ctx.mail = mailer  # mail turned on
+    rig.at(DAY + timedelta(hours=2))
+    rig.step("outbox")
+    rig.step("outbox")
+    assert len(rig.mails()) == 1
+
+
 def test_a_revoked_webhook_fails_for_good_and_shows_among_the_failed_effects(rig: Rig):
     rig.rms.license_expires_at = DAY + timedelta(days=3)
     rig.receiver.fail, rig.receiver.fail_status = 5, 404

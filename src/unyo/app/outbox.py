@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
@@ -33,6 +33,8 @@ from unyo.app.ports import (
 from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
 
 CONFIRM_BATCH = 100
+NOTICE_WAIT = timedelta(minutes=5)
+"""How soon an alert digest that cannot go out (mail off, no webhook URL) looks again."""
 
 
 @dataclass
@@ -150,6 +152,13 @@ def _deliver_notices(ctx: ShopContext, result: DeliveryResult) -> None:
     kind = EffectKind.notify_staff.value
     for due in _due_batches(ctx, EffectKind.notify_staff):
         for effect in due:
+            waiting = _cannot_send(ctx, effect)
+            if waiting is not None:  # mail off, no webhook URL, the relay refusing our
+                # login: a setting to fix, not a failure — wait without spending attempts
+                with ctx.store.transaction() as conn:
+                    ctx.store.postpone_effects(
+                        conn, [(effect.id, ctx.clock.now() + NOTICE_WAIT)], waiting)
+                continue
             error, permanent = _notify(ctx, effect)
             now = ctx.clock.now()
             give_up = permanent or effect.attempts + 1 >= ctx.config.outbox.max_attempts
@@ -167,19 +176,28 @@ def _deliver_notices(ctx: ShopContext, result: DeliveryResult) -> None:
                 log.warning("alert digest %d failed, will retry: %s", effect.id, error)
 
 
+def _cannot_send(ctx: ShopContext, effect: EffectRow) -> str | None:
+    """Why this digest cannot go out until a person changes a setting, if so."""
+    if effect.payload.get("channel") == "webhook":
+        if ctx.webhook is None:
+            return f"no webhook URL in {ctx.config.alerts.webhook_url_env}: the post waits"
+        return None
+    if ctx.mail is None:
+        return "mail is off (mail.enabled: false): the alert mail waits"
+    return None
+
+
 def _notify(ctx: ShopContext, effect: EffectRow) -> tuple[str | None, bool]:
     """Send one digest: (None, _) when it went, else (why not, whether for good)."""
     p = effect.payload
     if p.get("channel") == "webhook":
-        if ctx.webhook is None:
-            return f"no webhook URL in {ctx.config.alerts.webhook_url_env}", False
+        assert ctx.webhook is not None  # `_cannot_send` said so
         try:
             ctx.webhook.post(str(p["text"]))
         except WebhookError as e:
             return str(e), isinstance(e, WebhookRejected)
         return None, False
-    if ctx.mail is None:
-        return "mail is off (mail.enabled: false): the alert mail waits", False
+    assert ctx.mail is not None
     message = staff_mail(ctx, p)
     try:
         with ctx.mail.session() as session:

@@ -20,6 +20,7 @@ never stops the rest of the watch.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -144,7 +145,9 @@ def _queue_digest(ctx: ShopContext, conn: Any, change: Change, now: datetime,
     settings = ctx.config.alerts
     subject, body = digest(ctx.config.shop_name or ctx.shop, opened, now)
     keys = [a.key for a in opened]
-    stamp = f"{ctx.shop}:{now.isoformat()}:{len(keys)}:{keys[0]}"
+    # one key per opening: written once, with the alerts, in this transaction (the same
+    # alert opening again at the same instant — the clock set back — is another digest)
+    stamp = f"{ctx.shop}:{now.isoformat()}:{uuid.uuid4().hex[:12]}"
     first: int | None = None
     if settings.mail_to:
         first = ctx.store.watch.add_digest(conn, ctx.shop, "mail", f"alerts:mail:{stamp}", {
