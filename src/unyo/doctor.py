@@ -3,7 +3,10 @@
 Checks, per shop: the shop file, the database (reachable, migrations applied),
 RMS authentication (a harmless searchOrder over the last minute), the SMTP
 relay's login (connect, STARTTLS, AUTH, QUIT: nothing is sent), the warehouse
-folders (there, writable, readable), and the RMS license key's 90-day expiry.
+folders (there, writable, readable), the RMS license key's expiry (from RMS's license
+management API, else `alerts.license_expires`, else the issue date recorded on the
+dashboard + 90 days), where money alerts are sent (`alerts:`), and the money watch's
+open alerts.
 No check writes anything a shop would see, and no message carries a secret.
 """
 
@@ -131,10 +134,20 @@ def check_shop(config: Config, *, clock: Clock | None = None,
     """The checks of one shop (its database is checked once, by the caller)."""
     clock = clock or SystemClock()
     shop = config.shop_id
-    out = [_cutover(config, store), _rms(config, clock, env), *_mail(config, env),
-           *_warehouse(config)]
-    if store is not None:
+    rms, expiry = _rms(config, clock, env)
+    out = [_cutover(config, store), rms, *_mail(config, env), *_warehouse(config),
+           _alerts(config, env)]
+    today = clock.now().astimezone(JST).date()
+    if expiry is not None:
+        out.append(_expiry(expiry, today, "read from RMS's license management API",
+                           config.alerts.license_days))
+    elif config.alerts.license_expires:
+        out.append(_expiry(date.fromisoformat(config.alerts.license_expires), today,
+                           "alerts.license_expires", config.alerts.license_days))
+    elif store is not None:
         out.append(_license(store, shop, clock))
+    if store is not None:
+        out.append(_money(store, shop))
     return [Check(shop, c.name, c.status, c.message, c.text) for c in out]
 
 
@@ -176,7 +189,10 @@ def _cutover(config: Config, store: Any) -> Check:
     return Check("", "mode", OK, english, japanese)
 
 
-def _rms(config: Config, clock: Clock, env: dict[str, str] | None) -> Check:
+def _rms(config: Config, clock: Clock, env: dict[str, str] | None
+         ) -> tuple[Check, date | None]:
+    """RMS takes the credentials (a searchOrder over the last minute), and the license
+    key's expiry where RMS's license management API answers for the key."""
     from unyo.adapters.rakuten.channel import RakutenChannel
     from unyo.app.ports import ChannelAuthError, ChannelError
     from unyo.wiring import SetupError, credentials
@@ -184,22 +200,89 @@ def _rms(config: Config, clock: Clock, env: dict[str, str] | None) -> Check:
     try:
         secret, key = credentials(config, env)
     except SetupError as e:
-        return Check("", "rms", FAIL, str(e))
+        return Check("", "rms", FAIL, str(e)), None
     settings = config.rms
     channel = RakutenChannel.from_settings(settings, service_secret=secret, license_key=key,
                                            clock=clock)
     now = clock.now()
+    expiry = None
     try:
         channel.search(now - timedelta(minutes=1), now)
+        try:
+            expiry = channel.license_expiry()
+        except ChannelError:
+            expiry = None  # the configured date, or the recorded issue date, is checked
     except ChannelAuthError as e:
-        return Check("", "rms", FAIL, str(e))
+        return Check("", "rms", FAIL, str(e)), None
     except ChannelError as e:
         return Check("", "rms", WARN, f"RMS did not answer well (will be retried by the "
-                     f"runner): {e}")
+                     f"runner): {e}"), None
     finally:
         channel.close()
     return Check("", "rms", OK, f"{settings.base_url} accepts the service secret and "
-                 "license key (searchOrder over the last minute)")
+                 "license key (searchOrder over the last minute)"), expiry
+
+
+def _expiry(expires: date, today: date, source: str, warn_days: int = 14) -> Check:
+    left = (expires - today).days
+    if left < 0:
+        return Check("", "license", FAIL, f"the RMS license key expired on {expires} "
+                     f"({source}): issue a new one (RMS > 拡張サービス一覧 > WEB API)",
+                     f"RMSライセンスキーは{expires}に期限切れです。RMSで新しいキーを発行してください。")
+    if left <= warn_days:
+        return Check("", "license", WARN, f"the RMS license key expires on {expires}, in "
+                     f"{left} days ({source}): issue a new one (RMS > 拡張サービス一覧 > WEB API)",
+                     f"RMSライセンスキーの有効期限は{expires}です（あと{left}日）。"
+                     "新しいキーを発行してください。")
+    return Check("", "license", OK, f"the RMS license key is valid until {expires} "
+                 f"({left} days; {source})",
+                 f"RMSライセンスキーは{expires}まで有効です（あと{left}日）。")
+
+
+def _alerts(config: Config, env: dict[str, str] | None) -> Check:
+    """Where the money watch's alerts go besides the dashboard (nothing is sent)."""
+    from unyo.wiring import SetupError, build_webhook
+
+    a = config.alerts
+    try:
+        hook = build_webhook(config, env)
+    except SetupError as e:
+        return Check("", "alerts", FAIL, str(e))
+    where = []
+    if a.mail_to:
+        where.append(f"mail to {len(a.mail_to)} address(es)")
+    if hook is not None:
+        where.append(f"the webhook at {hook.host} (from {a.webhook_url_env})")
+        hook.close()
+    if a.mail_to and not config.mail.enabled:
+        return Check("", "alerts", WARN, "alerts.mail_to is set but mail is off "
+                     "(mail.enabled: false): alert mails wait until it is on",
+                     "alerts.mail_to がありますがメールが無効です（mail.enabled: false）。")
+    if not where:
+        return Check("", "alerts", WARN, "money alerts go to the dashboard only: set "
+                     f"alerts.mail_to or {a.webhook_url_env} to be told at night",
+                     "お金のアラートはダッシュボードだけに出ます。alerts.mail_to か "
+                     f"{a.webhook_url_env} を設定してください。")
+    return Check("", "alerts", OK, "money alerts go to " + " and ".join(where))
+
+
+def _money(store: Any, shop: str) -> Check:
+    """The money watch's open alerts (`unyo run` keeps them; nothing is read from RMS)."""
+    from unyo.domain.money import KIND_NAMES
+
+    with store.transaction() as conn:
+        open_ = [s.alert for s in store.watch.open_alerts(conn, shop)]
+    if not open_:
+        return Check("", "money", OK, "no open money alert", "お金のアラートはありません。")
+    kinds: dict[str, int] = {}
+    for a in open_:
+        kinds[a.kind.value] = kinds.get(a.kind.value, 0) + 1
+    status = FAIL if any(a.level == "error" for a in open_) else WARN
+    english = ", ".join(f"{k} {n}" for k, n in kinds.items())
+    shown = "\n      ".join(f"{KIND_NAMES[a.kind]}: {a.text}" for a in open_[:10])
+    more = f"\n      ほか{len(open_) - 10}件" if len(open_) > 10 else ""
+    return Check("", "money", status, f"{len(open_)} open money alert(s): {english} "
+                 "(see the dashboard)", f"お金のアラート {len(open_)}件:\n      {shown}{more}")
 
 
 def _mail(config: Config, env: dict[str, str] | None) -> list[Check]:

@@ -5,6 +5,8 @@ From the database, at each scrape (GROUP BY on indexed columns, all shops):
     unyo_open_gates{shop,kind}              open gates per kind (入金待ち, 確認待ち, 保留)
     unyo_effects{shop,kind,status}          outbox effects (pending, done, failed)
     unyo_import_failed{shop}                orders the import cannot read (kept, retried)
+    unyo_money_alerts{shop,kind,level}      the money watch's open alerts (payout, auto_cancel,
+                                            payment_due, cancel_due, license)
     unyo_shop_lease_held{shop}              1 when this worker holds the shop's lease
 From this process:
     unyo_rms_request_seconds{method}        RMS API latency per attempt (histogram)
@@ -55,7 +57,11 @@ class StoreCollector(Collector):
         failed = GaugeMetricFamily("unyo_import_failed",
                                    "Orders the import cannot read (kept and retried)",
                                    labels=["shop"])
+        money = GaugeMetricFamily("unyo_money_alerts", "The money watch's open alerts",
+                                  labels=["shop", "kind", "level"])
         with self.store.engine.connect() as conn:
+            for shop, kind, level, n in self.store.watch.open_counts(conn):
+                money.add_metric([shop, kind, level], n)
             for shop, n in conn.execute(
                     select(t.import_pending.c.shop, func.count())
                     .where(t.import_pending.c.reason == "failed")
@@ -79,6 +85,7 @@ class StoreCollector(Collector):
         yield gates
         yield effects
         yield failed
+        yield money
         if self.leases is not None:
             held = GaugeMetricFamily("unyo_shop_lease_held",
                                      "1 when this worker holds the shop's lease",

@@ -15,6 +15,7 @@ from unyo.adapters.mail import MailTemplateError, MailTemplates, SmtpMailer
 from unyo.adapters.rakuten.channel import RakutenChannel
 from unyo.adapters.warehouse import CsvFolderWarehouse
 from unyo.adapters.warehouse.slips import SlipPrinter, SlipTemplateError
+from unyo.adapters.webhook import HttpWebhook
 from unyo.app.context import Progress, ShopContext, no_progress
 from unyo.clock import Clock, SystemClock
 from unyo.flow import Config
@@ -101,6 +102,21 @@ def build_printer(config: Config) -> SlipPrinter:
         raise SetupError("納品書 template:\n" + "\n".join(e.problems)) from None
 
 
+def build_webhook(config: Config, env: Mapping[str, str] | None = None) -> HttpWebhook | None:
+    """The staff's alert webhook from the environment variable `alerts.webhook_url_env`
+    names; None when it is not set. The URL is a secret: never echoed."""
+    env = os.environ if env is None else env
+    name = config.alerts.webhook_url_env
+    url = (env.get(name) or "").strip()
+    if not url:
+        return None
+    try:
+        return HttpWebhook(url)
+    except ValueError:
+        raise SetupError(f"{name} (environment) is not an http(s) URL such as a Slack "
+                         "incoming webhook's") from None
+
+
 def build_context(config: Config, *, clock: Clock | None = None, store: Store | None = None,
                   progress: Progress = no_progress,
                   env: Mapping[str, str] | None = None) -> ShopContext:
@@ -112,4 +128,5 @@ def build_context(config: Config, *, clock: Clock | None = None, store: Store | 
     return ShopContext(config=config, store=store or Store.open(config.database_url),
                        channel=channel, clock=clock, progress=progress, mail=mailer,
                        # shadow mode touches not even the warehouse's folders
-                       warehouse=None if config.shadow else build_warehouse(config, clock))
+                       warehouse=None if config.shadow else build_warehouse(config, clock),
+                       webhook=build_webhook(config, env))

@@ -39,6 +39,7 @@ _EFFECTS = {
     "report_shipping": ("発送完了報告", "Shipping report"),
     "cancel_at_warehouse": ("倉庫へのキャンセル連絡", "Cancel at the warehouse"),
     "cancel_at_rms": ("楽天でのキャンセル", "Cancel at Rakuten"),
+    "notify_staff": ("スタッフへのアラート通知", "Alert to the staff"),
 }
 _EFFECT_STATUS = {
     "pending": ("送信待ち", "Pending"),

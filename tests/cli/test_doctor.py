@@ -28,7 +28,11 @@ def test_a_healthy_shop(cli: Cli) -> None:
     assert found["database"][0] == "ok" and "migrations up to date" in found["database"][1]
     assert found["rms"] == ("ok", found["rms"][1]) and "searchOrder" in found["rms"][1]
     assert found["mail"][0] == "ok" and found["warehouse"][0] == "ok"
-    assert found["license"][0] == "warn"  # the issue date is not recorded yet
+    # the license key's expiry comes from RMS's license management API (the emulator's key:
+    # 90 days); no money alert is open; alerts go to the dashboard only
+    assert found["license"][0] == "ok" and "license management API" in found["license"][1]
+    assert found["money"] == ("ok", "no open money alert")
+    assert found["alerts"][0] == "warn" and "alerts.mail_to" in found["alerts"][1]
     assert SECRET not in str(doc) and KEY not in str(doc)
 
 

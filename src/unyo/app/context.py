@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from unyo.adapters.db.store import Cutover, Store
-from unyo.app.ports import MailSender, OrderChannel
+from unyo.app.ports import MailSender, OrderChannel, StaffWebhook
 from unyo.clock import Clock
 from unyo.flow import Config
 
@@ -34,6 +34,7 @@ class ShopContext:
     progress: Progress = field(default=no_progress)
     mail: MailSender | None = None  # buyer mail; None until the shop turns mail on
     warehouse: Warehouse | None = None  # the WMS exchange; None until the shop turns it on
+    webhook: StaffWebhook | None = None  # the staff's alert webhook (alerts.webhook_url_env)
 
     def __post_init__(self) -> None:
         # The outbox boundary learns the shop's mode here, before any step runs: in

@@ -21,6 +21,7 @@ from unyo.adapters.db.accounts import Accounts
 from unyo.adapters.db.store import Store
 from unyo.clock import JST, Clock
 from unyo.domain import Stage
+from unyo.domain.money import AlertKind
 from unyo.flow import Config
 
 LICENSE_ISSUED = "rms_license_key_issued_on"
@@ -33,6 +34,7 @@ shadow mode (`unyo run --shadow` or `mode: shadow`), removed when one runs it li
 LICENSE_DAYS = 90  # RMS license keys expire 90 days after issue (reference/rakuten-rms.md)
 LICENSE_WARN_DAYS = 14
 TREND_DAYS = 30
+MONEY_SHOWN = 5  # money alerts of a kind listed on the home page (the rest counted)
 STAGE_COUNTS_TTL = 5.0
 """Seconds the orders-per-stage counts are reused: counting a million stored orders takes
 a scan of the (shop, stage, ordered_at) index (~150 ms); the queue polls every 5 s."""
@@ -64,7 +66,7 @@ class Automation:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # failed_effects, rms_auth, license_expiry, warehouse_errors, mail
+    kind: str  # failed_effects, rms_auth, license_expiry, warehouse_errors, mail, money_*
     level: str  # error | warning
     params: dict[str, object] = field(default_factory=dict)
 
@@ -154,11 +156,13 @@ class Dashboard:
             alerts.append(Alert("import_failed", "error",
                                 {"count": unread, "order_number": unread_number or "",
                                  "last_error": unread_error or ""}))
+        alerts.extend(self.money_alerts())
+        money_license = any(a.kind == "money_license" for a in alerts)
         auth = self.accounts.setting(self.shop, RMS_AUTH_ALERT)
         if auth:
             alerts.append(Alert("rms_auth", "error", {"message": auth}))
         issued = self.accounts.setting(self.shop, LICENSE_ISSUED)
-        if issued:
+        if issued and not money_license:  # the money watch's (RMS's own date) comes first
             try:
                 expires = date.fromisoformat(issued) + timedelta(days=LICENSE_DAYS)
             except ValueError:
@@ -173,6 +177,21 @@ class Dashboard:
             alerts.append(Alert("warehouse_errors", "error",
                                 {"count": len(files), "files": ", ".join(files[:3])}))
         return alerts
+
+    def money_alerts(self, shown: int = MONEY_SHOWN) -> list[Alert]:
+        """The money watch's open alerts (`app.watch`), one per kind: how many, and the
+        first `shown` of them in words (Japanese)."""
+        with self.store.transaction() as conn:
+            stored = self.store.watch.open_alerts(conn, self.shop)
+        out = []
+        for kind in AlertKind:
+            of_kind = [s.alert for s in stored if s.alert.kind is kind]
+            if of_kind:
+                level = "error" if any(a.level == "error" for a in of_kind) else "warning"
+                out.append(Alert(f"money_{kind.value}", level, {
+                    "count": len(of_kind), "items": [a.text for a in of_kind[:shown]],
+                    "more": max(0, len(of_kind) - shown)}))
+        return out
 
     def warehouse_error_files(self) -> list[str]:
         """Result files the warehouse import set aside (bad rows, refused files), newest

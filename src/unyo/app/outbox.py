@@ -12,16 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
 
 from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
 from unyo.app.mailing import deliver_mails
 from unyo.app.moves import OnConflict, move
-from unyo.app.ports import CancelChannel, CancelOutcome, ChannelUnavailable, ConfirmOutcome
+from unyo.app.ports import (
+    CancelChannel,
+    CancelOutcome,
+    ChannelUnavailable,
+    ConfirmOutcome,
+    MailError,
+    MailRejected,
+    WebhookError,
+    WebhookRejected,
+)
 from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
 
 CONFIRM_BATCH = 100
+NOTICE_WAIT = timedelta(minutes=5)
+"""How soon an alert digest that cannot go out (mail off, no webhook URL) looks again."""
 
 
 @dataclass
@@ -37,6 +50,7 @@ def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     _deliver_confirms(ctx, result)
     _deliver_cancels(ctx, result)
     deliver_mails(ctx, result)
+    _deliver_notices(ctx, result)
     return result
 
 
@@ -128,6 +142,85 @@ def _deliver_cancels(ctx: ShopContext, result: DeliveryResult) -> None:
                 continue
             answers.append((effect, outcome, None))
         _record(ctx, result, answers)
+
+
+def _deliver_notices(ctx: ShopContext, result: DeliveryResult) -> None:
+    """The money watch's digests (`notify_staff`, `app.watch`): one mail to the staff
+    addresses over the shop's relay, or one post to the webhook. Each attempt is recorded
+    in its own transaction right after the answer; a refusal for good (5xx, HTTP 4xx)
+    fails the effect (it shows among the failed effects), anything else retries."""
+    kind = EffectKind.notify_staff.value
+    for due in _due_batches(ctx, EffectKind.notify_staff):
+        for effect in due:
+            waiting = _cannot_send(ctx, effect)
+            if waiting is not None:  # mail off, no webhook URL, the relay refusing our
+                # login: a setting to fix, not a failure — wait without spending attempts
+                with ctx.store.transaction() as conn:
+                    ctx.store.postpone_effects(
+                        conn, [(effect.id, ctx.clock.now() + NOTICE_WAIT)], waiting)
+                continue
+            error, permanent = _notify(ctx, effect)
+            now = ctx.clock.now()
+            give_up = permanent or effect.attempts + 1 >= ctx.config.outbox.max_attempts
+            with ctx.store.transaction() as conn:
+                ctx.store.record_attempt(conn, effect, now, ok=error is None, error=error,
+                                         retry_at=None if error is None or give_up
+                                         else _retry_at(now, effect))
+            if error is None:
+                result.delivered[kind] = result.delivered.get(kind, 0) + 1
+            elif give_up:
+                result.failed += 1
+                log.error("alert digest %d failed for good: %s", effect.id, error)
+            else:
+                result.retried += 1
+                log.warning("alert digest %d failed, will retry: %s", effect.id, error)
+
+
+def _cannot_send(ctx: ShopContext, effect: EffectRow) -> str | None:
+    """Why this digest cannot go out until a person changes a setting, if so."""
+    if effect.payload.get("channel") == "webhook":
+        if ctx.webhook is None:
+            return f"no webhook URL in {ctx.config.alerts.webhook_url_env}: the post waits"
+        return None
+    if ctx.mail is None:
+        return "mail is off (mail.enabled: false): the alert mail waits"
+    return None
+
+
+def _notify(ctx: ShopContext, effect: EffectRow) -> tuple[str | None, bool]:
+    """Send one digest: (None, _) when it went, else (why not, whether for good)."""
+    p = effect.payload
+    if p.get("channel") == "webhook":
+        assert ctx.webhook is not None  # `_cannot_send` said so
+        try:
+            ctx.webhook.post(str(p["text"]))
+        except WebhookError as e:
+            return str(e), isinstance(e, WebhookRejected)
+        return None, False
+    assert ctx.mail is not None
+    message = staff_mail(ctx, p)
+    try:
+        with ctx.mail.session() as session:
+            session.send(message)
+    except MailError as e:
+        return str(e), isinstance(e, MailRejected)
+    return None, False
+
+
+def staff_mail(ctx: ShopContext, payload: dict[str, object]) -> EmailMessage:
+    """The digest as a plain-text mail (UTF-8) from the shop's sender to the staff."""
+    m = ctx.config.mail
+    message = EmailMessage()
+    message["From"] = formataddr((m.from_name, m.from_address)) if m.from_name \
+        else m.from_address
+    to = payload.get("to")
+    message["To"] = ", ".join(str(a) for a in to) if isinstance(to, list) else str(to)
+    # our own text, one line: a newline would end the header
+    message["Subject"] = " ".join(str(payload.get("subject", "")).split())
+    message["Date"] = formatdate(ctx.clock.now().timestamp(), localtime=False)
+    message["Message-ID"] = make_msgid("unyo-alerts")
+    message.set_content(str(payload.get("body", "")), charset="utf-8")
+    return message
 
 
 def _retry_at(now: datetime, effect: EffectRow) -> datetime:

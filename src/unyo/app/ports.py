@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
@@ -142,6 +142,41 @@ class CancelChannel(Protocol):
     def cancel(self, number: str, reason_code: int, inventory_restore: int) -> CancelOutcome:
         """Cancel one order with the channel's reason code; `inventory_restore` is RMS's
         inventoryRestoreType (0 as the item is set, 1 restore, 2 do not)."""
+        ...
+
+
+@runtime_checkable
+class LicenseChannel(Protocol):
+    """The channel's own word on when its credentials expire (RMS ライセンス管理API)."""
+
+    def license_expiry(self) -> date | None:
+        """The expiry day (JST); None when the channel does not tell (use the configured
+        date). ChannelUnavailable when it cannot be asked now."""
+        ...
+
+
+class WebhookError(Exception):
+    """A webhook post was not accepted.
+
+        WebhookError
+        ├── WebhookUnavailable  transient: timeout, refused connection, 429, 5xx; retry later
+        └── WebhookRejected     permanent: 4xx (a wrong or revoked URL); a person must look
+    """
+
+
+class WebhookUnavailable(WebhookError):
+    """The receiver could not take the post now."""
+
+
+class WebhookRejected(WebhookError):
+    """The receiver refused the post for good."""
+
+
+class StaffWebhook(Protocol):
+    """A chat webhook for the staff (e.g. a Slack incoming webhook)."""
+
+    def post(self, text: str) -> None:
+        """Post one message; returns once the receiver accepted it (2xx)."""
         ...
 
 

@@ -25,6 +25,7 @@ from unyo.app.processing import release_holds, remind_payments
 from unyo.app.shipping import report_shipping
 from unyo.app.syncing import sync_orders
 from unyo.app.warehouse import hand_off_orders, import_results
+from unyo.app.watch import watch_money
 
 RMS_STEPS = frozenset({"import"})
 """Steps that always call RMS (searchOrder): their success means RMS takes the credentials.
@@ -70,6 +71,7 @@ class Runner:
                Step("results", cfg.warehouse.results_interval, import_results)]
               if warehouse else []),
             Step("report", cfg.outbox.interval, report_shipping),
+            Step("money", cfg.alerts.interval, watch_money),
         ])
 
     def _note_mode(self) -> None:

@@ -534,6 +534,7 @@ _EFFECT_NAMES = {
     EffectKind.report_shipping: "発送完了報告",
     EffectKind.cancel_at_warehouse: "倉庫へのキャンセル連絡",
     EffectKind.cancel_at_rms: "楽天でのキャンセル",
+    EffectKind.notify_staff: "スタッフへのアラート通知",
 }
 
 

@@ -177,6 +177,10 @@ class ChannelOrder:
     # What the channel's adapter had to repair to read the order (e.g. a NUL in a name):
     # each opens 確認待ち (`problems`).
     notes: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    # Payment due dates (RMS DueDateModelList, bank transfer / prepaid) and the date RMS
+    # cancels an unsettled order (cancelDueDate): the money watch's, not the rules'.
+    due_dates: tuple[date, ...] = field(default=(), compare=False, hash=False)
+    cancel_due: date | None = field(default=None, compare=False, hash=False)
     # Digests computed once per instance (an order is re-read, compared and stored many
     # times); a copy with changes starts without them.
     _digests: dict[str, str] | None = field(default=None, init=False, compare=False,

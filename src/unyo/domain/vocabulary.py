@@ -80,6 +80,7 @@ class EffectKind(StrEnum):
     report_shipping = "report_shipping"  # RMS updateOrderShipping (発送完了報告)
     cancel_at_warehouse = "cancel_at_warehouse"  # cancel request to the WMS (出荷停止)
     cancel_at_rms = "cancel_at_rms"  # RMS cancelOrder: a person's cancel in unyo
+    notify_staff = "notify_staff"  # the money watch's alert digest to the staff (mail, webhook)
 
 
 class MailKind(StrEnum):

@@ -4,6 +4,7 @@ May import `unyo.domain`; must not import `unyo.app`, adapters, the CLI or the w
 """
 
 from unyo.flow.config import (
+    AlertSettings,
     Config,
     ConfigError,
     ImportSettings,
@@ -17,6 +18,7 @@ from unyo.flow.config import (
 from unyo.flow.mail import MailKindSettings, MailSettings
 
 __all__ = [
+    "AlertSettings",
     "Config",
     "ConfigError",
     "ImportSettings",

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from unyo.domain.money import WatchSettings
 from unyo.domain.remarks import RemarksTemplate
 from unyo.domain.rules import CompiledRule
 from unyo.flow.invoice import InvoiceSettings, parse_invoice
@@ -127,6 +128,27 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """The money watch (`alerts:`): its thresholds, and who is told when an alert opens."""
+
+    interval: float = 900.0  # how often the watch looks (and reads RMS for reported orders)
+    mail_to: tuple[str, ...] = ()  # staff addresses: one digest mail per turn with new alerts
+    webhook_url_env: str = "UNYO_ALERTS_WEBHOOK_URL"  # env var holding the webhook URL
+    payout_by: str = "09:00"  # JST, the morning after the shipping report: RMS 500 by then
+    payout_lookback: float = 7 * 86400.0  # reported orders watched this long
+    auto_cancel_days: int = 2  # alert this many days before Rakuten's 14-day cancel
+    due_days: int = 2  # ... before a payment due date or cancelDueDate
+    license_days: int = 14  # ... before the RMS license key expires
+    license_expires: str = ""  # YYYY-MM-DD, when RMS's license API cannot be read
+
+    @property
+    def watch(self) -> WatchSettings:
+        hour, minute = (int(x) for x in self.payout_by.split(":"))
+        return WatchSettings(time(hour, minute), self.auto_cancel_days, self.due_days,
+                             self.license_days)
+
+
+@dataclass(frozen=True)
 class WebSettings:
     # The reverse proxies whose X-Forwarded-For is believed (addresses or networks);
     # empty: none, the TCP peer is the client.
@@ -149,6 +171,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     invoice: InvoiceSettings = field(default_factory=InvoiceSettings)
@@ -181,11 +204,14 @@ _SECTIONS: dict[str, type] = {
     "sync": SyncSettings,
     "outbox": OutboxSettings,
     "web": WebSettings,
+    "alerts": AlertSettings,
 }
 _TOP_KEYS = ("shop", "database", *_SECTIONS, "mail", "warehouse", "invoice", "mode", "rules")
 _DURATION_KEYS = {"interval", "self_cancel_wait", "overlap", "lookback", "min_interval", "timeout",
-                  "settled_interval", "deadline"}
-_ENV_NAME_KEYS = {"service_secret_env", "license_key_env"}
+                  "settled_interval", "deadline", "payout_lookback"}
+_ENV_NAME_KEYS = {"service_secret_env", "license_key_env", "webhook_url_env"}
+_HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_MAIL_ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 
 
 def _base_url_problem(url: str) -> str | None:
@@ -244,6 +270,23 @@ def _value(name: str, default: Any, value: Any) -> Any:
         return _networks(value)
     if name in ("remarks_headers", "remarks_answers"):
         return _texts(value)
+    if name == "mail_to":
+        addresses = _texts(value)
+        for a in addresses:
+            if not _MAIL_ADDRESS.fullmatch(a):
+                raise ValueError(f"{_shown(a)} is not a mail address")
+        return addresses
+    if name == "payout_by":
+        if not isinstance(value, str) or not _HH_MM.fullmatch(value.strip()):
+            raise ValueError(f"expected a time of day such as 09:00 (JST), got {_shown(value)}")
+        return value.strip()
+    if name == "license_expires":
+        if value is None or value == "":
+            return ""
+        try:
+            return date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValueError(f"expected a date such as 2027-03-01, got {_shown(value)}") from None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_shown(value)}")
@@ -572,6 +615,16 @@ sync:
 outbox:
   interval: 15s
   max_attempts: 8
+
+alerts:
+  # Money watch (お金のアラート, docs/operations.md): a shipped order not at RMS 500 by the
+  # next morning, RMS 100 near the 14-day auto-cancel, due dates, the license key. Each
+  # opens once on the dashboard, in `unyo doctor` and the metrics, and is sent once to
+  # mail_to and to the webhook whose URL is in the environment variable below.
+  mail_to: []             # e.g. [tenchou@example.jp]; needs mail.enabled
+  webhook_url_env: UNYO_ALERTS_WEBHOOK_URL   # e.g. a Slack incoming webhook URL
+  payout_by: "09:00"      # JST, the morning after the shipping report
+  license_expires: ""     # YYYY-MM-DD, only where RMS's license API is not enabled
 
 web:
   # The dashboard (`unyo serve`). Behind a reverse proxy, name the proxy here so the

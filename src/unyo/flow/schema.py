@@ -15,6 +15,7 @@ from typing import Any
 
 from unyo.domain.rules import FIELDS, HOLD_FROM_FIELDS, OPERATORS, SETTABLE
 from unyo.flow.config import (
+    AlertSettings,
     ImportSettings,
     OutboxSettings,
     RmsSettings,
@@ -154,6 +155,7 @@ def build_schema() -> dict[str, Any]:
             "sync": _settings(SyncSettings),
             "outbox": _settings(OutboxSettings),
             "web": _settings(WebSettings),
+            "alerts": _settings(AlertSettings),
             "mail": _settings(MailSettings),
             "warehouse": _settings(WarehouseSettings),
             "invoice": _settings(InvoiceSettings),

@@ -30,6 +30,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
@@ -182,6 +183,13 @@ class RmsEmulator:
         self.calls: collections.Counter[str] = collections.Counter()
         token = base64.b64encode(f"{service_secret}:{license_key}".encode()).decode()
         self._authorization = f"ESA {token}"
+        self._license_key = license_key
+        # License keys expire 90 days after issue (reference/rakuten-rms.md, Transport):
+        # the emulator's key was issued when it started, unless a test sets another day.
+        self.license_expires_at: datetime = (
+            clock.now().astimezone(JST).replace(hour=23, minute=59, second=59, microsecond=0)
+            + timedelta(days=90))
+        self.license_api_enabled = True  # RMS enables each API function per shop
         self._lock = threading.RLock()  # one lock: every request sees one consistent state
         self._rng = random.Random(seed)
         self._orders: dict[str, _Record] = {}
@@ -337,6 +345,23 @@ class RmsEmulator:
                 # Processed, but the answer is cut: the client cannot tell what happened.
                 return status, payload[: max(1, len(payload) // 2)]
             return status, payload
+
+    def license_expiry(self, authorization: str | None, license_key: str | None
+                       ) -> tuple[int, bytes]:
+        """ライセンス管理API: `GET /es/1.0/license-management/license-key/expiry-date
+        ?licenseKey=<key>` with the ESA header → `{"expiryDate": "yyyy-MM-ddTHH:mm:ss"}`, JST
+        without a zone (JakeJP/Rakuten.RMS.Api LicenseManagementAPI.cs; a shop's measured
+        call: the expiry is 23:59:59 of the 90th day). A function not enabled for the key
+        answers ES04-01 "Bad Request" like the order API's *(unconfirmed: the status)*."""
+        with self._lock:
+            self.calls["getLicenseExpiryDate"] += 1
+            if self.faults.auth_expired or authorization != self._authorization:
+                return 401, _dump(_UNAUTHORISED)
+            if not self.license_api_enabled or license_key != self._license_key:
+                return 400, _dump({"Results": {"errorCode": "ES04-01",
+                                               "message": "Bad Request"}})
+            at = self.license_expires_at.astimezone(JST)
+            return 200, _dump({"expiryDate": at.strftime("%Y-%m-%dT%H:%M:%S")})
 
     def _answer(self, method: str, body: bytes) -> tuple[int, bytes]:
         handler = self._handlers.get(method)
@@ -987,6 +1012,7 @@ def _with_tokens(value: Any, raws: list[str]) -> Any:
 # --- HTTP -------------------------------------------------------------------------------------
 
 _API_PREFIX = "/es/2.0/order/"
+_LICENSE_PATH = "/es/1.0/license-management/license-key/expiry-date"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1034,7 +1060,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path == "/_sandbox/stats":
+        if path == _LICENSE_PATH:
+            query = urllib.parse.parse_qs(self.path.split("?", 1)[1] if "?" in self.path
+                                          else "")
+            status, payload = self.server.emulator.license_expiry(
+                self.headers.get("Authorization"), next(iter(query.get("licenseKey") or ()), None))
+            self._send(status, payload)
+        elif path == "/_sandbox/stats":
             self._send(200, _dump(_stats(self.server.emulator)))
         elif self._api_method() is not None:
             self._send(405, _dump({"error": "method not allowed"}), {"Allow": "POST"})

@@ -89,6 +89,10 @@ def channel_to_json(c: ChannelOrder) -> str:
     }
     if c.notes:
         doc["notes"] = list(c.notes)
+    if c.due_dates:
+        doc["due_dates"] = [d.isoformat() for d in c.due_dates]
+    if c.cancel_due is not None:
+        doc["cancel_due"] = c.cancel_due.isoformat()
     return orjson.dumps(doc).decode()
 
 
@@ -109,6 +113,8 @@ def channel_from_json(text: str) -> ChannelOrder:
         confirmed_at=_pdt(d["confirmed_at"]), memo=d["memo"], sub_status_id=d["sub_status"],
         extra=d.get("extra") or {},
         notes=tuple(d.get("notes") or ()),
+        due_dates=tuple(date.fromisoformat(v) for v in d.get("due_dates") or ()),
+        cancel_due=date.fromisoformat(d["cancel_due"]) if d.get("cancel_due") else None,
     )
 
 

@@ -201,10 +201,12 @@ def failed_effects(conn: Connection, shop: str) -> list[dict[str, Any]]:
             select(ob.c.kind, func.count(), func.max(ob.c.id))
             .where(ob.c.status == "failed", ob.c.shop == shop).group_by(ob.c.kind)):
         r = conn.execute(select(ob.c.last_error, t.orders.c.order_number)
-                         .select_from(ob.join(t.orders, t.orders.c.id == ob.c.order_id))
+                         # outer: an alert digest (notify_staff) is about no order
+                         .select_from(ob.join(t.orders, t.orders.c.id == ob.c.order_id,
+                                              isouter=True))
                          .where(ob.c.id == last)).first()
         out.append({"kind": kind, "count": n, "last_error": r[0] if r else "",
-                    "order_number": r[1] if r else ""})
+                    "order_number": (r[1] or "") if r else ""})
     return out
 
 

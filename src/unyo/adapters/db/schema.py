@@ -154,7 +154,8 @@ outbox = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("shop", String(64), nullable=False),
-    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    # NULL for an effect about no order: the staff's alert digests (migration 0008)
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=True),
     Column("kind", String(40), nullable=False),
     Column("dedupe_key", String(200), nullable=False, unique=True),
     Column("payload", Text, nullable=False),
@@ -305,3 +306,33 @@ print_batch_outputs = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 """What the last printing of a batch made, kept so it can be downloaded again."""
+# ---- money watch (migration 0008) -----------------------------------------------------
+
+money_alerts = Table(
+    "money_alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop", String(64), nullable=False),
+    Column("key", String(120), nullable=False),  # what it is about (kind:order number)
+    Column("kind", String(20), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("order_number", String(64), nullable=False),  # "" for the license
+    Column("text", Text, nullable=False),  # what staff read (Japanese)
+    Column("data", Text, nullable=False),  # the alert as JSON (date, days left, detail)
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),  # NULL while open
+    Column("effect_id", Id, nullable=True),  # the digest it went out in (outbox id)
+    Index("ix_money_alerts_shop_closed_at", "shop", "closed_at"),
+)
+"""The money watch's alerts: a row per opening, closed when its condition goes away."""
+
+payout_checks = Table(
+    "payout_checks",
+    metadata,
+    Column("shop", String(64), primary_key=True),
+    Column("order_number", String(64), primary_key=True),
+    Column("rms_status", Integer, nullable=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+)
+"""The RMS status the money watch last read for a reported order (500 and later: paid,
+never read again)."""

@@ -230,6 +230,10 @@ class Store(BatchRecords):
         self._times: dict[datetime, Any] = {}
         self._final: dict[str, set[str]] = {}  # per shop: numbers seen in a final stage
         self._cutover: dict[str, Cutover] = {}  # per shop: shadow mode, import.start_at
+        from unyo.adapters.db.watch import WatchBook  # it needs Store's type only
+
+        self.watch = WatchBook(self)
+        """The money watch's alerts and payout checks (`adapters.db.watch`)."""
 
     def set_cutover(self, shop: str, cutover: Cutover) -> None:
         """Run `shop` in shadow mode or live with a start time (see `Cutover`); set before

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -234,6 +234,20 @@ class RakutenChannel:
             out[number] = ConfirmOutcome(False, permanent is not None,
                                          f"{permanent} ({m.code})" if permanent else str(m))
         return out
+
+    def license_expiry(self) -> date | None:
+        """The license key's expiry day (JST) from RMS's license management API; None when
+        RMS does not let this key read it (the function is not enabled for the key, which
+        RMS answers like a refused key: ES04-01): the configured date is used then; a key
+        that is refused altogether shows as the order API's authentication alert. Outages
+        raise ChannelUnavailable."""
+        try:
+            with _translated():
+                return self.client.get_license_expiry_date().date()
+        except ChannelUnavailable:
+            raise
+        except ChannelError:
+            return None
 
     def cancel(self, number: str, reason_code: int, inventory_restore: int) -> CancelOutcome:
         """RMS cancelOrder for one order. Transient failures raise ChannelUnavailable."""

@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -70,7 +71,7 @@ from unyo.adapters.rakuten.errors import (
     RmsUnavailableError,
 )
 from unyo.adapters.rakuten.mapping import format_rms_date, format_rms_datetime
-from unyo.clock import Clock
+from unyo.clock import JST, Clock
 from unyo.domain.order import Shipment
 from unyo.metrics import observe_rms
 
@@ -86,6 +87,22 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_LICENSE_IN_URL = re.compile(r"(licenseKey=)[^&\s\"']+")
+
+
+class _RedactLicenseKey(logging.Filter):
+    """The license management API takes the key in its query string, and httpx logs every
+    request's URL at INFO ("HTTP Request: GET …"): the key is masked in those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "licenseKey=" in text:
+            record.msg, record.args = _LICENSE_IN_URL.sub(r"\1***", text), ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactLicenseKey())
 
 PRODUCTION_BASE_URL = "https://api.rms.rakuten.co.jp"
 MAX_NUMBERS_PER_CALL = 100  # getOrder, confirmOrder, updateOrderShippingAsync
@@ -159,6 +176,7 @@ class RmsClient:
                              ">= 0")
         self._http = http
         self.base_url = base_url.rstrip("/")
+        self._license_key = license_key
         token = base64.b64encode(f"{service_secret}:{license_key}".encode()).decode("ascii")
         self._headers = {"Authorization": f"ESA {token}",
                          "Content-Type": "application/json; charset=utf-8",
@@ -399,6 +417,68 @@ class RmsClient:
         errors = [m for m in messages if not m.ok]
         return errors[0] if errors else messages[0]
 
+    # --- license management API -------------------------------------------------------------
+
+    def get_license_expiry_date(self) -> datetime:
+        """When this shop's license key expires (ライセンス管理API).
+
+        `GET {base_url}/es/1.0/license-management/license-key/expiry-date?licenseKey=<key>`
+        with the same ESA header, answering `{"expiryDate": "2026-11-28T23:59:59"}` — a JST
+        time without zone. Sources: JakeJP/Rakuten.RMS.Api (LicenseManagementAPI.cs,
+        `GetExpiryDate`) and a shop's measured call published with its expiry notifier
+        (expiry 90 days after issue). The function must be enabled in RMS for the key; RMS
+        answers like the order API's refusals otherwise (401 / ES04-01 → RmsAuthError).
+        One attempt: the caller (the money watch) asks again at its next turn. The key in
+        the query string is never logged nor put in an error.
+        """
+        method = "getLicenseExpiryDate"
+        url = f"{self.base_url}/es/1.0/license-management/license-key/expiry-date"
+        self._pace()
+        with self._calls_lock:
+            self.calls[method] += 1
+        started = time.perf_counter()
+        deadline = time.monotonic() + self.deadline if self.deadline > 0 else None
+        try:
+            request = self._http.build_request(
+                "GET", url, params={"licenseKey": self._license_key},
+                headers={k: v for k, v in self._headers.items() if k != "Content-Type"},
+                timeout=self._timeout())
+            response = self._send(method, request, deadline)
+            try:
+                body = self._body(method, response, deadline)
+            finally:
+                response.close()
+        except httpx.TransportError as exc:
+            observe_rms(method, time.perf_counter() - started, "RmsUnavailableError")
+            raise RmsUnavailableError(f"RMS {method}: no answer ({type(exc).__name__})",
+                                      method=method) from None
+        except _Retry as retry:  # past the deadline
+            observe_rms(method, time.perf_counter() - started, type(retry.error).__name__)
+            raise retry.error from None
+        observe_rms(method, time.perf_counter() - started, None)
+        status = response.status_code
+        data = _json(body)
+        results = data.get("Results") if isinstance(data, dict) else None
+        if status == 401 or (isinstance(results, dict)
+                             and str(results.get("errorCode") or "") in AUTH_ERROR_CODES):
+            code = str(results.get("errorCode") or "") if isinstance(results, dict) else ""
+            raise RmsAuthError(method=method, status_code=status, error_code=code or "HTTP 401",
+                               rms_message=str(results.get("message") or "")
+                               if isinstance(results, dict) else "")
+        if status >= 500 or status in THROTTLE_STATUSES:
+            raise RmsUnavailableError(f"RMS {method}: HTTP {status}", method=method,
+                                      status_code=status)
+        if status >= 400:
+            raise RmsRequestError(method=method, status_code=status, messages=[])
+        value = data.get("expiryDate") if isinstance(data, dict) else None
+        if not isinstance(value, str) or len(value) < 10:
+            return _no_expiry(method)
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return _no_expiry(method)
+        return at.replace(tzinfo=JST) if at.tzinfo is None else at.astimezone(JST)
+
     # --- transport -----------------------------------------------------------------------
 
     def _post(self, method: str, body: dict[str, Any], *, idempotent: bool = True
@@ -579,6 +659,11 @@ class RmsClient:
 # --- helpers ------------------------------------------------------------------------------
 
 _NOT_JSON = object()
+
+
+def _no_expiry(method: str) -> datetime:
+    raise RmsMalformedResponseError(f"RMS {method}: expiryDate is missing or not a date",
+                                    method=method, status_code=200)
 
 
 def _json(body: bytes) -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
@@ -382,7 +383,7 @@ def channel_order_from_rms(model: dict[str, Any], raw: bytes | None = None) -> C
         try:
             order = _fast_channel_order(model, number)
             if _within_limits(order):
-                return order
+                return _with_money_dates(order, model)
         except _FAST_MISS:
             pass  # something is absent, null where required or of another type: map strictly
     try:
@@ -393,7 +394,32 @@ def channel_order_from_rms(model: dict[str, Any], raw: bytes | None = None) -> C
         raise MappingError(number, "OrderModel is nested too deeply") from None
     if notes:
         order = order.with_notes(tuple(dict.fromkeys(notes)))
-    return order
+    return _with_money_dates(order, model)
+
+
+def _money_date(v: Any) -> date | None:
+    if type(v) is not str or not v:
+        return None
+    try:
+        day = parse_rms_date(v[:10])
+    except ValueError:
+        return None
+    return day if EARLIEST_YEAR <= day.year <= LATEST_YEAR else None
+
+
+def _with_money_dates(order: ChannelOrder, m: dict[str, Any]) -> ChannelOrder:
+    """The dates the money watch needs: `cancelDueDate` (キャンセル期限日) and the payment
+    due dates of `DueDateModelList` (v5; bank transfer, prepaid — reference/rakuten-rms.md).
+    The DueDateModel's date key is taken as `dueDate` *(unconfirmed: not in a public
+    source)*. A date that cannot be read is left out: it warns, it never stops an import."""
+    dues = m.get("DueDateModelList")
+    due_dates = tuple(sorted({d for d in (_money_date(x.get("dueDate")) for x in dues
+                                          if type(x) is dict) if d is not None})) \
+        if type(dues) is list else ()
+    cancel_due = _money_date(m.get("cancelDueDate"))
+    if not due_dates and cancel_due is None:
+        return order
+    return replace(order, due_dates=due_dates, cancel_due=cancel_due)
 
 
 def _clean(model: dict[str, Any], raw: bytes | None) -> bool:
