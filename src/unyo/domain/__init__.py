@@ -40,7 +40,9 @@ from unyo.domain.order import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
 )
 from unyo.domain.vocabulary import (
     CANCEL_REASONS,
@@ -87,6 +89,7 @@ __all__ = [
     "Package",
     "Payment",
     "Person",
+    "PickupStore",
     "RecordConfirmed",
     "RecordEffectFailed",
     "RecordRefusal",
@@ -96,6 +99,7 @@ __all__ = [
     "SetField",
     "SetReleaseDate",
     "Shipment",
+    "SocialGift",
     "Stage",
     "SyncMerged",
     "SyncOrder",
