@@ -142,10 +142,22 @@ def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
                         tracking_number=one_line(s.tracking_number, 40),
                         tracking_url=tracking_url(s.carrier_code, s.tracking_number),
                         ship_date=s.ship_date) for s in p.shipments]
+        store = p.pickup_store  # コンビニ受取: the parcel goes to the store, not home
         packages.append(ns(recipient=person(p.recipient), items=items,
                            goods=p.goods_price, postage=p.postage_price,
                            delivery=p.delivery_price, total=p.total_price,
-                           noshi=one_line(p.noshi), shipments=shipments))
+                           noshi=one_line(p.noshi), shipments=shipments,
+                           store=None if store is None else ns(
+                               chain=one_line(store.chain), name=one_line(store.name),
+                               code=one_line(store.store_code),
+                               postal_code=f"{store.postal_code[:3]}-{store.postal_code[3:]}"
+                               if len(store.postal_code) == 7 else one_line(store.postal_code),
+                               address=one_line(store.full_address)),
+                           drop_off=one_line(p.drop_off),
+                           # ソーシャルギフト: the recipient gave the address to Rakuten, not
+                           # to the buyer; the shipped templates do not show it to the buyer
+                           social_gift=p.social_gift is not None,
+                           gift_waiting=p.awaiting_address))
     a = order.parcel_amounts
     return {
         "shop": ns(name=one_line(shop_name)),
