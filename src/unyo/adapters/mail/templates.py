@@ -38,7 +38,9 @@ from unyo.domain import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
     Stage,
 )
 from unyo.flow.mail import MailKindSettings, MailSettings
@@ -297,7 +299,17 @@ def sample_orders(kind: MailKind) -> list[Order]:
     two = replace(base, packages=(*base.packages, replace(
         base.packages[0], basket_id=20002, recipient=replace(
             base.buyer, family_name="佐藤", first_name="一郎", email=""), noshi="御歳暮")))
-    orders = [base, cod, bank, after, prepay, two]
+    store = replace(base, delivery_name="コンビニ受取", packages=(replace(
+        base.packages[0], pickup_store=PickupStore(
+            "ファミリーマート", "012345", "ファミリーマート 新宿西口店", "1600023", "東京都",
+            "新宿区西新宿1-1-3")),))
+    drop_off = replace(base, packages=(replace(base.packages[0], drop_off="宅配ボックス"),))
+    gift = replace(base, social_gift=True, gift=True, packages=(replace(
+        base.packages[0], recipient=replace(base.buyer, family_name="佐藤", first_name="一郎",
+                                            email=""),
+        social_gift=SocialGift("123456-20261127-0000000001-sg", date(2026, 12, 4),
+                               kind is MailKind.shipping)),))
+    orders = [base, cod, bank, after, prepay, two, store, drop_off, gift]
     if kind is MailKind.shipping:
         orders = [_shipped(o) for o in orders]
     return [Order(shop="sample", channel=o, stage=Stage.processing, id=0) for o in orders]
