@@ -210,7 +210,8 @@ PICKUP_STORE_COLUMNS = ("pickup_store_code", "pickup_store_name", "pickup_store_
 
 def _pickup_stores(i: RuleInput) -> str:
     return "、".join(dict.fromkeys(
-        f"{s.chain} {s.name}（{s.full_address}）".strip()
+        f"{s.name if s.name.startswith(s.chain) else f'{s.chain} {s.name}'.strip()}"
+        f"（{s.full_address}）"
         for p in i.order.channel.packages if (s := p.pickup_store) is not None))
 
 
