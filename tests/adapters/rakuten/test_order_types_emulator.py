@@ -58,7 +58,7 @@ def test_every_type_served_is_read_by_the_client(rig) -> None:
 
 
 def test_a_social_gift_gets_its_address_when_the_recipient_answers(rig) -> None:
-    emulator, client, clock, _, _ = rig
+    _, client, clock, _, _ = rig
     gift = next(g for g in ORDERS if g.model["socialGiftFlag"] and g.gift_address_after)
     assert gift.gift_address_after is not None and gift.gift_recipient is not None
     clock.set(gift.ordered_at + gift.gift_address_after - timedelta(seconds=1))
