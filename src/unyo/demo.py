@@ -23,7 +23,7 @@ from unyo.app.manual import release_gate
 from unyo.app.report import build_report
 from unyo.app.runner import Runner
 from unyo.clock import JST, SimClock, SystemClock
-from unyo.domain import GateKind
+from unyo.domain import ChannelOrder, GateKind
 from unyo.flow import Config, ImportSettings, OutboxSettings, RmsSettings, SyncSettings
 from unyo.flow.config import parse_config, render_init
 from unyo.flow.mail import MailSettings
@@ -98,6 +98,39 @@ def _shipping_in_flight(store: Store, shop: str, emulator: RmsEmulator,
         emulator.progress_counts().get(500, 0) < reports.get("done", 0)
 
 
+ORDER_TYPES: dict[str, Callable[[ChannelOrder], bool]] = {
+    "store_pickup": lambda c: any(p.pickup_store for p in c.packages),  # コンビニ受取
+    "drop_off": lambda c: any(p.drop_off for p in c.packages),  # 置き配
+    "social_gift": lambda c: c.social_gift,  # ソーシャルギフト
+    "same_day": lambda c: c.same_day,  # 当日出荷
+    "next_day_cert": lambda c: c.next_day_cert,  # 最強翌日配送
+    "caution": lambda c: bool(c.caution or c.caution_detail),  # 楽天の注意表示
+}
+"""The order types the summary counts (`order_types`), as unyo read them."""
+
+
+def _order_types(store: Store, conn: Any, shop: str, numbers: list[str]) -> dict[str, Any]:
+    """Per order type: its orders in unyo, their stages, the gates still open (kind →
+    reason → orders) and the outside effects that failed for good."""
+    orders = store.load_orders(conn, shop, numbers)
+    out: dict[str, Any] = {}
+    for name, test in ORDER_TYPES.items():
+        typed = [o for o in orders.values() if test(o.channel)]
+        stages: dict[str, int] = {}
+        waiting: dict[str, dict[str, int]] = {}
+        for o in typed:
+            stages[o.stage.value] = stages.get(o.stage.value, 0) + 1
+            for g in o.open_gates:
+                by_reason = waiting.setdefault(g.kind.value, {})
+                by_reason[g.reason] = by_reason.get(g.reason, 0) + 1
+        failed = sum(1 for o in typed if o.id is not None
+                     for e in store.effects_of(conn, o.id) if e.status == "failed")
+        out[name] = {"orders": len(typed), "stages": dict(sorted(stages.items())),
+                     "waiting_for": waiting, "failed_effects": failed,
+                     "tags": sorted({t for o in typed for t in o.tags})}
+    return out
+
+
 def _warehouse_counts(wms: WarehouseEmulator | SelfPacker) -> dict[str, int]:
     """Requests the sandbox warehouse took, result rows it wrote, rows unyo reported bad
     (for a self-shipping shop: batches and orders printed, packages brought back)."""
@@ -167,8 +200,8 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
     clock = SimClock(day_start)
     emulator = RmsEmulator(clock, service_secret=DEMO_SERVICE_SECRET,
                            license_key=DEMO_LICENSE_KEY,
-                           orders=generate_orders(orders, seed=seed, start=day_start,
-                                                  end=day_end),
+                           orders=(generated := generate_orders(
+                               orders, seed=seed, start=day_start, end=day_end)),
                            seed=seed)
     with tempfile.TemporaryDirectory(prefix="unyo-demo-") as tmp, \
             RmsEmulatorServer(emulator) as server, SmtpSink() as smtp:
@@ -227,6 +260,8 @@ def run_demo(*, orders: int = 300, seed: int = 1, speed: float = 1440.0,
                 "mails": _mail_counts(smtp, store.outbox_counts(conn, shop)),
                 "warehouse": _warehouse_counts(wms),
                 "waiting_import": len(store.pending_imports(conn, shop)),
+                "order_types": _order_types(store, conn, shop,
+                                            [g.order_number for g in generated]),
                 "steps": {s.name: {"failures": s.failures, "last_error": s.last_error}
                           for s in runner.steps},
                 "simulated": {"from": day_start.isoformat(), "to": t.isoformat()},

@@ -25,7 +25,7 @@ def check(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
 def test_the_init_file_checks_and_matches_the_schema(tmp_path: Path):
     path, result = check(tmp_path, render_init("myshop", "テスト店"))
     assert result.exit_code == 0, result.stderr
-    assert "ok — shop myshop, 10 rules" in result.stdout
+    assert "ok — shop myshop, 16 rules" in result.stdout
     schema = json.loads(runner.invoke(app, ["schema"]).stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))

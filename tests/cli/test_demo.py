@@ -30,8 +30,10 @@ def test_demo_headless_json_summary(tmp_path: Path) -> None:
     assert all(isinstance(v, int) for v in doc["gates_open"].values())
     assert set(doc["rms_progress"]) <= {"100", "200", "300", "400", "500", "600", "700",
                                         "800", "900"}
-    # an order left at 100 注文確認待ち is one confirmOrder refused: a person checks it
-    assert doc["rms_progress"].get("100", 0) <= doc["gates_open"].get("check", 0)
+    # an order left at 100 注文確認待ち is one confirmOrder refused (a person checks it) or
+    # one whose confirmation waits for its postage (送料を確定してください)
+    assert doc["rms_progress"].get("100", 0) <= doc["gates_open"].get("check", 0) + \
+        doc["gates_open"].get("confirm", 0)
     assert {"searchOrder", "getOrder", "confirmOrder"} <= set(doc["api_calls"])
     assert all(s["last_error"] is None for s in doc["steps"].values())
     # and every imported order got its thanks mail through the sandbox SMTP server
@@ -46,6 +48,16 @@ def test_demo_headless_json_summary(tmp_path: Path) -> None:
     assert warehouse["results"] <= warehouse["requests"]
     assert {"updateOrderShippingAsync", "getResultUpdateOrderShippingAsync"} <= set(
         doc["api_calls"])
+    # the order types (issue 17): each counted; a routine one has no failed effect, and
+    # every one is past the hand-off or waits with a reason
+    types = doc["order_types"]
+    assert set(types) == {"store_pickup", "drop_off", "social_gift", "same_day",
+                          "next_day_cert", "caution"}
+    for t in types.values():
+        assert t["failed_effects"] == 0
+        waiting = sum(n for reasons in t["waiting_for"].values() for n in reasons.values())
+        assert sum(t["stages"].values()) == t["orders"] and t["orders"] <= 40
+        assert t["stages"].get("processing", 0) + t["stages"].get("ready", 0) <= waiting
     assert (tmp_path / "demo.db").exists()
 
 

@@ -1,4 +1,4 @@
-"""Shop files for the diagram tests: the defaults, the ten rules of `unyo init`, and a
+"""Shop files for the diagram tests: the defaults, the rules of `unyo init`, and a
 file whose rule names and messages are hostile text."""
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ def default_config() -> Config:
 
 @pytest.fixture
 def init_config() -> Config:
+    """The first ten rules of `unyo init` (those before the order types' six): the flow a
+    new shop reads first, on one A4 page. `whole_init_config` has all sixteen."""
+    config = parse_config(render_init("tea", "お茶の店"), "unyo.yaml", env={})
+    return replace(config, rules=config.rules[:10])
+
+
+@pytest.fixture
+def whole_init_config() -> Config:
     return parse_config(render_init("tea", "お茶の店"), "unyo.yaml", env={})
 
 

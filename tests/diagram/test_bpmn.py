@@ -117,8 +117,8 @@ def test_thirty_rules_and_hostile_names(hostile_config: Config):
     assert doc.find(".//bpmn:participant", NS).get("name") == '<b>悪"意</b> 受注業務'
 
 
-def test_the_same_file_gives_the_same_bytes(init_config: Config):
-    a = to_bpmn(build_diagram(init_config))
+def test_the_same_file_gives_the_same_bytes(whole_init_config: Config):
+    a = to_bpmn(build_diagram(whole_init_config))
     b = to_bpmn(build_diagram(parse_config(render_init("tea", "お茶の店"), "unyo.yaml",
                                            env={})))
     assert a == b

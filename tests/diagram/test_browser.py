@@ -57,6 +57,19 @@ def test_the_ten_rule_flow_renders_with_every_rule(browser: Any, init_config: Co
     assert problems == []
 
 
+def test_the_whole_init_flow_renders_every_rule_over_its_pages(
+        browser: Any, whole_init_config: Config, tmp_path: Path):
+    html = to_html(build_diagram(whole_init_config), title="お茶の店 運用フロー図")
+    page, text, problems = render(browser, html, tmp_path, "init-all")
+    assert len(whole_init_config.rules) == 16
+    for rule in whole_init_config.rules:
+        assert squeeze(rule.name) in text
+    assert squeeze("ソーシャルギフトの受取人の住所入力待ち") in text
+    assert page.locator("#diagram svg g.node.rule").count() == 16
+    page.close()
+    assert problems == []
+
+
 def test_the_default_flow_renders(browser: Any, default_config: Config, tmp_path: Path):
     page, text, problems = render(browser, to_html(build_diagram(default_config), title="x"),
                                   tmp_path, "default")

@@ -43,7 +43,7 @@ def test_the_shop_file_drawn_to_stdout_and_to_files(shop_file: Path, tmp_path: P
     out = tmp_path / "flow.html"
     html = runner.invoke(app, ["flow", "draw", "-c", str(shop_file), "-o", str(out)])
     assert html.exit_code == 0, html.stderr
-    assert html.stdout == "" and f"wrote {out} (html: 10 rules)" in html.stderr
+    assert html.stdout == "" and f"wrote {out} (html: 16 rules)" in html.stderr
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "お茶の店 運用フロー図" in page
     mmd = tmp_path / "flow.md"

@@ -47,6 +47,13 @@ def test_the_init_file_is_one_good_page(init_config: Config):
         "payment", "other_checks", *(f"rule{i}" for i in range(1, 11))}
 
 
+def test_the_whole_init_file_is_good_pages(whole_init_config: Config):
+    lay = layout(build_diagram(whole_init_config))
+    assert len(lay.pages) == 2 and problems(lay) == []
+    rules = {n.id for p in lay.pages for n in p.nodes if n.kind == "rule"}
+    assert rules == {f"rule{i}" for i in range(1, 17)}
+
+
 def test_time_runs_left_to_right_in_the_order_of_the_reference_flow(init_config: Config):
     page = layout(build_diagram(init_config)).pages[0]
     x = {n.id: n.rect.x for n in page.nodes}

@@ -137,7 +137,7 @@ def test_flow_draw_writes_the_pdf_and_the_svg(shop_file: Path, tmp_path: Path):
     pdf, svg = tmp_path / "flow.pdf", tmp_path / "flow.svg"
     assert runner.invoke(app, ["flow", "draw", "-c", str(shop_file), "-o", str(pdf)]
                          ).exit_code == 0
-    assert len(pdf_pages(pdf.read_bytes())) == 1
+    assert len(pdf_pages(pdf.read_bytes())) == 2  # unyo init's sixteen rules
     again = tmp_path / "again.svg"
     for out in (svg, again):
         result = runner.invoke(app, ["flow", "draw", "-c", str(shop_file), "-o", str(out)])

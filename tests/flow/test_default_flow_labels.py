@@ -14,7 +14,19 @@ from itertools import product
 import pytest
 
 from tests.factories import BUYER, T0, channel_order
-from unyo.domain import Amounts, GateKind, ImportOrder, Item, OrderType, Package, decide
+from unyo.domain import (
+    Address,
+    Amounts,
+    GateKind,
+    ImportOrder,
+    Item,
+    OrderType,
+    Package,
+    Person,
+    PickupStore,
+    SocialGift,
+    decide,
+)
 from unyo.domain.decide import REASON_RELEASE_UNKNOWN, ApplyRules
 from unyo.domain.rules import Facts
 from unyo.flow.config import parse_config, render_init
@@ -215,3 +227,108 @@ def test_names_and_addresses_stop_only_for_a_character_with_no_substitute_and_on
             print(f"{family:40} {right:5} {wrong:6}")
     assert sum(r + w for r, w in table.values()) >= 35
     assert not misses, "\n".join(misses)
+
+
+# ---- order types (issue 17 item 3) ---------------------------------------------------------
+
+STORE = PickupStore("ファミリーマート", "012345", "ファミリーマート 新宿西口店", "1600023",
+                    "東京都", "新宿区西新宿1-1-3")
+WAITING = SocialGift("123456-20261127-0000000001-sg", date(2026, 12, 4), False)
+PLACEHOLDER = Person("入力待ち", "入力待ち", "ニュウリョクマチ", "ニュウリョクマチ",
+                     "999-9999-9999", Address("9999999", "入力待ち", "入力待ち", "入力待ち"))
+NO_STORE_COLUMNS = render_init("shop").replace(
+    "  # columns:              # your WMS's request layout (key: header), in order\n"
+    "  #   order_number: 受注番号\n  #   basket_id: 送付先ID\n",
+    "  columns:\n    order_number: 受注番号\n    basket_id: 送付先ID\n    address: 送付先住所\n")
+
+
+def _typed(package: dict, **order: object):
+    item = Item(1, "item-1", "item-1", "米 5kg", 3980, 1)
+    pkg = replace(Package(1, PLAIN, (item,), 3980, 0, 0, 3980), **package)
+    return channel_order(status=300, buyer=PLAIN, packages=(pkg,), **order)
+
+
+# (family, package changes, order changes, the layout has the store columns, label,
+#  a reason that names it, tags)
+ORDER_TYPES = [
+    ("コンビニ受取, the layout has the store columns", {"pickup_store": STORE}, {}, True,
+     "flow", "", {"コンビニ受取"}),
+    ("コンビニ受取, a layout without them", {"pickup_store": STORE}, {}, False, "stop",
+     "コンビニ受取: 倉庫への依頼に受取店舗の列がありません"
+     "（ファミリーマート 新宿西口店（東京都新宿区西新宿1-1-3））", {"コンビニ受取"}),
+    ("置き配", {"drop_off": "宅配ボックス"}, {}, True, "flow", "", set()),
+    ("置き配, a layout without the store columns", {"drop_off": "玄関前"}, {}, False, "flow", "",
+     set()),
+    ("ソーシャルギフト, the address not given yet", {"recipient": PLACEHOLDER,
+                                            "social_gift": WAITING},
+     {"social_gift": True, "gift": True}, True, "hold", "ソーシャルギフトの受取人の住所入力待ち",
+     {"ギフト"}),
+    ("ソーシャルギフト, the address given", {"social_gift": replace(WAITING, address_given=True)},
+     {"social_gift": True, "gift": True}, True, "flow", "", {"ギフト"}),
+    *(("注意表示 注意喚起", {}, {"caution": "注意喚起", "caution_detail": d}, True, "stop",
+       f"楽天の注意表示: {d}", set())
+      for d in ("前払い未払いに注意", "受取拒否に注意", "長期不在による受取拒否に注意",
+                "開梱後の返品に注意", "高いサービスレベルの要望に注意")),
+    ("注意表示 キャンセル確定", {}, {"caution": "キャンセル確定"}, True, "stop",
+     "楽天の注意表示: キャンセル確定", set()),
+    ("当日出荷", {}, {"same_day": True}, True, "flow", "", {"当日出荷"}),
+    ("最強翌日配送", {}, {"next_day_cert": True}, True, "flow", "", {"最強翌日配送"}),
+    ("当日出荷 and 最強翌日配送", {}, {"same_day": True, "next_day_cert": True}, True, "flow", "",
+     {"当日出荷", "最強翌日配送"}),
+    ("none of them", {}, {}, True, "flow", "", set()),
+]
+
+
+def test_the_default_flow_stops_the_order_types_a_person_must_see(capsys) -> None:
+    from unyo.app.processing import with_postal_facts
+
+    without = parse_config(NO_STORE_COLUMNS).rules
+    assert parse_config(NO_STORE_COLUMNS).warehouse.columns != parse_config(
+        render_init("shop")).warehouse.columns
+    table: dict[str, list[int]] = {}
+    misses: list[str] = []
+    for family, package, changes, columns, label, reason, tags in ORDER_TYPES:
+        channel = _typed(package, **changes)
+        order = decide(None, ImportOrder("shop", channel, T0)).order
+        facts = with_postal_facts(Facts(past_orders=1), channel)  # the placeholder: no check
+        order = decide(order, ApplyRules(RULES if columns else without, facts, T0,
+                                         lambda d: d + timedelta(days=1))).order
+        got = _verdict(order)
+        reasons = [g.reason for g in order.open_gates]
+        ok = got == label and (reasons == [reason] if reason else not reasons) and set(
+            order.tags) == tags
+        table.setdefault(family, [0, 0])[0 if ok else 1] += 1
+        if not ok:
+            misses.append(f"{family}: → {got} {reasons} {order.tags}")
+    with capsys.disabled():
+        print("\nfamily                                   right  wrong")
+        for family, (right, wrong) in table.items():
+            print(f"{family:40} {right:5} {wrong:6}")
+    assert not misses, "\n".join(misses)
+
+
+def test_a_social_gift_goes_on_by_itself_once_the_recipient_gives_the_address() -> None:
+    from unyo.app.processing import with_postal_facts
+    from unyo.domain import Stage, SyncOrder
+
+    waiting = _typed({"recipient": PLACEHOLDER, "social_gift": WAITING}, social_gift=True)
+    order = decide(None, ImportOrder("shop", waiting, T0)).order
+    run = ApplyRules(RULES, with_postal_facts(Facts(past_orders=1), waiting), T0,
+                     lambda d: d + timedelta(days=1))
+    order = decide(order, run).order
+    assert [g.kind for g in order.open_gates] == [GateKind.hold]
+    # the recipient gives their address; the sync reads it and the rules run again
+    given = _typed({"social_gift": replace(WAITING, address_given=True)}, social_gift=True)
+    order = decide(order, SyncOrder(given, T0 + timedelta(hours=2))).order
+    # no 変更 to check: only the hold, until the rules run
+    assert [g.kind for g in order.open_gates] == [GateKind.hold]
+    order = decide(order, replace(run, facts=with_postal_facts(Facts(past_orders=1), given),
+                                  now=T0 + timedelta(hours=2))).order
+    assert not order.open_gates and order.stage is Stage.ready
+    # but an address given together with another change is a change to look at
+    order = decide(None, ImportOrder("shop", waiting, T0)).order
+    order = decide(order, run).order
+    other = replace(given, packages=(replace(given.packages[0], items=(
+        replace(given.packages[0].items[0], units=2),)),))
+    order = decide(order, SyncOrder(other, T0 + timedelta(hours=2))).order
+    assert GateKind.check in {g.kind for g in order.open_gates}

@@ -136,4 +136,4 @@ def test_a_run_with_a_crafted_10000_character_remark_finishes_fast():
 
 
 def test_the_init_file_rules_still_compile():
-    assert len(parse_config(render_init("shop"), "shop.yaml", env={}).rules) == 10
+    assert len(parse_config(render_init("shop"), "shop.yaml", env={}).rules) == 16

@@ -47,7 +47,7 @@ def test_payment_texts_follow_the_payment_method() -> None:
     # given the thanks template and orders paid by card, COD, bank, after-pay, convenience store
     templates = MailTemplates.load(MailSettings(), "お茶の店")
     card, cod, bank, after, prepay, two = (templates.render(MailKind.thanks, o).body
-                                           for o in sample_orders(MailKind.thanks))
+                                           for o in sample_orders(MailKind.thanks)[:6])
     # then each tells the buyer what to do
     assert "代金引換でのお支払いです。" in cod and "ご請求金額 4,310円 をお支払いください" in cod
     assert "代引手数料　：330円" in cod
@@ -57,6 +57,24 @@ def test_payment_texts_follow_the_payment_method() -> None:
     assert "お支払番号とお支払期限" in prepay and "お届け希望：午前中" in prepay
     assert "決済の承認が完了しましたら" in card
     assert "【送付先 2】\nお届け先：佐藤 一郎 様" in two and "のし　　：御歳暮" in two
+
+
+def test_store_pickup_drop_off_and_social_gift_are_worded_as_they_go() -> None:
+    # given the shipped templates and orders picked up at a store, left at the door, and
+    # sent as a social gift (its recipient's address is theirs, not the buyer's)
+    for kind in MailKind:
+        templates = MailTemplates.load(MailSettings(), "お茶の店")
+        store, drop_off, gift = (templates.render(kind, o).body for o in sample_orders(kind)[6:])
+        # then the store is where it goes, and the buyer collects it there
+        assert "ファミリーマート 新宿西口店" in store
+        assert "〒160-0023 東京都新宿区西新宿1-1-3" in store
+        assert "置き配" in drop_off and "宅配ボックス" in drop_off
+        assert "ソーシャルギフトの受取人様" in gift and "佐藤" not in gift
+    shipping = MailTemplates.load(MailSettings(), "お茶の店")
+    store = shipping.render(MailKind.shipping, sample_orders(MailKind.shipping)[6]).body
+    assert "店舗でお受け取りください" in store and "玉川一丁目" not in store
+    thanks = shipping.render(MailKind.thanks, sample_orders(MailKind.thanks)[6]).body
+    assert "で受け取り" in thanks and "玉川一丁目" not in thanks.split("お受け取り")[1]
 
 
 def test_a_shop_template_file_replaces_the_shipped_one(tmp_path: Path, store: Store,

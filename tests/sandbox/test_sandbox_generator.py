@@ -176,3 +176,26 @@ def test_rakuten_side_timings_cover_every_payment_story(day: list[GeneratedOrder
 def test_bad_windows_are_refused() -> None:
     with pytest.raises(ValueError, match="after start"):
         generate_orders(1, seed=1, start=END, end=START)
+
+
+def test_a_day_holds_every_order_type_in_small_shares() -> None:
+    # the demo's day (300 orders, seed 1) and others: each type there, none common
+    from unyo.adapters.rakuten.mapping import channel_order_from_rms
+    from unyo.demo import ORDER_TYPES
+
+    shares = {"store_pickup": 0.05, "drop_off": 0.15, "social_gift": 0.05, "same_day": 0.15,
+              "next_day_cert": 0.1, "caution": 0.03}
+    assert set(shares) == set(ORDER_TYPES)
+    for seed in (1, 2, 3):
+        day = generate_orders(300, seed=seed, start=datetime(2026, 12, 5, tzinfo=JST),
+                              end=datetime(2026, 12, 6, tzinfo=JST))
+        orders = [channel_order_from_rms(g.model) for g in day]
+        for name, test in ORDER_TYPES.items():
+            n = sum(1 for o in orders if test(o))
+            assert 1 <= n <= shares[name] * len(orders), (seed, name, n)
+        # a social gift waits for its recipient, who answers later (or never)
+        gifts = [g for g in day if g.model["socialGiftFlag"]]
+        assert all(g.gift_recipient and g.model["PackageModelList"][0]["SenderModel"][
+            "prefecture"] == "入力待ち" for g in gifts)
+        assert all(not any(p["DeliveryCvsModel"] for p in g.model["PackageModelList"])
+                   for g in gifts)

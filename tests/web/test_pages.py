@@ -275,3 +275,30 @@ def test_order_page_explains_each_rule_with_its_verdict_and_the_values_read(
     assert re.search(r'<td>備考欄あり</td>\s*<td>該当せず</td>', ready)
     hostile = client.get(f"/orders/{seeded['hostile']}").text  # buyer text stays text
     assert "<script>alert" not in hostile and "&lt;script&gt;" in hostile
+
+
+def test_order_page_shows_the_order_types(client: TestClient, store: Store, clock) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from tests.factories import BUYER, channel_order
+    from tests.fakes import FakeChannel
+    from unyo.app.context import ShopContext
+    from unyo.app.importing import import_orders
+    from unyo.domain import PickupStore, SocialGift
+    from unyo.flow import Config
+
+    base = channel_order("123456-20261127-0000000091", status=300, member=False,
+                         buyer=replace(BUYER, phone="03-9999-0091"), caution="注意喚起",
+                         caution_detail="受取拒否に注意", same_day=True)
+    pkg = replace(base.packages[0], drop_off="宅配ボックス", pickup_store=PickupStore(
+        "ローソン", "203040", "ローソン 梅田三丁目店", "5300001", "大阪府", "大阪市北区梅田3-2-2"),
+        social_gift=SocialGift("123456-20261127-0000000091-sg", date(2026, 12, 4), False))
+    channel = FakeChannel()
+    channel.put(replace(base, packages=(pkg,)))
+    import_orders(ShopContext(Config(shop_id=SHOP, shop_name="テスト店"), store, channel, clock))
+    text = client.get("/orders/123456-20261127-0000000091").text
+    for expected in ("コンビニ受取", "ローソン 梅田三丁目店", "〒5300001 大阪府大阪市北区梅田3-2-2",
+                     "置き配: 宅配ボックス", "受取人の住所入力待ち（期限 2026-12-04）",
+                     "楽天の注意表示", "受取拒否に注意", "当日出荷"):
+        assert expected in text, expected

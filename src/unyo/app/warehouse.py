@@ -37,12 +37,14 @@ from unyo.app.ports import ChannelError
 from unyo.app.syncing import SyncResult, read_orders
 from unyo.clock import JST
 from unyo.domain import (
+    ChannelOrder,
     Command,
     EffectKind,
     GateKind,
     HandOff,
     OpenGate,
     Order,
+    Package,
     RecordShipment,
     RecordWarehouseRejection,
     Shipment,
@@ -99,6 +101,13 @@ class ShipmentRequest:
     noshi: str
     note: str
     cod_amount: int  # 代引金額 to collect, 0 unless cash on delivery
+    # コンビニ受取: the store the parcel goes to ("" for a delivery to the recipient)
+    pickup_store_code: str = ""  # chain and the store's code, e.g. "ファミリーマート 012345"
+    pickup_store_name: str = ""
+    pickup_store_address: str = ""  # 〒 and the store's address
+    drop_off: str = ""  # 置き配: where to leave it
+    social_gift: str = ""  # ソーシャルギフト管理番号
+    priority: str = ""  # 当日出荷 / 最強翌日配送: to ship first
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +146,12 @@ def print_request(request: ShipmentRequest, spec: PrintSpec,
                       recipient_kana=put("recipient_kana", r.recipient_kana),
                       address=put("address", r.address), phone=put("phone", r.phone),
                       delivery_method=put("delivery_method", r.delivery_method),
-                      noshi=put("noshi", r.noshi), note=put("note", r.note), items=items)
+                      noshi=put("noshi", r.noshi), note=put("note", r.note), items=items,
+                      pickup_store_code=put("pickup_store_code", r.pickup_store_code),
+                      pickup_store_name=put("pickup_store_name", r.pickup_store_name),
+                      pickup_store_address=put("pickup_store_address",
+                                               r.pickup_store_address),
+                      drop_off=put("drop_off", r.drop_off))
     if (subs or bad) and (fields is None or "note" in fields):
         printed = replace(printed, note=" ".join(x for x in (printed.note, _note(
             [*subs, *(Substitution(u.field, u.char, GETA) for u in bad)])) if x))
@@ -264,7 +278,25 @@ def shipment_requests(order: Order, baskets: Sequence[int] | None = None
                                     i.selected_choice, i.units) for i in items),
             delivery_method=order.setting("delivery_method") or c.delivery_name,
             delivery_date=c.requested_delivery_date, time_slot=slot, gift=c.gift,
-            noshi=p.noshi, note=order.setting("warehouse_note") or "", cod_amount=cod))
+            noshi=p.noshi, note=order.setting("warehouse_note") or "", cod_amount=cod,
+            **_type_columns(c, p)))
+    return out
+
+
+def _type_columns(c: ChannelOrder, p: Package) -> dict[str, str]:
+    """The order types' columns of one package's request."""
+    out: dict[str, str] = {}
+    if (s := p.pickup_store) is not None:
+        zip_ = f"〒{s.postal_code[:3]}-{s.postal_code[3:]} " if len(s.postal_code) == 7 else ""
+        out |= {"pickup_store_code": " ".join(x for x in (s.chain, s.store_code) if x),
+                "pickup_store_name": s.name, "pickup_store_address": zip_ + s.full_address}
+    if p.drop_off:
+        out["drop_off"] = p.drop_off
+    if p.social_gift is not None:
+        out["social_gift"] = p.social_gift.number or "ソーシャルギフト"
+    priority = [w for w, on in (("当日出荷", c.same_day), ("最強翌日配送", c.next_day_cert)) if on]
+    if priority:
+        out["priority"] = "・".join(priority)
     return out
 
 

@@ -59,6 +59,9 @@ def demo(orders: Annotated[int, typer.Option(min=1, help="Orders in the day.")] 
 
 STAGE_LABELS = {"processing": "受注処理", "ready": "出荷OK", "at_warehouse": "倉庫連携済",
                 "shipped": "出荷済", "cancelled": "キャンセル"}
+TYPE_LABELS = {"store_pickup": "コンビニ受取", "drop_off": "置き配",
+               "social_gift": "ソーシャルギフト", "same_day": "当日出荷",
+               "next_day_cert": "最強翌日配送", "caution": "楽天の注意表示"}
 GATE_LABELS = {"payment": "入金待ち", "check": "確認待ち", "hold": "保留",
                "confirm": "注文確認保留"}
 
@@ -103,6 +106,19 @@ def _print_summary(s: dict[str, Any]) -> None:
             # a reason may quote the buyer's remarks: never Rich markup
             waiting.add_row(f"{GATE_LABELS.get(kind, kind)} ({kind})", escape(reason), str(n))
     out.print(waiting)
+    types = Table(title="order types: how they went", title_justify="left")
+    types.add_column("type")
+    types.add_column("orders", justify="right")
+    types.add_column("stages")
+    types.add_column("waiting for")
+    types.add_column("failed", justify="right")
+    for name, t in s.get("order_types", {}).items():
+        stages = "、".join(f"{STAGE_LABELS.get(k, k)} {v}" for k, v in t["stages"].items())
+        waits = "、".join(f"{escape(r)} {n}" for reasons in t["waiting_for"].values()
+                         for r, n in reasons.items())
+        types.add_row(f"{TYPE_LABELS.get(name, name)} ({name})", str(t["orders"]), stages,
+                      waits, str(t["failed_effects"]))
+    out.print(types)
     for title, key in (("RMS status (orderProgress)", "rms_progress"),
                        ("RMS API calls", "api_calls")):
         table = Table(title=title, title_justify="left")

@@ -123,6 +123,8 @@ def _hold_end(a: Action) -> str:
         return f"{minutes}分間"
     if h.next_business_day:
         return "翌営業日まで"
+    if h.while_matched:
+        return "条件に該当する間"
     if h.field is not None:
         source = HOLD_FROM_FIELDS.get(h.field, h.field)
         return f"{source}の{h.days_before}日前まで" if h.days_before else f"{source}まで"

@@ -43,7 +43,9 @@ from unyo.domain.order import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
 )
 from unyo.domain.vocabulary import (
     CANCEL_REASONS,
@@ -90,6 +92,7 @@ __all__ = [
     "Package",
     "Payment",
     "Person",
+    "PickupStore",
     "PrintSlips",
     "RecordConfirmed",
     "RecordEffectFailed",
@@ -101,6 +104,7 @@ __all__ = [
     "SetField",
     "SetReleaseDate",
     "Shipment",
+    "SocialGift",
     "Stage",
     "SyncMerged",
     "SyncOrder",

@@ -694,11 +694,14 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
         b.event(EventType.order_updated, Actor.channel)  # the rules run again on it
     if fingerprint != order.fingerprint:
         fixed_only = _only_fixed(old, new)
+        gift_address = not fixed_only and _only_gift_address(old, new)
         b.event(EventType.order_changed, Actor.channel, total_before=old.amounts.total,
                 total_after=new.amounts.total, **({"amounts_fixed": True} if fixed_only
-                                                   else {}))
-        if not (fixed_only and order.confirm_due):
-            # (the postage the confirmation waited for is no change to look at)
+                                                   else {}),
+                **({"gift_address": True} if gift_address else {}))
+        if not (fixed_only and order.confirm_due) and not gift_address:
+            # (the postage the confirmation waited for is no change to look at, nor the
+            # address a social gift waited for: the rules run again and let it go on)
             b.open_gate(GateKind.check, REASON_CHANGED, Actor.channel)
         if confirm and not order.confirm_due and order.confirmed_at is None and \
                 new.status == RmsStatus.awaiting_confirmation and \
@@ -706,6 +709,22 @@ def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
             # Postage fixed in RMS after confirmOrder refused it (ERROR_105, before unyo
             # waited for the postage): confirmed again once the rules ran.
             b.order = b.order.with_(confirm_due=True)
+
+
+def _only_gift_address(old: ChannelOrder, new: ChannelOrder) -> bool:
+    """The orders differ only in that a social gift's recipient gave their address: the
+    packages that waited for it have it now (Rakuten's placeholders replaced), and nothing
+    else changed."""
+    if not old.awaiting_gift_address or len(old.packages) != len(new.packages):
+        return False
+    packages = []
+    for o, p in zip(old.packages, new.packages, strict=True):
+        if o.awaiting_address and p.social_gift is not None and not p.awaiting_address:
+            p = replace(p, recipient=o.recipient, social_gift=o.social_gift)
+        packages.append(p)
+    if all(p is n for p, n in zip(packages, new.packages, strict=True)):
+        return False
+    return replace(new, packages=tuple(packages)).fingerprint() == old.fingerprint()
 
 
 def _only_fixed(old: ChannelOrder, new: ChannelOrder) -> bool:
@@ -1097,8 +1116,10 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
                 continue
             # A rule that no longer holds takes back its checks; its holds end by their time
             # (a date-based condition may stop holding before the hold is due).
+            # A `hold: {while: true}` (no time) ends here too.
             b.close_gates(lambda g, name=rule.name: g.rule == name
-                          and g.kind in (GateKind.check, GateKind.confirm)
+                          and (g.kind in (GateKind.check, GateKind.confirm)
+                               or (g.kind is GateKind.hold and g.until is None))
                           and g.opened_by is Actor.system, Actor.system, RULE_NO_LONGER_HOLDS)
             continue
         before = len(b.events)
@@ -1109,6 +1130,9 @@ def _apply_rules(b: _Builder, cmd: ApplyRules) -> None:
                     _close_rule_checks(b, rule.name, _stale(action.message, reason))
                 _rule_gate(b, rule.name, GateKind.check, reason, None)
             elif action.kind is ActionKind.hold and action.hold is not None:
+                if action.hold.while_matched:
+                    _rule_gate(b, rule.name, GateKind.hold, action.message or rule.name, None)
+                    continue
                 until = hold_until(action.hold, given, cmd.next_business_day)
                 if action.hold.field == "release_date":
                     _release_question(b, rule.name, asked=until is None)

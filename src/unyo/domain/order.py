@@ -104,6 +104,37 @@ class Shipment:
 
 
 @dataclass(frozen=True, slots=True)
+class PickupStore:
+    """コンビニ受取 / 郵便局受取: the store the parcel goes to, where the recipient collects
+    it (RMS PackageModel.DeliveryCvsModel). The recipient's own address is not where it
+    goes."""
+
+    chain: str  # the store chain (ファミリーマート, ローソン, 郵便局...)
+    store_code: str  # the chain's store code (ストアコード)
+    name: str  # ストア名称
+    postal_code: str  # 7 digits, no hyphen ("" when RMS has none)
+    prefecture: str
+    address: str  # the rest of the store's address
+    remarks: str = ""  # 特記事項
+
+    @property
+    def full_address(self) -> str:
+        return f"{self.prefecture}{self.address}"
+
+
+@dataclass(frozen=True, slots=True)
+class SocialGift:
+    """ソーシャルギフト: the buyer sent a link; the recipient gives their address themselves
+    by `input_due`. Until then the package's recipient is a placeholder (RMS PackageModel.
+    SocialGiftModel)."""
+
+    number: str  # ソーシャルギフト管理番号 (the recipient quotes it when asking)
+    input_due: date | None  # 受取情報入力期限日
+    address_given: bool  # 受取情報入力済
+    given_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Package:
     """One destination (RMS PackageModel / 送付先)."""
 
@@ -117,6 +148,14 @@ class Package:
     noshi: str = ""
     isolated_island: bool = False
     shipments: tuple[Shipment, ...] = ()
+    pickup_store: PickupStore | None = None  # コンビニ受取 / 郵便局受取
+    drop_off: str = ""  # 置き配: where to leave the parcel ("" = handed over in person)
+    social_gift: SocialGift | None = None  # ソーシャルギフト
+
+    @property
+    def awaiting_address(self) -> bool:
+        """A social gift whose recipient has not given their address yet."""
+        return self.social_gift is not None and not self.social_gift.address_given
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +212,12 @@ class ChannelOrder:
     confirmed_at: datetime | None = None  # shopOrderCfmDatetime
     memo: str = ""  # ひとことメモ
     sub_status_id: int | None = None
+    social_gift: bool = False  # ソーシャルギフト (socialGiftFlag); per package: Package.social_gift
+    same_day: bool = False  # 当日出荷: to ship within one business day (oneDayOperationFlag)
+    # Rakuten's 顧客・配送対応注意表示 on the buyer, in words: the level ("" none, 注意喚起,
+    # キャンセル確定) and what to watch for (受取拒否に注意...)
+    caution: str = ""
+    caution_detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     # What the channel's adapter had to repair to read the order (e.g. a NUL in a name):
     # each opens 確認待ち (`problems`).
@@ -257,6 +302,11 @@ class ChannelOrder:
         return len(self.packages) > 1
 
     @property
+    def awaiting_gift_address(self) -> bool:
+        """A social gift with a recipient still to give their address."""
+        return any(p.awaiting_address for p in self.packages)
+
+    @property
     def self_cancellable(self) -> bool:
         """Whether the buyer may still cancel by themselves within 30 minutes of ordering.
 
@@ -295,6 +345,11 @@ class ChannelOrder:
                  self.next_day_cert, b.family_name, b.first_name, b.phone,
                  b.address.postal_code, b.address.prefecture, b.address.city,
                  b.address.sub_address, [p.noshi for p in self.packages]]
+        if self.same_day or self.caution or self.caution_detail or any(
+                p.drop_off for p in self.packages):
+            # (appended only where there is one: other orders' digests stay as they were)
+            parts.append([self.same_day, self.caution, self.caution_detail,
+                          [p.drop_off for p in self.packages]])
         return hashlib.sha1(_DIGEST_JSON.encode(parts).encode()).hexdigest()[:16]
 
     def fingerprint(self) -> str:
@@ -316,6 +371,10 @@ class ChannelOrder:
                                   i.price, i.units) for i in p.items),
                           [r.family_name, r.first_name, r.phone, r.address.postal_code,
                            r.address.prefecture, r.address.city, r.address.sub_address]])
+            if p.pickup_store is not None:  # where it goes: the store (only where there is
+                s = p.pickup_store           # one, so other orders' fingerprints stay)
+                parts.append([s.chain, s.store_code, s.name, s.postal_code, s.prefecture,
+                              s.address])
         return hashlib.sha1(_DIGEST_JSON.encode(parts).encode()).hexdigest()[:16]
 
 

@@ -120,14 +120,21 @@ class Unprintable:
 
 @dataclass(frozen=True)
 class PrintSpec:
-    """The warehouse's encoding and the substitution table (character → Substitute)."""
+    """The warehouse's encoding and the substitution table (character → Substitute), and
+    the request columns its layout has (`columns`; None: unyo's default layout, which has
+    every column)."""
 
     encoding: str = "cp932"
     substitutions: Mapping[str, Substitute] = field(
         default_factory=lambda: DEFAULT_SUBSTITUTIONS)
+    columns: frozenset[str] | None = None
 
     def __hash__(self) -> int:  # the table is fixed once the shop file is read
-        return hash((self.encoding, len(self.substitutions)))
+        return hash((self.encoding, len(self.substitutions), self.columns))
+
+    def has_columns(self, *keys: str) -> bool:
+        """Whether the warehouse's request layout carries every one of `keys`."""
+        return self.columns is None or all(k in self.columns for k in keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,6 +221,28 @@ def _amount(value: int) -> int | None:
     return None if value == NOT_FIXED else value
 
 
+PICKUP_STORE_COLUMNS = ("pickup_store_code", "pickup_store_name", "pickup_store_address")
+"""The warehouse request columns コンビニ受取 needs (unyo.flow.warehouse.REQUEST_COLUMNS)."""
+
+
+def _pickup_stores(i: RuleInput) -> str:
+    return "、".join(dict.fromkeys(
+        f"{s.name if s.name.startswith(s.chain) else f'{s.chain} {s.name}'.strip()}"
+        f"（{s.full_address}）"
+        for p in i.order.channel.packages if (s := p.pickup_store) is not None))
+
+
+def _store_columns_of(printing: PrintSpec) -> Getter:
+    has = printing.has_columns(*PICKUP_STORE_COLUMNS)
+    return lambda i: has
+
+
+def _gift_input_due(i: RuleInput) -> date | None:
+    days = [p.social_gift.input_due for p in i.order.channel.packages
+            if p.social_gift is not None and p.social_gift.input_due is not None]
+    return min(days) if days else None
+
+
 def _items(i: RuleInput) -> Sequence[Any]:
     """The item lines of the parcel: the order's own and those of orders merged into it."""
     return i.order.parcel_items
@@ -270,6 +292,27 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
        tuple(t.value for t in OrderType)),
     _f("next_day", F, "あす楽 / 最強翌日配送",
        lambda i: i.order.channel.next_day or i.order.channel.next_day_cert),
+    _f("next_day_cert", F, "最強翌日配送", lambda i: i.order.channel.next_day_cert),
+    _f("same_day_shipping", F, "当日出荷（1営業日以内出荷）", lambda i: i.order.channel.same_day),
+    _f("store_pickup", F, "コンビニ・郵便局受取",
+       lambda i: any(p.pickup_store for p in i.order.channel.packages)),
+    _f("pickup_store", T, "受取店舗（チェーン・店名・住所）", _pickup_stores, quoted=False),
+    _f("warehouse_store_columns", F, "倉庫の依頼ファイルに受取店舗の列がある",
+       lambda i: True, printing=_store_columns_of),
+    _f("drop_off", F, "置き配", lambda i: any(p.drop_off for p in i.order.channel.packages)),
+    _f("drop_off_location", T, "置き配場所",
+       lambda i: "、".join(dict.fromkeys(p.drop_off for p in i.order.channel.packages
+                                         if p.drop_off))),
+    _f("social_gift", F, "ソーシャルギフト",
+       lambda i: i.order.channel.social_gift
+       or any(p.social_gift for p in i.order.channel.packages)),
+    _f("gift_address_waiting", F, "ソーシャルギフトの受取人の住所入力待ち",
+       lambda i: i.order.channel.awaiting_gift_address),
+    _f("gift_input_due", D, "ソーシャルギフトの受取情報入力期限", _gift_input_due),
+    _f("caution", F, "楽天の注意表示（顧客・配送対応注意表示）",
+       lambda i: bool(i.order.channel.caution or i.order.channel.caution_detail)),
+    _f("caution_detail", T, "楽天の注意表示の内容",
+       lambda i: i.order.channel.caution_detail or i.order.channel.caution, quoted=False),
     _f("member", F, "楽天会員", lambda i: i.order.channel.member),
     _f("requested_delivery_date", D, "お届け希望日",
        lambda i: i.order.channel.requested_delivery_date),
@@ -681,6 +724,9 @@ class HoldSpec:
     field: str | None = None
     days_before: int = 0
     next_business_day: bool = False
+    # no time: the hold lasts while the rule's condition holds (e.g. a social gift until
+    # its recipient gives the address) and ends by itself once it does not
+    while_matched: bool = False
 
 
 @dataclass(frozen=True)
@@ -778,8 +824,13 @@ def _compile_hold(v: Any, path: str) -> HoldSpec:
         if v["next_business_day"] is not True:
             raise RuleError(f"{path}.next_business_day", "expected true")
         return HoldSpec(next_business_day=True)
-    raise RuleError(path, "a hold ends with exactly one of until, for, from (+ days_before) "
-                    f"or next_business_day; got {', '.join(sorted(map(str, keys))) or 'none'}")
+    if keys == {"while"}:
+        if v["while"] is not True:
+            raise RuleError(f"{path}.while", "expected true (保留 while the condition holds)")
+        return HoldSpec(while_matched=True)
+    got = ", ".join(sorted(map(str, keys))) or "none"
+    raise RuleError(path, "a hold ends with exactly one of until, for, from (+ days_before), "
+                    f"next_business_day or while; got {got}")
 
 
 def _merge_spec(v: Any, path: str) -> tuple[str, str]:
@@ -958,6 +1009,8 @@ def hold_until(spec: HoldSpec, given: RuleInput,
     """
     if spec.at is not None:
         return spec.at
+    if spec.while_matched:
+        return None
     if spec.after is not None:
         return given.now + spec.after
     if spec.next_business_day:

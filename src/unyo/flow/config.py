@@ -695,7 +695,8 @@ warehouse:
 # 受注処理ルール: each rule is a name, a condition (when) and actions (then).
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`
 # lists every field and operator). Actions: check (確認待ち with a message),
-# hold (保留 until / for / from a date minus days_before / next_business_day),
+# hold (保留 until / for / from a date minus days_before / next_business_day / while
+# the condition holds),
 # set (delivery_method, warehouse_note), tag and merge (同梱). `unyo check` validates
 # this file.
 rules:
@@ -773,4 +774,43 @@ rules:
         - {{field: unprintable_chars, op: not_empty}}
     then:
       - check: "{{address_problems}}"   # e.g. 送付先氏名に印字できない文字「😀」(U+1F600)
+
+  - name: コンビニ受取
+    description: コンビニ・郵便局で受け取る注文。店舗は倉庫への依頼の受取店舗の列に入る
+    when: {{field: store_pickup, op: is_true}}
+    then:
+      - tag: コンビニ受取
+
+  - name: コンビニ受取（店舗の列なし）
+    # warehouse.columns に pickup_store_code・pickup_store_name・pickup_store_address が
+    # ないと、荷物が店舗でなく自宅の住所へ送られてしまう
+    when:
+      all:
+        - {{field: store_pickup, op: is_true}}
+        - {{field: warehouse_store_columns, op: is_false}}
+    then:
+      - check: "コンビニ受取: 倉庫への依頼に受取店舗の列がありません（{{pickup_store}}）"
+
+  - name: ソーシャルギフト
+    description: 受取人が住所を入力するまで保留。RMSに住所が入ると同期で自動的に進む
+    when: {{field: gift_address_waiting, op: is_true}}
+    then:
+      - hold: {{while: true, reason: ソーシャルギフトの受取人の住所入力待ち}}
+
+  - name: 楽天の注意表示
+    description: 楽天の「顧客・配送対応注意表示」がある注文（受取拒否など）は目で確認する
+    when: {{field: caution, op: is_true}}
+    then:
+      - check: "楽天の注意表示: {{caution_detail}}"
+
+  - name: 当日出荷
+    description: 1営業日以内に出荷する注文。倉庫への依頼の出荷優先の列にも入る
+    when: {{field: same_day_shipping, op: is_true}}
+    then:
+      - tag: 当日出荷
+
+  - name: 最強翌日配送
+    when: {{field: next_day_cert, op: is_true}}
+    then:
+      - tag: 最強翌日配送
 """

@@ -90,7 +90,9 @@ def _rules() -> dict[str, Any]:
         "for": {"type": "string", "pattern": r"^\d+\s*(m|h|d)$"},
         "from": {"enum": sorted(HOLD_FROM_FIELDS)},
         "days_before": {"type": "integer", "minimum": 0, "maximum": 60},
-        "next_business_day": {"const": True}, "reason": {"type": "string"}}}
+        "next_business_day": {"const": True},
+        "while": {"const": True, "description": "保留 while the rule's condition holds"},
+        "reason": {"type": "string"}}}
     action = {"oneOf": [
         {"type": "object", "required": ["check"], "additionalProperties": False,
          "properties": {"check": {"type": "string", "minLength": 1,

@@ -39,8 +39,18 @@ REQUEST_COLUMNS: dict[str, str] = {
     "noshi": "のし",
     "note": "倉庫備考",
     "cod_amount": "代引金額",
+    "pickup_store_code": "受取店舗コード",
+    "pickup_store_name": "受取店舗名",
+    "pickup_store_address": "受取店舗住所",
+    "drop_off": "置き配場所",
+    "social_gift": "ソーシャルギフト管理番号",
+    "priority": "出荷優先",
 }
-"""Shipment-request columns (one row per item of a package), key → default header."""
+"""Shipment-request columns (one row per item of a package), key → default header.
+The last six carry the order types: コンビニ受取's store (chain and store code, name,
+postal code and address; `unyo init`'s rule stops such orders for a layout without
+them: unyo.domain.rules.PICKUP_STORE_COLUMNS), 置き配's place, ソーシャルギフト's number,
+当日出荷 / 最強翌日配送."""
 
 RESULT_COLUMNS: dict[str, str] = {
     "order_number": "受注番号",
@@ -88,7 +98,9 @@ class WarehouseSettings:
     @cached_property
     def printing(self) -> PrintSpec:
         """The encoding and the substitution table (shipped, then the shop's own)."""
-        return PrintSpec(self.encoding, {**DEFAULT_SUBSTITUTIONS, **self.substitutions})
+        layout = None if self.columns == REQUEST_COLUMNS else frozenset(self.columns)
+        return PrintSpec(self.encoding, {**DEFAULT_SUBSTITUTIONS, **self.substitutions},
+                         layout)
 
     def path(self, name: str) -> Path:
         """A folder of the exchange: `requests`, `results`, `done` or `error`."""

@@ -6,7 +6,11 @@ orders through 楽天ペイ, some bank transfers that are paid hours later or ne
 cash on delivery (選択制決済, created at 300), gifts with のし, several
 destinations, remote islands, あす楽 / 最強翌日配送, pre-orders, subscriptions,
 postage still to be decided (-9999), names with 髙 / 﨑 / half-width kana, and a
-small share of hostile text. Deterministic per seed.
+small share of hostile text. The order types of getOrder versions 6–10 come in small
+shares too: コンビニ受取 (DeliveryCvsModel), 置き配 (dropOffFlag), ソーシャルギフト
+(SocialGiftModel; the recipient gives the address hours later, or never), 当日出荷
+(oneDayOperationFlag) and Rakuten's 注意表示 (cautionDisplayType / DetailType); the keys
+and codes are in unyo.adapters.rakuten.mapping, with their source. Deterministic per seed.
 
 Imports only the standard library and `unyo.clock`.
 """
@@ -42,6 +46,10 @@ class GeneratedOrder:
     payment_delay: timedelta | None  # 200 → 300 this long after confirmation; None = never
     self_cancel_after: timedelta | None  # member cancels by themselves after this (< 30 min)
     auth_fails: bool  # authorisation fails: stays at 200 forever
+    # ソーシャルギフト: the recipient gives their address this long after the order (None:
+    # never, within the input period); the SenderModel they give
+    gift_address_after: timedelta | None = None
+    gift_recipient: dict[str, Any] | None = None
 
     @property
     def order_number(self) -> str:
@@ -306,6 +314,27 @@ def _half_width_kana(text: str) -> str:
     return unicodedata.normalize("NFD", text).translate(_TO_HALF)
 
 
+# 置き配場所 as RMS lists them (PackageModel.dropOffLocation)
+_DROP_OFF = ("宅配ボックス", "玄関前", "玄関前鍵付容器", "ポスト（郵便受箱）", "メーターボックス",
+             "物置", "車庫")
+# コンビニ受取 stores: (cvsCode, storeCode, storeName, storeZip, storePrefecture, storeAddress)
+_CVS_STORES = (
+    (1, "012345", "ファミリーマート 新宿西口店", "160-0023", "東京都", "新宿区西新宿1-1-3"),
+    (50, "203040", "ローソン 梅田三丁目店", "530-0001", "大阪府", "大阪市北区梅田3-2-2"),
+    (20, "004512", "ミニストップ 名駅南店", "450-0003", "愛知県", "名古屋市中村区名駅南1-2-3"),
+    (60, "00110", "博多郵便局", "812-0011", "福岡県", "福岡市博多区博多駅前3-30-1"),
+)
+# SenderModel while a social gift's recipient has not given their address (Rakuten's
+# placeholders, getOrder Level 4 SenderModel)
+_GIFT_PLACEHOLDER = {
+    "zipCode1": "999", "zipCode2": "9999", "prefecture": "入力待ち", "city": "入力待ち",
+    "subAddress": "入力待ち", "familyName": "入力待ち", "firstName": "入力待ち",
+    "familyNameKana": "ニュウリョクマチ", "firstNameKana": "ニュウリョクマチ",
+    "phoneNumber1": "999", "phoneNumber2": "9999", "phoneNumber3": "9999",
+    "isolatedIslandFlag": 0,
+}
+
+
 # --- generation -----------------------------------------------------------------------------
 
 
@@ -371,13 +400,19 @@ class _Builder:
         asuraku = (next_day and not cert) or (cert and rng.random() < 0.5)
         gift = rng.random() < 0.1
         several = not cod and not next_day and rng.random() < 0.05
-        buyer = self._person(island_ok=not next_day)
+        # The newer order types, in small shares (their own draws, after the others')
+        roll_type, roll_flags = rng.random(), rng.random()
+        single = not cod and not several and order_type == 1
+        social = single and roll_type < 0.015
+        cvs = single and not next_day and 0.015 <= roll_type < 0.035
+        same_day = order_type == 1 and ((next_day and roll_flags < 0.5) or roll_flags < 0.03)
+        buyer = self._person(island_ok=not next_day and not cvs)
         n_packages = rng.choice((2, 3)) if several else 1
-        gift_to_other = gift and rng.random() < 0.6
+        gift_to_other = (gift and rng.random() < 0.6 and not cvs) or social
         senders = [
             buyer
             if (i == 0 and not gift_to_other and not several)
-            else self._person(island_ok=not next_day)
+            else self._person(island_ok=not next_day and not social)
             for i in range(n_packages)
         ]
         island = any(s["isolatedIslandFlag"] == 1 for s in senders)
@@ -385,6 +420,33 @@ class _Builder:
         packages = [
             self._package(i, s, order_type, gift, cod, not_fixed) for i, s in enumerate(senders)
         ]
+        gift_recipient: dict[str, Any] | None = None
+        gift_after: timedelta | None = None
+        for p in packages:
+            if not cvs and rng.random() < 0.08:
+                p["dropOffFlag"] = 1
+                p["dropOffLocation"] = rng.choice(_DROP_OFF)
+        if cvs:
+            code, store, name, zip_code, prefecture, address = rng.choice(_CVS_STORES)
+            packages[0]["DeliveryCvsModel"] = {
+                "cvsCode": code, "storeGenreCode": None, "storeCode": store,
+                "storeName": name, "storeZip": zip_code, "storePrefecture": prefecture,
+                "storeAddress": address, "areaCode": None, "depo": None,
+                "openTime": "00:00", "closeTime": "24:00", "cvsRemarks": None}
+        if social:
+            gift_recipient = packages[0]["SenderModel"]
+            packages[0]["SenderModel"] = dict(_GIFT_PLACEHOLDER)
+            packages[0]["dropOffFlag"], packages[0]["dropOffLocation"] = 0, None
+            due = self.at.astimezone(JST).date() + timedelta(days=7)
+            packages[0]["SocialGiftModel"] = {
+                "sgMngNumber": f"{self.number}-sg", "inputDueDate": due.isoformat(),
+                "inputFlag": 0, "inputCompDatetime": None, "receiverEmailAddress": None}
+            # most recipients answer within hours; some not that day, a few never
+            gift_after = (None if rng.random() < 0.1
+                          else timedelta(minutes=rng.randint(20, 30 * 60)))
+        caution_roll = rng.random()
+        caution = 1 if caution_roll < 0.01 else 2 if caution_roll < 0.012 else 0
+        caution_detail = rng.choice((101, 102, 103, 104, 105)) if caution == 1 else None
 
         goods = sum(p["goodsPrice"] for p in packages)
         delivery = sum(p["deliveryPrice"] for p in packages)
@@ -413,7 +475,8 @@ class _Builder:
             "deliveryDate": delivery_date,
             "shippingTerm": term,
             "remarks": remarks,
-            "giftCheckFlag": int(gift),
+            "giftCheckFlag": int(gift or social),
+            "socialGiftFlag": int(social),
             "severalSenderFlag": int(several),
             "equalSenderFlag": int(senders[0] is buyer),
             "isolatedIslandFlag": int(island),
@@ -423,8 +486,8 @@ class _Builder:
             "orderType": order_type,
             "reserveNumber": f"{self.rng.randrange(10**9):09d}" if order_type != 1 else None,
             "reserveDeliveryCount": 1 if order_type == 4 else None,
-            "cautionDisplayType": 0,
-            "cautionDisplayDetailType": None,
+            "cautionDisplayType": caution,
+            "cautionDisplayDetailType": caution_detail,
             "rakutenConfirmFlag": 0,
             "goodsPrice": goods,
             "goodsTax": sum(p["goodsTax"] for p in packages),
@@ -450,11 +513,12 @@ class _Builder:
             "receiptIssueCount": 0,
             "receiptIssueHistoryList": [],
             "isTaxRecalc": 0,
-            "oneDayOperationFlag": 0,
+            "oneDayOperationFlag": int(same_day),
             "deliveryCertPrgFlag": int(cert),
             "OrdererModel": self._orderer(buyer),
             "SettlementModel": self._settlement(code, method_name, rpay),
-            "DeliveryModel": {"deliveryName": "宅配便", "deliveryClass": 0},
+            "DeliveryModel": {"deliveryName": "コンビニ受取" if cvs else "宅配便",
+                              "deliveryClass": 0},
             "PointModel": {"usedPoint": used_point},
             "WrappingModel1": self._wrapping() if gift else None,
             "WrappingModel2": None,
@@ -464,7 +528,8 @@ class _Builder:
             "TaxSummaryModelList": [],
             "DueDateModelList": [],
         }
-        return GeneratedOrder(model, *self._payment_timing(code, order_type, member, next_day))
+        return GeneratedOrder(model, *self._payment_timing(code, order_type, member, next_day),
+                              gift_address_after=gift_after, gift_recipient=gift_recipient)
 
     def _payment_timing(
         self,
@@ -583,6 +648,7 @@ class _Builder:
             "defaultDeliveryCompanyCode": "1001",
             "dropOffFlag": 0,
             "dropOffLocation": None,
+            "SocialGiftModel": None,
         }
 
     def _item(self, index: int) -> dict[str, Any]:

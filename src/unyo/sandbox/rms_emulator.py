@@ -157,6 +157,8 @@ class _Record:
     complete_at: datetime | None = None  # every package got a complete shipping row
     cancel_fix_at: datetime | None = None
     cancel_request: dict[str, int] | None = None  # a shop's cancelOrder: reason, restore
+    gift_address_after: timedelta | None = None  # ソーシャルギフト: the recipient answers
+    gift_recipient: dict[str, Any] | None = None  # the SenderModel they give
 
 
 @dataclass
@@ -228,6 +230,8 @@ class RmsEmulator:
                     order.payment_delay,
                     order.self_cancel_after,
                     order.auth_fails,
+                    gift_address_after=order.gift_address_after,
+                    gift_recipient=_copy(order.gift_recipient),
                 )
                 self._by_ordered.append((order.ordered_at, number))
                 added += 1
@@ -398,6 +402,8 @@ class RmsEmulator:
     def _settle(self, record: _Record, now: datetime) -> None:
         """Apply every move Rakuten would have made by `now`, in time order."""
         m = record.model
+        if record.gift_address_after is not None and record.gift_recipient is not None:
+            self._gift_address(record, now)
         if m["orderProgress"] in (100, 200) and record.self_cancel_after is not None:
             cancel_at = record.ordered_at + record.self_cancel_after
             pay_at = self._pay_at(record)
@@ -426,6 +432,29 @@ class RmsEmulator:
             and record.cancel_fix_at <= now
         ):
             m["orderProgress"] = 900
+
+    @staticmethod
+    def _gift_address(record: _Record, now: datetime) -> None:
+        """ソーシャルギフト: the recipient gives their address (getOrder version 10, Level 4
+        SocialGiftModel and SenderModel): until then SenderModel holds Rakuten's placeholders
+        (zip 999-9999, 入力待ち, ニュウリョクマチ, phone 999-9999-9999) and inputFlag is 0;
+        then the SenderModel is theirs, inputFlag 1 and inputCompDatetime the time. Neither
+        the orderProgress nor ChangeReasonModelList moves *(unconfirmed)*; past inputDueDate
+        nothing comes (Rakuten's cancel of such orders is not emulated)."""
+        assert record.gift_address_after is not None and record.gift_recipient is not None
+        at = record.ordered_at + record.gift_address_after
+        if at > now or record.model["orderProgress"] in _CANCELLED:
+            return
+        for package in record.model["PackageModelList"]:
+            gift = package.get("SocialGiftModel")
+            if isinstance(gift, dict) and gift.get("inputFlag") == 0:
+                due = gift.get("inputDueDate")
+                if isinstance(due, str) and at.astimezone(JST).date().isoformat() > due:
+                    continue
+                package["SenderModel"] = _copy(record.gift_recipient)
+                gift["inputFlag"] = 1
+                gift["inputCompDatetime"] = format_rms_datetime(at)
+        record.gift_address_after = None
 
     def _change_reason(self, change_type: int, at: datetime) -> dict[str, Any]:
         # changeType: 0 キャンセル申請, 1 キャンセル確定, ..., 4 変更申請, 5 変更確定.
@@ -622,10 +651,7 @@ class RmsEmulator:
                     _msg(op, "INFO", 102, "該当する受注情報が存在しません。", orderNumber=number)
                 )
                 continue
-            model = record.model
-            if version < 8:  # deliveryCertPrgFlag was added in version 8
-                model = {k: v for k, v in model.items() if k != "deliveryCertPrgFlag"}
-            models.append(model)
+            models.append(_for_version(record.model, version))
             messages.append(
                 _msg(op, "INFO", 101, "受注情報の取得に成功しました。", orderNumber=number)
             )
@@ -962,6 +988,38 @@ class RmsEmulator:
                 _msg(op, "INFO", 101, "キャンセル申請に成功しました。", orderNumber=number)
             ]
         }
+
+
+# Keys by the getOrder version that added them (RMS WEB SERVICE, 楽天ペイ受注API getOrder,
+# request `version`: 6 顧客・配送対応注意表示詳細対応, 8 配送品質向上制度対応, 9 置き配対応,
+# 10 ソーシャルギフト対応; reference/rakuten-rms.md). An older version's answer has none.
+_ORDER_KEYS_SINCE = {"cautionDisplayDetailType": 6, "deliveryCertPrgFlag": 8,
+                     "oneDayOperationFlag": 8, "socialGiftFlag": 10}
+_PACKAGE_KEYS_SINCE = {"dropOffFlag": 9, "dropOffLocation": 9, "SocialGiftModel": 10}
+# What they mean (the same source; the client's reading is unyo.adapters.rakuten.mapping):
+# cautionDisplayType 0 表示なし / 1 表示あり 注意喚起 / 2 表示あり キャンセル確定, and
+# cautionDisplayDetailType (only with 1, since 2021-10-13) 101 前払い未払いに注意,
+# 102 受取拒否に注意, 103 長期不在による受取拒否に注意, 104 開梱後の返品に注意,
+# 105 高いサービスレベルの要望に注意; oneDayOperationFlag 1 = 1営業日以内出荷の注文 (当日出荷);
+# deliveryCertPrgFlag 1 = 最強翌日配送対象注文; dropOffFlag 1 = 置き配注文 with
+# dropOffLocation (宅配ボックス, 玄関前...; null otherwise); DeliveryCvsModel (コンビニ・
+# 郵便局受取: cvsCode 1 ファミリーマート, 20 ミニストップ, 50 ローソン, 60 郵便局 …, storeCode,
+# storeName, storeZip, storePrefecture, storeAddress); socialGiftFlag 1 with
+# SocialGiftModel {sgMngNumber, inputDueDate, inputFlag, inputCompDatetime,
+# receiverEmailAddress}.
+
+
+def _for_version(model: dict[str, Any], version: int) -> dict[str, Any]:
+    """The OrderModel as getOrder of `version` answers it (the stored one is version 10)."""
+    if version >= 10:
+        return model
+    out = {k: v for k, v in model.items() if _ORDER_KEYS_SINCE.get(k, 0) <= version}
+    packages = model.get("PackageModelList")
+    if isinstance(packages, list):
+        out["PackageModelList"] = [
+            {k: v for k, v in p.items() if _PACKAGE_KEYS_SINCE.get(k, 0) <= version}
+            if isinstance(p, dict) else p for p in packages]
+    return out
 
 
 def _copy(value: Any) -> Any:

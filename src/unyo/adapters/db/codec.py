@@ -20,7 +20,9 @@ from unyo.domain import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
 )
 
 
@@ -48,7 +50,7 @@ def _item(i: Item) -> list[Any]:
 
 
 def _package(p: Package) -> dict[str, Any]:
-    return {
+    d = {
         "basket_id": p.basket_id, "recipient": _person(p.recipient),
         "items": [_item(i) for i in p.items], "goods": p.goods_price, "postage": p.postage_price,
         "delivery": p.delivery_price, "total": p.total_price, "noshi": p.noshi,
@@ -56,9 +58,20 @@ def _package(p: Package) -> dict[str, Any]:
         "shipments": [[s.shipping_detail_id, s.carrier_code, s.tracking_number,
                        s.ship_date.isoformat() if s.ship_date else None] for s in p.shipments],
     }
+    # the order types: only where there is one (rows written before read the same)
+    if (st := p.pickup_store) is not None:
+        d["store"] = [st.chain, st.store_code, st.name, st.postal_code, st.prefecture,
+                      st.address, st.remarks]
+    if p.drop_off:
+        d["drop_off"] = p.drop_off
+    if (g := p.social_gift) is not None:
+        d["social_gift"] = [g.number, g.input_due.isoformat() if g.input_due else None,
+                            g.address_given, _dt(g.given_at)]
+    return d
 
 
 def _unpackage(d: dict[str, Any]) -> Package:
+    store, gift = d.get("store"), d.get("social_gift")
     return Package(
         basket_id=d["basket_id"], recipient=_unperson(d["recipient"]),
         items=tuple(Item(*v) for v in d["items"]), goods_price=d["goods"],
@@ -66,6 +79,11 @@ def _unpackage(d: dict[str, Any]) -> Package:
         noshi=d["noshi"], isolated_island=d["island"],
         shipments=tuple(Shipment(s[0], s[1], s[2], date.fromisoformat(s[3]) if s[3] else None)
                         for s in d["shipments"]),
+        pickup_store=PickupStore(*store) if store is not None else None,
+        drop_off=d.get("drop_off", ""),
+        social_gift=None if gift is None else SocialGift(
+            gift[0], date.fromisoformat(gift[1]) if gift[1] else None, gift[2],
+            _pdt(gift[3])),
     )
 
 
@@ -93,6 +111,10 @@ def channel_to_json(c: ChannelOrder) -> str:
         doc["due_dates"] = [d.isoformat() for d in c.due_dates]
     if c.cancel_due is not None:
         doc["cancel_due"] = c.cancel_due.isoformat()
+    for key, value in (("social_gift", c.social_gift), ("same_day", c.same_day),
+                       ("caution", c.caution), ("caution_detail", c.caution_detail)):
+        if value:  # only where there is one (rows written before read the same)
+            doc[key] = value
     return orjson.dumps(doc).decode()
 
 
@@ -111,6 +133,8 @@ def channel_from_json(text: str) -> ChannelOrder:
         if d["delivery_date"] else None,
         shipping_term=d["shipping_term"], delivery_name=d["delivery_name"],
         confirmed_at=_pdt(d["confirmed_at"]), memo=d["memo"], sub_status_id=d["sub_status"],
+        social_gift=d.get("social_gift", False), same_day=d.get("same_day", False),
+        caution=d.get("caution", ""), caution_detail=d.get("caution_detail", ""),
         extra=d.get("extra") or {},
         notes=tuple(d.get("notes") or ()),
         due_dates=tuple(date.fromisoformat(v) for v in d.get("due_dates") or ()),

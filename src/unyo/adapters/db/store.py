@@ -658,7 +658,8 @@ class Store(BatchRecords):
         for good), and the others whose id falls in this turn's slot of `every` unless
         they wait for a person or a date (an open check or hold gate); and the
         order time of the oldest open order (the window in which to search for changes
-        and payments)."""
+        and payments). A hold with no time (the rule's condition ends it) is no wait for a
+        person or a date: its order is read in the rotation."""
         o, g = t.orders.c, t.gates.c
         is_open = (o.shop == shop) & o.stage.in_([s.value for s in stages])
         pick = is_open
@@ -667,9 +668,12 @@ class Store(BatchRecords):
                                      g.closed_at.is_(None))
             # Waiting for a person (確認待ち, 保留) or a date (保留 until): read when it
             # is about to move (the hand-off re-reads it), not in every rotation; RMS's
-            # searches still find its payment, change or cancellation at once.
+            # searches still find its payment, change or cancellation at once. A hold with
+            # no time (`hold: {while: true}`, e.g. a social gift's address) waits for RMS's
+            # data itself: read in the rotation.
             parked = exists().where(g.order_id == o.id,
-                                    g.kind.in_((GateKind.check.value, GateKind.hold.value)),
+                                    (g.kind == GateKind.check.value)
+                                    | ((g.kind == GateKind.hold.value) & g.until.is_not(None)),
                                     g.closed_at.is_(None))
             waiting = ((o.rms_status.is_(None) | o.rms_status.in_(EVERY_TURN_STATUSES))
                        & ~checked)

@@ -38,7 +38,9 @@ from unyo.domain import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
     Stage,
 )
 from unyo.flow.mail import MailKindSettings, MailSettings
@@ -142,10 +144,22 @@ def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
                         tracking_number=one_line(s.tracking_number, 40),
                         tracking_url=tracking_url(s.carrier_code, s.tracking_number),
                         ship_date=s.ship_date) for s in p.shipments]
+        store = p.pickup_store  # コンビニ受取: the parcel goes to the store, not home
         packages.append(ns(recipient=person(p.recipient), items=items,
                            goods=p.goods_price, postage=p.postage_price,
                            delivery=p.delivery_price, total=p.total_price,
-                           noshi=one_line(p.noshi), shipments=shipments))
+                           noshi=one_line(p.noshi), shipments=shipments,
+                           store=None if store is None else ns(
+                               chain=one_line(store.chain), name=one_line(store.name),
+                               code=one_line(store.store_code),
+                               postal_code=f"{store.postal_code[:3]}-{store.postal_code[3:]}"
+                               if len(store.postal_code) == 7 else one_line(store.postal_code),
+                               address=one_line(store.full_address)),
+                           drop_off=one_line(p.drop_off),
+                           # ソーシャルギフト: the recipient gave the address to Rakuten, not
+                           # to the buyer; the shipped templates do not show it to the buyer
+                           social_gift=p.social_gift is not None,
+                           gift_waiting=p.awaiting_address))
     a = order.parcel_amounts
     return {
         "shop": ns(name=one_line(shop_name)),
@@ -285,7 +299,17 @@ def sample_orders(kind: MailKind) -> list[Order]:
     two = replace(base, packages=(*base.packages, replace(
         base.packages[0], basket_id=20002, recipient=replace(
             base.buyer, family_name="佐藤", first_name="一郎", email=""), noshi="御歳暮")))
-    orders = [base, cod, bank, after, prepay, two]
+    store = replace(base, delivery_name="コンビニ受取", packages=(replace(
+        base.packages[0], pickup_store=PickupStore(
+            "ファミリーマート", "012345", "ファミリーマート 新宿西口店", "1600023", "東京都",
+            "新宿区西新宿1-1-3")),))
+    drop_off = replace(base, packages=(replace(base.packages[0], drop_off="宅配ボックス"),))
+    gift = replace(base, social_gift=True, gift=True, packages=(replace(
+        base.packages[0], recipient=replace(base.buyer, family_name="佐藤", first_name="一郎",
+                                            email=""),
+        social_gift=SocialGift("123456-20261127-0000000001-sg", date(2026, 12, 4),
+                               kind is MailKind.shipping)),))
+    orders = [base, cod, bank, after, prepay, two, store, drop_off, gift]
     if kind is MailKind.shipping:
         orders = [_shipped(o) for o in orders]
     return [Order(shop="sample", channel=o, stage=Stage.processing, id=0) for o in orders]

@@ -45,7 +45,9 @@ from unyo.domain.order import (
     Package,
     Payment,
     Person,
+    PickupStore,
     Shipment,
+    SocialGift,
 )
 from unyo.domain.vocabulary import OrderType
 
@@ -98,7 +100,107 @@ _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 # only tell the rules' `wrapping` field whether one is there).
 _EXTRA_KEYS = ("orderFixDatetime", "shippingInstDatetime", "shippingCmplRptDatetime",
                "cancelDueDate", "severalSenderFlag", "reserveNumber", "subStatusName",
-               "modifyFlag", "cautionDisplayType", "WrappingModel1", "WrappingModel2")
+               "modifyFlag", "WrappingModel1", "WrappingModel2")
+
+# --- order types (getOrder version 8–10) ----------------------------------------------------
+# Source: RMS WEB SERVICE, 楽天ペイ受注API getOrder (request `version` 10 "ソーシャルギフト
+# 対応"; 6 added cautionDisplayDetailType, 8 deliveryCertPrgFlag / oneDayOperationFlag,
+# 9 dropOffFlag / dropOffLocation, 10 socialGiftFlag / SocialGiftModel), response tables
+# Level 2 OrderModel, Level 3 PackageModel, Level 4 DeliveryCVSModel and SocialGiftModel;
+# reference/rakuten-rms.md, "Order types that need their own handling". The emulator
+# (unyo.sandbox.rms_emulator) serves the same keys from the same source.
+
+CVS_CHAINS: dict[int, str] = {
+    1: "ファミリーマート", 20: "ミニストップ", 40: "サークルK", 41: "サンクス", 50: "ローソン",
+    60: "郵便局", 70: "スリーエフ", 71: "エブリワン", 72: "ココストア", 74: "セーブオン",
+    80: "デイリーヤマザキ", 81: "ヤマザキデイリーストア", 82: "ニューヤマザキデイリーストア",
+    85: "ニューデイズ", 90: "ポプラ", 91: "くらしハウス", 92: "スリーエイト", 93: "生活彩家",
+}
+"""DeliveryCvsModel.cvsCode → the chain (コンビニコード). PackageModel.DeliveryCvsModel is
+there "配送方法がコンビニ、郵便局受取の場合": the parcel goes to that store (storeCode,
+storeName, storeZip "158-0094", storePrefecture, storeAddress, cvsRemarks 特記事項), and
+the recipient collects it there."""
+
+CAUTION_TYPES: dict[int, str] = {0: "", 1: "注意喚起", 2: "キャンセル確定"}
+"""cautionDisplayType (警告表示タイプ, Rakuten's 「顧客・配送対応注意表示」): 0 表示なし,
+1 表示あり 注意喚起, 2 表示あり キャンセル確定."""
+
+CAUTION_DETAILS: dict[int, str] = {
+    101: "前払い未払いに注意", 102: "受取拒否に注意", 103: "長期不在による受取拒否に注意",
+    104: "開梱後の返品に注意", 105: "高いサービスレベルの要望に注意",
+}
+"""cautionDisplayDetailType (警告表示タイプ詳細, version 6 and later): set only on orders
+Rakuten judged 「1: 表示あり 注意喚起」 since 2021-10-13; null otherwise."""
+
+DROP_OFF_UNSPECIFIED = "置き配（場所の指定なし）"
+"""dropOffFlag 1 (置き配注文) with dropOffLocation null: not documented to happen (the
+location is one of 宅配ボックス, 玄関前, 玄関前鍵付容器, ポスト（郵便受箱）, メーターボックス,
+物置, 車庫); kept as a drop-off all the same. dropOffFlag 0 is 対面受取 (or not offered)."""
+
+
+def _code_word(table: dict[int, str], v: Any, path: str, key: str, unknown: str) -> str:
+    if v is None:
+        return ""
+    if type(v) is not int:
+        raise _fail(path, key, f"is not an integer: {_shown(v)}")
+    word = table.get(v)
+    return word if word is not None else f"{unknown} {v}"
+
+
+def _pickup_store(m: dict[str, Any], path: str) -> PickupStore | None:
+    cvs = m.get("DeliveryCvsModel")
+    if cvs is None:
+        return None
+    if type(cvs) is not dict:
+        raise _fail(path, "DeliveryCvsModel", "is not an object")
+    code = cvs.get("cvsCode")
+    chain = "" if code is None else _code_word(CVS_CHAINS, code, path + "DeliveryCvsModel.",
+                                               "cvsCode", "コンビニ")
+    store_code, name = _text(cvs, "storeCode"), _text(cvs, "storeName")
+    if not (chain or store_code or name):
+        return None  # an empty model: no store named, so no store pickup
+    return PickupStore(chain=chain, store_code=store_code, name=name,
+                       postal_code="".join(ch for ch in _text(cvs, "storeZip")
+                                           if ch.isascii() and ch.isdigit()),
+                       prefecture=_text(cvs, "storePrefecture"),
+                       address=_text(cvs, "storeAddress"), remarks=_text(cvs, "cvsRemarks"))
+
+
+def _social_gift(m: dict[str, Any], path: str) -> SocialGift | None:
+    gift = m.get("SocialGiftModel")
+    if gift is None:
+        return None
+    if type(gift) is not dict:
+        raise _fail(path, "SocialGiftModel", "is not an object")
+    at = path + "SocialGiftModel."
+    # Until inputFlag is 1 the SenderModel holds Rakuten's placeholders (zip 999-9999,
+    # 入力待ち, ニュウリョクマチ, phone 999-9999-9999).
+    return SocialGift(number=_text(gift, "sgMngNumber"),
+                      input_due=_opt_date(gift, "inputDueDate", at),
+                      address_given=_flag(gift, "inputFlag"),
+                      given_at=_opt_datetime(gift, "inputCompDatetime", at))
+
+
+def _drop_off(m: dict[str, Any]) -> str:
+    if not _flag(m, "dropOffFlag"):
+        return ""
+    return _text(m, "dropOffLocation").strip() or DROP_OFF_UNSPECIFIED
+
+
+def _package_types(m: dict[str, Any], path: str) -> tuple[PickupStore | None, str,
+                                                           SocialGift | None]:
+    """コンビニ受取, 置き配 and ソーシャルギフト of one PackageModel (both paths use it)."""
+    return _pickup_store(m, path), _drop_off(m), _social_gift(m, path)
+
+
+def _order_types(m: dict[str, Any]) -> tuple[bool, bool, str, str]:
+    """socialGiftFlag, 当日出荷 (oneDayOperationFlag: 1営業日以内出荷の注文) and the 注意表示
+    in words, of one OrderModel (both paths use it)."""
+    return (_flag(m, "socialGiftFlag"), _flag(m, "oneDayOperationFlag"),
+            _code_word(CAUTION_TYPES, m.get("cautionDisplayType"), "", "cautionDisplayType",
+                       "注意表示"),
+            _code_word(CAUTION_DETAILS, m.get("cautionDisplayDetailType"), "",
+                       "cautionDisplayDetailType", "注意表示の詳細"))
 
 
 def format_rms_datetime(dt: datetime) -> str:
@@ -336,6 +438,7 @@ def _package(m: Any, path: str) -> Package:
     ships_path = path + "ShippingModelList"
     shipments = tuple(_shipment(_obj(x, f"{ships_path}[{i}]"), f"{ships_path}[{i}].")
                       for i, x in enumerate(_list(m, "ShippingModelList", path, required=False)))
+    store, drop_off, gift = _package_types(m, path)
     return Package(
         basket_id=_int(m, "basketId", path, ID_LIMIT),
         recipient=_person(sender, path + "SenderModel.", email=False),
@@ -347,6 +450,9 @@ def _package(m: Any, path: str) -> Package:
         noshi=_text(m, "noshi"),
         isolated_island=_flag(sender, "isolatedIslandFlag"),
         shipments=shipments,
+        pickup_store=store,
+        drop_off=drop_off,
+        social_gift=gift,
     )
 
 
@@ -522,6 +628,7 @@ def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
     if not packages:
         raise _Bad("PackageModelList is empty")
     extra = {k: m[k] for k in _EXTRA_KEYS if m.get(k) is not None and _storable(m[k])}
+    social_gift, same_day, caution, caution_detail = _order_types(m)
     return ChannelOrder(
         order_number=number,
         status=_int(m, "orderProgress", ""),
@@ -556,6 +663,10 @@ def _channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         confirmed_at=_opt_datetime(m, "shopOrderCfmDatetime", ""),
         memo=_text(m, "memo"),
         sub_status_id=_id(m, "subStatusId", ""),
+        social_gift=social_gift,
+        same_day=same_day,
+        caution=caution,
+        caution_detail=caution_detail,
         extra=extra,
     )
 
@@ -577,6 +688,8 @@ _FAST_MISS = (_Slow, KeyError, TypeError, ValueError, AttributeError, IndexError
               ArithmeticError)
 
 _TRUE = frozenset((1, "1"))
+_NOT_SET = frozenset((0, None))
+"""A flag the fast path may skip reading further (0, absent or null)."""
 """`v in _TRUE` is `_flag`'s `v == 1 or v == "1" or v is True` for JSON values (True == 1.0 ==
 1); an unhashable value raises TypeError, which sends the order to the strict path."""
 
@@ -745,6 +858,15 @@ def _fast_package(m: Any) -> Package:
         shipments = ()
     else:
         raise _Slow
+    g = m.get
+    if g("DeliveryCvsModel") is None and g("SocialGiftModel") is None and \
+            g("dropOffFlag") in _NOT_SET:
+        store, drop_off, gift = None, "", None
+    else:
+        try:
+            store, drop_off, gift = _package_types(m, "")
+        except _Bad:
+            raise _Slow from None
     return _new_package(
         basket_id,
         _fast_person(sender, False),
@@ -756,6 +878,9 @@ def _fast_package(m: Any) -> Package:
         noshi if type(noshi) is str else _t(noshi),
         sender.get("isolatedIslandFlag") in _TRUE,
         shipments,
+        store,
+        drop_off,
+        gift,
     )
 
 
@@ -802,6 +927,10 @@ def _fast_channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         extra_values = _extra_values(m)
     except KeyError:
         extra_values = _get_all(m, _EXTRA_KEYS)
+    try:
+        types = _order_types(m)
+    except _Bad:
+        raise _Slow from None
     return _new_channel_order(
         number,
         status,
@@ -829,5 +958,6 @@ def _fast_channel_order(m: dict[str, Any], number: str) -> ChannelOrder:
         confirmed,
         memo if type(memo) is str else _t(memo),
         sub_status_id,
+        *types,
         {k: v for k, v in zip(_EXTRA_KEYS, extra_values, strict=True) if v is not None},
     )

@@ -43,6 +43,12 @@ def request_rows(request: ShipmentRequest, columns: Sequence[str]) -> Iterator[l
         "noshi": request.noshi,
         "note": request.note,
         "cod_amount": str(request.cod_amount),
+        "pickup_store_code": request.pickup_store_code,
+        "pickup_store_name": request.pickup_store_name,
+        "pickup_store_address": request.pickup_store_address,
+        "drop_off": request.drop_off,
+        "social_gift": request.social_gift,
+        "priority": request.priority,
     }
     for item in request.items or ():
         cells = base | {"sku": item.sku or item.item_number, "item_name": item.name,
