@@ -65,7 +65,8 @@ def test_unyo_run_hands_ready_orders_to_the_warehouse_folder(tmp_path: Path):
                   config=config, db=tmp_path / "unyo.db")
         doc = cli.json("run", "-c", str(config), "--once", "--now", NOW.isoformat())
     steps = doc["steps"]
-    assert list(steps)[-3:] == ["handoff", "results", "report"]
+    names = list(steps)
+    assert names.index("handoff") + 1 == names.index("results") < names.index("report")
     assert all(s["error"] is None for s in steps.values())
     handed = steps["handoff"]["result"]["handed_off"]
     assert handed > 0 and doc["stages"]["at_warehouse"] == handed
