@@ -758,6 +758,8 @@ class RmsEmulator:
                 date.fromisoformat(shipping_date)
             except ValueError:
                 return "shippingDateの書式が不正です。"
+        # shippingNumber is optional (reference/rakuten-rms.md, "Shipping rows": a row
+        # with deliveryCompany and shippingDate only is accepted, e.g. 定形外郵便)
         shipping_number = row.get("shippingNumber")
         if shipping_number is not None and (
             not isinstance(shipping_number, str) or len(shipping_number) > 64
@@ -826,6 +828,9 @@ class RmsEmulator:
     @staticmethod
     def _refresh_complete(record: _Record, now: datetime) -> None:
         """Track the moment every package first had a complete row (300 → 500 next day)."""
+        # A row without shippingNumber is accepted but does not complete the package: one
+        # vendor reports RMS completes an order only when every row has carrier, number
+        # and date (reference/rakuten-rms.md, "Shipping rows"; the cautious reading).
         m = record.model
         complete = all(
             any(

@@ -680,8 +680,12 @@ def _baskets(baskets: Sequence[BasketShipping]) -> list[dict[str, Any]]:
                              "shipping rows")
         rows = []
         for s in b.shipments:
-            row: dict[str, Any] = {"deliveryCompany": s.carrier_code,
-                                   "shippingNumber": s.tracking_number}
+            row: dict[str, Any] = {"deliveryCompany": s.carrier_code}
+            # shippingNumber is optional in updateOrderShipping (reference/rakuten-rms.md,
+            # "Shipping rows"): a parcel without one (定形外, ゆうメール) is sent with
+            # carrier and date only, never with an empty number
+            if s.tracking_number:
+                row["shippingNumber"] = s.tracking_number
             if s.ship_date is not None:
                 row["shippingDate"] = format_rms_date(s.ship_date)
             if s.shipping_detail_id is not None:
