@@ -523,6 +523,10 @@ warehouse:
   #   basket_id: 送付先ID
   # result_columns:       # headers of the result file, where they differ
   #   tracking_number: 送り状番号
+  # default_carrier:      # result rows without a carrier (none in B2クラウド's export):
+  #   宅配便: ヤマト運輸    # the order's delivery method → an RMS deliveryCompany code
+  #   "*": 日本郵便         # or a carrier name; "*" for any other method
+  # untracked_methods: [定形外, 定形郵便, 普通郵便, ゆうメール]   # rows may omit 追跡番号
 
 # 受注処理ルール: each rule is a name, a condition (when) and actions (then).
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`
