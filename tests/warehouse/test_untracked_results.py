@@ -307,3 +307,14 @@ def test_shipped_without_a_tracking_number_is_reported_and_rms_shows_it_shipped(
     assert b2.calls().get("updateOrderShippingAsync", 0) == before.get(
         "updateOrderShippingAsync", 0)
     deliver_effects(b2.ctx)  # mails and the rest go out without an error
+
+
+def test_the_shipment_event_names_the_tracking_number_or_says_there_is_none():
+    from unyo.wording import event_text
+
+    data = {"parcels": [["1001", "123456789012", "2026-11-27"], ["1003", "", "2026-11-27"]],
+            "shipped_packages": 1, "packages": 1}
+    assert event_text("shipment_recorded", data) == (
+        "倉庫から出荷実績（1/1個口）、伝票番号 123456789012、なし")
+    assert event_text("shipment_recorded", data, "en").endswith(
+        "tracking 123456789012, none")
