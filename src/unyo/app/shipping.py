@@ -46,6 +46,14 @@ results (10 s or more) besides its requests, so a warehouse wave's 30,000 report
 hold the worker for many minutes, with imports and mails waiting behind them; past the
 budget the rest goes at the next turns (every `outbox.interval`)."""
 MAX_ROWS_PER_BASKET = 20  # RMS limit per basket
+IN_FLIGHT_SETTLE = timedelta(hours=1)
+"""How long a report whose rows RMS may have taken without saying so (a read timeout or
+a cut answer after sending, an async request accepted but no result given) waits before
+the next attempt. That attempt reads the rows first, but a request still being processed
+— or an async job still queued — would land after the read and the rows would be added
+twice (re-sending a row adds a duplicate: reference/rakuten-rms.md, updateOrderShipping).
+An hour outlasts any HTTP request and RMS's asynchronous processing; the order reaches
+RMS 500 the day after its report either way."""
 
 
 @dataclass
@@ -129,7 +137,8 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
         for number, e in latest.items():
             outcome = outcomes.get(number)
             if outcome is None:
-                outcome = ReportOutcome(False, False, "RMS gave no result for this order")
+                outcome = ReportOutcome(False, False, "RMS gave no result for this order",
+                                        in_flight=True)
             if outcome.ok:
                 attempts.append(Attempt(e, True, outcome.message or None))
                 result.reported += 1
@@ -137,8 +146,11 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
             if e.payload.get("merged_into"):  # reported for an order merged into another
                 outcome = replace(outcome, message=f"同梱した注文 {number}: {outcome.message}")
             permanent = outcome.permanent or e.attempts + 1 >= ctx.config.outbox.max_attempts
+            wait = backoff(e.attempts + 1)
+            if outcome.in_flight:
+                wait = max(wait, IN_FLIGHT_SETTLE)
             attempts.append(Attempt(e, False, outcome.message,
-                                    None if permanent else now + backoff(e.attempts + 1)))
+                                    None if permanent else now + wait))
             if permanent:
                 result.failed += 1
                 result.errors[number] = outcome.message

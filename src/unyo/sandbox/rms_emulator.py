@@ -86,6 +86,7 @@ class FaultConfig:
     malformed_rate: float = 0.0  # share processed normally, then answered with a cut body
     throttle: bool | float = False  # True = every call throttled; a float = that share
     auth_expired: bool = False  # every call answered 401 ES01-01 (key expired)
+    methods: tuple[str, ...] = ()  # the API methods the faults hit (empty: every method)
 
 
 class _Reject(Exception):
@@ -314,6 +315,8 @@ class RmsEmulator:
         with self._lock:
             self.calls[method] += 1
             faults = self.faults
+            if faults.methods and method not in faults.methods:
+                faults = FaultConfig()
             if faults.auth_expired or authorization != self._authorization:
                 return 401, _dump(_UNAUTHORISED)
             throttle = faults.throttle
@@ -333,7 +336,7 @@ class RmsEmulator:
             time.sleep(sleep)  # outside the lock: a slow answer must not stall other callers
         with self._lock:
             status, payload = self._answer(method, body)
-            if self.faults.malformed_rate and self._rng.random() < self.faults.malformed_rate:
+            if faults.malformed_rate and self._rng.random() < faults.malformed_rate:
                 # Processed, but the answer is cut: the client cannot tell what happened.
                 return status, payload[: max(1, len(payload) // 2)]
             return status, payload

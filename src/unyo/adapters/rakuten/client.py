@@ -338,7 +338,8 @@ class RmsClient:
         request_id = data.get("requestId")
         if not isinstance(request_id, str) or not request_id:
             raise RmsMalformedResponseError("updateOrderShippingAsync: requestId is missing",
-                                            method="updateOrderShippingAsync", status_code=200)
+                                            method="updateOrderShippingAsync", status_code=200,
+                                            may_have_applied=True)
         return request_id
 
     def get_result_update_order_shipping_async(
@@ -608,7 +609,7 @@ def _final(retry: _Retry, method: str, attempts: int, idempotent: bool) -> RmsEr
     if isinstance(err, RmsMalformedResponseError) and not idempotent:
         return RmsMalformedResponseError(f"{err}; RMS may have applied it: re-read before "
                                          "sending again", method=method,
-                                         status_code=err.status_code)
+                                         status_code=err.status_code, may_have_applied=True)
     return err
 
 
