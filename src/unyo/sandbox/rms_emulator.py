@@ -56,6 +56,12 @@ _OPS = {
     "cancelOrder": "CANCEL_ORDER",
 }
 METHODS = frozenset(_OPS)
+# Keys an error answer carries besides MessageModelList: searchOrder's error answer has
+# both orderNumberList and PaginationResponseModel, null (reference/rakuten-rms.md,
+# "searchOrder request", from Rakuten's searchOrder documentation).
+_ERROR_KEYS: dict[str, dict[str, Any]] = {
+    "searchOrder": {"orderNumberList": None, "PaginationResponseModel": None},
+}
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0900$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -357,7 +363,7 @@ class RmsEmulator:
             self._run_due_jobs(now)
             return 200, _dump(handler(request, now))
         except _Reject as reject:
-            return reject.status, _dump(reject.body)
+            return reject.status, _dump({**reject.body, **_ERROR_KEYS.get(method, {})})
 
     # --- Rakuten's own moves, computed lazily ---------------------------------------------------
 
@@ -441,11 +447,14 @@ class RmsEmulator:
             raise _bad(op, 11, "PaginationRequestModelの書式が不正です。")
         amount = _int(op, "requestRecordsAmount", paging.get("requestRecordsAmount", 30), 1, 1000)
         page = _int(op, "requestPage", paging.get("requestPage", 1), 1, 10**6)
-        descending, sort_column = False, 1
+        # Without SortModelList the hits come newest first: sortDirection 2 (降順) is the
+        # default (reference/rakuten-rms.md, "searchOrder request"). Only sortColumn 1
+        # (注文日時) is documented; the emulator also sorts by the other date types.
+        descending, sort_column = True, 1
         sorts = paging.get("SortModelList") or []
         if isinstance(sorts, list) and sorts and isinstance(sorts[0], dict):
             sort_column = _int(op, "sortColumn", sorts[0].get("sortColumn", 1), 1, 6)
-            descending = _int(op, "sortDirection", sorts[0].get("sortDirection", 1), 1, 2) == 2
+            descending = _int(op, "sortDirection", sorts[0].get("sortDirection", 2), 1, 2) == 2
         match = self._filter(op, body)
 
         hits = [
@@ -607,7 +616,10 @@ class RmsEmulator:
             messages.append(
                 _msg(op, "INFO", 101, "受注情報の取得に成功しました。", orderNumber=number)
             )
-        return {"MessageModelList": messages, "OrderModelList": models}
+        answer: dict[str, Any] = {"MessageModelList": messages, "OrderModelList": models}
+        if version >= 6:  # echoed from version 6 on (reference/rakuten-rms.md, searchOrder)
+            answer["version"] = version
+        return answer
 
     def _confirm_order(self, body: dict[str, Any], now: datetime) -> dict[str, Any]:
         op = "CONFIRM_ORDER"
