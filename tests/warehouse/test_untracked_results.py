@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from tests.factories import T0, channel_order
 from tests.warehouse.conftest import Shop
-from tests.warehouse.test_shipping_rms import DAY, ENV, Rig
+from tests.warehouse.test_shipping_rms import DAY, ENV, Rig, unyo_parcels
 from unyo.adapters.db import Store
+from unyo.adapters.db import schema as t
 from unyo.adapters.mail.templates import MailTemplates
 from unyo.adapters.warehouse import CsvFolderWarehouse
 from unyo.app.outbox import deliver_effects
@@ -300,12 +302,32 @@ def test_shipped_without_a_tracking_number_is_reported_and_rms_shows_it_shipped(
     for n in homes:
         assert all(r["deliveryCompany"] == "1001" and r["shippingNumber"]
                    for r in b2.rows(n))
-    # a second report sends nothing: the rows without a number are recognised as there
+    # the same result files dropped again change nothing and queue no report
+    done = sorted((b2.wms.folder / "done").glob("*.csv"))
+    assert done
+    for path in done:
+        (b2.wms.folder / "results" / f"again-{path.name}").write_bytes(path.read_bytes())
+    with b2.ctx.store.transaction() as conn:
+        effects = b2.ctx.store.outbox_counts(conn, "shop")
+    reread = import_results(b2.ctx)
+    assert reread.errors == 0 and reread.rows >= len(shipped)
+    with b2.ctx.store.transaction() as conn:
+        assert b2.ctx.store.outbox_counts(conn, "shop") == effects
+    assert {n: unyo_parcels(o) for n, o in b2.orders(Stage.shipped).items()} == {
+        n: unyo_parcels(o) for n, o in shipped.items()}
+    assert report_shipping(b2.ctx).reported == 0
+    # a report sent again (its answer lost) sends nothing: the rows without a number
+    # are recognised as there, by carrier, (no) number and date
+    with b2.ctx.store.transaction() as conn:
+        conn.execute(update(t.outbox).where(t.outbox.c.kind == "report_shipping")
+                     .values(status="pending"))
     before = b2.calls()
     again = report_shipping(b2.ctx)
-    assert again.reported == 0
+    assert again.reported == again.unchanged == len(shipped) and again.rows_added == 0
     assert b2.calls().get("updateOrderShippingAsync", 0) == before.get(
         "updateOrderShippingAsync", 0)
+    assert all(len(b2.rows(n)) == sum(len(p.shipments) for p in o.channel.packages)
+               for n, o in shipped.items())
     deliver_effects(b2.ctx)  # mails and the rest go out without an error
 
 

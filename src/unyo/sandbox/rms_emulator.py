@@ -788,6 +788,10 @@ class RmsEmulator:
         rows = package["ShippingModelList"]
         detail_id = row.get("shippingDetailId")
         if detail_id is None:
+            # A row without shippingDetailId is always added, even when a row with the
+            # same carrier, number and date is there: re-sending makes a duplicate
+            # (reference/rakuten-rms.md, updateOrderShipping) — with or without a
+            # shippingNumber; RMS keys rows by the shippingDetailId it issues, nothing else.
             detail_id = self._next_shipping_detail_id
             self._next_shipping_detail_id += 1
             rows.append(
