@@ -79,7 +79,7 @@ class Rig:
         import_results(self.ctx)
 
     def parcels_at_rms(self, number: str) -> dict[int, list[tuple[str, str, str]]]:
-        return {p["basketId"]: sorted((s["deliveryCompany"], s["shippingNumber"],
+        return {p["basketId"]: sorted((s["deliveryCompany"], s["shippingNumber"] or "",
                                        s["shippingDate"]) for s in p["ShippingModelList"])
                 for p in self.rms.order_model(number)["PackageModelList"]}
 

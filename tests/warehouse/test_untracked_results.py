@@ -252,7 +252,8 @@ class B2Rig(Rig):
     """Rig whose warehouse writes B2クラウド-like files (no carrier column) and ships
     定形外 orders without a tracking number; some generated orders are 定形外郵便."""
 
-    def __init__(self, store: Store, folder: Path, n: int, seed: int = 11) -> None:
+    def __init__(self, store: Store, folder: Path, n: int, seed: int = 11,
+                 timeout: float = 5.0) -> None:
         self.clock = SimClock(DAY)
         self.generated = generate_orders(n, seed=seed, start=DAY, end=DAY + timedelta(days=1))
         for i, g in enumerate(self.generated):
@@ -267,7 +268,7 @@ class B2Rig(Rig):
                                      carrier_column=False, untracked=("定形外",))
         config = Config(shop_id="shop",
                         rms=RmsSettings(base_url=self.server.base_url, min_interval=0.0,
-                                        timeout=5.0),
+                                        timeout=timeout),
                         import_=ImportSettings(lookback=2 * 86400.0),
                         warehouse=WarehouseSettings(
                             enabled=True, folder=str(folder), settle=0.0,

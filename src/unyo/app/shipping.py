@@ -133,6 +133,9 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
                 result.superseded += 1
             latest[e.payload["order_number"]] = e
         outcomes = _report(channel, latest, result)
+        # the waits count from now, after the calls: a request sent late in the round
+        # (after slow reads and retries) may still be in flight at RMS
+        now = ctx.clock.now()
         failures: list[tuple[int, Command]] = []
         for number, e in latest.items():
             outcome = outcomes.get(number)
