@@ -74,7 +74,9 @@ def test_default_carrier_takes_codes_and_names_and_untracked_methods_a_list():
     d = WarehouseSettings()
     assert d.carrier_for("宅配便") is None and "carrier" in d.required_result_keys
     assert d.untracked("定形外郵便") and d.untracked("ゆうメール") and not d.untracked("")
-    assert not d.untracked("ゆうパケット") and not d.untracked("宅配便")
+    assert d.untracked("スマートレター") and d.untracked("普通郵便（定形）")
+    assert not any(d.untracked(m) for m in ("ゆうパケット", "宅配便", "クリックポスト",
+                                            "ネコポス", "ゆうパック"))
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -200,18 +202,23 @@ def expected_ok(method: str, carrier: str, tracking: str) -> bool:
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(st.sampled_from(METHODS), st.sampled_from(CARRIERS),
-                               st.sampled_from(TRACKING)), min_size=1, max_size=6))
+                               st.sampled_from(TRACKING)), min_size=1, max_size=6),
+       carrier_column=st.booleans())
 def test_any_row_is_applied_or_reported_at_its_line_never_both(
         store: Store, tmp_path_factory: pytest.TempPathFactory,
-        rows: list[tuple[str, str, str]]):
+        rows: list[tuple[str, str, str]], carrier_column: bool):
     shop = Shop(store, tmp_path_factory.mktemp("wh"))
     configure(shop, default_carrier=DEFAULTS)
     shop._n = next(_EXAMPLES) * 100  # one store for every example: fresh order numbers
     numbers = [shop.add_ready(delivery_name=m)[0] for m, _, _ in rows]
     hand_off_orders(shop.ctx)
+    if not carrier_column:  # B2クラウド-like: no column, every row takes the default
+        rows = [(m, "", t) for m, _, t in rows]
     header = ["受注番号", "送付先ID", "配送会社", "追跡番号", "出荷日", "出荷ステータス"]
-    drop(shop, header, [[n, "10001", c, t, SHIPPED, ""]
-                        for n, (_, c, t) in zip(numbers, rows, strict=True)])
+    cells = [[n, "10001", c, t, SHIPPED, ""] for n, (_, c, t) in zip(numbers, rows, strict=True)]
+    if not carrier_column:
+        header, cells = B2_HEADER, [[r[0], r[1], *r[3:]] for r in cells]
+    drop(shop, header, cells)
     result = import_results(shop.ctx)  # never raises
     bad_lines = {int(p.split(":")[1]) for p in result.problems}
     for line, (number, (method, carrier, tracking)) in enumerate(
@@ -220,6 +227,15 @@ def test_any_row_is_applied_or_reported_at_its_line_never_both(
         assert applied != (line in bad_lines), (line, method, carrier, tracking)
         assert applied == expected_ok(method, carrier, tracking), (method, carrier, tracking)
     assert result.shipped_packages + len(bad_lines) == len(rows)
+    # the same file again: nothing changes, nothing more is queued
+    before = {n: (shop.order(n).stage, parcels(shop, n)) for n in numbers}
+    with store.transaction() as conn:
+        effects = store.outbox_counts(conn, "shop")
+    drop(shop, header, cells)
+    import_results(shop.ctx)
+    assert {n: (shop.order(n).stage, parcels(shop, n)) for n in numbers} == before
+    with store.transaction() as conn:
+        assert store.outbox_counts(conn, "shop") == effects
 
 
 # ---- the shipping mail ----------------------------------------------------------------------

@@ -526,7 +526,7 @@ warehouse:
   # default_carrier:      # result rows without a carrier (none in B2クラウド's export):
   #   宅配便: ヤマト運輸    # the order's delivery method → an RMS deliveryCompany code
   #   "*": 日本郵便         # or a carrier name; "*" for any other method
-  # untracked_methods: [定形外, 定形郵便, 普通郵便, ゆうメール]   # rows may omit 追跡番号
+  # untracked_methods: [定形外, 定形郵便, 普通郵便, ゆうメール, スマートレター]  # may omit 追跡番号
 
 # 受注処理ルール: each rule is a name, a condition (when) and actions (then).
 # Conditions: {{field, op, value}} rows combined with all / any / not (`unyo schema`

@@ -56,9 +56,11 @@ RESULT_COLUMNS: dict[str, str] = {
 REQUIRED_RESULT_KEYS = ("order_number", "carrier", "tracking_number", "ship_date")
 """Result columns a file must have; `carrier` only while `default_carrier` is empty."""
 
-UNTRACKED_METHODS: tuple[str, ...] = ("定形外", "定形郵便", "普通郵便", "ゆうメール")
+UNTRACKED_METHODS: tuple[str, ...] = ("定形外", "定形郵便", "普通郵便", "ゆうメール",
+                                      "スマートレター")
 """Delivery methods whose parcels have no tracking number (Japan Post's letter-post
-services: 定形・定形外郵便 and ゆうメール carry none unless a paid option is added).
+services: 定形・定形外郵便 and ゆうメール carry none unless a paid option is added, nor
+does スマートレター; クリックポスト, ゆうパケット and ネコポス do have one, so they are not here).
 Matched as a part of the order's delivery method ("定形外郵便（追跡なし）" matches
 "定形外"), after NFKC and without spaces."""
 
