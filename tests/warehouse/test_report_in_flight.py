@@ -76,3 +76,32 @@ def test_a_report_rms_may_still_be_applying_is_not_sent_again_before_it_lands(
         letters = [n for n in shipped if n in rig.letters]
         assert letters and all(r["shippingNumber"] is None for n in letters
                                for r in rig.rows(n))
+
+
+def test_a_report_whose_worker_died_while_sending_waits_before_it_is_read_again(rig: Rig):
+    from sqlalchemy import update
+
+    from unyo.adapters.db import schema as t
+    from unyo.app.shipping import SENDING
+
+    rig.to_ready()
+    rig.ship()
+    shipped = rig.orders(Stage.shipped)
+    # as a worker killed after sending leaves them: claimed by nobody, noted as sending
+    with rig.ctx.store.transaction() as conn:
+        conn.execute(update(t.outbox).where(t.outbox.c.kind == "report_shipping")
+                     .values(last_error=SENDING))
+    before = rig.calls().get("getOrder", 0)
+    first = report_shipping(rig.ctx)
+    assert first.reported == 0 and first.retried == len(shipped)
+    assert rig.calls().get("getOrder", 0) == before  # nothing read, nothing sent
+    rig.at(rig.clock.now() + timedelta(minutes=5))
+    assert report_shipping(rig.ctx).reported == 0
+    rig.at(rig.clock.now() + IN_FLIGHT_SETTLE)
+    assert report_shipping(rig.ctx).reported == len(shipped)
+    assert duplicates(rig, list(shipped)) == 0
+    with rig.ctx.store.transaction() as conn:
+        notes = {r[0] for r in conn.execute(
+            t.outbox.select().with_only_columns(t.outbox.c.last_error)
+            .where(t.outbox.c.kind == "report_shipping"))}
+    assert SENDING not in notes

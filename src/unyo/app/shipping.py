@@ -54,6 +54,11 @@ the next attempt. That attempt reads the rows first, but a request still being p
 twice (re-sending a row adds a duplicate: reference/rakuten-rms.md, updateOrderShipping).
 An hour outlasts any HTTP request and RMS's asynchronous processing; the order reaches
 RMS 500 the day after its report either way."""
+SENDING = "RMSへ送信中（結果待ち）"
+"""Noted on the reports of a round before it sends: a worker that dies (SIGKILL, power)
+after sending leaves it behind, and whoever delivers them next waits IN_FLIGHT_SETTLE
+before reading the rows, as after any send whose answer was lost."""
+UNKNOWN_SEND = "前回の送信の結果が不明です（処理が中断）: 1時間後に確かめます"
 
 
 @dataclass
@@ -124,6 +129,15 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
         if not due:
             return result
         seen.update(e.id for e in due)
+        cut = [e for e in due if e.last_error == SENDING]  # a delivery died mid-send
+        if cut:
+            with store.transaction() as conn:
+                store.postpone_effects(conn, [(e.id, now + IN_FLIGHT_SETTLE) for e in cut],
+                                       UNKNOWN_SEND)
+            result.retried += len(cut)
+            due = [e for e in due if e.last_error != SENDING]
+            if not due:
+                continue
         latest: dict[str, EffectRow] = {}
         attempts: list[Attempt] = []
         for e in due:  # a newer report of an order replaces an older one
@@ -132,6 +146,8 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
                 attempts.append(Attempt(older, True, "superseded by a newer report"))
                 result.superseded += 1
             latest[e.payload["order_number"]] = e
+        with store.transaction() as conn:
+            store.note_effects(conn, [e.id for e in latest.values()], SENDING)
         outcomes = _report(channel, latest, result)
         # the waits count from now, after the calls: a request sent late in the round
         # (after slow reads and retries) may still be in flight at RMS
