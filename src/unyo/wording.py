@@ -297,9 +297,11 @@ def _handed_off(d: Mapping[str, Any], lang: Lang) -> str:
 
 
 def _shipment(d: Mapping[str, Any], lang: Lang) -> str:
+    # parcels are [carrier, tracking number, ship date]; 定形外 and the like have no number
     parcels = d.get("parcels")
-    tracking = "、".join(_text(p[-1]) if isinstance(p, list) and p else _text(p)
-                         for p in parcels) if isinstance(parcels, list) else ""
+    none, sep = ("none", ", ") if lang == "en" else ("なし", "、")
+    tracking = sep.join((_text(p[1]) or none) if isinstance(p, list) and len(p) > 1
+                         else _text(p) for p in parcels) if isinstance(parcels, list) else ""
     shipped, total = _text(d.get("shipped_packages")), _text(d.get("packages"))
     count = f"{shipped}/{total}" if shipped and total else ""
     if lang == "en":

@@ -168,7 +168,8 @@ def test_an_unchanged_reread_is_not_mapped_and_a_change_after_it_is_seen(rig: Ri
     first = sync_orders(ctx)
     assert first.read > 200 and first.unchanged == 0  # nothing known yet: every one mapped
     again = sync_orders(ctx)
-    assert again.read == first.read - first.changed and again.unchanged > 0.9 * again.read
+    # the open orders are read again (代引き at 300 since its confirmation among them)
+    assert again.read == first.read and again.unchanged > 0.9 * again.read
     open_numbers = sorted(rig.imported())
     with ctx.store.transaction() as conn:
         orders = ctx.store.load_orders(conn, "shop", open_numbers)

@@ -227,20 +227,30 @@ def test_2500_orders_come_in_three_pages_of_1000(make_rms: Callable[..., Rms]) -
     assert too_many.status_code == 400
 
 
-def test_default_page_is_30_and_descending_sort_reverses(make_rms: Callable[..., Rms]) -> None:
+def test_default_page_is_30_newest_first_and_an_ascending_sort_reverses(
+    make_rms: Callable[..., Rms],
+) -> None:
+    # Without SortModelList the hits come newest first (reference, searchOrder request)
     orders = generate_orders(100, seed=6, start=DAY, end=DAY + timedelta(hours=10))
     rms = make_rms(orders)
     plain = rms.ok("searchOrder", search_body(DAY, DAY + timedelta(days=1)))
-    desc = rms.ok(
+    paged = rms.ok("searchOrder", search_body(DAY, DAY + timedelta(days=1),
+                                              PaginationRequestModel={"requestPage": 2}))
+    no_direction = rms.ok("searchOrder", search_body(
+        DAY, DAY + timedelta(days=1),
+        PaginationRequestModel={"SortModelList": [{"sortColumn": 1}]}))
+    asc = rms.ok(
         "searchOrder",
         search_body(
             DAY,
             DAY + timedelta(days=1),
-            PaginationRequestModel={"SortModelList": [{"sortColumn": 1, "sortDirection": 2}]},
+            PaginationRequestModel={"SortModelList": [{"sortColumn": 1, "sortDirection": 1}]},
         ),
     )
-    assert plain["orderNumberList"] == [o.order_number for o in orders[:30]]
-    assert desc["orderNumberList"] == [o.order_number for o in reversed(orders[-30:])]
+    newest = [o.order_number for o in reversed(orders)]
+    assert plain["orderNumberList"] == no_direction["orderNumberList"] == newest[:30]
+    assert paged["orderNumberList"] == newest[30:60]
+    assert asc["orderNumberList"] == [o.order_number for o in orders[:30]]
 
 
 def test_window_may_not_exceed_63_days(make_rms: Callable[..., Rms]) -> None:
@@ -277,12 +287,14 @@ def test_filter_by_progress_and_by_confirmation_date(make_rms: Callable[..., Rms
     cod = pick(lambda m: m["SettlementModel"]["settlementMethodCode"] == 2)
     first = card()
     rms = make_rms([cod, first])
-    rms.ok("confirmOrder", {"orderNumberList": [first.order_number]})
     window = search_body(DAY, DAY + timedelta(days=1))
+    at_100 = rms.ok("searchOrder", window | {"orderProgressList": [100]})
+    rms.ok("confirmOrder", {"orderNumberList": [first.order_number]})
     at_300 = rms.ok("searchOrder", window | {"orderProgressList": [300]})
     at_200 = rms.ok("searchOrder", window | {"orderProgressList": [200]})
     confirmed = rms.ok("searchOrder", window | {"dateType": 2})
-    assert at_300["orderNumberList"] == [cod.order_number]
+    assert sorted(at_100["orderNumberList"]) == sorted([cod.order_number, first.order_number])
+    assert at_300["orderNumberList"] == []
     assert at_200["orderNumberList"] == [first.order_number]
     assert confirmed["orderNumberList"] == [first.order_number]
 
@@ -364,10 +376,16 @@ def test_unconfirmed_orders_are_never_paid(make_rms: Callable[..., Rms]) -> None
     assert rms.progress(order.order_number) == 100
 
 
-def test_cash_on_delivery_is_at_300_from_the_start(make_rms: Callable[..., Rms]) -> None:
+def test_cash_on_delivery_starts_at_100_and_is_at_300_once_confirmed(
+    make_rms: Callable[..., Rms],
+) -> None:
+    # 選択制決済 orders start at 100 and need 注文確認 (reference, status codes)
     cod = pick(lambda m: m["SettlementModel"]["settlementMethodCode"] == 2)
+    assert cod.model["SettlementModel"]["rpaySettlementFlag"] == 0
     rms = make_rms([cod])
-    assert rms.progress(cod.order_number) == 300
+    assert rms.progress(cod.order_number) == 100
+    rms.advance(days=1)
+    assert rms.progress(cod.order_number) == 100  # nobody confirmed it
     confirmed = rms.ok("confirmOrder", {"orderNumberList": [cod.order_number]})
     assert codes(confirmed) == ["ORDER_EXT_API_CONFIRM_ORDER_INFO_101"]
     assert rms.progress(cod.order_number) == 300
@@ -530,6 +548,7 @@ def test_async_shipping_reports_results_after_a_delay(make_rms: Callable[..., Rm
     second = pick(lambda m: m["SettlementModel"]["settlementMethodCode"] == 2)
     rms = make_rms([first, second])
     paid(rms, first)
+    paid(rms, second)
     requests = [
         {
             "orderNumber": o.order_number,
@@ -579,6 +598,7 @@ def test_cancel_goes_800_then_900_and_only_before_a_ship_date(
     order, shipped = card(), pick(lambda m: m["SettlementModel"]["settlementMethodCode"] == 2)
     rms = make_rms([order, shipped])
     paid(rms, order)
+    paid(rms, shipped)
     body = {
         "orderNumber": order.order_number,
         "inventoryRestoreType": 1,

@@ -33,7 +33,8 @@ ENV = {"RMS_SERVICE_SECRET": "SP-test", "RMS_LICENSE_KEY": "SL-test"}
 
 
 class Rig:
-    def __init__(self, store: Store, folder: Path, n: int, seed: int = 11) -> None:
+    def __init__(self, store: Store, folder: Path, n: int, seed: int = 11,
+                 timeout: float = 5.0) -> None:
         self.clock = SimClock(DAY)
         self.generated = generate_orders(n, seed=seed, start=DAY, end=DAY + timedelta(days=1))
         self.rms = RmsEmulator(self.clock, service_secret="SP-test", license_key="SL-test",
@@ -42,7 +43,7 @@ class Rig:
         self.wms = WarehouseEmulator(folder, self.clock, seed=seed, stockout_rate=0.05)
         config = Config(shop_id="shop",
                         rms=RmsSettings(base_url=self.server.base_url, min_interval=0.0,
-                                        timeout=5.0),
+                                        timeout=timeout),
                         import_=ImportSettings(lookback=2 * 86400.0),
                         warehouse=WarehouseSettings(enabled=True, folder=str(folder),
                                                     settle=0.0))
@@ -78,7 +79,7 @@ class Rig:
         import_results(self.ctx)
 
     def parcels_at_rms(self, number: str) -> dict[int, list[tuple[str, str, str]]]:
-        return {p["basketId"]: sorted((s["deliveryCompany"], s["shippingNumber"],
+        return {p["basketId"]: sorted((s["deliveryCompany"], s["shippingNumber"] or "",
                                        s["shippingDate"]) for s in p["ShippingModelList"])
                 for p in self.rms.order_model(number)["PackageModelList"]}
 

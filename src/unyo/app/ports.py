@@ -30,7 +30,15 @@ class ChannelAuthError(ChannelError):
 
 
 class ChannelUnavailable(ChannelError):
-    """The channel is down, slow or throttling; try again later."""
+    """The channel is down, slow or throttling; try again later.
+
+    `may_have_applied`: the request reached the channel and its outcome is unknown (a
+    read timeout, a cut answer): a write may still be applied after the caller's next
+    read, so the caller must wait before reading and sending again."""
+
+    def __init__(self, message: str = "", *, may_have_applied: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_applied = may_have_applied
 
 
 @dataclass
@@ -114,6 +122,9 @@ class ReportOutcome:
     ok: bool
     permanent: bool  # retrying will not help (cancelled, refused format): a person must look
     message: str = ""
+    # the rows may have been taken and not applied yet (an answer lost after sending, an
+    # async result not given): a re-read now could miss them and send them twice
+    in_flight: bool = False
 
 
 @runtime_checkable

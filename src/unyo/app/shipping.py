@@ -46,6 +46,19 @@ results (10 s or more) besides its requests, so a warehouse wave's 30,000 report
 hold the worker for many minutes, with imports and mails waiting behind them; past the
 budget the rest goes at the next turns (every `outbox.interval`)."""
 MAX_ROWS_PER_BASKET = 20  # RMS limit per basket
+IN_FLIGHT_SETTLE = timedelta(hours=1)
+"""How long a report whose rows RMS may have taken without saying so (a read timeout or
+a cut answer after sending, an async request accepted but no result given) waits before
+the next attempt. That attempt reads the rows first, but a request still being processed
+— or an async job still queued — would land after the read and the rows would be added
+twice (re-sending a row adds a duplicate: reference/rakuten-rms.md, updateOrderShipping).
+An hour outlasts any HTTP request and RMS's asynchronous processing; the order reaches
+RMS 500 the day after its report either way."""
+SENDING = "RMSへ送信中（結果待ち）"
+"""Noted on the reports of a round before it sends: a worker that dies (SIGKILL, power)
+after sending leaves it behind, and whoever delivers them next waits IN_FLIGHT_SETTLE
+before reading the rows, as after any send whose answer was lost."""
+UNKNOWN_SEND = "前回の送信の結果が不明です（処理が中断）: 1時間後に確かめます"
 
 
 @dataclass
@@ -116,6 +129,15 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
         if not due:
             return result
         seen.update(e.id for e in due)
+        cut = [e for e in due if e.last_error == SENDING]  # a delivery died mid-send
+        if cut:
+            with store.transaction() as conn:
+                store.postpone_effects(conn, [(e.id, now + IN_FLIGHT_SETTLE) for e in cut],
+                                       UNKNOWN_SEND)
+            result.retried += len(cut)
+            due = [e for e in due if e.last_error != SENDING]
+            if not due:
+                continue
         latest: dict[str, EffectRow] = {}
         attempts: list[Attempt] = []
         for e in due:  # a newer report of an order replaces an older one
@@ -124,12 +146,18 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
                 attempts.append(Attempt(older, True, "superseded by a newer report"))
                 result.superseded += 1
             latest[e.payload["order_number"]] = e
+        with store.transaction() as conn:
+            store.note_effects(conn, [e.id for e in latest.values()], SENDING)
         outcomes = _report(channel, latest, result)
+        # the waits count from now, after the calls: a request sent late in the round
+        # (after slow reads and retries) may still be in flight at RMS
+        now = ctx.clock.now()
         failures: list[tuple[int, Command]] = []
         for number, e in latest.items():
             outcome = outcomes.get(number)
             if outcome is None:
-                outcome = ReportOutcome(False, False, "RMS gave no result for this order")
+                outcome = ReportOutcome(False, False, "RMS gave no result for this order",
+                                        in_flight=True)
             if outcome.ok:
                 attempts.append(Attempt(e, True, outcome.message or None))
                 result.reported += 1
@@ -137,8 +165,11 @@ def report_shipping(ctx: ShopContext) -> ReportResult:
             if e.payload.get("merged_into"):  # reported for an order merged into another
                 outcome = replace(outcome, message=f"同梱した注文 {number}: {outcome.message}")
             permanent = outcome.permanent or e.attempts + 1 >= ctx.config.outbox.max_attempts
+            wait = backoff(e.attempts + 1)
+            if outcome.in_flight:
+                wait = max(wait, IN_FLIGHT_SETTLE)
             attempts.append(Attempt(e, False, outcome.message,
-                                    None if permanent else now + backoff(e.attempts + 1)))
+                                    None if permanent else now + wait))
             if permanent:
                 result.failed += 1
                 result.errors[number] = outcome.message

@@ -63,6 +63,7 @@ from unyo.domain.printing import (
 )
 from unyo.domain.rules import recipient_texts
 from unyo.domain.vocabulary import CANCELLED_RMS
+from unyo.flow.warehouse import WarehouseSettings
 
 SELECT_CHUNK = 500
 MAX_SHIP_AGE = timedelta(days=60)
@@ -521,7 +522,7 @@ def import_results(ctx: ShopContext, warehouse: Warehouse | None = None) -> Resu
             now = ctx.clock.now()
             with ctx.store.transaction() as conn:
                 orders = ctx.store.load_orders(conn, ctx.shop, chunk)
-                checked = _check(part, orders, now)
+                checked = _check(part, orders, now, ctx.config.warehouse)
                 problems.extend(checked.problems)
                 moves: list[tuple[Order, Command]] = []
                 for number, commands in checked.commands.items():
@@ -579,8 +580,14 @@ def _problem_gates(name: str, problems: list[RowProblem], orders: dict[str, Orde
     return out
 
 
-def _check(batch: ResultBatch, orders: dict[str, Order], now: datetime) -> _Checked:
-    """Validate every row; group the good ones per package into commands."""
+def _check(batch: ResultBatch, orders: dict[str, Order], now: datetime,
+           settings: WarehouseSettings | None = None) -> _Checked:
+    """Validate every row; group the good ones per package into commands.
+
+    A row without a carrier takes the default of the order's delivery method
+    (`warehouse.default_carrier`); a row without a tracking number is accepted only
+    where that method has none (`warehouse.untracked_methods`: 定形外, ゆうメール …)."""
+    settings = settings or WarehouseSettings()
     out = _Checked()
     parcels: dict[tuple[str, int], list[Shipment]] = defaultdict(list)
     sources: dict[tuple[str, int], int] = {}
@@ -608,15 +615,25 @@ def _check(batch: ResultBatch, orders: dict[str, Order], now: datetime) -> _Chec
                 out.commands[order.number].append(RecordWarehouseRejection(
                     basket, row.status, now, f"{batch.name}:{row.line}"))
             continue
-        code = carrier_code(row.carrier)
-        if code is None:
-            bad(f"配送会社 {row.carrier!r} が不明です")
-            continue
+        method = order.setting("delivery_method") or order.channel.delivery_name
+        if row.carrier:
+            code = carrier_code(row.carrier)
+            if code is None:
+                bad(f"配送会社 {row.carrier!r} が不明です")
+                continue
+        else:
+            code = settings.carrier_for(method)
+            if code is None:
+                bad(f"配送会社が空です（配送方法「{method}」の既定の配送会社が "
+                    "warehouse.default_carrier にありません）")
+                continue
         tracking = normalise_tracking(row.tracking_number)
-        problem = tracking_problem(code, tracking)
-        if problem:
-            bad(problem)
-            continue
+        if tracking or not settings.untracked(method):
+            problem = tracking_problem(code, tracking)
+            if problem:
+                bad(problem if tracking else f"{problem}（配送方法「{method}」は追跡番号が"
+                                             "必要です: warehouse.untracked_methods）")
+                continue
         shipped_on, problem = _ship_date(row.ship_date, order, now)
         if shipped_on is None:
             bad(problem)

@@ -686,6 +686,10 @@ warehouse:
   #   basket_id: 送付先ID
   # result_columns:       # headers of the result file, where they differ
   #   tracking_number: 送り状番号
+  # default_carrier:      # result rows without a carrier (none in B2クラウド's export):
+  #   宅配便: ヤマト運輸    # the order's delivery method → an RMS deliveryCompany code
+  #   "*": 日本郵便         # or a carrier name; "*" for any other method
+  # untracked_methods: [定形外, 定形郵便, 普通郵便, ゆうメール, スマートレター]  # may omit 追跡番号
 
 # invoice:                # the 納品書 a self-shipping shop prints (docs/warehouse.md)
 #   registration_number: T1234567890123   # 登録番号: adds the 適格簡易請求書 lines

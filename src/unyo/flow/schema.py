@@ -55,6 +55,9 @@ def _settings(cls: type) -> dict[str, Any]:
                 {"type": ["string", "null"]},
                 {"type": "object", "required": ["name", "other"], "additionalProperties": False,
                  "properties": {"name": {"type": "string"}, "other": {"type": "string"}}}]}}
+        elif f.name == "default_carrier":  # delivery method or * → code or carrier name
+            props[f.name] = {"type": "object", "minProperties": 1,
+                             "additionalProperties": {"type": ["string", "integer"]}}
         elif isinstance(value, dict):
             props[f.name] = {"type": "object", "additionalProperties": {"type": "string"}}
         elif f.name == "start_at":  # YAML reads an unquoted date-time as a timestamp

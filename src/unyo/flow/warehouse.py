@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -66,6 +67,20 @@ WAREHOUSE_TYPES = ("csv", "self")
 """csv: a WMS reads request files; self: the shop prints 納品書 batches and packs itself."""
 
 REQUIRED_RESULT_KEYS = ("order_number", "carrier", "tracking_number", "ship_date")
+"""Result columns a file must have; `carrier` only while `default_carrier` is empty."""
+
+UNTRACKED_METHODS: tuple[str, ...] = ("定形外", "定形郵便", "普通郵便", "ゆうメール",
+                                      "スマートレター")
+"""Delivery methods whose parcels have no tracking number (Japan Post's letter-post
+services: 定形・定形外郵便 and ゆうメール carry none unless a paid option is added, nor
+does スマートレター; クリックポスト, ゆうパケット and ネコポス do have one, so they are not here).
+Matched as a part of the order's delivery method ("定形外郵便（追跡なし）" matches
+"定形外"), after NFKC and without spaces."""
+
+
+def method_key(text: str) -> str:
+    """A delivery method name as it is compared: NFKC, no spaces, lower case."""
+    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "").lower()
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,31 @@ class WarehouseSettings:
     result_columns: dict[str, str] = field(default_factory=lambda: dict(RESULT_COLUMNS))
     # the shop's own substitutes for characters the encoding lacks, over the shipped table
     substitutions: dict[str, Substitute] = field(default_factory=dict)
+    # delivery method (as on the order; "*" for any other) → RMS deliveryCompany code,
+    # for result rows with no carrier (a file without the column, or an empty cell)
+    default_carrier: dict[str, str] = field(default_factory=dict)
+    # delivery methods without tracking numbers: their rows may leave it empty
+    untracked_methods: tuple[str, ...] = UNTRACKED_METHODS
+
+    def carrier_for(self, method: str) -> str | None:
+        """The default carrier code for an order of delivery method `method`, or None."""
+        key = method_key(method)
+        for name, code in self.default_carrier.items():
+            if name != "*" and method_key(name) == key:
+                return code
+        return self.default_carrier.get("*")
+
+    def untracked(self, method: str) -> bool:
+        """Whether parcels of delivery method `method` go without a tracking number."""
+        key = method_key(method)
+        return bool(key) and any(method_key(m) in key for m in self.untracked_methods
+                                 if method_key(m))
+
+    @property
+    def required_result_keys(self) -> tuple[str, ...]:
+        if self.default_carrier:
+            return tuple(k for k in REQUIRED_RESULT_KEYS if k != "carrier")
+        return REQUIRED_RESULT_KEYS
 
     @property
     def self_shipping(self) -> bool:
@@ -155,6 +195,10 @@ def _setting(name: str, value: Any, base: Path) -> Any:
         return _columns(name, value)
     if name == "substitutions":
         return _substitutions(value)
+    if name == "default_carrier":
+        return _default_carrier(value)
+    if name == "untracked_methods":
+        return _methods(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected text")
     text = value.strip()
@@ -198,6 +242,41 @@ def _columns(name: str, value: Any) -> dict[str, str]:
         return out
     merged = {**RESULT_COLUMNS, **out}
     return merged
+
+
+def _default_carrier(value: Any) -> dict[str, str]:
+    """`delivery method: carrier` (an RMS deliveryCompany code or a carrier name)."""
+    from unyo.domain.carriers import carrier_code
+
+    if not isinstance(value, dict) or not value:
+        raise ValueError("expected a mapping of delivery methods (as on the order, or * "
+                         "for any) to a carrier (e.g. 宅配便: ヤマト運輸, \"*\": \"1003\")")
+    out: dict[str, str] = {}
+    for method, carrier in value.items():
+        name = str(method).strip()
+        if not name or isinstance(method, bool):
+            raise ValueError(f"{method!r}: expected a delivery method name or *")
+        if any(method_key(name) == method_key(k) for k in out):
+            raise ValueError(f"{name}: given twice")
+        text = str(carrier).strip() if isinstance(carrier, str | int) and not isinstance(
+            carrier, bool) else ""
+        code = carrier_code(text) if text else None
+        if code is None:
+            raise ValueError(f"{name}: {carrier!r} is not a carrier unyo knows (an RMS "
+                             "deliveryCompany code such as 1001, or a name such as "
+                             "ヤマト運輸, 佐川急便, 日本郵便)")
+        out[name] = code
+    return out
+
+
+def _methods(value: Any) -> tuple[str, ...]:
+    """A list of delivery method names (empty or null: every row needs its number)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and v.strip() for v in value):
+        raise ValueError("expected a list of delivery method names (e.g. [定形外, ゆうメール])")
+    return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 _CODE_POINT = re.compile(r"^U\+([0-9A-Fa-f]{4,6})$")

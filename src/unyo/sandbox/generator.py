@@ -463,7 +463,9 @@ class _Builder:
         delivery_date, term, remarks = self._remarks(next_day)
         model: dict[str, Any] = {
             "orderNumber": self.number,
-            "orderProgress": 300 if cod else 100,
+            # every order starts at 100, 選択制決済 (代金引換) too: it needs 注文確認 like any
+            # other (reference/rakuten-rms.md, status codes; LOGILESS's manual)
+            "orderProgress": 100,
             "subStatusId": None,
             "subStatusName": None,
             "orderDatetime": format_rms_datetime(self.at),
@@ -548,7 +550,7 @@ class _Builder:
             delay = None if rng.random() < 0.25 else timedelta(minutes=rng.randint(60, 36 * 60))
         elif code in (13, 14):  # convenience-store prepay
             delay = None if rng.random() < 0.2 else timedelta(minutes=rng.randint(30, 48 * 60))
-        elif code == 2:  # COD is at 300 from the start
+        elif code == 2:  # COD: nothing to authorise, at 300 as soon as it is confirmed
             delay = timedelta(0)
         else:  # after-pay, points: a quick check
             delay = timedelta(seconds=rng.randint(30, 300))

@@ -57,6 +57,12 @@ _OPS = {
     "cancelOrder": "CANCEL_ORDER",
 }
 METHODS = frozenset(_OPS)
+# Keys an error answer carries besides MessageModelList: searchOrder's error answer has
+# both orderNumberList and PaginationResponseModel, null (reference/rakuten-rms.md,
+# "searchOrder request", from Rakuten's searchOrder documentation).
+_ERROR_KEYS: dict[str, dict[str, Any]] = {
+    "searchOrder": {"orderNumberList": None, "PaginationResponseModel": None},
+}
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0900$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -87,6 +93,7 @@ class FaultConfig:
     malformed_rate: float = 0.0  # share processed normally, then answered with a cut body
     throttle: bool | float = False  # True = every call throttled; a float = that share
     auth_expired: bool = False  # every call answered 401 ES01-01 (key expired)
+    methods: tuple[str, ...] = ()  # the API methods the faults hit (empty: every method)
 
 
 class _Reject(Exception):
@@ -326,6 +333,8 @@ class RmsEmulator:
         with self._lock:
             self.calls[method] += 1
             faults = self.faults
+            if faults.methods and method not in faults.methods:
+                faults = FaultConfig()
             if faults.auth_expired or authorization != self._authorization:
                 return 401, _dump(_UNAUTHORISED)
             throttle = faults.throttle
@@ -345,7 +354,7 @@ class RmsEmulator:
             time.sleep(sleep)  # outside the lock: a slow answer must not stall other callers
         with self._lock:
             status, payload = self._answer(method, body)
-            if self.faults.malformed_rate and self._rng.random() < self.faults.malformed_rate:
+            if faults.malformed_rate and self._rng.random() < faults.malformed_rate:
                 # Processed, but the answer is cut: the client cannot tell what happened.
                 return status, payload[: max(1, len(payload) // 2)]
             return status, payload
@@ -383,7 +392,7 @@ class RmsEmulator:
             self._run_due_jobs(now)
             return 200, _dump(handler(request, now))
         except _Reject as reject:
-            return reject.status, _dump(reject.body)
+            return reject.status, _dump({**reject.body, **_ERROR_KEYS.get(method, {})})
 
     # --- Rakuten's own moves, computed lazily ---------------------------------------------------
 
@@ -492,11 +501,14 @@ class RmsEmulator:
             raise _bad(op, 11, "PaginationRequestModelの書式が不正です。")
         amount = _int(op, "requestRecordsAmount", paging.get("requestRecordsAmount", 30), 1, 1000)
         page = _int(op, "requestPage", paging.get("requestPage", 1), 1, 10**6)
-        descending, sort_column = False, 1
+        # Without SortModelList the hits come newest first: sortDirection 2 (降順) is the
+        # default (reference/rakuten-rms.md, "searchOrder request"). Only sortColumn 1
+        # (注文日時) is documented; the emulator also sorts by the other date types.
+        descending, sort_column = True, 1
         sorts = paging.get("SortModelList") or []
         if isinstance(sorts, list) and sorts and isinstance(sorts[0], dict):
             sort_column = _int(op, "sortColumn", sorts[0].get("sortColumn", 1), 1, 6)
-            descending = _int(op, "sortDirection", sorts[0].get("sortDirection", 1), 1, 2) == 2
+            descending = _int(op, "sortDirection", sorts[0].get("sortDirection", 2), 1, 2) == 2
         match = self._filter(op, body)
 
         hits = [
@@ -655,7 +667,10 @@ class RmsEmulator:
             messages.append(
                 _msg(op, "INFO", 101, "受注情報の取得に成功しました。", orderNumber=number)
             )
-        return {"MessageModelList": messages, "OrderModelList": models}
+        answer: dict[str, Any] = {"MessageModelList": messages, "OrderModelList": models}
+        if version >= 6:  # echoed from version 6 on (reference/rakuten-rms.md, searchOrder)
+            answer["version"] = version
+        return answer
 
     def _confirm_order(self, body: dict[str, Any], now: datetime) -> dict[str, Any]:
         op = "CONFIRM_ORDER"
@@ -809,6 +824,8 @@ class RmsEmulator:
                 date.fromisoformat(shipping_date)
             except ValueError:
                 return "shippingDateの書式が不正です。"
+        # shippingNumber is optional (reference/rakuten-rms.md, "Shipping rows": a row
+        # with deliveryCompany and shippingDate only is accepted, e.g. 定形外郵便)
         shipping_number = row.get("shippingNumber")
         if shipping_number is not None and (
             not isinstance(shipping_number, str) or len(shipping_number) > 64
@@ -822,6 +839,10 @@ class RmsEmulator:
         rows = package["ShippingModelList"]
         detail_id = row.get("shippingDetailId")
         if detail_id is None:
+            # A row without shippingDetailId is always added, even when a row with the
+            # same carrier, number and date is there: re-sending makes a duplicate
+            # (reference/rakuten-rms.md, updateOrderShipping) — with or without a
+            # shippingNumber; RMS keys rows by the shippingDetailId it issues, nothing else.
             detail_id = self._next_shipping_detail_id
             self._next_shipping_detail_id += 1
             rows.append(
@@ -877,6 +898,9 @@ class RmsEmulator:
     @staticmethod
     def _refresh_complete(record: _Record, now: datetime) -> None:
         """Track the moment every package first had a complete row (300 → 500 next day)."""
+        # A row without shippingNumber is accepted but does not complete the package: one
+        # vendor reports RMS completes an order only when every row has carrier, number
+        # and date (reference/rakuten-rms.md, "Shipping rows"; the cautious reading).
         m = record.model
         complete = all(
             any(

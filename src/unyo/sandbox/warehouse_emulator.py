@@ -16,6 +16,10 @@ name, through one open file, in three parts a `step()` apart — first up to the
 of a tracking number, then to the end of that line (the file looks whole), then the
 rest — so tests can show a reader never takes a truncated number and loses no row
 even when the file was moved while still being written.
+
+With `carrier_column=False` its result files have no carrier column (as B2クラウド's
+export); packages whose delivery method (the request's 配送方法) contains one of
+`untracked` ship by Japan Post without a tracking number (定形外郵便, ゆうメール).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class _Package:
     order_number: str
     basket_id: str
     received_at: datetime
+    method: str = ""  # 配送方法 as requested
 
 
 @dataclass
@@ -72,7 +77,8 @@ class WarehouseEmulator:
                  waves: tuple[time, ...] = WAVES,
                  columns: dict[str, str] | None = None,
                  calendar: Callable[[date], bool] = shipping_day,
-                 in_place: bool = False) -> None:
+                 in_place: bool = False, carrier_column: bool = True,
+                 untracked: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
         self.clock = clock
         self.encoding = encoding
@@ -82,6 +88,8 @@ class WarehouseEmulator:
         self.in_place = in_place  # write result files slowly under their final name
         self._writing: list[tuple[BinaryIO, list[bytes]]] = []  # open files, parts left
         self.columns = columns or REQUEST_COLUMNS
+        self.carrier_column = carrier_column
+        self.untracked = untracked
         self.rng = random.Random(seed)
         self.stats = WarehouseStats()
         self._queue: dict[tuple[str, str], _Package] = {}
@@ -140,10 +148,12 @@ class WarehouseEmulator:
             header = {h.lstrip("'"): i for i, h in enumerate(rows[0])}
             at_number = header[self.columns["order_number"]]
             at_basket = header[self.columns["basket_id"]]
+            at_method = header.get(self.columns.get("delivery_method", ""))
             for row in rows[1:]:
                 key = (row[at_number].lstrip("'"), row[at_basket])
+                method = row[at_method] if at_method is not None else ""
                 if key not in self._queue:
-                    self._queue[key] = _Package(key[0], key[1], now)
+                    self._queue[key] = _Package(key[0], key[1], now, method)
                     self.stats.packages += 1
 
     def _cancel(self, number: str, basket: str) -> None:
@@ -170,19 +180,27 @@ class WarehouseEmulator:
         batch = [p for p in self._queue.values() if p.received_at <= wave]
         if not batch:
             return 0
-        header = [RESULT_COLUMNS[k] for k in ("order_number", "basket_id", "carrier",
-                                              "tracking_number", "ship_date", "status")]
-        rows = [header]
+        keys: tuple[str, ...] = ("order_number", "basket_id", "carrier", "tracking_number",
+                                 "ship_date", "status")
+        if not self.carrier_column:
+            keys = tuple(k for k in keys if k != "carrier")
+        rows = [[RESULT_COLUMNS[k] for k in keys]]
         for p in batch:
             del self._queue[(p.order_number, p.basket_id)]
             if self.rng.random() < self.stockout_rate:
-                rows.append([p.order_number, p.basket_id, "", "", "", STOCKOUT])
+                cells = {"order_number": p.order_number, "basket_id": p.basket_id,
+                         "status": STOCKOUT}
+                rows.append([cells.get(k, "") for k in keys])
                 self.stats.stockouts += 1
                 continue
             carrier, digits = self._carrier()
             tracking = "".join(self.rng.choice("0123456789") for _ in range(digits))
-            rows.append([p.order_number, p.basket_id, carrier, tracking,
-                         wave.strftime("%Y/%m/%d"), ""])
+            if any(m in p.method for m in self.untracked):
+                carrier, tracking = "日本郵便", ""  # 定形外郵便: no tracking number
+            cells = {"order_number": p.order_number, "basket_id": p.basket_id,
+                     "carrier": carrier, "tracking_number": tracking,
+                     "ship_date": wave.strftime("%Y/%m/%d")}
+            rows.append([cells.get(k, "") for k in keys])
             self.stats.shipped += 1
         name = f"wms-result-{wave:%Y%m%d-%H%M}.csv"
         self._write(name, rows)

@@ -212,3 +212,105 @@ def test_transient_server_errors_and_cut_bodies_are_ridden_out(
 
     assert [r.orders[0]["orderNumber"] for r in results] == numbers
     assert sum(client.calls.values()) > len(numbers)
+
+
+# --- where the emulator follows Rakuten's documentation (issue 17 item 8) -----------------
+
+
+def _raw(sandbox: Sandbox, method: str, body: dict[str, Any]) -> httpx.Response:
+    import base64
+
+    auth = "ESA " + base64.b64encode(f"{SECRET}:{KEY}".encode()).decode()
+    return sandbox.http.post(f"{sandbox.base_url}/es/2.0/order/{method}/", json=body,
+                             headers={"Authorization": auth})
+
+
+def test_a_search_error_answer_carries_null_lists_and_the_client_reports_rms_message(
+        sandbox: Sandbox) -> None:
+    # reference/rakuten-rms.md: on an error answer orderNumberList and
+    # PaginationResponseModel are present and null
+    old = sandbox.clock.now() - timedelta(days=800)
+    body = {"dateType": 1, "startDatetime": format_rms_datetime(old),
+            "endDatetime": format_rms_datetime(old + timedelta(days=1))}
+    answer = _raw(sandbox, "searchOrder", body)
+    data = answer.json()
+    assert answer.status_code == 400
+    assert "orderNumberList" in data and data["orderNumberList"] is None
+    assert "PaginationResponseModel" in data and data["PaginationResponseModel"] is None
+    with pytest.raises(RmsRequestError, match="SEARCH_ORDER_ERROR_012") as info:
+        sandbox.client().search_order(start=old, end=old + timedelta(days=1))
+    assert [m.code for m in info.value.messages] == ["ORDER_EXT_API_SEARCH_ORDER_ERROR_012"]
+    # a good answer keeps its lists
+    ok = _raw(sandbox, "searchOrder", body | {
+        "startDatetime": format_rms_datetime(DAY),
+        "endDatetime": format_rms_datetime(DAY + timedelta(hours=1))}).json()
+    assert isinstance(ok["orderNumberList"], list) and ok["PaginationResponseModel"]
+
+
+def test_get_order_echoes_version_from_6_and_the_client_reads_either(sandbox: Sandbox) -> None:
+    number = sandbox.orders[0].order_number
+    answers = {v: _raw(sandbox, "getOrder", {"orderNumberList": [number], "version": v}).json()
+               for v in (5, 6, 10)}
+    assert "version" not in answers[5]
+    assert answers[6]["version"] == 6 and answers[10]["version"] == 10
+    fetched = sandbox.client().get_order([number])
+    assert [m["orderNumber"] for m in fetched.orders] == [number] and not fetched.missing
+
+
+def test_search_is_newest_first_by_default_and_the_client_asks_oldest_first(
+        sandbox: Sandbox) -> None:
+    start, end = DAY + timedelta(hours=10), DAY + timedelta(hours=12)
+    by_time = [o.order_number for o in sorted(sandbox.orders, key=lambda o: o.ordered_at)
+               if start <= o.ordered_at <= end]
+    plain = _raw(sandbox, "searchOrder", {
+        "dateType": 1, "startDatetime": format_rms_datetime(start),
+        "endDatetime": format_rms_datetime(end),
+        "PaginationRequestModel": {"requestRecordsAmount": 1000, "requestPage": 1}}).json()
+    assert len(by_time) > 30
+    assert plain["orderNumberList"] == by_time[::-1]
+    assert sandbox.client().search_order(start=start, end=end) == by_time
+
+
+def test_cash_on_delivery_at_100_is_confirmed_by_the_client_and_reaches_300(
+        small: tuple[Sandbox, Any]) -> None:
+    sandbox, emulator = small
+    cod = next(o for o in generate_orders(200, seed=3, start=DAY, end=DAY + timedelta(hours=6))
+               if o.model["SettlementModel"]["rpaySettlementFlag"] == 0
+               and o.model["postagePrice"] != -9999)
+    emulator.add_orders([cod])
+    client = sandbox.client()
+    before = channel_order_from_rms(client.get_order([cod.order_number]).orders[0])
+    answer = client.confirm_order([cod.order_number])
+    after = channel_order_from_rms(client.get_order([cod.order_number]).orders[0])
+    assert before.status == 100 and not before.payment.rakuten_pay
+    assert answer[cod.order_number].ok
+    assert after.status == 300
+
+
+def test_a_cancel_is_800_at_once_then_900(small: tuple[Sandbox, Any]) -> None:
+    sandbox, _ = small
+    client = sandbox.client()
+    number = sandbox.orders[2].order_number
+    assert client.cancel_order(number, reason_code=10).ok
+    at_once = channel_order_from_rms(client.get_order([number]).orders[0]).status
+    sandbox.clock.advance(600)
+    later = channel_order_from_rms(client.get_order([number]).orders[0]).status
+    assert (at_once, later) == (800, 900)
+
+
+def test_a_row_without_tracking_number_is_sent_without_shipping_number(
+        small: tuple[Sandbox, Any]) -> None:
+    # shippingNumber is optional in updateOrderShipping (reference/rakuten-rms.md,
+    # "Shipping rows"): a 定形外 parcel goes with carrier and date only
+    sandbox, emulator = small
+    client = sandbox.client()
+    number, basket_id = _awaiting_shipment(sandbox, emulator)
+    row = Shipment(None, "1003", "", date(2026, 11, 26))
+    result = client.update_order_shipping(number, [BasketShipping(basket_id, (row,))])
+    assert [r.ok for r in result] == [True]
+    [stored] = emulator.order_model(number)["PackageModelList"][0]["ShippingModelList"]
+    assert stored["shippingNumber"] is None and stored["deliveryCompany"] == "1003"
+    assert stored["shippingDate"] == "2026-11-26"
+    [read] = channel_order_from_rms(client.get_order([number]).orders[0]).packages[0].shipments
+    assert (read.carrier_code, read.tracking_number, read.ship_date) == (
+        "1003", "", date(2026, 11, 26))

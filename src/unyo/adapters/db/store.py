@@ -1089,6 +1089,16 @@ class Store(BatchRecords):
                 select(t.outbox.c.id, t.outbox.c.created_at).where(t.outbox.c.id.in_(chunk))))
         return out
 
+    def note_effects(self, conn: Connection, ids: Sequence[int], note: str) -> None:
+        """Set the last error of pending effects this worker holds to `note`, without
+        counting an attempt (e.g. "being sent": a delivery that dies after it leaves the
+        note behind, and the next holder knows the outcome is unknown)."""
+        o = t.outbox.c
+        for chunk in _chunks(list(ids)):
+            conn.execute(update(t.outbox).where(
+                o.id.in_(chunk), o.status == "pending", o.claimed_by == self.worker)
+                .values(last_error=note))
+
     def postpone_effects(self, conn: Connection, until: Sequence[tuple[int, datetime]],
                          reason: str | None = None) -> None:
         """Make pending effects due later without counting an attempt (a policy, not a

@@ -163,6 +163,8 @@ def mail_context(order: Order, shop_name: str) -> dict[str, Any]:
     a = order.parcel_amounts
     return {
         "shop": ns(name=one_line(shop_name)),
+        # a parcel may go without a tracking number (定形外, ゆうメール): no link, no hint
+        "tracked": any(s.tracking_number for p in c.packages for s in p.shipments),
         "order": ns(number=c.order_number, ordered_at=c.ordered_at,
                     requested_delivery_date=c.requested_delivery_date,
                     delivery_time=delivery_time(c.shipping_term),

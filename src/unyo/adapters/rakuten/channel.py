@@ -81,8 +81,11 @@ def _translated() -> Iterator[None]:
         yield
     except RmsAuthError as e:
         raise ChannelAuthError(str(e)) from e
-    except (RmsUnavailableError, RmsMalformedResponseError) as e:
-        raise ChannelUnavailable(str(e)) from e
+    except RmsUnavailableError as e:
+        raise ChannelUnavailable(str(e), may_have_applied=e.may_have_applied) from e
+    except RmsMalformedResponseError as e:
+        # a cut answer to a write: RMS processed it (the client says "may have applied")
+        raise ChannelUnavailable(str(e), may_have_applied=e.may_have_applied) from e
     except RmsError as e:
         raise ChannelError(str(e)) from e
 
@@ -288,7 +291,9 @@ class RakutenChannel:
                         sync.extend(chunk)  # refused as a whole: one order at a time
                         continue
             except ChannelUnavailable as e:
-                out.update((u.order_number, ReportOutcome(False, False, str(e))) for u in chunk)
+                out.update((u.order_number, ReportOutcome(False, False, str(e),
+                                                          in_flight=e.may_have_applied))
+                           for u in chunk)
                 continue
             pending[request_id] = [u.order_number for u in chunk]
         if pending:
@@ -316,6 +321,9 @@ class RakutenChannel:
             if not pending:
                 break
             wait = min(wait * 2, 120.0)
+        for numbers in pending.values():  # accepted, no result yet: RMS may apply it later
+            out.update((n, ReportOutcome(False, False, "RMSが処理結果を返していません",
+                                         in_flight=True)) for n in numbers)
         return out
 
     def _update_one(self, update: ShippingUpdate) -> ReportOutcome:
@@ -328,7 +336,7 @@ class RakutenChannel:
                     return ReportOutcome(False, True, "; ".join(str(m) for m in e.messages)
                                          or str(e))
         except ChannelUnavailable as e:
-            return ReportOutcome(False, False, str(e))
+            return ReportOutcome(False, False, str(e), in_flight=e.may_have_applied)
         return _row_outcomes([update.order_number], rows).get(
             update.order_number, ReportOutcome(True, False))
 

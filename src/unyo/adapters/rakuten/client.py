@@ -356,7 +356,8 @@ class RmsClient:
         request_id = data.get("requestId")
         if not isinstance(request_id, str) or not request_id:
             raise RmsMalformedResponseError("updateOrderShippingAsync: requestId is missing",
-                                            method="updateOrderShippingAsync", status_code=200)
+                                            method="updateOrderShippingAsync", status_code=200,
+                                            may_have_applied=True)
         return request_id
 
     def get_result_update_order_shipping_async(
@@ -693,7 +694,7 @@ def _final(retry: _Retry, method: str, attempts: int, idempotent: bool) -> RmsEr
     if isinstance(err, RmsMalformedResponseError) and not idempotent:
         return RmsMalformedResponseError(f"{err}; RMS may have applied it: re-read before "
                                          "sending again", method=method,
-                                         status_code=err.status_code)
+                                         status_code=err.status_code, may_have_applied=True)
     return err
 
 
@@ -765,8 +766,12 @@ def _baskets(baskets: Sequence[BasketShipping]) -> list[dict[str, Any]]:
                              "shipping rows")
         rows = []
         for s in b.shipments:
-            row: dict[str, Any] = {"deliveryCompany": s.carrier_code,
-                                   "shippingNumber": s.tracking_number}
+            row: dict[str, Any] = {"deliveryCompany": s.carrier_code}
+            # shippingNumber is optional in updateOrderShipping (reference/rakuten-rms.md,
+            # "Shipping rows"): a parcel without one (定形外, ゆうメール) is sent with
+            # carrier and date only, never with an empty number
+            if s.tracking_number:
+                row["shippingNumber"] = s.tracking_number
             if s.ship_date is not None:
                 row["shippingDate"] = format_rms_date(s.ship_date)
             if s.shipping_detail_id is not None:

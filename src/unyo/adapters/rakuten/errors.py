@@ -128,7 +128,13 @@ class RmsThrottledError(RmsUnavailableError):
 
 
 class RmsMalformedResponseError(RmsError):
-    """The body is not JSON, or lacks a key the API always sends."""
+    """The body is not JSON, or lacks a key the API always sends. `may_have_applied`: the
+    call was a write RMS processed (the answer came, only unreadable)."""
+
+    def __init__(self, message: str, *, method: str = "", status_code: int | None = None,
+                 may_have_applied: bool = False) -> None:
+        super().__init__(message, method=method, status_code=status_code)
+        self.may_have_applied = may_have_applied
 
 
 class MappingError(ValueError):

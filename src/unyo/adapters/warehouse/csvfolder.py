@@ -282,7 +282,8 @@ class CsvFolderWarehouse:
                                                    f"({e.reason}, {e.start}バイト目)"))
             return batch
         records = list(_records(text, batch.problems))
-        rows, problems = result_rows(iter(records), self.settings.result_columns)
+        rows, problems = result_rows(iter(records), self.settings.result_columns,
+                                     self.settings.required_result_keys)
         if unfinished and len(records) > 1:
             last = records[-1][0]
             for row in rows:

@@ -69,9 +69,12 @@ def _cell(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
-def result_rows(records: Iterator[tuple[int, list[str]]], headers: Mapping[str, str]
+def result_rows(records: Iterator[tuple[int, list[str]]], headers: Mapping[str, str],
+                required: Sequence[str] = REQUIRED_RESULT_KEYS,
                 ) -> tuple[list[ResultRow], list[RowProblem]]:
-    """Read (line, cells) records whose first is the header row."""
+    """Read (line, cells) records whose first is the header row. A column not in
+    `required` may be missing (its cells read as empty: e.g. no carrier column, when
+    `warehouse.default_carrier` gives the carrier)."""
     rows: list[ResultRow] = []
     problems: list[RowProblem] = []
     first = next(records, None)
@@ -83,7 +86,7 @@ def result_rows(records: Iterator[tuple[int, list[str]]], headers: Mapping[str, 
     for key, name in headers.items():
         if name in where:
             index[key] = where[name]
-    missing = [headers[k] for k in REQUIRED_RESULT_KEYS if k not in index]
+    missing = [headers[k] for k in required if k not in index]
     if missing:
         return rows, [RowProblem(header_line, f"見出しに {', '.join(missing)} がありません")]
     for line, cells in records:
