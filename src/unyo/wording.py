@@ -39,6 +39,7 @@ _EFFECTS = {
     "report_shipping": ("発送完了報告", "Shipping report"),
     "cancel_at_warehouse": ("倉庫へのキャンセル連絡", "Cancel at the warehouse"),
     "cancel_at_rms": ("楽天でのキャンセル", "Cancel at Rakuten"),
+    "update_at_rms": ("楽天への変更の反映", "Edit written back to Rakuten"),
 }
 _EFFECT_STATUS = {
     "pending": ("送信待ち", "Pending"),
@@ -79,6 +80,8 @@ _COMMANDS = {
     "SyncOrder": ("楽天の変更の反映", "RMS update"),
     "RecordConfirmed": ("注文確認の結果", "confirmation result"),
     "RecordEffectFailed": ("外部連携の失敗", "failed effect"),
+    "EditRecipient": ("送付先の変更", "recipient edit"),
+    "RecordRmsUpdated": ("楽天への反映の結果", "write-back result"),
 }
 
 
@@ -358,6 +361,30 @@ def _substituted(d: Mapping[str, Any], lang: Lang) -> str:
             else f"印字できない文字を置き換えました: {listed}")
 
 
+_RECIPIENT_FIELDS = {
+    "family_name": ("姓", "family name"), "first_name": ("名", "given name"),
+    "family_name_kana": ("姓（カナ）", "family name (kana)"),
+    "first_name_kana": ("名（カナ）", "given name (kana)"),
+    "postal_code": ("郵便番号", "postal code"), "prefecture": ("都道府県", "prefecture"),
+    "city": ("市区町村", "city"), "sub_address": ("番地・建物名", "street address"),
+    "phone": ("電話番号", "phone"),
+}
+
+
+def _recipient_edited(d: Mapping[str, Any], lang: Lang) -> str:
+    changed = d.get("changes")
+    parts = []
+    for k, v in (changed.items() if isinstance(changed, dict) else ()):
+        name = _pick(_RECIPIENT_FIELDS, str(k), lang, ("項目", "field"))
+        if isinstance(v, list) and len(v) == 2:
+            parts.append(f"{name} 「{_text(v[0])}」→「{_text(v[1])}」")
+    listed = "、".join(parts)
+    note = _text(d.get("note"))
+    if lang == "en":
+        return f"Recipient edited: {listed}" + (f" (note: {note})" if note else "")
+    return f"送付先を変更: {listed}" + (f"（メモ: {note}）" if note else "")
+
+
 def _fixed(ja: str, en: str) -> Sentence:
     return lambda d, lang: en if lang == "en" else ja
 
@@ -398,6 +425,9 @@ SENTENCES: dict[str, Sentence] = {
     "merged_order_changed": _changed,
     "command_refused": _refused,
     "characters_substituted": _substituted,
+    "recipient_edited": _recipient_edited,
+    "rms_updated": _fixed("楽天に変更を反映しました（送付先）",
+                          "Edit written back to Rakuten (recipient)"),
     "payment_reminder_queued": lambda d, lang: (
         f"Payment reminder mail queued ({payment_method_name(d.get('method'), lang)}, "
         f"unpaid for {_text(d.get('days'))} days)" if lang == "en" else

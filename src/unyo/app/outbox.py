@@ -18,8 +18,17 @@ from unyo.adapters.db.store import Attempt, EffectRow, backoff
 from unyo.app.context import ShopContext, log
 from unyo.app.mailing import deliver_mails
 from unyo.app.moves import OnConflict, move
-from unyo.app.ports import CancelChannel, CancelOutcome, ChannelUnavailable, ConfirmOutcome
-from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
+from unyo.app.ports import (
+    CancelChannel,
+    CancelOutcome,
+    ChannelUnavailable,
+    ConfirmOutcome,
+    EditChannel,
+    UpdateOutcome,
+)
+from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, RecordRmsUpdated
+
+Outcome = ConfirmOutcome | CancelOutcome | UpdateOutcome
 
 CONFIRM_BATCH = 100
 
@@ -36,6 +45,7 @@ def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     result = DeliveryResult()
     _deliver_confirms(ctx, result)
     _deliver_cancels(ctx, result)
+    _deliver_updates(ctx, result)
     deliver_mails(ctx, result)
     return result
 
@@ -69,8 +79,7 @@ def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
 
 
 def _record(ctx: ShopContext, result: DeliveryResult,
-            answers: Sequence[tuple[EffectRow, ConfirmOutcome | CancelOutcome | None,
-                                   str | None]]) -> None:
+            answers: Sequence[tuple[EffectRow, Outcome | None, str | None]]) -> None:
     """Write a batch's outcome: attempts, and the orders it moves, in one transaction."""
     store = ctx.store
     max_attempts = ctx.config.outbox.max_attempts
@@ -78,13 +87,15 @@ def _record(ctx: ShopContext, result: DeliveryResult,
     with store.transaction() as conn:
         orders = store.load_orders_by_id(conn, [e.order_id for e, _, _ in answers])
         attempts: list[Attempt] = []
-        moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed]] = []
+        moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed | RecordRmsUpdated]] = []
         for effect, outcome, error in answers:
             order = orders.get(effect.order_id)
             kind = effect.kind.value
-            if isinstance(outcome, CancelOutcome) and outcome.ok:
+            if isinstance(outcome, CancelOutcome | UpdateOutcome) and outcome.ok:
                 attempts.append(Attempt(effect, True, None))
                 result.delivered[kind] = result.delivered.get(kind, 0) + 1
+                if isinstance(outcome, UpdateOutcome) and order is not None:
+                    moves.append((order, RecordRmsUpdated(effect.dedupe_key, now)))
                 continue
             if isinstance(outcome, ConfirmOutcome) and (outcome.ok or outcome.cancelled):
                 attempts.append(Attempt(effect, True, None if outcome.ok else outcome.message))
@@ -124,6 +135,29 @@ def _deliver_cancels(ctx: ShopContext, result: DeliveryResult) -> None:
             except ChannelUnavailable as e:
                 log.warning("cancelOrder for %s failed, will retry: %s",
                             effect.payload["order_number"], e)
+                answers.append((effect, None, str(e)))
+                continue
+            answers.append((effect, outcome, None))
+        _record(ctx, result, answers)
+
+
+def _deliver_updates(ctx: ShopContext, result: DeliveryResult) -> None:
+    """RMS updateOrderSender for a person's recipient edits, one order per call. An edit
+    RMS refuses (status past 300, a value it does not take) opens 確認待ち on the order
+    with RMS's reason; a transient failure is retried with backoff."""
+    channel = ctx.channel
+    if not isinstance(channel, EditChannel):
+        return  # a channel that cannot take edits: the effects wait
+    for due in _due_batches(ctx, EffectKind.update_at_rms):
+        answers: list[tuple[EffectRow, UpdateOutcome | None, str | None]] = []
+        for effect in due:
+            p = effect.payload
+            try:
+                outcome = channel.update_recipient(p["order_number"], int(p["basket_id"]),
+                                                   dict(p["recipient"]))
+            except ChannelUnavailable as e:
+                log.warning("updateOrderSender for %s failed, will retry: %s",
+                            p["order_number"], e)
                 answers.append((effect, None, str(e)))
                 continue
             answers.append((effect, outcome, None))

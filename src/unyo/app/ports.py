@@ -145,6 +145,24 @@ class CancelChannel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class UpdateOutcome:
+    ok: bool  # RMS took the edit
+    permanent: bool  # RMS refuses it (status, validation): a person must look
+    message: str = ""  # for a refusal: what happened, in words for the shop (Japanese)
+
+
+@runtime_checkable
+class EditChannel(Protocol):
+    """Writing a person's edit back to the channel (RMS updateOrderSender)."""
+
+    def update_recipient(self, number: str, basket_id: int,
+                         recipient: Mapping[str, str]) -> UpdateOutcome:
+        """Change one package's recipient (送付先) to `recipient` (the keys of
+        `unyo.domain.edits.FIELDS`, normalised)."""
+        ...
+
+
 class MailError(Exception):
     """A mail was not accepted by the relay.
 

@@ -67,6 +67,9 @@ class EventType(StrEnum):
     command_refused = "command_refused"  # a step's command did not fit (data: command, reason)
     # 入金督促: a reminder mail queued for an order unpaid too long (data: method, days)
     payment_reminder_queued = "payment_reminder_queued"
+    # a person edited a package's recipient (送付先; data: basket_id, changes, note, by)
+    recipient_edited = "recipient_edited"
+    rms_updated = "rms_updated"  # RMS accepted an edit's write-back (data: what)
 
 
 class EffectKind(StrEnum):
@@ -78,6 +81,7 @@ class EffectKind(StrEnum):
     report_shipping = "report_shipping"  # RMS updateOrderShipping (発送完了報告)
     cancel_at_warehouse = "cancel_at_warehouse"  # cancel request to the WMS (出荷停止)
     cancel_at_rms = "cancel_at_rms"  # RMS cancelOrder: a person's cancel in unyo
+    update_at_rms = "update_at_rms"  # RMS updateOrderSender: a person's edit in unyo
 
 
 class MailKind(StrEnum):

@@ -399,6 +399,31 @@ class RmsClient:
         errors = [m for m in messages if not m.ok]
         return errors[0] if errors else messages[0]
 
+    # --- updateOrderSender ---------------------------------------------------------------
+
+    def update_order_sender(self, order_number: str,
+                            packages: Sequence[dict[str, Any]]) -> RmsMessage:
+        """Change packages of an order (送付先, amounts, items) at RMS status 100/200/300.
+
+        Reference (reference/rakuten-rms.md, Writing back to RMS; the request keys as
+        public RMS clients name them, e.g. SenderModelToUpdate in JakeJP/Rakuten.RMS.Api):
+        `{orderNumber, PackageModelList[{basketId, postagePrice, deliveryPrice, noshi,
+        packageDeleteFlag, SenderModel{zipCode1, zipCode2, prefecture, city, subAddress,
+        familyName, firstName, familyNameKana, firstNameKana, phoneNumber1, phoneNumber2,
+        phoneNumber3}, ItemModelList[{itemDetailId, price, units, …}]}]}`; orders at
+        500/600/700 take updateOrderSenderAfterShipping instead. Sending the same data
+        again changes nothing, so the request is retried like a read. A refusal is an
+        RmsRequestError carrying RMS's messages (their codes *(unconfirmed at Rakuten)*).
+        """
+        body = {"orderNumber": order_number, "PackageModelList": list(packages)}
+        data = self._post("updateOrderSender", body)
+        messages = _messages(data)
+        if not messages:
+            raise RmsMalformedResponseError("updateOrderSender: no message in the answer",
+                                            method="updateOrderSender", status_code=200)
+        errors = [m for m in messages if not m.ok]
+        return errors[0] if errors else messages[0]
+
     # --- transport -----------------------------------------------------------------------
 
     def _post(self, method: str, body: dict[str, Any], *, idempotent: bool = True
