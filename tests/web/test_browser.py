@@ -259,3 +259,32 @@ def test_the_queue_and_home_read_at_laptop_and_phone_width(browser: Any, served:
         assert all(d <= 1 for d in spill), spill
     finally:
         context.close()
+
+
+def test_edit_the_recipient_with_the_postal_code_lookup(page: Any, served: Served):
+    # given an operator on a ready order's page, opening the recipient form
+    n = number(6)
+    log_in(page, served, f"/orders/{n}")
+    page.click("details.edit-recipient summary")
+    form = page.locator("form.recipient")
+    form.locator("input[name=prefecture]").fill("")
+    form.locator("input[name=city]").fill("")
+    # when a full-width postal code is typed, the prefecture and city are filled in
+    form.locator("input[name=postal_code]").fill("１００－０００１")
+    form.locator("input[name=postal_code]").press("Tab")
+    page.wait_for_selector("form.recipient[data-postal-filled='1000001']")
+    assert form.locator("input[name=prefecture]").input_value() == "東京都"
+    assert form.locator("input[name=city]").input_value() == "千代田区"
+    form.locator("input[name=sub_address]").fill('千代田1-1 <b>城</b>')
+    form.locator("input[name=note]").fill("お客様から電話")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{served.url}/orders/{n}?done=1")
+    # then the page shows the new recipient, as text, and the edit in the timeline
+    package = page.locator(".package").first.inner_text()
+    assert "〒1000001 東京都千代田区千代田1-1 <b>城</b>" in package
+    assert "送付先を変更" in page.locator("ol.timeline").inner_text()
+    with served.store.transaction() as conn:
+        order = served.store.load_order(conn, SHOP, n)
+    assert order is not None
+    assert order.channel.packages[0].recipient.address.city == "千代田区"
+    assert not page.dialogs
