@@ -1,0 +1,87 @@
+"""Typed recipient values (unyo.domain.edits), for the class of inputs: whatever is typed
+is either a clean recipient RMS takes or a list of problems in Japanese; full-width
+digits, hyphens and spaces in postal codes and phones are normalised."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unyo.adapters.rakuten.channel import sender_model
+from unyo.domain.edits import (
+    FIELDS,
+    LIMITS,
+    PREFECTURES,
+    EditError,
+    only_digits,
+    person_values,
+    recipient_from,
+)
+from unyo.sandbox.rms_emulator import _sender_error
+
+GOOD = {"family_name": "山田", "first_name": "太郎", "family_name_kana": "ヤマダ",
+        "first_name_kana": "タロウ", "postal_code": "1500001", "prefecture": "東京都",
+        "city": "渋谷区", "sub_address": "神宮前1-2-3", "phone": "03-1234-5678"}
+FULL = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+texts = st.text(st.characters(codec="utf-8"), max_size=60)
+hostile = st.sampled_from(['<script>alert(1)</script>', '"><img src=x>', "=1+2", "太\r\n郎",
+                           "\x00\x1f", "‮rtl", "ｶﾀｶﾅ", "　全角　空白　"])
+
+
+digits = st.text("0123456789０１２３４５６７８９-－ ", min_size=7, max_size=14)
+VALUES = {k: st.one_of(texts, hostile, st.just(GOOD[k])) for k in FIELDS} | {
+    "prefecture": st.one_of(st.sampled_from(PREFECTURES), texts),
+    "postal_code": st.one_of(digits, texts), "phone": st.one_of(digits, texts)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries(VALUES))
+def test_any_input_is_a_clean_recipient_rms_takes_or_problems_in_japanese(values):
+    try:
+        person = recipient_from(values)
+    except EditError as e:
+        assert e.problems and all(any(ord(ch) > 0x3000 for ch in p) for p in e.problems)
+        return
+    out = person_values(person)
+    for k, v in out.items():
+        assert v == v.strip() and not any(unicodedata.category(ch)[0] == "C" for ch in v)
+        assert unicodedata.normalize("NFKC", v) == v
+        assert len(v) <= LIMITS.get(k, 100)
+    assert out["prefecture"] in PREFECTURES and len(out["postal_code"]) == 7
+    assert _sender_error(sender_model(out)) is None  # what unyo accepts, RMS takes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text("0123456789", min_size=7, max_size=7),
+       st.text("0123456789", min_size=10, max_size=11),
+       st.booleans(), st.sampled_from(["", "-", " ", "ー", "－"]))
+def test_full_width_digits_and_hyphens_are_normalised(code, phone, wide, sep):
+    typed_code = code[:3] + sep + code[3:]
+    typed_phone = phone[:3] + sep + phone[3:7] + sep + phone[7:]
+    if wide:
+        typed_code, typed_phone = typed_code.translate(FULL), typed_phone.translate(FULL)
+    person = recipient_from(GOOD | {"postal_code": typed_code, "phone": typed_phone})
+    assert person.address.postal_code == code
+    assert only_digits(person.phone) == phone
+    assert all(part for part in person.phone.split("-")) and person.phone.count("-") == 2
+    sender = sender_model(person_values(person))
+    assert sender["zipCode1"] + sender["zipCode2"] == code
+    assert _sender_error(sender) is None
+
+
+@pytest.mark.parametrize("field", sorted(LIMITS))
+def test_lengths_at_and_past_the_limit(field):
+    limit = LIMITS[field]
+    assert len(person_values(recipient_from(GOOD | {field: "あ" * limit}))[field]) == limit
+    with pytest.raises(EditError) as e:
+        recipient_from(GOOD | {field: "あ" * (limit + 1)})
+    assert f"{limit}文字以内" in e.value.problems[0]
+
+
+def test_half_width_kana_becomes_full_width_and_controls_go():
+    person = recipient_from(GOOD | {"family_name_kana": "ﾔﾏﾀﾞ", "first_name": "太\r\n郎"})
+    assert person.family_name_kana == "ヤマダ" and person.first_name == "太 郎"
