@@ -288,3 +288,44 @@ def test_edit_the_recipient_with_the_postal_code_lookup(page: Any, served: Serve
     assert order is not None
     assert order.channel.packages[0].recipient.address.city == "千代田区"
     assert not page.dialogs
+
+
+def test_an_order_stopped_for_its_address_fixed_in_the_browser_reaches_rms(
+        browser: Any, store: Store, tmp_path: Path):
+    """The whole way: imported from the RMS emulator, stopped by 住所確認, fixed on the
+    order page, the rules release it, the outbox writes it back to the emulator."""
+    from tests.app.test_edit_rms import EditRig, _stopped_by_address
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.outbox import deliver_effects
+    from unyo.app.users import Users
+
+    rig = EditRig(store)
+    try:
+        n = _stopped_by_address(rig)
+        Users(Accounts(store.engine)).add("suzuki", "operator", PASSWORD, rig.clock.now())
+        app = create_app(store, rig.config, rig.clock)
+        with BackgroundServer(app) as server:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            served = Served(server.url, store, rig.clock, None)  # type: ignore[arg-type]
+            log_in(page, served, f"/orders/{n}")
+            assert "郵便番号と住所を確認" in page.locator("table.gates").inner_text()
+            page.click("details.edit-recipient summary")
+            form = page.locator("form.recipient")
+            form.locator("input[name=sub_address]").fill("")
+            form.locator("input[name=postal_code]").fill("150-0001")
+            form.locator("input[name=postal_code]").press("Tab")
+            page.wait_for_selector("form.recipient[data-postal-filled='1500001']")
+            form.locator("input[name=sub_address]").fill("神宮前1-2-3")
+            form.locator("button[type=submit]").click()
+            page.wait_for_url(f"{server.url}/orders/{n}?done=1")
+            assert "出荷OK" in page.locator("h1").inner_text()  # the rule took its check back
+            for d in screenshot_dirs(tmp_path):
+                page.screenshot(path=str(d / "order-edit-recipient.png"), full_page=True)
+            context.close()
+        assert deliver_effects(rig.ctx).delivered.get("update_at_rms") == 1
+        sender = rig.sender(n)
+        assert (sender["zipCode1"], sender["zipCode2"], sender["prefecture"], sender["city"],
+                sender["subAddress"]) == ("150", "0001", "東京都", "渋谷区", "神宮前1-2-3")
+    finally:
+        rig.server.stop()
