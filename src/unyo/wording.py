@@ -81,6 +81,7 @@ _COMMANDS = {
     "RecordConfirmed": ("注文確認の結果", "confirmation result"),
     "RecordEffectFailed": ("外部連携の失敗", "failed effect"),
     "EditRecipient": ("送付先の変更", "recipient edit"),
+    "EditDetails": ("ひとことメモ・お届け日時の変更", "memo or delivery edit"),
     "RecordRmsUpdated": ("楽天への反映の結果", "write-back result"),
 }
 
@@ -385,6 +386,22 @@ def _recipient_edited(d: Mapping[str, Any], lang: Lang) -> str:
     return f"送付先を変更: {listed}" + (f"（メモ: {note}）" if note else "")
 
 
+_DETAIL_FIELDS = {"memo": ("ひとことメモ", "memo"), "delivery_date": ("お届け日", "delivery date"),
+                  "shipping_term": ("お届け時間帯", "delivery time")}
+
+
+def _details_edited(d: Mapping[str, Any], lang: Lang) -> str:
+    changed = d.get("changes")
+    parts = []
+    for k, v in (changed.items() if isinstance(changed, dict) else ()):
+        name = _pick(_DETAIL_FIELDS, str(k), lang, ("項目", "field"))
+        if isinstance(v, list) and len(v) == 2:
+            new = _text(v[1]) or ("（なし）" if lang != "en" else "(none)")
+            parts.append(f"{name} → 「{new[:60]}」")
+    listed = "、".join(parts)
+    return f"Edited: {listed}" if lang == "en" else f"変更: {listed}"
+
+
 def _fixed(ja: str, en: str) -> Sentence:
     return lambda d, lang: en if lang == "en" else ja
 
@@ -426,8 +443,13 @@ SENTENCES: dict[str, Sentence] = {
     "command_refused": _refused,
     "characters_substituted": _substituted,
     "recipient_edited": _recipient_edited,
-    "rms_updated": _fixed("楽天に変更を反映しました（送付先）",
-                          "Edit written back to Rakuten (recipient)"),
+    "details_edited": _details_edited,
+    "rms_updated": lambda d, lang: (
+        ("Edit written back to Rakuten" + (" (memo, delivery date and time)"
+                                           if d.get("what") == "details" else " (recipient)"))
+        if lang == "en" else
+        ("楽天に変更を反映しました" + ("（ひとことメモ・お届け日時）" if d.get("what") == "details"
+                                 else "（送付先）"))),
     "payment_reminder_queued": lambda d, lang: (
         f"Payment reminder mail queued ({payment_method_name(d.get('method'), lang)}, "
         f"unpaid for {_text(d.get('days'))} days)" if lang == "en" else

@@ -215,3 +215,68 @@ def test_the_emulator_refuses_what_rakuten_does_not_take(rig: EditRig):
     sender = rig.sender(number)
     assert (sender["phoneNumber1"], sender["phoneNumber2"], sender["phoneNumber3"]) == (
         "03", "1234", "5678")
+
+
+# ---- ひとことメモ, delivery date and time slot (updateOrderMemo) ------------------------
+
+
+def test_memo_and_delivery_date_and_time_reach_rms_and_survive_a_sync(rig: EditRig):
+    from unyo.app.manual import edit_details
+
+    number = _stopped_by_address(rig)
+    order = edit_details(rig.ctx.store, rig.config, rig.clock, number,
+                         {"memo": "電話で住所確認済み\n再配達注意",
+                          "delivery_date": "２０２６／１２／１０", "shipping_term": "14-16"},
+                         note="お客様から電話", by="suzuki",
+                         version=rig.order(number).version)
+    c = order.channel
+    assert (c.memo, str(c.requested_delivery_date), c.shipping_term) == (
+        "電話で住所確認済み\n再配達注意", "2026-12-10", "1416")
+    (effect,) = rig.effects(number)
+    assert effect.payload["values"] == {"memo": "電話で住所確認済み\n再配達注意",
+                                        "delivery_date": "2026-12-10", "shipping_term": "1416"}
+    rig.emulator.change_order(number, remarks="[配送日時指定:]\n変更")  # read again
+    read_orders(rig.ctx, [number], SyncResult())
+    assert rig.order(number).channel.memo == "電話で住所確認済み\n再配達注意"  # not undone
+    assert deliver_effects(rig.ctx).delivered.get("update_at_rms") == 1
+    m = rig.emulator.order_model(number)
+    assert (m["memo"], m["deliveryDate"], m["shippingTerm"]) == (
+        "電話で住所確認済み\n再配達注意", "2026-12-10", 1416)
+    read_orders(rig.ctx, [number], SyncResult())
+    after = rig.order(number)
+    assert after.channel.shipping_term == "1416" and after.channel.memo.endswith("再配達注意")
+    # only what changes is sent the next time
+    edit_details(rig.ctx.store, rig.config, rig.clock, number, {"shipping_term": "午前"},
+                 note="", by="suzuki")
+    assert rig.effects(number)[-1].payload["values"] == {"shipping_term": "1"}
+    deliver_effects(rig.ctx)
+    m = rig.emulator.order_model(number)
+    assert (m["memo"], m["shippingTerm"]) == ("電話で住所確認済み\n再配達注意", 1)
+
+
+def test_bad_memo_values_are_refused_in_japanese(rig: EditRig):
+    from unyo.app.manual import edit_details
+
+    number = _stopped_by_address(rig)
+    with pytest.raises(EditError) as e:
+        edit_details(rig.ctx.store, rig.config, rig.clock, number,
+                     {"memo": "あ" * 1001, "delivery_date": "2026-11-01",
+                      "shipping_term": "16-14"}, note="", by="suzuki")
+    assert e.value.problems == ["ひとことメモは1000文字以内にしてください（1001文字）",
+                                "お届け日が過ぎた日付です",
+                                "お届け時間帯は 午前・午後・指定なし か 14-16 の形で"
+                                "入力してください"]
+    assert not rig.effects(number)
+
+
+def test_the_emulator_refuses_memo_values_rakuten_does_not_take(rig: EditRig):
+    number = _stopped_by_address(rig)
+    client = rig.ctx.channel.client  # type: ignore[attr-defined]
+    from unyo.adapters.rakuten.errors import RmsRequestError
+
+    for bad in ({"memo": "あ" * 1001}, {"deliveryDate": "2026/12/10"},
+                {"shippingTerm": 1614}, {"operator": "1234567"}, {"deliveryClass": 9}):
+        with pytest.raises(RmsRequestError):
+            client.update_order_memo(number, bad)
+    assert client.update_order_memo(number, {"memo": "ok", "shippingTerm": 812}).ok
+    assert rig.emulator.order_model(number)["shippingTerm"] == 812

@@ -23,6 +23,7 @@ from unyo.domain import (
     CancelOrder,
     CloseGate,
     Command,
+    EditDetails,
     EditRecipient,
     GateKind,
     OpenGate,
@@ -30,7 +31,14 @@ from unyo.domain import (
     SetField,
     SetReleaseDate,
 )
-from unyo.domain.edits import FIELDS, EditError, person_values, recipient_from
+from unyo.domain.edits import (
+    DETAILS,
+    FIELDS,
+    EditError,
+    details_from,
+    person_values,
+    recipient_from,
+)
 from unyo.flow import Config
 
 
@@ -145,6 +153,26 @@ def edit_recipient(store: Store, config: Config, clock: Clock, number: str,
                 now, version, ctx)
 
 
+def edit_details(store: Store, config: Config, clock: Clock, number: str,
+                 values: dict[str, str], *, note: str, by: str,
+                 version: int | None = None) -> Order:
+    """Change the order's ひとことメモ (`memo`), requested delivery date (`delivery_date`)
+    or time slot (`shipping_term`): only the keys given, normalised and checked
+    (`EditError`, in Japanese); kept on the order, the rules run again, and written back
+    to RMS through the outbox (updateOrderMemo)."""
+    from unyo.clock import JST
+
+    now = clock.now()
+    given = details_from({k: v for k, v in values.items() if k in DETAILS},
+                         now.astimezone(JST).date())
+    if not given:
+        raise ManualActionError("nothing to change (memo, delivery date or time slot)")
+    ctx = ShopContext(config, store, cast(OrderChannel, _Offline()), clock)
+    return _act(store, config.shop_id, number,
+                EditDetails(tuple(sorted(given.items())), now, note, Actor.person, by=by),
+                now, version, ctx)
+
+
 def set_warehouse_note(store: Store, shop: str, number: str, note: str, *, by: str,
                        now: datetime, version: int | None = None) -> Order:
     """Set the note handed to the warehouse with the order (倉庫への指示); empty removes it."""
@@ -154,5 +182,5 @@ def set_warehouse_note(store: Store, shop: str, number: str, note: str, *, by: s
                 now, version)
 
 
-__all__ = ["EditError", "ManualActionError", "StaleOrder", "cancel", "edit_recipient", "hold",
-           "release", "release_gate", "set_warehouse_note"]
+__all__ = ["EditError", "ManualActionError", "StaleOrder", "cancel", "edit_details",
+           "edit_recipient", "hold", "release", "release_gate", "set_warehouse_note"]

@@ -142,7 +142,8 @@ def _deliver_cancels(ctx: ShopContext, result: DeliveryResult) -> None:
 
 
 def _deliver_updates(ctx: ShopContext, result: DeliveryResult) -> None:
-    """RMS updateOrderSender for a person's recipient edits, one order per call. An edit
+    """RMS updateOrderSender for a person's recipient edits and updateOrderMemo for their
+    ひとことメモ / delivery date and time edits, one order per call. An edit
     RMS refuses (status past 300, a value it does not take) opens 確認待ち on the order
     with RMS's reason; a transient failure is retried with backoff."""
     channel = ctx.channel
@@ -153,8 +154,12 @@ def _deliver_updates(ctx: ShopContext, result: DeliveryResult) -> None:
         for effect in due:
             p = effect.payload
             try:
-                outcome = channel.update_recipient(p["order_number"], int(p["basket_id"]),
-                                                   dict(p["recipient"]))
+                if p.get("what") == "memo":
+                    outcome = channel.update_memo(p["order_number"], dict(p["values"]))
+                else:
+                    outcome = channel.update_recipient(p["order_number"],
+                                                       int(p["basket_id"]),
+                                                       dict(p["recipient"]))
             except ChannelUnavailable as e:
                 log.warning("updateOrderSender for %s failed, will retry: %s",
                             p["order_number"], e)

@@ -162,6 +162,11 @@ class EditChannel(Protocol):
         `unyo.domain.edits.FIELDS`, normalised)."""
         ...
 
+    def update_memo(self, number: str, values: Mapping[str, str]) -> UpdateOutcome:
+        """Change the order's ひとことメモ / delivery date / time slot: only the keys given
+        (`unyo.domain.edits.DETAILS`)."""
+        ...
+
 
 class MailError(Exception):
     """A mail was not accepted by the relay.

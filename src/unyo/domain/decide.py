@@ -22,6 +22,7 @@ from unyo.domain.confirmation import (
     still_to_confirm,
 )
 from unyo.domain.edits import (
+    PENDING_DETAILS,
     PENDING_RECIPIENT,
     PendingEdit,
     changes,
@@ -216,6 +217,20 @@ class EditRecipient:
 
 
 @dataclass(frozen=True, slots=True)
+class EditDetails:
+    """A person edits the order's ひとことメモ, requested delivery date or time slot
+    (`unyo.domain.edits.details_from` values: only those given change), before the
+    hand-off: kept on the order like a recipient edit, the rules run again (they read the
+    date and slot), and written back to RMS through the outbox (updateOrderMemo)."""
+
+    values: tuple[tuple[str, str], ...]
+    now: datetime
+    note: str = ""
+    actor: Actor = Actor.person
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordRmsUpdated:
     """RMS accepted the write-back of an edit (the outbox effect with `key`)."""
 
@@ -332,7 +347,8 @@ class SyncMerged:
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
            | SetField | SetReleaseDate | RecordEffectFailed | HandOff | RecordShipment
            | RecordWarehouseRejection | ApplyRules | MergeInto | AbsorbOrders | SyncMerged
-           | RecordRefusal | RemindPayment | EditRecipient | RecordRmsUpdated)
+           | RecordRefusal | RemindPayment | EditRecipient | EditDetails
+           | RecordRmsUpdated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +492,8 @@ def decide(order: Order | None, command: Command) -> Decision:
             _remind_payment(b, command)
         case EditRecipient():
             _edit_recipient(b, command)
+        case EditDetails():
+            _edit_details(b, command)
         case RecordRmsUpdated():
             _rms_updated(b, command)
         case RecordEffectFailed():
@@ -672,14 +690,54 @@ def _edit_recipient(b: _Builder, cmd: EditRecipient) -> None:
         "by": cmd.by, "note": cmd.note}))
 
 
+def _details_of(c: ChannelOrder) -> dict[str, str]:
+    day = c.requested_delivery_date
+    return {"memo": c.memo, "delivery_date": day.isoformat() if day else "",
+            "shipping_term": c.shipping_term or "0"}
+
+
+def _with_details(c: ChannelOrder, values: dict[str, str]) -> ChannelOrder:
+    day = values.get("delivery_date", "")
+    return replace(c, memo=values["memo"], shipping_term=values["shipping_term"],
+                   requested_delivery_date=date.fromisoformat(day) if day else None)
+
+
+def _edit_details(b: _Builder, cmd: EditDetails) -> None:
+    order = b.order
+    if not allowed(order, Action.set_field):
+        raise DomainError(f"cannot edit an order that is {order.stage}")
+    if order.rms_status in CANCELLED_RMS:
+        raise DomainError(f"order {order.number} is cancelled at RMS")
+    current = _details_of(order.channel)
+    given = dict(cmd.values)
+    after = current | {k: v for k, v in given.items() if k in current}
+    changed = {k: [current[k], after[k]] for k in current if current[k] != after[k]}
+    if not changed:
+        return
+    pending = PendingEdit.load(order.setting(PENDING_DETAILS) or "")
+    before = pending.before if pending is not None else current
+    digest = hashlib.sha1(repr(sorted(after.items())).encode()).hexdigest()[:16]
+    key = f"rms-memo:{order.shop}:{order.number}:{digest}"
+    channel = _with_details(order.channel, after)
+    settings = dict(order.settings) | {PENDING_DETAILS: PendingEdit(before, after, key).dump()}
+    b.order = order.with_(channel=channel, settings=tuple(sorted(settings.items())))
+    b.event(EventType.details_edited, cmd.actor, changes=changed, note=cmd.note)
+    # updateOrderMemo changes only the fields given: the ones this edit changed
+    b.effects.append(Effect(EffectKind.update_at_rms, key, {
+        "what": "memo", "order_number": order.number,
+        "values": {k: after[k] for k in changed}, "by": cmd.by, "note": cmd.note}))
+
+
 def _rms_updated(b: _Builder, cmd: RecordRmsUpdated) -> None:
     settings = dict(b.order.settings)
     for name, text in settings.items():
-        pending = PendingEdit.load(text) if name.startswith("pending_recipient:") else None
+        pending = PendingEdit.load(text) if name.startswith(
+            ("pending_recipient:", PENDING_DETAILS)) else None
         if pending is not None and pending.key == cmd.key and not pending.accepted:
             settings[name] = replace(pending, accepted=True).dump()
             b.order = b.order.with_(settings=tuple(sorted(settings.items())))
-            b.event(EventType.rms_updated, Actor.system, what="recipient")
+            b.event(EventType.rms_updated, Actor.system,
+                    what="details" if name == PENDING_DETAILS else "recipient")
             return
 
 
@@ -702,12 +760,24 @@ def _keep_edits(order: Order, new: ChannelOrder) -> tuple[ChannelOrder, dict[str
             packages[i] = replace(p, recipient=after)  # RMS does not have it yet
         else:
             del settings[name]  # changed at RMS after it took the edit: RMS's wins
-    return replace(new, packages=tuple(packages)), settings
+    new = replace(new, packages=tuple(packages))
+    pending = PendingEdit.load(settings.get(PENDING_DETAILS, ""))
+    if pending is None:
+        settings.pop(PENDING_DETAILS, None)
+    else:
+        shown = _details_of(new)
+        if shown == pending.after:
+            del settings[PENDING_DETAILS]
+        elif shown == pending.before or not pending.accepted:
+            new = _with_details(new, pending.after)
+        else:
+            del settings[PENDING_DETAILS]
+    return new, settings
 
 
 def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     order = b.order
-    if any(k.startswith("pending_recipient:") for k, _ in order.settings):
+    if any(k.startswith(("pending_recipient:", PENDING_DETAILS)) for k, _ in order.settings):
         new, settings = _keep_edits(order, new)
         order = b.order = order.with_(settings=tuple(sorted(settings.items())))
     old = order.channel

@@ -17,8 +17,10 @@ RMS since, and wins.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, replace
+from datetime import date
 
 from unyo.domain.order import Address, Person
 
@@ -147,6 +149,67 @@ def with_recipient(p: Person, values: dict[str, str]) -> Person:
                    address=a)
 
 
+PENDING_DETAILS = "pending_details"
+"""The order's setting that holds an edit of its ひとことメモ / delivery date and time."""
+
+MEMO_LIMIT = 1000  # updateOrderMemo memo (reference/rakuten-rms.md, Writing back to RMS)
+DETAILS = ("memo", "delivery_date", "shipping_term")
+DETAIL_LABELS = {"memo": "ひとことメモ", "delivery_date": "お届け日",
+                 "shipping_term": "お届け時間帯"}
+
+
+def shipping_term_from(text: str) -> str:
+    """RMS shippingTerm from what is typed: 0 none, 1 午前, 2 午後, 9 other, or h1h2 (e.g.
+    1416 for 14–16時: 0 ≤ h1 < h2 ≤ 24); `14-16` is read as 1416, `08-12` as 812 (RMS's
+    number). ValueError otherwise."""
+    t = only_digits(text) if any(ch.isdigit() for ch in text) else ""
+    named = {"午前": "1", "午前中": "1", "午後": "2", "指定なし": "0", "": "0"}
+    key = clean(text)
+    if key in named:
+        return named[key]
+    if t in ("0", "1", "2", "9"):
+        return t
+    parts = [p for p in re.split(r"[^0-9]+", unicodedata.normalize("NFKC", text)) if p]
+    if len(parts) == 2 and all(len(p) <= 2 for p in parts):
+        t = f"{int(parts[0]):02d}{int(parts[1]):02d}"
+    if len(t) == 4 and 0 <= int(t[:2]) < int(t[2:]) <= 24:
+        return str(int(t))  # a number at RMS: 0812 is 812
+    raise ValueError(text)
+
+
+def details_from(values: dict[str, str], today: date) -> dict[str, str]:
+    """The given ones of ひとことメモ (`memo`), delivery date (`delivery_date`, ISO) and time
+    slot (`shipping_term`, RMS's code), normalised and checked; `EditError` lists every
+    problem. A memo keeps its line breaks (other control characters go)."""
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    if "memo" in values:
+        memo = unicodedata.normalize("NFC", values["memo"]).replace("\r\n", "\n")
+        memo = "".join(ch for ch in memo if ch == "\n" or unicodedata.category(ch)[0] != "C")
+        out["memo"] = memo.strip()
+        if len(out["memo"]) > MEMO_LIMIT:
+            problems.append(f"ひとことメモは{MEMO_LIMIT}文字以内にしてください"
+                            f"（{len(out['memo'])}文字）")
+    if "delivery_date" in values:
+        text = unicodedata.normalize("NFKC", values["delivery_date"]).strip().replace("/", "-")
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            problems.append("お届け日は 2026-12-10 の形で入力してください")
+        else:
+            if day < today:
+                problems.append("お届け日が過ぎた日付です")
+            out["delivery_date"] = day.isoformat()
+    if "shipping_term" in values:
+        try:
+            out["shipping_term"] = shipping_term_from(values["shipping_term"])
+        except ValueError:
+            problems.append("お届け時間帯は 午前・午後・指定なし か 14-16 の形で入力してください")
+    if problems:
+        raise EditError(problems)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class PendingEdit:
     """A recipient edit RMS has not shown yet: the data before and after, the outbox key
@@ -171,6 +234,23 @@ class PendingEdit:
             return None
 
 
-__all__ = ["FIELDS", "LABELS", "PENDING_RECIPIENT", "PREFECTURES", "EditError",
-           "PendingEdit", "changes", "clean", "person_values", "phone_parts",
-           "recipient_from", "same_person", "with_recipient"]
+__all__ = [
+    "DETAILS",
+    "DETAIL_LABELS",
+    "FIELDS",
+    "LABELS",
+    "PENDING_DETAILS",
+    "PENDING_RECIPIENT",
+    "PREFECTURES",
+    "EditError",
+    "PendingEdit",
+    "changes",
+    "clean",
+    "details_from",
+    "person_values",
+    "phone_parts",
+    "recipient_from",
+    "same_person",
+    "shipping_term_from",
+    "with_recipient",
+]

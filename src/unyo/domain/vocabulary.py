@@ -69,6 +69,8 @@ class EventType(StrEnum):
     payment_reminder_queued = "payment_reminder_queued"
     # a person edited a package's recipient (送付先; data: basket_id, changes, note, by)
     recipient_edited = "recipient_edited"
+    # a person edited ひとことメモ / delivery date / time slot (data: changes, note, by)
+    details_edited = "details_edited"
     rms_updated = "rms_updated"  # RMS accepted an edit's write-back (data: what)
 
 

@@ -55,6 +55,7 @@ _OPS = {
     "getResultUpdateOrderShippingAsync": "GET_RESULT_UPDATE_ORDERSHIPPING_ASYNC",
     "cancelOrder": "CANCEL_ORDER",
     "updateOrderSender": "UPDATE_ORDER_SENDER",
+    "updateOrderMemo": "UPDATE_ORDER_MEMO",
 }
 METHODS = frozenset(_OPS)
 
@@ -202,6 +203,7 @@ class RmsEmulator:
             "getResultUpdateOrderShippingAsync": self._get_result_async,
             "cancelOrder": self._cancel_order,
             "updateOrderSender": self._update_order_sender,
+            "updateOrderMemo": self._update_order_memo,
         }
         self.add_orders(orders)
 
@@ -937,6 +939,58 @@ class RmsEmulator:
         return {
             "MessageModelList": [
                 _msg(op, "INFO", 101, "キャンセル申請に成功しました。", orderNumber=number)
+            ]
+        }
+
+    # --- updateOrderMemo ------------------------------------------------------------------------
+
+    def _update_order_memo(self, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+        # Reference (reference/rakuten-rms.md, Writing back to RMS): orderNumber,
+        # subStatusId, deliveryClass (0–8), deliveryDate (YYYY-MM-DD), shippingTerm, memo
+        # (≤ 1,000 characters), operator (≤ 6), mailPlugSentence; only the fields given
+        # change. Which statuses take it is not documented *(unconfirmed)*: the emulator
+        # refuses a cancelled order (800/900) only. shippingTerm's accepted values as
+        # getOrder shows them: 0, 1, 2, 9 or h1h2 (0 ≤ h1 < h2 ≤ 24). Message codes other
+        # than the success code are *(unconfirmed)*.
+        op = "UPDATE_ORDER_MEMO"
+        number = _require(op, body, "orderNumber")
+        record = self._visible(number, now)
+        if record is None:
+            raise _bad(op, 101, "対象の注文が存在しません。")
+        m = record.model
+        if m["orderProgress"] in _CANCELLED:
+            raise _bad(op, 103, "キャンセルされた注文は更新できません。")
+        changes: dict[str, Any] = {}
+        if "memo" in body:
+            memo = body["memo"]
+            if memo is not None and (not isinstance(memo, str) or len(memo) > 1000):
+                raise _bad(op, 11, "memoの書式が不正です。")
+            changes["memo"] = memo
+        if "operator" in body:
+            operator = body["operator"]
+            if operator is not None and (not isinstance(operator, str) or len(operator) > 6):
+                raise _bad(op, 11, "operatorの書式が不正です。")
+            changes["operator"] = operator
+        if "deliveryDate" in body:
+            day = body["deliveryDate"]
+            try:
+                if not isinstance(day, str) or not _DATE.match(day):
+                    raise ValueError
+                date.fromisoformat(day)
+            except ValueError:
+                raise _bad(op, 11, "deliveryDateの書式が不正です。") from None
+            changes["deliveryDate"] = day
+        if "shippingTerm" in body:
+            term = _int(op, "shippingTerm", body["shippingTerm"], 0, 2424)
+            if term not in (0, 1, 2, 9) and not 0 <= term // 100 < term % 100 <= 24:
+                raise _bad(op, 11, "shippingTermの書式が不正です。")
+            changes["shippingTerm"] = term
+        if "deliveryClass" in body:
+            changes["deliveryClass"] = _int(op, "deliveryClass", body["deliveryClass"], 0, 8)
+        m.update(changes)
+        return {
+            "MessageModelList": [
+                _msg(op, "INFO", 1, "受注情報の更新に成功しました。", orderNumber=number)
             ]
         }
 

@@ -312,6 +312,30 @@ class RakutenChannel:
             return UpdateOutcome(True, False, str(m))
         return _update_refused(m, str(m))
 
+    def update_memo(self, number: str, values: Mapping[str, str]) -> UpdateOutcome:
+        """RMS updateOrderMemo with only the fields given: memo, deliveryDate, shippingTerm
+        (RMS's number: 0 none, 1 午前, 2 午後, 9 other, or h1h2 such as 1416)."""
+        fields: dict[str, Any] = {}
+        if "memo" in values:
+            fields["memo"] = values["memo"]
+        if values.get("delivery_date"):
+            fields["deliveryDate"] = values["delivery_date"]
+        if "shipping_term" in values:
+            fields["shippingTerm"] = int(values["shipping_term"] or 0)
+        try:
+            with _translated():
+                try:
+                    m = self.client.update_order_memo(number, fields)
+                except RmsRequestError as e:
+                    return _update_refused(e.messages[0] if e.messages else None, str(e))
+        except ChannelError as e:
+            if isinstance(e, ChannelUnavailable):
+                raise
+            return UpdateOutcome(False, True, str(e))
+        if m.ok:
+            return UpdateOutcome(True, False, str(m))
+        return _update_refused(m, str(m))
+
     def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
         """発送完了報告: updateOrderShippingAsync per 100 orders, then its results polled;
         updateOrderShipping one order at a time where RMS refuses the async request.

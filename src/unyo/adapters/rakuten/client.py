@@ -424,6 +424,26 @@ class RmsClient:
         errors = [m for m in messages if not m.ok]
         return errors[0] if errors else messages[0]
 
+    # --- updateOrderMemo -----------------------------------------------------------------
+
+    def update_order_memo(self, order_number: str, fields: dict[str, Any]) -> RmsMessage:
+        """Change an order's ひとことメモ and what goes with it.
+
+        Reference (reference/rakuten-rms.md, Writing back to RMS): `orderNumber`,
+        `subStatusId`, `deliveryClass` (0–8), `deliveryDate` (YYYY-MM-DD), `shippingTerm`,
+        `memo` (≤ 1,000 characters), `operator` (≤ 6), `mailPlugSentence`; only the fields
+        given change. Idempotent in effect (the same values again change nothing): retried
+        like a read. A refusal is an RmsRequestError carrying RMS's messages.
+        """
+        body = {"orderNumber": order_number, **fields}
+        data = self._post("updateOrderMemo", body)
+        messages = _messages(data)
+        if not messages:
+            raise RmsMalformedResponseError("updateOrderMemo: no message in the answer",
+                                            method="updateOrderMemo", status_code=200)
+        errors = [m for m in messages if not m.ok]
+        return errors[0] if errors else messages[0]
+
     # --- transport -----------------------------------------------------------------------
 
     def _post(self, method: str, body: dict[str, Any], *, idempotent: bool = True
