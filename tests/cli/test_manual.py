@@ -132,3 +132,18 @@ def test_edit_the_recipient(cli: Cli, imported: dict[str, Any]) -> None:
     assert bad.exit_code == 2 and "電話番号は10桁か11桁の数字" in bad.stderr
     after = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
     assert [e["type"] for e in after["events"]].count("recipient_edited") == 1
+
+
+def test_edit_the_memo_and_delivery_time(cli: Cli, imported: dict[str, Any]) -> None:
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    number = next(str(r["order_number"]) for r in rows if r["stage"] in ("processing", "ready"))
+    result = cli("orders", "edit", number, "--memo", "再配達注意", "--delivery-time", "１４－１６",
+                 "--by", "suzuki", "-c", str(cli.config))
+    assert result.exit_code == 0, result.stderr
+    assert "時間帯 14-16時" in result.stdout
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    assert shown["order"]["memo"] == "再配達注意" and shown["order"]["shipping_term"] == "1416"
+    effects = [e for e in shown["effects"] if e["kind"] == "update_at_rms"]
+    assert len(effects) == 1
+    bad = cli("orders", "edit", number, "--delivery-time", "25-26", "-c", str(cli.config))
+    assert bad.exit_code == 2 and "お届け時間帯は" in bad.stderr

@@ -92,3 +92,29 @@ def test_the_postal_code_lookup(client: TestClient, anonymous: TestClient):
     assert client.get("/postal/123").status_code == 404
     assert anonymous.get("/postal/1500001", follow_redirects=False).status_code in (302, 303,
                                                                                    401)
+
+
+def test_memo_and_delivery_date_and_time(client: TestClient, store: Store, seeded: dict):
+    n = seeded["ready"]
+    page = client.get(f"/orders/{n}").text
+    r = client.post(f"/orders/{n}/details",
+                    data=form_of(page, f"/orders/{n}/details")
+                    | {"memo": "<b>再配達</b>注意", "delivery_date": "2026-12-10",
+                       "shipping_term": "1416", "note": "電話"}, follow_redirects=False)
+    assert r.status_code == 303
+    order, events = stored(store, n)
+    assert [e for e in events if e.type.value == "details_edited"][-1].data["by"] == "suzuki"
+    c = order.channel
+    assert (c.memo, str(c.requested_delivery_date), c.shipping_term) == (
+        "<b>再配達</b>注意", "2026-12-10", "1416")
+    with store.transaction() as conn:
+        (effect,) = [e for e in store.effects_of(conn, order.id or 0)
+                     if e.kind is EffectKind.update_at_rms]
+    assert effect.payload["values"]["shipping_term"] == "1416"
+    shown = client.get(f"/orders/{n}").text
+    assert "&lt;b&gt;再配達&lt;/b&gt;注意" in shown and "<b>再配達</b>" not in shown
+    assert '<option value="1416" selected>14-16時</option>' in shown
+    bad = client.post(f"/orders/{n}/details",
+                      data=form_of(shown, f"/orders/{n}/details")
+                      | {"memo": "x", "delivery_date": "2020-01-01", "shipping_term": "0"})
+    assert bad.status_code == 400 and "お届け日が過ぎた日付です" in bad.text

@@ -22,6 +22,7 @@ from unyo.app.manual import (
     ManualActionError,
     StaleOrder,
     cancel,
+    edit_details,
     edit_recipient,
     hold,
     release,
@@ -206,6 +207,30 @@ def edit_order_recipient(request: Request, number: str, version: VersionField,
 
     return _act(request, number, {f"r_{k}": v for k, v in values.items()}
                 | {"r_note": note, "r_basket": str(basket_id)}, run)
+
+
+@router.post("/orders/{number}/details")
+def edit_order_details(request: Request, number: str, version: VersionField,
+                       memo: Annotated[str, Form(max_length=4000)] = "",
+                       delivery_date: Annotated[str, Form(max_length=40)] = "",
+                       shipping_term: Annotated[str, Form(max_length=20)] = "",
+                       note: NoteField = "") -> Response:
+    """Edit ひとことメモ, the requested delivery date and the time slot: kept on the order,
+    the rules run again, written back to RMS through the outbox (updateOrderMemo)."""
+    web, who = web_of(request), session_of(request).user
+    values = {"memo": memo, "shipping_term": shipping_term}
+    if delivery_date.strip():
+        values["delivery_date"] = delivery_date
+
+    def run() -> None:
+        order = _load(request, number, version)
+        if not allowed(order, Action.set_field):
+            raise ActionError("err_edit_stage", 409)
+        edit_details(web.store, web.config, web.clock, number, values, note=_note(note),
+                     by=who, version=version)
+
+    return _act(request, number, {"d_memo": memo, "d_delivery_date": delivery_date,
+                                  "d_shipping_term": shipping_term, "d_note": note}, run)
 
 
 @router.get("/postal/{code}")
