@@ -204,7 +204,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "d_shipping_term": ("お届け時間帯", "Delivery time"),
     "d_hint": ("保存すると楽天（RMS）にも反映します（変わった項目だけ）。",
                "Saving writes the changed fields back to Rakuten (RMS)."),
-    "term_0": ("指定なし", "None"), "term_1": ("午前中", "Morning"),
+    "term_0": ("指定なし", "Any time"), "term_1": ("午前中", "Morning"),
     "term_2": ("午後", "Afternoon"), "term_9": ("その他", "Other"),
     "r_family_name": ("姓", "Family name"),
     "r_first_name": ("名", "Given name"),
