@@ -85,3 +85,90 @@ def test_lengths_at_and_past_the_limit(field):
 def test_half_width_kana_becomes_full_width_and_controls_go():
     person = recipient_from(GOOD | {"family_name_kana": "ﾔﾏﾀﾞ", "first_name": "太\r\n郎"})
     assert person.family_name_kana == "ヤマダ" and person.first_name == "太 郎"
+
+
+# ---- the edit kept on the order until RMS shows it (decide) ---------------------------
+
+from dataclasses import replace as _replace  # noqa: E402
+
+from tests.factories import T0, channel_order, minutes  # noqa: E402
+from unyo.domain import (  # noqa: E402
+    DomainError,
+    EditRecipient,
+    EffectKind,
+    EventType,
+    GateKind,
+    ImportOrder,
+    RecordEffectFailed,
+    RecordRmsUpdated,
+    SyncOrder,
+    decide,
+)
+from unyo.domain.decide import REASON_CHANGED  # noqa: E402
+
+
+def _edited():  # type: ignore[no-untyped-def]
+    channel = channel_order(status=300)
+    order = decide(None, ImportOrder("shop", channel, T0)).order
+    basket = channel.packages[0].basket_id
+    d = decide(order, EditRecipient(basket, recipient_from(GOOD | {"city": "港区"}), T0,
+                                    "電話", by="suzuki"))
+    return channel, d
+
+
+def _rms_shows(channel, city: str):  # type: ignore[no-untyped-def]
+    p = channel.packages[0]
+    r = _replace(p.recipient, address=_replace(p.recipient.address, city=city))
+    return _replace(channel, packages=(_replace(p, recipient=r),), remarks="changed")
+
+
+def test_an_edit_records_who_and_why_and_queues_one_write_back():
+    _, d = _edited()
+    (event,) = [e for e in d.events if e.type is EventType.recipient_edited]
+    assert event.data["by"] == "suzuki" and event.data["note"] == "電話"
+    assert event.data["changes"]["city"][1] == "港区"
+    (effect,) = d.effects
+    assert effect.kind is EffectKind.update_at_rms
+    again = decide(d.order, EditRecipient(d.order.channel.packages[0].basket_id,
+                                          recipient_from(GOOD | {"city": "港区"}), T0))
+    assert not again.events and not again.effects  # the same edit again: nothing
+
+
+def test_a_sync_before_rms_has_it_keeps_the_edit_and_opens_nothing():
+    channel, d = _edited()
+    synced = decide(d.order, SyncOrder(_rms_shows(channel, channel.packages[0].recipient
+                                                  .address.city), T0 + minutes(1)))
+    assert synced.order.channel.packages[0].recipient.address.city == "港区"
+    assert not [g for g in synced.order.open_gates if g.reason == REASON_CHANGED]
+
+
+def test_rms_showing_the_edit_ends_the_wait():
+    channel, d = _edited()
+    accepted = decide(d.order, RecordRmsUpdated(d.effects[0].dedupe_key, T0))
+    assert [e.type for e in accepted.events] == [EventType.rms_updated]
+    edited = _replace(channel, packages=d.order.channel.packages, remarks="changed")
+    synced = decide(accepted.order, SyncOrder(edited, T0 + minutes(1)))
+    assert not any(k.startswith("pending_recipient:") for k, _ in synced.order.settings)
+    assert not [g for g in synced.order.open_gates if g.reason == REASON_CHANGED]
+
+
+def test_a_change_at_rms_after_it_took_the_edit_wins():
+    channel, d = _edited()
+    accepted = decide(d.order, RecordRmsUpdated(d.effects[0].dedupe_key, T0)).order
+    synced = decide(accepted, SyncOrder(_rms_shows(channel, "品川区"), T0 + minutes(1)))
+    assert synced.order.channel.packages[0].recipient.address.city == "品川区"
+    assert [g for g in synced.order.open_gates if g.reason == REASON_CHANGED]
+
+
+def test_a_refused_write_back_waits_for_a_person():
+    _, d = _edited()
+    failed = decide(d.order, RecordEffectFailed(EffectKind.update_at_rms, "だめ; X", T0))
+    (gate,) = [g for g in failed.order.open_gates if g.kind is GateKind.check]
+    assert gate.reason.startswith("楽天で送付先を変更できませんでした（だめ; X）")
+
+
+def test_an_edit_is_refused_past_rms_300_and_after_the_hand_off():
+    channel = channel_order(status=500)
+    order = decide(None, ImportOrder("shop", channel, T0)).order
+    with pytest.raises(DomainError):
+        decide(order, EditRecipient(channel.packages[0].basket_id, recipient_from(GOOD), T0))
