@@ -329,3 +329,37 @@ def test_an_order_stopped_for_its_address_fixed_in_the_browser_reaches_rms(
                 sender["subAddress"]) == ("150", "0001", "東京都", "渋谷区", "神宮前1-2-3")
     finally:
         rig.server.stop()
+
+
+def test_memo_and_delivery_time_edited_in_the_browser_reach_rms(browser: Any, store: Store):
+    from tests.app.test_edit_rms import EditRig, _stopped_by_address
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.outbox import deliver_effects
+    from unyo.app.users import Users
+
+    rig = EditRig(store)
+    try:
+        n = _stopped_by_address(rig)
+        Users(Accounts(store.engine)).add("suzuki", "operator", PASSWORD, rig.clock.now())
+        with BackgroundServer(create_app(store, rig.config, rig.clock)) as server:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            log_in(page, Served(server.url, store, rig.clock, None),  # type: ignore[arg-type]
+                   f"/orders/{n}")
+            form = page.locator("form.details")
+            form.locator("textarea[name=memo]").fill("置き配不可\n<i>要電話</i>")
+            form.locator("input[name=delivery_date]").fill("2026-12-10")
+            form.locator("select[name=shipping_term]").select_option("1820")
+            form.locator("button[type=submit]").click()
+            page.wait_for_url(f"{server.url}/orders/{n}?done=1")
+            timeline = page.locator("ol.timeline").inner_text()
+            assert "ひとことメモ → 「置き配不可\n<i>要電話</i>」" in timeline or \
+                "<i>要電話</i>" in timeline
+            assert page.locator("form.details select[name=shipping_term]").input_value() == "1820"
+            context.close()
+        assert deliver_effects(rig.ctx).delivered.get("update_at_rms") == 1
+        m = rig.emulator.order_model(n)
+        assert (m["memo"], m["deliveryDate"], m["shippingTerm"]) == (
+            "置き配不可\n<i>要電話</i>", "2026-12-10", 1820)
+    finally:
+        rig.server.stop()
