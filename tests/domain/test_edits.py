@@ -172,3 +172,14 @@ def test_an_edit_is_refused_past_rms_300_and_after_the_hand_off():
     order = decide(None, ImportOrder("shop", channel, T0)).order
     with pytest.raises(DomainError):
         decide(order, EditRecipient(channel.packages[0].basket_id, recipient_from(GOOD), T0))
+
+
+def test_after_a_refusal_what_a_person_sets_in_rms_wins():
+    channel, d = _edited()
+    failed = decide(d.order, RecordEffectFailed(EffectKind.update_at_rms, "だめ", T0,
+                                                d.effects[0].dedupe_key)).order
+    still = decide(failed, SyncOrder(_rms_shows(channel, channel.packages[0].recipient
+                                                .address.city), T0 + minutes(1)))
+    assert still.order.channel.packages[0].recipient.address.city == "港区"  # not yet
+    fixed = decide(failed, SyncOrder(_rms_shows(channel, "目黒区"), T0 + minutes(2)))
+    assert fixed.order.channel.packages[0].recipient.address.city == "目黒区"

@@ -110,7 +110,8 @@ def _record(ctx: ShopContext, result: DeliveryResult,
             if permanent:
                 result.failed += 1
                 if order is not None:
-                    moves.append((order, RecordEffectFailed(effect.kind, message, now)))
+                    moves.append((order, RecordEffectFailed(effect.kind, message, now,
+                                                            effect.dedupe_key)))
             else:
                 result.retried += 1
         store.record_attempts(conn, attempts, now)

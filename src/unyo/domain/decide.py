@@ -245,6 +245,7 @@ class RecordEffectFailed:
     effect: EffectKind
     error: str
     now: datetime
+    key: str = ""  # the effect's dedupe key (an edit's write-back: which edit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,9 +507,11 @@ def decide(order: Order | None, command: Command) -> Decision:
                     command.error)[:300], Actor.system)
             elif command.effect is EffectKind.update_at_rms and \
                     order.stage is not Stage.cancelled:
-                # edited in unyo, refused at RMS: a person changes it there (or not)
+                # edited in unyo, refused at RMS: a person changes it there (or not); the
+                # edit waits no more, so what the person then sets in RMS wins at the sync
                 b.open_gate(GateKind.check, REASON_RMS_UPDATE_FAILED.format(
                     command.error[:120]), Actor.system)
+                _settle_pending(b, command.key)
             elif order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse) or (
                     command.effect is EffectKind.report_shipping
                     and order.stage is Stage.shipped):
@@ -728,17 +731,24 @@ def _edit_details(b: _Builder, cmd: EditDetails) -> None:
         "values": {k: after[k] for k in changed}, "by": cmd.by, "note": cmd.note}))
 
 
-def _rms_updated(b: _Builder, cmd: RecordRmsUpdated) -> None:
+def _settle_pending(b: _Builder, key: str) -> str:
+    """Mark the kept edit whose write-back has `key` as settled at RMS (accepted, or
+    refused for good): from now on a different read of RMS wins. Returns what it was."""
     settings = dict(b.order.settings)
     for name, text in settings.items():
         pending = PendingEdit.load(text) if name.startswith(
             ("pending_recipient:", PENDING_DETAILS)) else None
-        if pending is not None and pending.key == cmd.key and not pending.accepted:
+        if pending is not None and pending.key == key and not pending.accepted:
             settings[name] = replace(pending, accepted=True).dump()
             b.order = b.order.with_(settings=tuple(sorted(settings.items())))
-            b.event(EventType.rms_updated, Actor.system,
-                    what="details" if name == PENDING_DETAILS else "recipient")
-            return
+            return "details" if name == PENDING_DETAILS else "recipient"
+    return ""
+
+
+def _rms_updated(b: _Builder, cmd: RecordRmsUpdated) -> None:
+    what = _settle_pending(b, cmd.key)
+    if what:
+        b.event(EventType.rms_updated, Actor.system, what=what)
 
 
 def _keep_edits(order: Order, new: ChannelOrder) -> tuple[ChannelOrder, dict[str, str]]:

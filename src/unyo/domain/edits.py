@@ -10,8 +10,8 @@ do, so a form or the CLI can show it as it is.
 The edit is kept on the order (`Order.settings`, `PENDING_RECIPIENT`) until a read of RMS
 shows it: a sync that reads RMS before the write-back reached it must not undo the edit.
 A sync showing the edit ends the wait; one showing the data from before the edit keeps
-the edit; one showing anything else after RMS accepted the write-back is a change made at
-RMS since, and wins.
+the edit; one showing anything else after RMS accepted (or refused for good) the
+write-back is a change made at RMS since, and wins.
 """
 
 from __future__ import annotations
