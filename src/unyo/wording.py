@@ -40,6 +40,7 @@ _EFFECTS = {
     "cancel_at_warehouse": ("倉庫へのキャンセル連絡", "Cancel at the warehouse"),
     "cancel_at_rms": ("楽天でのキャンセル", "Cancel at Rakuten"),
     "notify_staff": ("スタッフへのアラート通知", "Alert to the staff"),
+    "update_at_rms": ("楽天への変更の反映", "Edit written back to Rakuten"),
 }
 _EFFECT_STATUS = {
     "pending": ("送信待ち", "Pending"),
@@ -82,6 +83,9 @@ _COMMANDS = {
     "SyncOrder": ("楽天の変更の反映", "RMS update"),
     "RecordConfirmed": ("注文確認の結果", "confirmation result"),
     "RecordEffectFailed": ("外部連携の失敗", "failed effect"),
+    "EditRecipient": ("送付先の変更", "recipient edit"),
+    "EditDetails": ("ひとことメモ・お届け日時の変更", "memo or delivery edit"),
+    "RecordRmsUpdated": ("楽天への反映の結果", "write-back result"),
 }
 
 
@@ -363,6 +367,46 @@ def _substituted(d: Mapping[str, Any], lang: Lang) -> str:
             else f"印字できない文字を置き換えました: {listed}")
 
 
+_RECIPIENT_FIELDS = {
+    "family_name": ("姓", "family name"), "first_name": ("名", "given name"),
+    "family_name_kana": ("姓（カナ）", "family name (kana)"),
+    "first_name_kana": ("名（カナ）", "given name (kana)"),
+    "postal_code": ("郵便番号", "postal code"), "prefecture": ("都道府県", "prefecture"),
+    "city": ("市区町村", "city"), "sub_address": ("番地・建物名", "street address"),
+    "phone": ("電話番号", "phone"),
+}
+
+
+def _recipient_edited(d: Mapping[str, Any], lang: Lang) -> str:
+    changed = d.get("changes")
+    parts = []
+    for k, v in (changed.items() if isinstance(changed, dict) else ()):
+        name = _pick(_RECIPIENT_FIELDS, str(k), lang, ("項目", "field"))
+        if isinstance(v, list) and len(v) == 2:
+            parts.append(f"{name} 「{_text(v[0])}」→「{_text(v[1])}」")
+    listed = "、".join(parts)
+    note = _text(d.get("note"))
+    if lang == "en":
+        return f"Recipient edited: {listed}" + (f" (note: {note})" if note else "")
+    return f"送付先を変更: {listed}" + (f"（メモ: {note}）" if note else "")
+
+
+_DETAIL_FIELDS = {"memo": ("ひとことメモ", "memo"), "delivery_date": ("お届け日", "delivery date"),
+                  "shipping_term": ("お届け時間帯", "delivery time")}
+
+
+def _details_edited(d: Mapping[str, Any], lang: Lang) -> str:
+    changed = d.get("changes")
+    parts = []
+    for k, v in (changed.items() if isinstance(changed, dict) else ()):
+        name = _pick(_DETAIL_FIELDS, str(k), lang, ("項目", "field"))
+        if isinstance(v, list) and len(v) == 2:
+            new = _text(v[1]) or ("（なし）" if lang != "en" else "(none)")
+            parts.append(f"{name} → 「{new[:60]}」")
+    listed = "、".join(parts)
+    return f"Edited: {listed}" if lang == "en" else f"変更: {listed}"
+
+
 def _fixed(ja: str, en: str) -> Sentence:
     return lambda d, lang: en if lang == "en" else ja
 
@@ -403,6 +447,14 @@ SENTENCES: dict[str, Sentence] = {
     "merged_order_changed": _changed,
     "command_refused": _refused,
     "characters_substituted": _substituted,
+    "recipient_edited": _recipient_edited,
+    "details_edited": _details_edited,
+    "rms_updated": lambda d, lang: (
+        ("Edit written back to Rakuten" + (" (memo, delivery date and time)"
+                                           if d.get("what") == "details" else " (recipient)"))
+        if lang == "en" else
+        ("楽天に変更を反映しました" + ("（ひとことメモ・お届け日時）" if d.get("what") == "details"
+                                 else "（送付先）"))),
     "payment_reminder_queued": lambda d, lang: (
         f"Payment reminder mail queued ({payment_method_name(d.get('method'), lang)}, "
         f"unpaid for {_text(d.get('days'))} days)" if lang == "en" else

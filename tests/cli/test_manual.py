@@ -103,3 +103,47 @@ def test_report_counts_the_manual_touch(cli: Cli, imported: dict[str, Any]) -> N
     assert human.exit_code == 0 and "自動化率" in human.stdout
     bad = cli("report", "-c", str(cli.config), "--since", "yesterday")
     assert bad.exit_code == 2 and "--since" in bad.stderr
+
+
+def test_edit_the_recipient(cli: Cli, imported: dict[str, Any]) -> None:
+    # given an order before hand-off, at the version `orders show` gives
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    number = next(str(r["order_number"]) for r in rows if r["stage"] in ("processing", "ready"))
+    version = cli.json("orders", "show", number, "-c", str(cli.config),
+                       "--json")["order"]["version"]
+    # when a person fixes the postal code and the address, with full-width digits
+    result = cli("orders", "edit", number, "--recipient-postal-code", "１００－０００１",
+                 "--recipient-prefecture", "東京都", "--recipient-city", "千代田区",
+                 "--recipient-address", "千代田１－１", "--version", str(version),
+                 "--note", "お客様から電話", "--by", "suzuki", "-c", str(cli.config))
+    # then it says so in Japanese, and the order keeps it with who and why
+    assert result.exit_code == 0, result.stderr
+    assert "送付先を" in result.stdout and "〒1000001 東京都千代田区千代田1-1" in result.stdout
+    assert "_" not in result.stdout.split("\n")[1]  # no internal key in the text
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    (edited,) = [e for e in shown["events"] if e["type"] == "recipient_edited"]
+    assert edited["data"]["by"] == "suzuki" and edited["data"]["note"] == "お客様から電話"
+    assert any(e["kind"] == "update_at_rms" for e in shown["effects"])
+    # a stale version and a bad value are refused in Japanese, changing nothing
+    stale = cli("orders", "edit", number, "--recipient-city", "港区", "--version",
+                str(version), "-c", str(cli.config))
+    assert stale.exit_code == 1 and "他の操作で更新されました" in stale.stderr
+    bad = cli("orders", "edit", number, "--recipient-phone", "12", "-c", str(cli.config))
+    assert bad.exit_code == 2 and "電話番号は10桁か11桁の数字" in bad.stderr
+    after = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    assert [e["type"] for e in after["events"]].count("recipient_edited") == 1
+
+
+def test_edit_the_memo_and_delivery_time(cli: Cli, imported: dict[str, Any]) -> None:
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    number = next(str(r["order_number"]) for r in rows if r["stage"] in ("processing", "ready"))
+    result = cli("orders", "edit", number, "--memo", "再配達注意", "--delivery-time", "１４－１６",
+                 "--by", "suzuki", "-c", str(cli.config))
+    assert result.exit_code == 0, result.stderr
+    assert "時間帯 14-16時" in result.stdout
+    shown = cli.json("orders", "show", number, "-c", str(cli.config), "--json")
+    assert shown["order"]["memo"] == "再配達注意" and shown["order"]["shipping_term"] == "1416"
+    effects = [e for e in shown["effects"] if e["kind"] == "update_at_rms"]
+    assert len(effects) == 1
+    bad = cli("orders", "edit", number, "--delivery-time", "25-26", "-c", str(cli.config))
+    assert bad.exit_code == 2 and "お届け時間帯は" in bad.stderr

@@ -259,3 +259,107 @@ def test_the_queue_and_home_read_at_laptop_and_phone_width(browser: Any, served:
         assert all(d <= 1 for d in spill), spill
     finally:
         context.close()
+
+
+def test_edit_the_recipient_with_the_postal_code_lookup(page: Any, served: Served):
+    # given an operator on a ready order's page, opening the recipient form
+    n = number(6)
+    log_in(page, served, f"/orders/{n}")
+    page.click("details.edit-recipient summary")
+    form = page.locator("form.recipient")
+    form.locator("input[name=prefecture]").fill("")
+    form.locator("input[name=city]").fill("")
+    # when a full-width postal code is typed, the prefecture and city are filled in
+    form.locator("input[name=postal_code]").fill("１００－０００１")
+    form.locator("input[name=postal_code]").press("Tab")
+    page.wait_for_selector("form.recipient[data-postal-filled='1000001']")
+    assert form.locator("input[name=prefecture]").input_value() == "東京都"
+    assert form.locator("input[name=city]").input_value() == "千代田区"
+    form.locator("input[name=sub_address]").fill('千代田1-1 <b>城</b>')
+    form.locator("input[name=note]").fill("お客様から電話")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{served.url}/orders/{n}?done=1")
+    # then the page shows the new recipient, as text, and the edit in the timeline
+    package = page.locator(".package").first.inner_text()
+    assert "〒1000001 東京都千代田区千代田1-1 <b>城</b>" in package
+    assert "送付先を変更" in page.locator("ol.timeline").inner_text()
+    with served.store.transaction() as conn:
+        order = served.store.load_order(conn, SHOP, n)
+    assert order is not None
+    assert order.channel.packages[0].recipient.address.city == "千代田区"
+    assert not page.dialogs
+
+
+def test_an_order_stopped_for_its_address_fixed_in_the_browser_reaches_rms(
+        browser: Any, store: Store, tmp_path: Path):
+    """The whole way: imported from the RMS emulator, stopped by 住所確認, fixed on the
+    order page, the rules release it, the outbox writes it back to the emulator."""
+    from tests.app.test_edit_rms import EditRig, _stopped_by_address
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.outbox import deliver_effects
+    from unyo.app.users import Users
+
+    rig = EditRig(store)
+    try:
+        n = _stopped_by_address(rig)
+        Users(Accounts(store.engine)).add("suzuki", "operator", PASSWORD, rig.clock.now())
+        app = create_app(store, rig.config, rig.clock)
+        with BackgroundServer(app) as server:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            served = Served(server.url, store, rig.clock, None)  # type: ignore[arg-type]
+            log_in(page, served, f"/orders/{n}")
+            assert "郵便番号と住所を確認" in page.locator("table.gates").inner_text()
+            page.click("details.edit-recipient summary")
+            form = page.locator("form.recipient")
+            form.locator("input[name=sub_address]").fill("")
+            form.locator("input[name=postal_code]").fill("150-0001")
+            form.locator("input[name=postal_code]").press("Tab")
+            page.wait_for_selector("form.recipient[data-postal-filled='1500001']")
+            form.locator("input[name=sub_address]").fill("神宮前1-2-3")
+            form.locator("button[type=submit]").click()
+            page.wait_for_url(f"{server.url}/orders/{n}?done=1")
+            assert "出荷OK" in page.locator("h1").inner_text()  # the rule took its check back
+            for d in screenshot_dirs(tmp_path):
+                page.screenshot(path=str(d / "order-edit-recipient.png"), full_page=True)
+            context.close()
+        assert deliver_effects(rig.ctx).delivered.get("update_at_rms") == 1
+        sender = rig.sender(n)
+        assert (sender["zipCode1"], sender["zipCode2"], sender["prefecture"], sender["city"],
+                sender["subAddress"]) == ("150", "0001", "東京都", "渋谷区", "神宮前1-2-3")
+    finally:
+        rig.server.stop()
+
+
+def test_memo_and_delivery_time_edited_in_the_browser_reach_rms(browser: Any, store: Store):
+    from tests.app.test_edit_rms import EditRig, _stopped_by_address
+    from unyo.adapters.db.accounts import Accounts
+    from unyo.app.outbox import deliver_effects
+    from unyo.app.users import Users
+
+    rig = EditRig(store)
+    try:
+        n = _stopped_by_address(rig)
+        Users(Accounts(store.engine)).add("suzuki", "operator", PASSWORD, rig.clock.now())
+        with BackgroundServer(create_app(store, rig.config, rig.clock)) as server:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            log_in(page, Served(server.url, store, rig.clock, None),  # type: ignore[arg-type]
+                   f"/orders/{n}")
+            form = page.locator("form.details")
+            form.locator("textarea[name=memo]").fill("置き配不可\n<i>要電話</i>")
+            form.locator("input[name=delivery_date]").fill("2026-12-10")
+            form.locator("select[name=shipping_term]").select_option("1820")
+            form.locator("button[type=submit]").click()
+            page.wait_for_url(f"{server.url}/orders/{n}?done=1")
+            timeline = page.locator("ol.timeline").inner_text()
+            assert "ひとことメモ → 「置き配不可\n<i>要電話</i>」" in timeline or \
+                "<i>要電話</i>" in timeline
+            assert page.locator("form.details select[name=shipping_term]").input_value() == "1820"
+            context.close()
+        assert deliver_effects(rig.ctx).delivered.get("update_at_rms") == 1
+        m = rig.emulator.order_model(n)
+        assert (m["memo"], m["deliveryDate"], m["shippingTerm"]) == (
+            "置き配不可\n<i>要電話</i>", "2026-12-10", 1820)
+    finally:
+        rig.server.stop()

@@ -25,12 +25,16 @@ from unyo.app.ports import (
     CancelOutcome,
     ChannelUnavailable,
     ConfirmOutcome,
+    EditChannel,
     MailError,
     MailRejected,
+    UpdateOutcome,
     WebhookError,
     WebhookRejected,
 )
-from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed
+from unyo.domain import EffectKind, Order, RecordConfirmed, RecordEffectFailed, RecordRmsUpdated
+
+Outcome = ConfirmOutcome | CancelOutcome | UpdateOutcome
 
 CONFIRM_BATCH = 100
 NOTICE_WAIT = timedelta(minutes=5)
@@ -49,6 +53,7 @@ def deliver_effects(ctx: ShopContext) -> DeliveryResult:
     result = DeliveryResult()
     _deliver_confirms(ctx, result)
     _deliver_cancels(ctx, result)
+    _deliver_updates(ctx, result)
     deliver_mails(ctx, result)
     _deliver_notices(ctx, result)
     return result
@@ -83,8 +88,7 @@ def _deliver_confirms(ctx: ShopContext, result: DeliveryResult) -> None:
 
 
 def _record(ctx: ShopContext, result: DeliveryResult,
-            answers: Sequence[tuple[EffectRow, ConfirmOutcome | CancelOutcome | None,
-                                   str | None]]) -> None:
+            answers: Sequence[tuple[EffectRow, Outcome | None, str | None]]) -> None:
     """Write a batch's outcome: attempts, and the orders it moves, in one transaction."""
     store = ctx.store
     max_attempts = ctx.config.outbox.max_attempts
@@ -92,13 +96,15 @@ def _record(ctx: ShopContext, result: DeliveryResult,
     with store.transaction() as conn:
         orders = store.load_orders_by_id(conn, [e.order_id for e, _, _ in answers])
         attempts: list[Attempt] = []
-        moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed]] = []
+        moves: list[tuple[Order, RecordConfirmed | RecordEffectFailed | RecordRmsUpdated]] = []
         for effect, outcome, error in answers:
             order = orders.get(effect.order_id)
             kind = effect.kind.value
-            if isinstance(outcome, CancelOutcome) and outcome.ok:
+            if isinstance(outcome, CancelOutcome | UpdateOutcome) and outcome.ok:
                 attempts.append(Attempt(effect, True, None))
                 result.delivered[kind] = result.delivered.get(kind, 0) + 1
+                if isinstance(outcome, UpdateOutcome) and order is not None:
+                    moves.append((order, RecordRmsUpdated(effect.dedupe_key, now)))
                 continue
             if isinstance(outcome, ConfirmOutcome) and (outcome.ok or outcome.cancelled):
                 attempts.append(Attempt(effect, True, None if outcome.ok else outcome.message))
@@ -113,7 +119,8 @@ def _record(ctx: ShopContext, result: DeliveryResult,
             if permanent:
                 result.failed += 1
                 if order is not None:
-                    moves.append((order, RecordEffectFailed(effect.kind, message, now)))
+                    moves.append((order, RecordEffectFailed(effect.kind, message, now,
+                                                            effect.dedupe_key)))
             else:
                 result.retried += 1
         store.record_attempts(conn, attempts, now)
@@ -221,6 +228,34 @@ def staff_mail(ctx: ShopContext, payload: dict[str, object]) -> EmailMessage:
     message["Message-ID"] = make_msgid("unyo-alerts")
     message.set_content(str(payload.get("body", "")), charset="utf-8")
     return message
+
+
+def _deliver_updates(ctx: ShopContext, result: DeliveryResult) -> None:
+    """RMS updateOrderSender for a person's recipient edits and updateOrderMemo for their
+    ひとことメモ / delivery date and time edits, one order per call. An edit
+    RMS refuses (status past 300, a value it does not take) opens 確認待ち on the order
+    with RMS's reason; a transient failure is retried with backoff."""
+    channel = ctx.channel
+    if not isinstance(channel, EditChannel):
+        return  # a channel that cannot take edits: the effects wait
+    for due in _due_batches(ctx, EffectKind.update_at_rms):
+        answers: list[tuple[EffectRow, UpdateOutcome | None, str | None]] = []
+        for effect in due:
+            p = effect.payload
+            try:
+                if p.get("what") == "memo":
+                    outcome = channel.update_memo(p["order_number"], dict(p["values"]))
+                else:
+                    outcome = channel.update_recipient(p["order_number"],
+                                                       int(p["basket_id"]),
+                                                       dict(p["recipient"]))
+            except ChannelUnavailable as e:
+                log.warning("updateOrderSender for %s failed, will retry: %s",
+                            p["order_number"], e)
+                answers.append((effect, None, str(e)))
+                continue
+            answers.append((effect, outcome, None))
+        _record(ctx, result, answers)
 
 
 def _retry_at(now: datetime, effect: EffectRow) -> datetime:

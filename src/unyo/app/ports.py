@@ -188,6 +188,26 @@ class StaffWebhook(Protocol):
 
     def post(self, text: str) -> None:
         """Post one message; returns once the receiver accepted it (2xx)."""
+@dataclass(frozen=True)
+class UpdateOutcome:
+    ok: bool  # RMS took the edit
+    permanent: bool  # RMS refuses it (status, validation): a person must look
+    message: str = ""  # for a refusal: what happened, in words for the shop (Japanese)
+
+
+@runtime_checkable
+class EditChannel(Protocol):
+    """Writing a person's edit back to the channel (RMS updateOrderSender)."""
+
+    def update_recipient(self, number: str, basket_id: int,
+                         recipient: Mapping[str, str]) -> UpdateOutcome:
+        """Change one package's recipient (送付先) to `recipient` (the keys of
+        `unyo.domain.edits.FIELDS`, normalised)."""
+        ...
+
+    def update_memo(self, number: str, values: Mapping[str, str]) -> UpdateOutcome:
+        """Change the order's ひとことメモ / delivery date / time slot: only the keys given
+        (`unyo.domain.edits.DETAILS`)."""
         ...
 
 

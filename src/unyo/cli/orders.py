@@ -210,6 +210,118 @@ def orders_cancel(number: str,
         store, shop, number, note=note, by=by or user, now=now, reason=reason))
 
 
+def _text_opt(help_: str) -> Any:
+    return typer.Option(help=help_, show_default=False)
+
+
+@app.command("edit")
+def orders_edit(number: str,
+                recipient_family_name: Annotated[str | None, _text_opt("送付先の姓.")] = None,
+                recipient_first_name: Annotated[str | None, _text_opt("送付先の名.")] = None,
+                recipient_family_kana: Annotated[str | None, _text_opt("姓（カナ）.")] = None,
+                recipient_first_kana: Annotated[str | None, _text_opt("名（カナ）.")] = None,
+                recipient_postal_code: Annotated[str | None, _text_opt(
+                    "郵便番号 (7 digits; hyphen and full-width digits allowed).")] = None,
+                recipient_prefecture: Annotated[str | None, _text_opt("都道府県.")] = None,
+                recipient_city: Annotated[str | None, _text_opt("市区町村.")] = None,
+                recipient_address: Annotated[str | None, _text_opt("番地・建物名.")] = None,
+                recipient_phone: Annotated[str | None, _text_opt("電話番号.")] = None,
+                memo: Annotated[str | None, _text_opt(
+                    "ひとことメモ (the shop's memo at RMS, ≤ 1000 characters; '' clears it).")
+                ] = None,
+                delivery_date: Annotated[str | None, _text_opt(
+                    "お届け日 requested by the buyer (YYYY-MM-DD).")] = None,
+                delivery_time: Annotated[str | None, _text_opt(
+                    "お届け時間帯: 指定なし, 午前, 午後, or a slot such as 14-16.")] = None,
+                basket: Annotated[int | None, typer.Option(
+                    help="The destination (basketId) of an order with several.")] = None,
+                version: Annotated[int | None, typer.Option(
+                    help="Refuse if the order is no longer at this version (as shown by "
+                         "`orders show --json`).")] = None,
+                note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Edit the order's recipient (送付先), ひとことメモ, delivery date or time slot before
+    hand-off: kept on the order, the shop's rules run again, and written back to RMS
+    (updateOrderSender / updateOrderMemo, through the outbox: sent by the worker; a
+    refusal opens a 確認待ち gate). Options not given keep their value."""
+    import os
+
+    from unyo.app.manual import (
+        EditError,
+        ManualActionError,
+        StaleOrder,
+        edit_details,
+        edit_recipient,
+    )
+    from unyo.clock import SystemClock
+
+    given = {"family_name": recipient_family_name, "first_name": recipient_first_name,
+             "family_name_kana": recipient_family_kana,
+             "first_name_kana": recipient_first_kana, "postal_code": recipient_postal_code,
+             "prefecture": recipient_prefecture, "city": recipient_city,
+             "sub_address": recipient_address, "phone": recipient_phone}
+    values = {k: v for k, v in given.items() if v is not None}
+    details = {k: v for k, v in (("memo", memo), ("delivery_date", delivery_date),
+                                 ("shipping_term", delivery_time)) if v is not None}
+    if not values and not details:
+        fail("変更がありません（--recipient-postal-code や --memo などで指定してください）")
+    cfg = shop_file(config)
+    store = open_store(cfg.database_url)
+    who = by or os.environ.get("USER") or "cli"
+    try:
+        if values:
+            order = edit_recipient(store, cfg, SystemClock(), number, values, note=note,
+                                   by=who, version=version, basket_id=basket)
+        if details:
+            order = edit_details(store, cfg, SystemClock(), number, details, note=note,
+                                 by=who, version=None if values else version)
+    except EditError as e:
+        fail("入力を確認してください: " + "、".join(e.problems))
+    except StaleOrder:
+        fail(f"注文 {number} は他の操作で更新されました（--version {version}）。"
+             "`unyo orders show` で確かめてからやり直してください", 1)
+    except ManualActionError as e:
+        fail(str(e), 1)
+    finally:
+        store.close()
+    package = next(p for p in order.channel.packages if basket in (None, p.basket_id))
+    r = package.recipient
+    address = r.address.prefecture + r.address.city + r.address.sub_address
+    doc: dict[str, Any] = {
+           "order_number": number, "stage": order.stage.value, "version": order.version,
+           "recipient": {"name": r.name, "postal_code": r.address.postal_code,
+                         "address": address, "phone": r.phone},
+           "open_gates": [{"kind": g.kind.value, "reason": g.reason, "rule": g.rule}
+                          for g in order.open_gates]}
+    c = order.channel
+    doc["memo"], doc["shipping_term"] = c.memo, c.shipping_term
+    doc["delivery_date"] = c.requested_delivery_date.isoformat() \
+        if c.requested_delivery_date else None
+    if as_json:
+        print_json(doc)
+        return
+    from unyo.wording import gate_name, stage_name
+
+    gates = "、".join(f"{gate_name(g.kind)}: {g.reason}" for g in order.open_gates) or "なし"
+    lines = []
+    if values:
+        lines.append(f"{number}: 送付先を {r.name} 〒{r.address.postal_code} {address} "
+                     f"{r.phone} に変更しました（楽天へ送信予定）")
+    if details:
+        lines.append(f"{number}: ひとことメモ・お届け日時を変更しました（楽天へ送信予定）: "
+                     f"お届け日 {doc['delivery_date'] or 'なし'}、時間帯 {_term(c.shipping_term)}")
+    lines.append(f"段階: {stage_name(order.stage)}、待ちの理由: {gates}")
+    out.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+
+
+def _term(code: str) -> str:
+    """RMS shippingTerm in words: 0 指定なし, 1 午前中, 2 午後, 9 その他, h1h2 as h1-h2時."""
+    named = {"": "指定なし", "0": "指定なし", "1": "午前中", "2": "午後", "9": "その他"}
+    if code in named:
+        return named[code]
+    return f"{code[:-2]}-{code[-2:]}時" if code.isdigit() and len(code) in (3, 4) else code
+
+
 @app.command("show")
 def orders_show(number: str, config: ConfigOpt = None,
                 explain: Annotated[bool, typer.Option("--explain", help="Each rule with its verdict on the order and the values it read (remarks without template, release date, characters, postal code, merge).")] = False,  # noqa: E501

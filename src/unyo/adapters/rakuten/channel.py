@@ -43,6 +43,7 @@ from unyo.app.ports import (
     FetchResult,
     ReportOutcome,
     ShippingUpdate,
+    UpdateOutcome,
 )
 from unyo.clock import Clock, SystemClock
 from unyo.flow import RmsSettings
@@ -99,6 +100,30 @@ _CANCEL_REFUSED = {
     "_ERROR_103": "発送待ちより後のステータス",
     "_ERROR_104": "発送日が設定済み",
 }
+
+
+# updateOrderSender (reference/rakuten-rms.md: status 100/200/300 only). The refusal codes
+# are the emulator's *(unconfirmed at Rakuten)*: ERROR_101 no such order, ERROR_103 status
+# outside 100–300, 009–012 a value RMS does not take (its message names the field).
+_UPDATE_REFUSED = {
+    "_ERROR_101": "楽天にこの注文がありません",
+    "_ERROR_103": "楽天の受注ステータスが発送待ちより後のため変更できません",
+}
+
+
+def sender_model(recipient: Mapping[str, str]) -> dict[str, str]:
+    """A recipient (`unyo.domain.edits` values) as RMS's SenderModel: the postal code in
+    its 3 + 4 digits (zipCode1/2), the phone in its three parts (phoneNumber1-3)."""
+    from unyo.domain.edits import only_digits, phone_parts
+
+    code = only_digits(recipient["postal_code"])
+    phone = phone_parts(recipient["phone"])
+    return {"zipCode1": code[:3], "zipCode2": code[3:], "prefecture": recipient["prefecture"],
+            "city": recipient["city"], "subAddress": recipient["sub_address"],
+            "familyName": recipient["family_name"], "firstName": recipient["first_name"],
+            "familyNameKana": recipient["family_name_kana"],
+            "firstNameKana": recipient["first_name_kana"],
+            "phoneNumber1": phone[0], "phoneNumber2": phone[1], "phoneNumber3": phone[2]}
 
 
 class RakutenChannel:
@@ -269,6 +294,65 @@ class RakutenChannel:
             return CancelOutcome(True, False, str(m))
         return _cancel_refused_message(m)
 
+    def update_recipient(self, number: str, basket_id: int,
+                         recipient: Mapping[str, str]) -> UpdateOutcome:
+        """RMS updateOrderSender for one package's recipient. The package's amounts and
+        items are sent as RMS has them now (read with getOrder just before), so only the
+        recipient changes. Transient failures raise ChannelUnavailable."""
+        try:
+            with _translated():
+                read = self.client.get_order([number])
+                model = next((o for o in read.orders if o.get("orderNumber") == number), None)
+                if model is None:
+                    return UpdateOutcome(False, True, _UPDATE_REFUSED["_ERROR_101"])
+                package = next((p for p in model.get("PackageModelList") or []
+                                if isinstance(p, dict) and p.get("basketId") == basket_id),
+                               None)
+                if package is None:
+                    return UpdateOutcome(False, True, f"楽天の注文に送付先 {basket_id} が"
+                                         "ありません")
+                items = [{"itemDetailId": i.get("itemDetailId"), "price": i.get("price"),
+                          "units": i.get("units")}
+                         for i in package.get("ItemModelList") or [] if isinstance(i, dict)]
+                body = {"basketId": basket_id, "postagePrice": package.get("postagePrice"),
+                        "deliveryPrice": package.get("deliveryPrice"),
+                        "SenderModel": sender_model(recipient), "ItemModelList": items}
+                try:
+                    m = self.client.update_order_sender(number, [body])
+                except RmsRequestError as e:
+                    return _update_refused(e.messages[0] if e.messages else None, str(e))
+        except ChannelError as e:
+            if isinstance(e, ChannelUnavailable):
+                raise
+            return UpdateOutcome(False, True, str(e))
+        if m.ok:
+            return UpdateOutcome(True, False, str(m))
+        return _update_refused(m, str(m))
+
+    def update_memo(self, number: str, values: Mapping[str, str]) -> UpdateOutcome:
+        """RMS updateOrderMemo with only the fields given: memo, deliveryDate, shippingTerm
+        (RMS's number: 0 none, 1 午前, 2 午後, 9 other, or h1h2 such as 1416)."""
+        fields: dict[str, Any] = {}
+        if "memo" in values:
+            fields["memo"] = values["memo"]
+        if values.get("delivery_date"):
+            fields["deliveryDate"] = values["delivery_date"]
+        if "shipping_term" in values:
+            fields["shippingTerm"] = int(values["shipping_term"] or 0)
+        try:
+            with _translated():
+                try:
+                    m = self.client.update_order_memo(number, fields)
+                except RmsRequestError as e:
+                    return _update_refused(e.messages[0] if e.messages else None, str(e))
+        except ChannelError as e:
+            if isinstance(e, ChannelUnavailable):
+                raise
+            return UpdateOutcome(False, True, str(e))
+        if m.ok:
+            return UpdateOutcome(True, False, str(m))
+        return _update_refused(m, str(m))
+
     def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
         """発送完了報告: updateOrderShippingAsync per 100 orders, then its results polled;
         updateOrderShipping one order at a time where RMS refuses the async request.
@@ -358,6 +442,14 @@ def _cancel_refused_message(m: RmsMessage) -> CancelOutcome:
     why = next((text for code, text in _CANCEL_REFUSED.items() if m.code.endswith(code)),
                m.message or m.code)
     return CancelOutcome(False, True, f"{why}; {m.code}")
+
+
+def _update_refused(m: RmsMessage | None, fallback: str) -> UpdateOutcome:
+    if m is None:
+        return UpdateOutcome(False, True, fallback)
+    why = next((text for code, text in _UPDATE_REFUSED.items() if m.code.endswith(code)),
+               m.message or m.code)
+    return UpdateOutcome(False, True, f"{why}; {m.code}")
 
 
 def _row_outcomes(numbers: Sequence[str], rows: Sequence[ShippingRowResult]

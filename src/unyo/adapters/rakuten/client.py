@@ -479,6 +479,50 @@ class RmsClient:
         except ValueError:
             return _no_expiry(method)
         return at.replace(tzinfo=JST) if at.tzinfo is None else at.astimezone(JST)
+    # --- updateOrderSender ---------------------------------------------------------------
+
+    def update_order_sender(self, order_number: str,
+                            packages: Sequence[dict[str, Any]]) -> RmsMessage:
+        """Change packages of an order (送付先, amounts, items) at RMS status 100/200/300.
+
+        Reference (reference/rakuten-rms.md, Writing back to RMS; the request keys as
+        public RMS clients name them, e.g. SenderModelToUpdate in JakeJP/Rakuten.RMS.Api):
+        `{orderNumber, PackageModelList[{basketId, postagePrice, deliveryPrice, noshi,
+        packageDeleteFlag, SenderModel{zipCode1, zipCode2, prefecture, city, subAddress,
+        familyName, firstName, familyNameKana, firstNameKana, phoneNumber1, phoneNumber2,
+        phoneNumber3}, ItemModelList[{itemDetailId, price, units, …}]}]}`; orders at
+        500/600/700 take updateOrderSenderAfterShipping instead. Sending the same data
+        again changes nothing, so the request is retried like a read. A refusal is an
+        RmsRequestError carrying RMS's messages (their codes *(unconfirmed at Rakuten)*).
+        """
+        body = {"orderNumber": order_number, "PackageModelList": list(packages)}
+        data = self._post("updateOrderSender", body)
+        messages = _messages(data)
+        if not messages:
+            raise RmsMalformedResponseError("updateOrderSender: no message in the answer",
+                                            method="updateOrderSender", status_code=200)
+        errors = [m for m in messages if not m.ok]
+        return errors[0] if errors else messages[0]
+
+    # --- updateOrderMemo -----------------------------------------------------------------
+
+    def update_order_memo(self, order_number: str, fields: dict[str, Any]) -> RmsMessage:
+        """Change an order's ひとことメモ and what goes with it.
+
+        Reference (reference/rakuten-rms.md, Writing back to RMS): `orderNumber`,
+        `subStatusId`, `deliveryClass` (0–8), `deliveryDate` (YYYY-MM-DD), `shippingTerm`,
+        `memo` (≤ 1,000 characters), `operator` (≤ 6), `mailPlugSentence`; only the fields
+        given change. Idempotent in effect (the same values again change nothing): retried
+        like a read. A refusal is an RmsRequestError carrying RMS's messages.
+        """
+        body = {"orderNumber": order_number, **fields}
+        data = self._post("updateOrderMemo", body)
+        messages = _messages(data)
+        if not messages:
+            raise RmsMalformedResponseError("updateOrderMemo: no message in the answer",
+                                            method="updateOrderMemo", status_code=200)
+        errors = [m for m in messages if not m.ok]
+        return errors[0] if errors else messages[0]
 
     # --- transport -----------------------------------------------------------------------
 
