@@ -181,7 +181,7 @@ async def release_many(request: Request) -> Response:
     tab = str(form.get("tab", ""))
     numbers = [str(n)[:64] for n in form.getlist("numbers")][:500]
     note = str(form.get("note", "")).strip()
-    back = {k: str(form.get(k, "")) for k in ("q", "date")}
+    back = {k: str(form.get(k, ""))[:64] for k in ("q", "date", "pay", "tag")}
     if tab not in RELEASABLE:
         raise Refused(400, "forbidden")
     if not numbers or not note or len(note) > MAX_NOTE:

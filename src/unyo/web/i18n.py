@@ -82,7 +82,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "expired ({expires}); issue a new key in RMS"),
     # queue
     "search": ("検索", "Search"),
-    "search_hint": ("注文番号・注文者名（前方一致）", "Order number or buyer name (prefix)"),
+    "search_hint": ("注文番号・名前（漢字・かな）・電話・メール・商品名・SKU",
+                    "Order number, name (kanji or kana), phone, mail, item or SKU"),
+    "payment_filter": ("支払方法", "Payment"),
+    "any_payment": ("すべて", "Any"),
+    "tag_filter": ("タグ", "Tag"),
     "order_date": ("注文日", "Order date"),
     "clear": ("クリア", "Clear"),
     "order_number": ("注文番号", "Order number"),

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, distinct, func, select, tuple_
+from sqlalchemy import Connection, and_, distinct, func, or_, select, tuple_
 
 from unyo.adapters.db import schema as t
 from unyo.domain import Actor, EventType, GateKind, Stage
 from unyo.domain.automation import TOUCHES
+from unyo.domain.search import probes, tag_term
 
 PAGE = 50
 CHUNK = 500
@@ -34,10 +35,11 @@ class QueueFilter:
 
     stage: Stage | None = None
     gate: GateKind | None = None
-    number_prefix: str = ""  # 注文番号 from its start
-    name_prefix: str = ""  # 注文者 name from its start (family name first)
+    words: tuple[str, ...] = ()  # folded words (`domain.search.query_words`): all must match
     ordered_from: datetime | None = None  # a day, as an instant range
     ordered_until: datetime | None = None
+    payment_method: int | None = None  # RMS settlementMethodCode
+    tag: str = ""  # 受注分類タグ, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +74,15 @@ def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
     cond: list[Any] = [o.c.shop == shop]
     if f.stage is not None:
         cond.append(o.c.stage == f.stage.value)
-    if f.number_prefix:
-        cond += [o.c.order_number >= f.number_prefix,
-                 o.c.order_number < f.number_prefix + "\U0010ffff"]
-    if f.name_prefix:
-        cond += [o.c.buyer_name >= f.name_prefix,
-                 o.c.buyer_name < f.name_prefix + "\U0010ffff"]
+    s = t.order_search
+    for word in f.words:
+        # A prefix of a term is a range of order_search's key; typed text is a bound value.
+        cond.append(o.c.id.in_(select(s.c.order_id).where(or_(*[
+            and_(s.c.term >= p, s.c.term < p + "\U0010ffff") for p in probes(word)]))))
+    if f.tag:
+        cond.append(o.c.id.in_(select(s.c.order_id).where(s.c.term == tag_term(f.tag))))
+    if f.payment_method is not None:
+        cond.append(o.c.payment_method == f.payment_method)
     if f.ordered_from is not None:
         cond.append(o.c.ordered_at >= f.ordered_from)
     if f.ordered_until is not None:

@@ -53,6 +53,7 @@ from unyo.domain import (
     Order,
     Stage,
 )
+from unyo.domain.search import search_terms
 from unyo.domain.stages import FINAL
 
 CHUNK = 500
@@ -308,7 +309,22 @@ class Store:
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
+        self._write_terms(conn, [(oid, d.order) for oid, d in zip(ids, decisions,
+                                                                  strict=True)], fresh=True)
         return ids
+
+    def _write_terms(self, conn: Connection, orders: Sequence[tuple[int, Order]], *,
+                     fresh: bool = False) -> None:
+        """The orders' search terms (`unyo.domain.search`), in the transaction that wrote
+        the orders: the old ones deleted unless the orders are new."""
+        if not orders:
+            return
+        if not fresh:
+            for chunk in _chunks([oid for oid, _ in orders]):
+                conn.execute(t.order_search.delete().where(t.order_search.c.order_id.in_(chunk)))
+        rows = [{"term": term, "order_id": oid} for oid, o in orders
+                for term in search_terms(o)]
+        self._many(conn, "insert_terms", insert(t.order_search), rows)
 
     def _insert_orders(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Multi-row INSERT ... RETURNING at the driver level; ids in the order of `rows`
@@ -409,10 +425,14 @@ class Store:
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
         written: list[Order] = []
+        searched: list[tuple[int, Order]] = []  # orders whose search terms may have changed
         event_row, effect_row = self._event_row, self._effect_row
         for before, decision in moves:
             oid = before.id
             assert oid is not None
+            after = decision.order
+            if after.channel is not before.channel or after.tags != before.tags:
+                searched.append((oid, after))
             gates = decision.order.gates
             if gates is not before.gates:
                 old = {g.seq: g for g in before.gates}
@@ -439,6 +459,7 @@ class Store:
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
+        self._write_terms(conn, searched)
         return written
 
     def apply_together(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
