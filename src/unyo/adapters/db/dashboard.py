@@ -75,10 +75,15 @@ def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
     if f.stage is not None:
         cond.append(o.c.stage == f.stage.value)
     s = t.order_search
-    for word in f.words:
+
+    def found(word: str) -> Any:
         # A prefix of a term is a range of order_search's key; typed text is a bound value.
-        cond.append(o.c.id.in_(select(s.c.order_id).where(or_(*[
-            and_(s.c.term >= p, s.c.term < p + "\U0010ffff") for p in probes(word)]))))
+        return o.c.id.in_(select(s.c.order_id).where(or_(*[
+            and_(s.c.term >= p, s.c.term < p + "\U0010ffff") for p in probes(word)])))
+    if len(f.words) == 1:
+        cond.append(found(f.words[0]))
+    elif f.words:  # every word, or the words together (高橋 太郎, 宮 崎)
+        cond.append(or_(and_(*[found(w) for w in f.words]), found("".join(f.words))))
     if f.tag:
         cond.append(o.c.id.in_(select(s.c.order_id).where(s.c.term == tag_term(f.tag))))
     if f.payment_method is not None:
