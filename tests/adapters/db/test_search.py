@@ -20,7 +20,8 @@ from unyo.adapters.db.migrate import downgrade, upgrade
 from unyo.domain import ChannelOrder, ImportOrder, Item, Order, SyncOrder, decide
 from unyo.domain.search import query_words, search_terms, terms_matching
 
-PEOPLE = [("髙橋", "花子", "タカハシ", "ハナコ", "03-1234-5678", "宇治抹茶ラテ 250ml", "matcha-250"),
+PEOPLE = [("髙橋", "花子", "タカハシ", "ハナコ", "03-1234-5678", "宇治抹茶ラテ 250ml",
+           "matcha-250"),
           ("宮﨑", "太郎", "ﾐﾔｻﾞｷ", "ﾀﾛｳ", "090-1111-2222", "新潟県産コシヒカリ 5kg", "KOME-5"),
           ("齋藤", "恵", "さいとう", "めぐみ", "０４５－９８７－６５４３", "今治タオル", "TW-01"),
           ("渡邉", "真一", "ワタナベ", "シンイチ", "(06) 6000-0000", "抹茶 100g", "matcha-100"),
@@ -84,7 +85,8 @@ def test_each_kind_of_search_finds_its_orders(store: Store, seeded: list[Order])
         "高橋": {0, 6}, "タカハシ": {0, 6}, "たかはし": {0, 6}, "ﾀｶﾊｼ": {0, 6}, "宮崎": {1, 7},
         "みやざき": {1, 7}, "斎藤": {2, 8}, "斉藤": {2, 8}, "渡辺 真一": {3, 9}, "花子": {0, 6},
         "0452-98-7654": set(), "045-987-6543": {2, 8}, "０４５９８７６５４３": {2, 8},
-        "6543": {2, 8}, "buyer1@pc": {1}, "ＢＵＹＥＲ１＠": {1}, "buyer1": {1, 10, 11}, "抹茶": {0, 3, 6, 9},
+        "6543": {2, 8}, "buyer1@pc": {1}, "ＢＵＹＥＲ１＠": {1}, "buyer1": {1, 10, 11},
+        "抹茶": {0, 3, 6, 9},
         "ｺｼﾋｶﾘ": {1, 7}, "kome-5": {1, 7}, "matcha": {0, 3, 6, 9},
         number(4)[-10:]: {4}, number(4)[7:]: {4}, str(4 * 7919): {4}, number(4): {4},
     }
@@ -111,7 +113,8 @@ PIECES = st.sampled_from(["高橋", "ﾀｶﾊｼ", "抹茶", "6543", "kome", "m
                           "G_1", "TEA-*", '"AND"', "NEAR(", "*", "%", "_", "'", "ギフト"])
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(PIECES, HOSTILE), min_size=1, max_size=4).map(" ".join))
 def test_any_typed_text_finds_exactly_what_the_terms_say(store: Store, seeded: list[Order],
                                                          text: str):
