@@ -45,6 +45,7 @@ from unyo.web.pages import TABS, parse_queue
 PASSWORD = "bench password 1"
 NOW = datetime(2026, 11, 27, 23, 0, tzinfo=JST)  # the engine's day; copies go back from it
 HISTORY_MARK = "bench.web.history"
+SEARCH_MARK = "bench.web.search"
 
 
 def _shift(col: str, modifier: str) -> str:
@@ -80,6 +81,53 @@ def add_history(db: Path) -> float:
                     "ORDER BY id", (first_copy,))
     con.execute("INSERT INTO cursors (shop, name, value) VALUES (?, ?, 'done')",
                 (SHOP, HISTORY_MARK))
+    con.execute("COMMIT")
+    con.execute("ANALYZE")
+    con.close()
+    return time.perf_counter() - t0
+
+
+def add_search_terms(db: Path) -> float:
+    """The copies' search terms (`order_search`; replay.py's SQL copies rows of `orders`
+    only): a copy's terms are its original's, but for the order number's. The originals'
+    terms were written by the engine; the copies' are put in here in bulk — the number
+    terms from Python, the others by SQL from the originals' — sorted by the table's key."""
+    from unyo.domain.search import number_terms
+
+    con = sqlite3.connect(db, isolation_level=None)
+    if con.execute("SELECT 1 FROM cursors WHERE shop = ? AND name = ?",
+                   (SHOP, SEARCH_MARK)).fetchone():
+        con.close()
+        return 0.0
+    t0 = time.perf_counter()
+    last_base = con.execute("SELECT max(order_id) FROM order_search").fetchone()[0]
+    con.execute("BEGIN")
+    con.execute("CREATE TEMP TABLE base_other (order_id INTEGER, term TEXT)")
+    con.execute("CREATE TEMP TABLE copied (term TEXT, order_id INTEGER)")
+    own = [(oid, term) for oid, number in con.execute(
+        "SELECT id, order_number FROM orders WHERE id <= ?", (last_base,)).fetchall()
+        for term in number_terms(number)]
+    con.execute("CREATE TEMP TABLE base_number (order_id INTEGER, term TEXT, "
+                "PRIMARY KEY (order_id, term))")
+    con.executemany("INSERT OR IGNORE INTO base_number VALUES (?, ?)", own)
+    con.execute("INSERT INTO base_other SELECT s.order_id, s.term FROM order_search s "
+                "WHERE NOT EXISTS (SELECT 1 FROM base_number n WHERE n.order_id = s.order_id "
+                "AND n.term = s.term)")
+    con.execute("CREATE INDEX temp.ix_base_other ON base_other (order_id)")
+    con.execute("INSERT INTO copied SELECT o.term, c.id FROM orders c "
+                "JOIN orders b ON b.shop = c.shop "
+                "AND b.order_number = substr(c.order_number, 1, length(c.order_number) - 4) "
+                "JOIN base_other o ON o.order_id = b.id WHERE c.id > ?", (last_base,))
+    cur = con.execute("SELECT id, order_number FROM orders WHERE id > ?", (last_base,))
+    while rows := cur.fetchmany(50_000):
+        con.executemany("INSERT INTO copied VALUES (?, ?)",
+                        [(term, oid) for oid, number in rows for term in number_terms(number)])
+    con.execute("DROP INDEX ix_order_search_order_id")
+    con.execute("INSERT OR IGNORE INTO order_search (term, order_id) "
+                "SELECT term, order_id FROM copied ORDER BY term, order_id")
+    con.execute("CREATE INDEX ix_order_search_order_id ON order_search (order_id)")
+    con.execute("INSERT INTO cursors (shop, name, value) VALUES (?, ?, 'done')",
+                (SHOP, SEARCH_MARK))
     con.execute("COMMIT")
     con.execute("ANALYZE")
     con.close()
