@@ -111,11 +111,11 @@ def search_condition(conn: Connection, words: Sequence[str], order_id: Any) -> A
     every = ids(select(sample.c.order_id).where(
         *[_has(w, sample.c.order_id) for w in words if w != rare]).distinct())
     together = ids(select(first(joined).c.order_id).distinct()) if joined else []
-    if counts[rare] > MANY and len(every) < PAGE and len(together) <= MANY:
+    if counts[rare] > MANY and len(every) < min(PAGE, MANY + 1) and len(together) <= MANY:
         # Common words that rarely meet (佐藤 鈴木): the meeting is small; find it whole.
         every = ids(select(s.c.order_id).where(_range(s, rare), *[
             _has(w, s.c.order_id) for w in words if w != rare]).distinct())
-    if (counts[rare] <= MANY or len(every) < PAGE) and len(together) <= MANY:
+    if (counts[rare] <= MANY or len(every) < min(PAGE, MANY + 1)) and len(together) <= MANY:
         return order_id.in_(sorted(set(every) | set(together)))
     cond = and_(*[_has(w, order_id) for w in words])
     return or_(_has(joined, order_id), cond) if joined else cond
