@@ -36,6 +36,8 @@ REVERSED = "\x01"
 """Marks a reversed term (order number, phone digits): found by the typed text reversed."""
 TAG = "\x02"
 """Marks a tag term: looked up whole by the tag filter, never by typed text."""
+NOTHING = "\x03"
+"""A word no term starts with: what a search typed only of separators looks for."""
 QUERY_MAX = 64
 
 # ---- 異体字 -------------------------------------------------------------------------------
@@ -240,6 +242,8 @@ def query_words(text: str) -> list[str]:
     must match every word. Buyer-typed text is only ever a bound value."""
     words = unicodedata.normalize("NFKC", text)[:QUERY_MAX].split()
     out = [w for w in (fold(w) for w in words) if w]
+    if words and not out:
+        return [NOTHING]  # "_" or "--" typed: nothing is found, not everything
     return out[:5]
 
 
