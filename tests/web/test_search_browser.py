@@ -24,8 +24,8 @@ PEOPLE = {  # number → (family, first, kana…, phone, mail, item, SKU, paymen
           "宇治抹茶 30g缶", "tea-002-a", 1),
     "B": ("齋藤", "恵", "サイトウ", "メグミ", "045-987-6543", "saito@mail.example",
           "今治タオル バスタオル", "swt-001-wh", 2),
-    "C": ("渡邉", "真一", "わたなべ", "しんいち", "０６－６０００－００００", "watanabe@mail.example",
-          "南部鉄器 急須 0.6L", "kit-001", 1),
+    "C": ("渡邉", "真一", "わたなべ", "しんいち", "０６－６０００－００００",
+          "watanabe@mail.example", "南部鉄器 急須 0.6L", "kit-001", 1),
 }
 NUMBERS = {k: f"123456-20261126-00000009{i}{i}" for i, k in enumerate(PEOPLE, 1)}
 """Numbers of another day than the seeded orders' (123456-20261127-…)."""
@@ -48,25 +48,25 @@ def add_people(s: Served) -> None:
                               s.store, channel, s.clock))
 
 
-def found(page: Any, text: str = "", **fields: str) -> set[str]:
+def found(tab: Any, text: str = "", **fields: str) -> set[str]:
     """Type `text` into the queue's search box (tab すべて), set the filters, submit."""
-    page.goto(page.url.split("/queue")[0] + "/queue?tab=all")
-    page.fill("form.search input[name=q]", text)
+    tab.goto(tab.url.split("/queue")[0] + "/queue?tab=all")
+    tab.fill("form.search input[name=q]", text)
     if "date" in fields:
-        page.fill("form.search input[name=date]", fields["date"])
+        tab.fill("form.search input[name=date]", fields["date"])
     if "pay" in fields:
-        page.select_option("form.search select[name=pay]", fields["pay"])
-    with page.expect_navigation():
-        page.press("form.search input[name=q]", "Enter")
-    assert page.locator("form.search input[name=q]").input_value() == " ".join(text.split())
-    numbers = set(page.locator("tr[data-order]").evaluate_all(
+        tab.select_option("form.search select[name=pay]", fields["pay"])
+    with tab.expect_navigation():
+        tab.press("form.search input[name=q]", "Enter")
+    assert tab.locator("form.search input[name=q]").input_value() == " ".join(text.split())
+    numbers = set(tab.locator("tr[data-order]").evaluate_all(
         "rows => rows.map(r => r.dataset.order)"))
     return {k for k, n in NUMBERS.items() if n in numbers} | (
         {"seeded"} if numbers - set(NUMBERS.values()) else set())
 
 
 @pytest.fixture
-def searching(page: Any, served: Served) -> Any:  # noqa: F811
+def searching(page: Any, served: Served) -> Any:  # noqa: F811 (the fixtures)
     add_people(served)
     log_in(page, served, "/queue?tab=all")
     return page

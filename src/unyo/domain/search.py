@@ -127,10 +127,12 @@ _DROP.update({c: None for c in (*range(0x20), 0x7F)})  # control characters: nev
 def fold(text: str) -> str:
     """`text` in its searched form: NFKC, katakana, large kana, 異体字 folded, case-folded,
     separators dropped. `fold(fold(x)) == fold(x)`."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_FOLD).casefold()
-    text = unicodedata.normalize("NFKC", text)  # casefold may decompose (ß → ss is fine)
-    return text.translate(_FOLD).translate(_DROP)
+    while True:  # once, and again only when a step made something new to fold (Y¯)
+        done = unicodedata.normalize("NFKC", unicodedata.normalize(
+            "NFKC", text).translate(_FOLD).casefold()).translate(_FOLD).translate(_DROP)
+        if done == text:
+            return done
+        text = done
 
 
 _DIGITS = re.compile(r"\d+")
