@@ -161,3 +161,19 @@ def test_list_failed_when_none(cli: Cli) -> None:
     assert cli.json("orders", "list", "-c", str(cli.config), "--failed") == []
     assert "取り込めない注文はありません" in cli("orders", "list", "-c", str(cli.config),
                                               "--failed").stdout
+
+
+def test_list_search_as_in_the_dashboard(cli: Cli, imported: dict[str, Any]) -> None:
+    every = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000")
+    found = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000",
+                     "--search", "高橋")  # the generator writes 髙橋
+    numbers = {r["order_number"] for r in found}
+    assert numbers >= {r["order_number"] for r in every if r["buyer_name"].startswith("髙橋")}
+    assert numbers and len(numbers) < len(every)
+    kana = cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000",
+                    "--search", "ﾀｶﾊｼ")
+    assert {r["order_number"] for r in kana} == numbers
+    one = every[0]["order_number"]
+    assert [r["order_number"] for r in cli.json(
+        "orders", "list", "-c", str(cli.config), "--search", one[-10:])] == [one]
+    assert cli.json("orders", "list", "-c", str(cli.config), "--search", "%' OR 1=1") == []

@@ -1119,10 +1119,18 @@ class Store:
             .where(t.orders.c.shop == shop).group_by(t.events.c.type))}
 
     def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
-                    gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                    gate: GateKind | None = None, limit: int = 100,
+                    search: str = "") -> list[dict[str, Any]]:
+        """Orders, newest first; `search` as typed in the dashboard's search box."""
+        from unyo.adapters.db.dashboard import search_condition
+        from unyo.domain.search import query_words
+
         q = select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
                    t.orders.c.rms_status, t.orders.c.ordered_at, t.orders.c.total,
                    t.orders.c.buyer_name).where(t.orders.c.shop == shop)
+        found = search_condition(conn, query_words(search), t.orders.c.id)
+        if found is not None:
+            q = q.where(found)
         if stage is not None:
             q = q.where(t.orders.c.stage == stage.value)
         if gate is not None:
