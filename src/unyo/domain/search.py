@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from unyo.domain.order import ChannelOrder, Order, Person
 
@@ -127,10 +128,18 @@ _DROP.update({c: None for c in (*range(0x20), 0x7F)})  # control characters: nev
 def fold(text: str) -> str:
     """`text` in its searched form: NFKC, katakana, large kana, 異体字 folded, case-folded,
     separators dropped. `fold(fold(x)) == fold(x)`."""
+    if text.isascii():  # order numbers, phones, SKUs: NFKC and the tables change nothing
+        return text.lower().translate(_DROP)
+    return _fold(text)
+
+
+@lru_cache(maxsize=1 << 16)  # names, items and mail repeat from order to order
+def _fold(text: str) -> str:
     while True:  # once, and again only when a step made something new to fold (Y¯)
         done = unicodedata.normalize("NFKC", unicodedata.normalize(
             "NFKC", text).translate(_FOLD).casefold()).translate(_FOLD).translate(_DROP)
-        if done == text:
+        if done == text or (unicodedata.is_normalized("NFKC", done)
+                            and done.translate(_FOLD) == done and done.casefold() == done):
             return done
         text = done
 
@@ -164,7 +173,8 @@ def number_terms(number: str) -> set[str]:
     return {_cut(t) for t in out if t and t != REVERSED}
 
 
-def _person_terms(p: Person) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def _person_terms(p: Person) -> frozenset[str]:
     out = {fold(p.family_name), fold(p.first_name), fold(p.family_name + p.first_name),
            fold(p.family_name_kana), fold(p.first_name_kana),
            fold(p.family_name_kana + p.first_name_kana)}
@@ -173,7 +183,7 @@ def _person_terms(p: Person) -> set[str]:
         out |= {phone, REVERSED + phone[::-1]}
     if p.email:
         out.add(fold(p.email))
-    return out
+    return frozenset(_cut(t) for t in out if t)
 
 
 ITEM_NAME_TERMS = 12
@@ -192,7 +202,8 @@ def _script(ch: str) -> str:
     return "other"
 
 
-def name_terms(name: str) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def name_terms(name: str) -> frozenset[str]:
     """An item name's terms: the folded name from each word on, and from each kanji on
     (Japanese writes no spaces: 宇治抹茶ラテ is found by 抹茶, ラテ, 宇治抹茶 …)."""
     text = fold(name)
@@ -208,7 +219,7 @@ def name_terms(name: str) -> set[str]:
         if len(out) >= ITEM_NAME_TERMS:
             break
         out.add(_cut(text[i:]))
-    return out
+    return frozenset(out)
 
 
 def tag_term(tag: str) -> str:
@@ -220,15 +231,20 @@ def tag_terms(tags: Iterable[str]) -> set[str]:
     return {tag_term(t) for t in tags if fold(t)}
 
 
+@lru_cache(maxsize=1 << 14)
+def _item_terms(item_number: str, manage_number: str, sku: str, name: str) -> frozenset[str]:
+    codes = {fold(item_number), fold(manage_number), fold(sku)}
+    return frozenset(_cut(t) for t in codes if t) | name_terms(name)
+
+
 def channel_terms(c: ChannelOrder) -> set[str]:
     """Every term of the channel snapshot except the order number's."""
-    out = _person_terms(c.buyer)
+    out = set(_person_terms(c.buyer))
     for p in c.packages:
         out |= _person_terms(p.recipient)
-        for item in p.items:
-            out |= {fold(item.item_number), fold(item.manage_number), fold(item.sku)}
-            out |= name_terms(item.name)
-    return {_cut(t) for t in out if t and t not in (REVERSED,)}
+        for i in p.items:
+            out |= _item_terms(i.item_number, i.manage_number, i.sku, i.name)
+    return out
 
 
 def search_terms(order: Order) -> set[str]:
