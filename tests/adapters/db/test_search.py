@@ -102,7 +102,10 @@ def test_each_kind_of_search_finds_its_orders(store: Store, seeded: list[Order])
             q.MANY = saved
 
 
-def test_filters_stage_payment_date_and_tag(store: Store, seeded: list[Order]):
+@pytest.mark.parametrize("many", [5000, 1])
+def test_filters_stage_payment_date_and_tag(store: Store, seeded: list[Order], many: int,
+                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(q, "MANY", many)  # by the tagged orders' ids, and by walking
     assert search(store, "高橋", payment_method=2) == {number(0), number(6)}
     assert search(store, "高橋", payment_method=1) == set()
     assert search(store, "", tag="ギフト") == {number(i) for i in (0, 4, 8)}

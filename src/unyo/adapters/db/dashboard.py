@@ -121,6 +121,18 @@ def search_condition(conn: Connection, words: Sequence[str], order_id: Any) -> A
     return or_(_has(joined, order_id), cond) if joined else cond
 
 
+def tag_condition(conn: Connection, tag: str, order_id: Any) -> Any:
+    """Orders with the tag: by their ids when few, else by walking the orders (as above)."""
+    s = t.order_search
+    term = tag_term(tag)
+    few = [r[0] for r in conn.execute(select(s.c.order_id).where(s.c.term == term)
+                                      .limit(MANY + 1))]
+    if len(few) <= MANY:
+        return order_id.in_(few)
+    inner = t.order_search.alias()
+    return exists().where(inner.c.order_id == order_id, inner.c.term == term)
+
+
 def _where(conn: Connection, shop: str, f: QueueFilter, o: Any) -> list[Any]:
     cond: list[Any] = [o.c.shop == shop]
     if f.stage is not None:
@@ -129,8 +141,7 @@ def _where(conn: Connection, shop: str, f: QueueFilter, o: Any) -> list[Any]:
     if found is not None:
         cond.append(found)
     if f.tag:
-        s = t.order_search
-        cond.append(o.c.id.in_(select(s.c.order_id).where(s.c.term == tag_term(f.tag))))
+        cond.append(tag_condition(conn, f.tag, o.c.id))
     if f.payment_method is not None:
         cond.append(o.c.payment_method == f.payment_method)
     if f.ordered_from is not None:
