@@ -76,6 +76,9 @@ one matching more is read the other way round: the orders in page order (an inde
 each kept if it has the words' terms (one seek per word), which then finds a page after
 a few thousand steps at most."""
 _TOP = "\U0010ffff"
+SAMPLE = 1_000
+"""Of words that are all common, how many matches of the rarest are tried with the others
+to tell whether the result is dense enough to walk to (at least PAGE of them must be)."""
 
 
 def _range(s: Any, word: str) -> Any:
@@ -100,14 +103,14 @@ def search_condition(conn: Connection, words: Sequence[str], order_id: Any) -> A
     def ids(q: Any) -> list[int]:
         return [r[0] for r in conn.execute(q)]
 
-    def first(word: str) -> Any:  # the first matches of a word, in the key's order
-        return select(s.c.order_id).where(_range(s, word)).limit(MANY + 1).subquery()
+    def first(word: str, n: int = MANY + 1) -> Any:  # a word's first matches, in key order
+        return select(s.c.order_id).where(_range(s, word)).limit(n).subquery()
     counts = {w: int(conn.execute(select(func.count()).select_from(first(w))).scalar_one())
               for w in words}
     rare = min(words, key=counts.__getitem__)
     # Of the rarest word's first matches, those with every other word: all of them when
     # it has few (one seek per match and word), else a sample of how dense the result is.
-    sample = first(rare)
+    sample = first(rare, MANY + 1 if counts[rare] <= MANY else min(SAMPLE, MANY + 1))
     every = ids(select(sample.c.order_id).where(
         *[_has(w, sample.c.order_id) for w in words if w != rare]).distinct())
     together = ids(select(first(joined).c.order_id).distinct()) if joined else []
