@@ -107,7 +107,7 @@ orders = Table(
     UniqueConstraint("shop", "order_number"),
     # the dashboard's queue tabs, newest first (also serves counts per stage)
     Index("ix_orders_shop_stage_ordered_at", "shop", "stage", "ordered_at"),
-    Index("ix_orders_shop_buyer_name", "shop", "buyer_name"),  # search by name
+    Index("ix_orders_shop_buyer_name", "shop", "buyer_name"),  # (searches use order_search)
     Index("ix_orders_shop_ordered_at", "shop", "ordered_at"),
     Index("ix_orders_shop_buyer_key", "shop", "buyer_key"),
 )
