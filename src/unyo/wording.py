@@ -116,6 +116,11 @@ def mail_name(kind: object, lang: Lang = "ja") -> str:
     return _pick(_MAILS, getattr(kind, "value", kind), lang, ("メール", "mail"))
 
 
+def payment_method_codes() -> list[int]:
+    """The settlementMethodCodes with a name (the queue's payment filter offers them)."""
+    return [int(k) for k in _PAYMENT_METHODS]
+
+
 def payment_method_name(code: object, lang: Lang = "ja") -> str:
     return _pick(_PAYMENT_METHODS, code, lang, ("その他の支払方法", "other payment"))
 

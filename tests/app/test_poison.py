@@ -312,7 +312,7 @@ def test_any_json_value_in_any_field_never_stops_the_import(store: Store, data: 
     finally:
         rig.server.stop()
         with store.transaction() as conn:  # the next example starts from an empty shop
-            for table in ("effect_attempts", "events", "gates", "outbox", "orders",
+            for table in ("effect_attempts", "events", "gates", "outbox", "order_search", "orders",
                           "import_pending", "cursors"):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
 

@@ -228,3 +228,20 @@ def test_show_explain_lists_every_rule_with_its_verdict_and_values(init_flow: Cl
     assert "該当" in text.stdout and "発売日の読み取り" in text.stdout
     for raw in ("matched", "not_evaluated", "remarks", "release_date", "{'", "normal"):
         assert raw not in text.stdout, raw
+
+
+def test_list_search_as_in_the_dashboard(cli: Cli, imported: dict[str, Any]) -> None:
+    def listed(*args: str) -> dict[str, Any]:
+        return cli.json("orders", "list", "-c", str(cli.config), "--limit", "1000", *args)
+
+    every = listed()["orders"]
+    found = listed("--search", "高橋")  # the generator writes 髙橋
+    numbers = {r["order_number"] for r in found["orders"]}
+    assert numbers >= {r["order_number"] for r in every if r["buyer_name"].startswith("髙橋")}
+    assert numbers and len(numbers) < len(every)
+    assert found["total"] == len(numbers)  # the total counts what the search finds
+    kana = listed("--search", "ﾀｶﾊｼ")["orders"]
+    assert {r["order_number"] for r in kana} == numbers
+    one = every[0]["order_number"]
+    assert [r["order_number"] for r in listed("--search", one[-10:])["orders"]] == [one]
+    assert listed("--search", "%' OR 1=1") == {"total": 0, "limit": 1000, "orders": []}

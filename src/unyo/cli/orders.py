@@ -31,6 +31,7 @@ def orders_list(config: ConfigOpt = None,
                 stage: Annotated[Stage | None, typer.Option(help="Only this stage.")] = None,
                 gate: Annotated[GateKind | None, typer.Option(help="Only orders with an open gate of this kind.")] = None,  # noqa: E501
                 limit: Annotated[int, typer.Option(min=1)] = 100,
+                search: Annotated[str, typer.Option("--search", help="As in the dashboard's search box: any part of the order number, a name in kanji or kana (異体字 and widths folded), phone, mail, item or SKU.")] = "",  # noqa: E501
                 failed: Annotated[bool, typer.Option("--failed", help="Orders the import cannot read (kept and retried), with the reason.")] = False,  # noqa: E501
                 as_json: JsonOpt = False) -> None:
     """Orders, newest first."""
@@ -40,12 +41,14 @@ def orders_list(config: ConfigOpt = None,
         _failed_imports(store, cfg.shop_id, limit, as_json)
         return
     with store.transaction() as conn:
-        rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit)
+        rows = store.list_orders(conn, cfg.shop_id, stage=stage, gate=gate, limit=limit,
+                                 search=search)
         if as_json:
             from unyo.app.views import gate_causes
             from unyo.clock import SystemClock
 
-            total = store.count_orders(conn, cfg.shop_id, stage=stage, gate=gate)
+            total = store.count_orders(conn, cfg.shop_id, stage=stage, gate=gate,
+                                      search=search)
             gate_causes(store, conn, cfg, rows, SystemClock().now())
     store.close()
     _with_auto_cancel(rows)

@@ -71,8 +71,8 @@ def _note(text: str) -> str:
 
 def _where(text: str) -> dict[str, str]:
     """The queue context a form carried, as query parameters (unknown keys dropped)."""
-    values = {k: v[0] for k, v in parse_qs(text, max_num_fields=8).items()
-              if k in ("tab", "q", "date", "after") and v}
+    values = {k: v[0] for k, v in parse_qs(text, max_num_fields=10).items()
+              if k in ("tab", "q", "date", "pay", "tag", "after") and v}
     qq = queue_context(values)
     if qq is None:
         return {}
@@ -277,7 +277,7 @@ async def release_many(request: Request) -> Response:
     tab = str(form.get("tab", ""))
     numbers = [str(n)[:64] for n in form.getlist("numbers")][:500]
     note = str(form.get("note", "")).strip()
-    back = {k: str(form.get(k, "")) for k in ("q", "date")}
+    back = {k: str(form.get(k, ""))[:64] for k in ("q", "date", "pay", "tag")}
     if tab not in RELEASABLE:
         raise Refused(400, "forbidden")
     if not numbers or not note or len(note) > MAX_NOTE:

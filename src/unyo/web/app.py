@@ -177,7 +177,8 @@ def _templates() -> jinja2.Environment:
     env.globals.update(event_text=wording.event_text, actor_text=wording.actor_text,
                        rms_status_name=wording.rms_status_name,
                        effect_name=wording.effect_name, effect_status=wording.effect_status,
-                       mail_name=wording.mail_name, payment_wait=wording.payment_wait)
+                       mail_name=wording.mail_name, payment_wait=wording.payment_wait,
+                       payment_method_name=wording.payment_method_name)
     return env
 
 

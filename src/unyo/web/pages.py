@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,9 +14,11 @@ from unyo.app.dashboard import day_start
 from unyo.app.report import build_report
 from unyo.app.views import explain_view, order_view
 from unyo.domain import GateKind, Stage
+from unyo.domain.search import query_words
 from unyo.web.app import Refused, lang_of, render, web_of
 from unyo.web.charts import trend_svg
 from unyo.web.i18n import translator
+from unyo.wording import payment_method_codes
 
 router = APIRouter()
 
@@ -36,7 +36,6 @@ TABS: dict[str, tuple[Stage | None, GateKind | None]] = {
 """The queue's tabs, as shop staff know them, and what each lists."""
 RELEASABLE = {"payment", "check", "hold", "confirm"}
 PROBLEMS = frozenset({"select_orders", "note_required", "err_too_long"})
-_NUMBER = re.compile(r"[0-9-]+")
 
 
 # ---- home -------------------------------------------------------------------------------
@@ -82,12 +81,15 @@ class QueueQuery:
     cursor: q.Cursor | None
     error: str = ""
     error_params: dict[str, str] | None = None
+    pay: str = ""  # the payment filter as given (a settlementMethodCode)
+    tag: str = ""
 
     def params(self, **changes: str) -> str:
-        """The queue's query string (tab, search, day), with `changes`."""
+        """The queue's query string (tab, search, day, payment, tag), with `changes`."""
         from urllib.parse import urlencode
 
-        params = {"tab": self.tab, "q": self.text, "date": self.day} | changes
+        params = {"tab": self.tab, "q": self.text, "date": self.day, "pay": self.pay,
+                  "tag": self.tag} | changes
         return urlencode({k: v for k, v in params.items() if v})
 
     def link(self, **changes: str) -> str:
@@ -98,6 +100,10 @@ class QueueQuery:
         """Where in the queue a person is: its query string with the page's start, carried
         to an order's page and back (next / previous, 一覧へ戻る)."""
         return self.params(after=self.after)
+
+    @property
+    def searching(self) -> bool:
+        return bool(self.text or self.day or self.pay or self.tag)
 
 
 def parse_queue(request: Request) -> QueueQuery:
@@ -110,11 +116,13 @@ def parse_queue_params(p: Any) -> QueueQuery:
     if tab not in TABS:
         tab = "check"
     stage, gate = TABS[tab]
-    text = unicodedata.normalize("NFKC", p.get("q", "")).strip()[:64]
+    text = " ".join(p.get("q", "").split())[:64]  # as typed, for the form
     day_text = p.get("date", "").strip()[:10]
     after_text = p.get("after", "")[:80]
-    number = text if _NUMBER.fullmatch(text) else ""
-    name = "" if number else " ".join(text.split())
+    pay_text = p.get("pay", "").strip()[:4]
+    pay = int(pay_text) if pay_text.isdecimal() and int(pay_text) in payment_method_codes() \
+        else None
+    tag = " ".join(p.get("tag", "").split())[:64]
     since = until = None
     error, params = "", None
     if day_text:
@@ -134,8 +142,9 @@ def parse_queue_params(p: Any) -> QueueQuery:
         except ValueError:
             cursor, after_text = None, ""
     return QueueQuery(tab, text, day_text, after_text,
-                      q.QueueFilter(stage, gate, number, name, since, until), cursor,
-                      error, params)
+                      q.QueueFilter(stage, gate, tuple(query_words(text)), since, until, pay,
+                                    tag), cursor, error, params,
+                      pay=str(pay) if pay is not None else "", tag=tag)
 
 
 @router.get("/queue")
@@ -151,9 +160,10 @@ def queue(request: Request) -> Response:
     problem = p.get("problem", "")
     return render(request, "queue.j2", qq=qq, page=page, next_link=nxt, tabs=TABS,
                   first=page.start + 1, last=page.start + len(page.rows),
+                  count_cap=q.COUNT_CAP,
                   counts=_counts(request), releasable=qq.tab in RELEASABLE, done=done,
                   problem=problem if problem in PROBLEMS else "",
-                  status=400 if qq.error else 200)
+                  payment_codes=payment_method_codes(), status=400 if qq.error else 200)
 
 
 @router.get("/queue/counts")

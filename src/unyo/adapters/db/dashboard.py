@@ -15,13 +15,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, distinct, func, literal, select, tuple_
+from sqlalchemy import Connection, and_, distinct, exists, func, literal, or_, select, tuple_
 
 from unyo.adapters.db import schema as t
 from unyo.domain import Actor, EventType, GateKind, Stage
 from unyo.domain.automation import TOUCHES
+from unyo.domain.search import probes, tag_term
 
 PAGE = 50
+COUNT_CAP = 10_000
+"""A queue's total is counted this far; beyond, the page says 「10,000件以上」."""
 CHUNK = 500
 
 TOUCH_TYPES = tuple(sorted(TOUCHES))
@@ -34,10 +37,11 @@ class QueueFilter:
 
     stage: Stage | None = None
     gate: GateKind | None = None
-    number_prefix: str = ""  # 注文番号 from its start
-    name_prefix: str = ""  # 注文者 name from its start (family name first)
+    words: tuple[str, ...] = ()  # folded words (`domain.search.query_words`): all must match
     ordered_from: datetime | None = None  # a day, as an instant range
     ordered_until: datetime | None = None
+    payment_method: int | None = None  # RMS settlementMethodCode
+    tag: str = ""  # 受注分類タグ, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +70,95 @@ class QueueRow:
 class QueuePage:
     rows: list[QueueRow]
     next: Cursor | None  # None on the last page
-    total: int = 0  # orders under the filter, on every page
-    start: int = 0  # how many of them come before this page
+    total: int = 0  # orders under the filter, on every page (COUNT_CAP + 1: more than the cap)
+    start: int = 0  # how many of them come before this page (as capped)
+
+    @property
+    def total_known(self) -> bool:
+        return self.total <= COUNT_CAP
+
+    @property
+    def start_known(self) -> bool:
+        return self.start <= COUNT_CAP
 
 
-def _where(shop: str, f: QueueFilter, o: Any) -> list[Any]:
+MANY = 5_000
+"""A search matching at most this many orders is looked up by their ids (then sorted);
+one matching more is read the other way round: the orders in page order (an index walk),
+each kept if it has the words' terms (one seek per word), which then finds a page after
+a few thousand steps at most."""
+_TOP = "\U0010ffff"
+SAMPLE = 1_000
+"""Of words that are all common, how many matches of the rarest are tried with the others
+to tell whether the result is dense enough to walk to (at least PAGE of them must be)."""
+
+
+def _range(s: Any, word: str) -> Any:
+    """The terms a folded word finds: a prefix is a range of order_search's key (typed text
+    is only ever a bound value: no LIKE, no pattern)."""
+    return or_(*[and_(s.c.term >= p, s.c.term < p + _TOP) for p in probes(word)])
+
+
+def _has(word: str, order_id: Any) -> Any:
+    s = t.order_search.alias()
+    return exists().where(s.c.order_id == order_id, _range(s, word))
+
+
+def search_condition(conn: Connection, words: Sequence[str], order_id: Any) -> Any | None:
+    """Orders the typed words find: every word, or the words together (高橋 太郎, 宮 崎)."""
+    words = list(dict.fromkeys(words))
+    if not words:
+        return None
+    s = t.order_search
+    joined = "".join(words) if len(words) > 1 else ""
+
+    def ids(q: Any) -> list[int]:
+        return [r[0] for r in conn.execute(q)]
+
+    def first(word: str, n: int = MANY + 1) -> Any:  # a word's first matches, in key order
+        return select(s.c.order_id).where(_range(s, word)).limit(n).subquery()
+    counts = {w: int(conn.execute(select(func.count()).select_from(first(w))).scalar_one())
+              for w in words}
+    rare = min(words, key=counts.__getitem__)
+    # Of the rarest word's first matches, those with every other word: all of them when
+    # it has few (one seek per match and word), else a sample of how dense the result is.
+    sample = first(rare, MANY + 1 if counts[rare] <= MANY else min(SAMPLE, MANY + 1))
+    every = ids(select(sample.c.order_id).where(
+        *[_has(w, sample.c.order_id) for w in words if w != rare]).distinct())
+    together = ids(select(first(joined).c.order_id).distinct()) if joined else []
+    if counts[rare] > MANY and len(every) < min(PAGE, MANY + 1) and len(together) <= MANY:
+        # Common words that rarely meet (佐藤 鈴木): the meeting is small; find it whole.
+        every = ids(select(s.c.order_id).where(_range(s, rare), *[
+            _has(w, s.c.order_id) for w in words if w != rare]).distinct())
+    if (counts[rare] <= MANY or len(every) < min(PAGE, MANY + 1)) and len(together) <= MANY:
+        return order_id.in_(sorted(set(every) | set(together)))
+    cond = and_(*[_has(w, order_id) for w in words])
+    return or_(_has(joined, order_id), cond) if joined else cond
+
+
+def tag_condition(conn: Connection, tag: str, order_id: Any) -> Any:
+    """Orders with the tag: by their ids when few, else by walking the orders (as above)."""
+    s = t.order_search
+    term = tag_term(tag)
+    few = [r[0] for r in conn.execute(select(s.c.order_id).where(s.c.term == term)
+                                      .limit(MANY + 1))]
+    if len(few) <= MANY:
+        return order_id.in_(few)
+    inner = t.order_search.alias()
+    return exists().where(inner.c.order_id == order_id, inner.c.term == term)
+
+
+def _where(conn: Connection, shop: str, f: QueueFilter, o: Any) -> list[Any]:
     cond: list[Any] = [o.c.shop == shop]
     if f.stage is not None:
         cond.append(o.c.stage == f.stage.value)
-    if f.number_prefix:
-        cond += [o.c.order_number >= f.number_prefix,
-                 o.c.order_number < f.number_prefix + "\U0010ffff"]
-    if f.name_prefix:
-        cond += [o.c.buyer_name >= f.name_prefix,
-                 o.c.buyer_name < f.name_prefix + "\U0010ffff"]
+    found = search_condition(conn, f.words, o.c.id)
+    if found is not None:
+        cond.append(found)
+    if f.tag:
+        cond.append(tag_condition(conn, f.tag, o.c.id))
+    if f.payment_method is not None:
+        cond.append(o.c.payment_method == f.payment_method)
     if f.ordered_from is not None:
         cond.append(o.c.ordered_at >= f.ordered_from)
     if f.ordered_until is not None:
@@ -93,11 +172,11 @@ def _at(cursor: Cursor) -> Any:
     return tuple_(literal(cursor.ordered_at, t.UtcDateTime()), literal(cursor.id))
 
 
-def _queue_select(shop: str, f: QueueFilter, cols: Sequence[Any],
+def _queue_select(conn: Connection, shop: str, f: QueueFilter, cols: Sequence[Any],
                   extra: Sequence[Any] = ()) -> Any:
     """The queue's orders under `f` (and `extra` conditions), unordered."""
     o = t.orders
-    cond = [*_where(shop, f, o), *extra]
+    cond = [*_where(conn, shop, f, o), *extra]
     if f.gate is not None:
         # From the open gates of the kind (few) to their orders, not the other way round.
         g = t.gates
@@ -116,7 +195,7 @@ def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None
             o.c.buyer_name, o.c.version, o.c.payment_method)
     extra = [] if after is None else [
         tuple_(o.c.ordered_at, o.c.id) < _at(after)]
-    q = _queue_select(shop, f, cols, extra)
+    q = _queue_select(conn, shop, f, cols, extra)
     rows = conn.execute(q.order_by(o.c.ordered_at.desc(), o.c.id.desc()).limit(limit + 1)).all()
     page = [QueueRow(*r) for r in rows[:limit]]
     by_id = {r.id: r for r in page}
@@ -141,7 +220,8 @@ def queue_total(conn: Connection, shop: str, f: QueueFilter,
     page that starts after it (the cursor's order included)."""
     o = t.orders
     extra = [] if through is None else [tuple_(o.c.ordered_at, o.c.id) >= _at(through)]
-    inner = _queue_select(shop, f, (o.c.id,), extra).subquery()
+    # counted up to COUNT_CAP + 1 only: a search matching half the shop stays a bounded read
+    inner = _queue_select(conn, shop, f, (o.c.id,), extra).limit(COUNT_CAP + 1).subquery()
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
@@ -159,9 +239,9 @@ def queue_neighbours(conn: Connection, shop: str, f: QueueFilter,
     is still in the queue (released a moment ago, it has left it)."""
     o = t.orders
     key, here = tuple_(o.c.ordered_at, o.c.id), _at(at)
-    newer = conn.execute(_queue_select(shop, f, (o.c.order_number,), [key > here])
+    newer = conn.execute(_queue_select(conn, shop, f, (o.c.order_number,), [key > here])
                          .order_by(o.c.ordered_at, o.c.id).limit(1)).scalar()
-    older = conn.execute(_queue_select(shop, f, (o.c.order_number,), [key < here])
+    older = conn.execute(_queue_select(conn, shop, f, (o.c.order_number,), [key < here])
                          .order_by(o.c.ordered_at.desc(), o.c.id.desc()).limit(1)).scalar()
     return Neighbours(newer, older)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -107,10 +108,26 @@ orders = Table(
     UniqueConstraint("shop", "order_number"),
     # the dashboard's queue tabs, newest first (also serves counts per stage)
     Index("ix_orders_shop_stage_ordered_at", "shop", "stage", "ordered_at"),
-    Index("ix_orders_shop_buyer_name", "shop", "buyer_name"),  # search by name
+    Index("ix_orders_shop_buyer_name", "shop", "buyer_name"),  # (searches use order_search)
     Index("ix_orders_shop_ordered_at", "shop", "ordered_at"),
     Index("ix_orders_shop_buyer_key", "shop", "buyer_key"),
 )
+
+Term = String(64).with_variant(String(64, collation="C"), "postgresql")
+"""A search term: compared by code point on every backend (prefix ranges need it)."""
+
+order_search = Table(
+    "order_search",
+    metadata,
+    Column("term", Term, nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    PrimaryKeyConstraint("term", "order_id"),
+    # the terms of an order, to rewrite them when the order is re-read (migration 0010)
+    Index("ix_order_search_order_id", "order_id"),
+    sqlite_with_rowid=False,
+)
+"""Every folded term that finds an order (`unyo.domain.search`): a prefix of a term is a
+range of this primary key. Written with the order, in its transaction."""
 
 gates = Table(
     "gates",

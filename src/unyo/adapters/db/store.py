@@ -54,6 +54,7 @@ from unyo.domain import (
     Order,
     Stage,
 )
+from unyo.domain.search import search_terms
 from unyo.domain.stages import FINAL
 
 CHUNK = 500
@@ -344,6 +345,8 @@ class Store(BatchRecords):
             self._many(conn, "insert_shadow", insert(t.shadow_orders), [
                 {"order_id": order_id, "shop": r["shop"], "ordered_at": r["ordered_at"]}
                 for order_id, r in zip(ids, rows, strict=True)])
+        self._write_terms(conn, [(oid, d.order) for oid, d in zip(ids, decisions,
+                                                                  strict=True)], fresh=True)
         return ids
 
     def shadow_order_ids(self, conn: Connection, shop: str, since: datetime | None = None,
@@ -356,6 +359,19 @@ class Store(BatchRecords):
         if until is not None:
             q = q.where(s.ordered_at < until)
         return {r[0] for r in conn.execute(q)}
+
+    def _write_terms(self, conn: Connection, orders: Sequence[tuple[int, Order]], *,
+                     fresh: bool = False) -> None:
+        """The orders' search terms (`unyo.domain.search`), in the transaction that wrote
+        the orders: the old ones deleted unless the orders are new."""
+        if not orders:
+            return
+        if not fresh:
+            for chunk in _chunks([oid for oid, _ in orders]):
+                conn.execute(t.order_search.delete().where(t.order_search.c.order_id.in_(chunk)))
+        rows = [{"term": term, "order_id": oid} for oid, o in orders
+                for term in search_terms(o)]
+        self._many(conn, "insert_terms", insert(t.order_search), rows)
 
     def _insert_orders(self, conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         """Multi-row INSERT ... RETURNING at the driver level; ids in the order of `rows`
@@ -456,10 +472,14 @@ class Store(BatchRecords):
         event_rows: list[dict[str, Any]] = []
         effect_rows: list[dict[str, Any]] = []
         written: list[Order] = []
+        searched: list[tuple[int, Order]] = []  # orders whose search terms may have changed
         event_row, effect_row = self._event_row, self._effect_row
         for before, decision in moves:
             oid = before.id
             assert oid is not None
+            after = decision.order
+            if after.channel is not before.channel or after.tags != before.tags:
+                searched.append((oid, after))
             gates = decision.order.gates
             if gates is not before.gates:
                 old = {g.seq: g for g in before.gates}
@@ -486,6 +506,7 @@ class Store(BatchRecords):
         self._many(conn, "insert_events", insert(t.events), event_rows)
         self._many(conn, "insert_outbox", self._insert(t.outbox).on_conflict_do_nothing(
             index_elements=["dedupe_key"]), effect_rows)
+        self._write_terms(conn, searched)
         return written
 
     def apply_together(self, conn: Connection, moves: Sequence[tuple[Order, Decision]],
@@ -1191,9 +1212,15 @@ class Store(BatchRecords):
             select(t.events.c.type, func.count()).select_from(j)
             .where(t.orders.c.shop == shop).group_by(t.events.c.type))}
 
-    def _order_filter(self, q: Any, shop: str, stage: Stage | None,
-                      gate: GateKind | None) -> Any:
+    def _order_filter(self, conn: Connection, q: Any, shop: str, stage: Stage | None,
+                      gate: GateKind | None, search: str = "") -> Any:
+        from unyo.adapters.db.dashboard import search_condition
+        from unyo.domain.search import query_words
+
         q = q.where(t.orders.c.shop == shop)
+        found = search_condition(conn, query_words(search), t.orders.c.id)
+        if found is not None:  # `search` as typed in the dashboard's search box
+            q = q.where(found)
         if stage is not None:
             q = q.where(t.orders.c.stage == stage.value)
         if gate is not None:
@@ -1202,17 +1229,21 @@ class Store(BatchRecords):
         return q
 
     def count_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
-                     gate: GateKind | None = None) -> int:
+                     gate: GateKind | None = None, search: str = "") -> int:
         """How many orders `list_orders` would give without its limit."""
-        q = self._order_filter(select(func.count()).select_from(t.orders), shop, stage, gate)
+        q = self._order_filter(conn, select(func.count()).select_from(t.orders), shop, stage,
+                               gate, search)
         return int(conn.execute(q).scalar_one())
 
     def list_orders(self, conn: Connection, shop: str, *, stage: Stage | None = None,
-                    gate: GateKind | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        q = self._order_filter(select(t.orders.c.id, t.orders.c.order_number, t.orders.c.stage,
-                                      t.orders.c.rms_status, t.orders.c.ordered_at,
-                                      t.orders.c.total, t.orders.c.buyer_name),
-                               shop, stage, gate)
+                    gate: GateKind | None = None, limit: int = 100,
+                    search: str = "") -> list[dict[str, Any]]:
+        """Orders, newest first; `search` as typed in the dashboard's search box."""
+        q = self._order_filter(conn, select(t.orders.c.id, t.orders.c.order_number,
+                                            t.orders.c.stage, t.orders.c.rms_status,
+                                            t.orders.c.ordered_at, t.orders.c.total,
+                                            t.orders.c.buyer_name),
+                               shop, stage, gate, search)
         rows = conn.execute(q.order_by(t.orders.c.ordered_at.desc()).limit(limit)).all()
         gates_by: dict[int, list[dict[str, Any]]] = {r.id: [] for r in rows}
         if rows:
