@@ -63,7 +63,7 @@ STEP = timedelta(seconds=15)  # the outbox's cadence: the finest any step needs
 QUIET = timedelta(hours=3)  # after the day: stop once nothing moved for this long...
 TAIL_MAX = timedelta(days=1)  # ...and nothing is at the warehouse or waiting for RMS's 500
 SHOP = "bench"
-STEPS = ("import", "outbox", "sync", "holds", "handoff", "results", "report")
+STEPS = ("import", "outbox", "sync", "holds", "reminders", "handoff", "results", "report", "money")
 # RMS methods, and how many items one call carries at most (reference/rakuten-rms.md)
 PER_CALL = {"searchOrder": 1000, "getOrder": 100, "confirmOrder": 100,
             "updateOrderShippingAsync": 100}

@@ -107,7 +107,7 @@ def test_report_counts_the_manual_touch(cli: Cli, imported: dict[str, Any]) -> N
 
 def test_edit_the_recipient(cli: Cli, imported: dict[str, Any]) -> None:
     # given an order before hand-off, at the version `orders show` gives
-    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")["orders"]
     number = next(str(r["order_number"]) for r in rows if r["stage"] in ("processing", "ready"))
     version = cli.json("orders", "show", number, "-c", str(cli.config),
                        "--json")["order"]["version"]
@@ -135,7 +135,7 @@ def test_edit_the_recipient(cli: Cli, imported: dict[str, Any]) -> None:
 
 
 def test_edit_the_memo_and_delivery_time(cli: Cli, imported: dict[str, Any]) -> None:
-    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")
+    rows = cli.json("orders", "list", "-c", str(cli.config), "--json", "--limit", "1000")["orders"]
     number = next(str(r["order_number"]) for r in rows if r["stage"] in ("processing", "ready"))
     result = cli("orders", "edit", number, "--memo", "再配達注意", "--delivery-time", "１４－１６",
                  "--by", "suzuki", "-c", str(cli.config))

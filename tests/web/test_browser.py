@@ -82,10 +82,10 @@ def test_log_in_release_a_check_and_see_it_ready(page: Any, served: Served):
     assert page.locator(f"tr[data-order='{number(1)}']").count() == 1
     assert "備考欄を確認" in page.locator(f"tr[data-order='{number(1)}'] .reasons").inner_text()
     # when they open an order waiting for a check and release its gate with a note
-    page.click(f"a[href='/orders/{number(1)}']")
+    page.click(f"a[href^='/orders/{number(1)}?']")
     page.fill("form.release input[name=note]", "領収書の宛名を確認")
     page.click("form.release button[type=submit]")
-    page.wait_for_url(f"**/orders/{number(1)}?done=1")
+    page.wait_for_url(f"**/orders/{number(1)}?done=1&tab=check")
     assert "操作しました" in page.content()
     # then the order has left 確認待ち and is in 出荷OK
     page.goto(served.url + "/queue?tab=check")
