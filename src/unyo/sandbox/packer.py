@@ -21,7 +21,7 @@ from unyo.app.batches import Printing, SlipPrinter, print_batch
 from unyo.clock import JST
 from unyo.domain import Stage
 from unyo.flow.warehouse import RESULT_COLUMNS
-from unyo.sandbox.warehouse_emulator import _CARRIERS, WAVES, shipping_day
+from unyo.sandbox.warehouse_emulator import WAVES, pick_carrier, shipping_day
 
 
 @dataclass
@@ -103,9 +103,4 @@ class SelfPacker:
         return len(result.orders)
 
     def _carrier(self) -> tuple[str, int]:
-        x = self.rng.random()
-        for name, share, digits in _CARRIERS:
-            if x < share:
-                return name, digits
-            x -= share
-        return _CARRIERS[0][0], _CARRIERS[0][2]
+        return pick_carrier(self.rng)

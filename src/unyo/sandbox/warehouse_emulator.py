@@ -46,6 +46,16 @@ STOCKOUT = "出荷不可: 欠品"
 _CARRIERS = (("ヤマト運輸", 0.6, 12), ("佐川急便", 0.25, 12), ("日本郵便", 0.15, 12))
 
 
+def pick_carrier(rng: random.Random) -> tuple[str, int]:
+    """A carrier by its share of parcels, and its tracking numbers' digits."""
+    x = rng.random()
+    for name, share, digits in _CARRIERS:
+        if x < share:
+            return name, digits
+        x -= share
+    return _CARRIERS[0][0], _CARRIERS[0][2]
+
+
 def shipping_day(day: date) -> bool:
     """Warehouses here ship Monday to Saturday, not on public holidays."""
     return day.weekday() != 6 and not jpholiday.is_holiday(day)
@@ -208,12 +218,7 @@ class WarehouseEmulator:
         return len(batch)
 
     def _carrier(self) -> tuple[str, int]:
-        x = self.rng.random()
-        for name, share, digits in _CARRIERS:
-            if x < share:
-                return name, digits
-            x -= share
-        return _CARRIERS[0][0], _CARRIERS[0][2]
+        return pick_carrier(self.rng)
 
     def _write(self, name: str, rows: list[list[str]]) -> None:
         buffer = io.StringIO()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -317,17 +317,11 @@ class RakutenChannel:
                 body = {"basketId": basket_id, "postagePrice": package.get("postagePrice"),
                         "deliveryPrice": package.get("deliveryPrice"),
                         "SenderModel": sender_model(recipient), "ItemModelList": items}
-                try:
-                    m = self.client.update_order_sender(number, [body])
-                except RmsRequestError as e:
-                    return _update_refused(e.messages[0] if e.messages else None, str(e))
+                return _update_outcome(lambda: self.client.update_order_sender(number, [body]))
         except ChannelError as e:
             if isinstance(e, ChannelUnavailable):
                 raise
             return UpdateOutcome(False, True, str(e))
-        if m.ok:
-            return UpdateOutcome(True, False, str(m))
-        return _update_refused(m, str(m))
 
     def update_memo(self, number: str, values: Mapping[str, str]) -> UpdateOutcome:
         """RMS updateOrderMemo with only the fields given: memo, deliveryDate, shippingTerm
@@ -341,17 +335,11 @@ class RakutenChannel:
             fields["shippingTerm"] = int(values["shipping_term"] or 0)
         try:
             with _translated():
-                try:
-                    m = self.client.update_order_memo(number, fields)
-                except RmsRequestError as e:
-                    return _update_refused(e.messages[0] if e.messages else None, str(e))
+                return _update_outcome(lambda: self.client.update_order_memo(number, fields))
         except ChannelError as e:
             if isinstance(e, ChannelUnavailable):
                 raise
             return UpdateOutcome(False, True, str(e))
-        if m.ok:
-            return UpdateOutcome(True, False, str(m))
-        return _update_refused(m, str(m))
 
     def update_shipping(self, updates: Sequence[ShippingUpdate]) -> dict[str, ReportOutcome]:
         """発送完了報告: updateOrderShippingAsync per 100 orders, then its results polled;
@@ -442,6 +430,17 @@ def _cancel_refused_message(m: RmsMessage) -> CancelOutcome:
     why = next((text for code, text in _CANCEL_REFUSED.items() if m.code.endswith(code)),
                m.message or m.code)
     return CancelOutcome(False, True, f"{why}; {m.code}")
+
+
+def _update_outcome(call: Callable[[], RmsMessage]) -> UpdateOutcome:
+    """An edit's write-back as its outcome: taken, or refused with RMS's reason."""
+    try:
+        m = call()
+    except RmsRequestError as e:
+        return _update_refused(e.messages[0] if e.messages else None, str(e))
+    if m.ok:
+        return UpdateOutcome(True, False, str(m))
+    return _update_refused(m, str(m))
 
 
 def _update_refused(m: RmsMessage | None, fallback: str) -> UpdateOutcome:
