@@ -242,3 +242,18 @@ def test_the_queue_says_how_many_orders_and_which_ones_are_shown(client: TestCli
         third = q.queue_page(conn, SHOP, q.QueueFilter(), second.next, limit=3)
     assert [(p.total, p.start, len(p.rows)) for p in (first, second, third)] == [
         (8, 0, 3), (8, 3, 3), (8, 6, 2)]
+
+
+def test_a_text_search_is_paged_but_not_counted(client: TestClient, store: Store,
+                                                seeded: dict):
+    # counting a search's matches would read every order that might match (bench/web.py)
+    from unyo.adapters.db import dashboard as q
+    from unyo.domain.search import query_words
+
+    with store.transaction() as conn:
+        page = q.queue_page(conn, SHOP, q.QueueFilter(words=tuple(query_words("髙橋"))),
+                            limit=3)
+    assert len(page.rows) == 3 and page.next is not None and not page.counted
+    shown = client.get("/queue?tab=all&q=髙橋").text
+    assert 'class="count"' not in shown and len(re.findall(r'<tr data-order=', shown)) == 8
+    assert "全8件中 1〜8件目" in client.get("/queue?tab=all&date=2026-11-27").text

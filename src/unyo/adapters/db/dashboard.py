@@ -25,6 +25,8 @@ from unyo.domain.search import probes, tag_term
 PAGE = 50
 COUNT_CAP = 10_000
 """A queue's total is counted this far; beyond, the page says 「10,000件以上」."""
+UNCOUNTED = -1
+"""The total and start of a text search's page: not counted (bench/web.py)."""
 CHUNK = 500
 
 TOUCH_TYPES = tuple(sorted(TOUCHES))
@@ -74,12 +76,16 @@ class QueuePage:
     start: int = 0  # how many of them come before this page (as capped)
 
     @property
+    def counted(self) -> bool:
+        return self.total != UNCOUNTED
+
+    @property
     def total_known(self) -> bool:
-        return self.total <= COUNT_CAP
+        return 0 <= self.total <= COUNT_CAP
 
     @property
     def start_known(self) -> bool:
-        return self.start <= COUNT_CAP
+        return 0 <= self.start <= COUNT_CAP
 
 
 MANY = 5_000
@@ -209,6 +215,9 @@ def queue_page(conn: Connection, shop: str, f: QueueFilter, after: Cursor | None
                                              "rule": gr.rule, "until": gr.until,
                                              "opened_at": gr.opened_at})
     nxt = Cursor(page[-1].ordered_at, page[-1].id) if len(rows) > limit else None
+    if f.words:  # a text search is found by walking the orders: counting them would read
+        # every order that might match (seconds at a million); its pages go uncounted
+        return QueuePage(page, nxt, UNCOUNTED, UNCOUNTED)
     total = queue_total(conn, shop, f)
     start = 0 if after is None else queue_total(conn, shop, f, through=after)
     return QueuePage(page, nxt, total, start)
