@@ -410,11 +410,14 @@ class RmsClient:
         body = {"orderNumber": order_number,
                 "inventoryRestoreType": restore,
                 "changeReasonDetailApply": reason_code}
-        data = self._post("cancelOrder", body)
-        messages = _messages(data)
+        return self._post_for_message("cancelOrder", body)
+
+    def _post_for_message(self, method: str, body: dict[str, Any]) -> RmsMessage:
+        """A one-order write's answer: its first error message, else its first message."""
+        messages = _messages(self._post(method, body))
         if not messages:
-            raise RmsMalformedResponseError("cancelOrder: no message in the answer",
-                                            method="cancelOrder", status_code=200)
+            raise RmsMalformedResponseError(f"{method}: no message in the answer",
+                                            method=method, status_code=200)
         errors = [m for m in messages if not m.ok]
         return errors[0] if errors else messages[0]
 
@@ -496,13 +499,7 @@ class RmsClient:
         RmsRequestError carrying RMS's messages (their codes *(unconfirmed at Rakuten)*).
         """
         body = {"orderNumber": order_number, "PackageModelList": list(packages)}
-        data = self._post("updateOrderSender", body)
-        messages = _messages(data)
-        if not messages:
-            raise RmsMalformedResponseError("updateOrderSender: no message in the answer",
-                                            method="updateOrderSender", status_code=200)
-        errors = [m for m in messages if not m.ok]
-        return errors[0] if errors else messages[0]
+        return self._post_for_message("updateOrderSender", body)
 
     # --- updateOrderMemo -----------------------------------------------------------------
 
@@ -516,13 +513,7 @@ class RmsClient:
         like a read. A refusal is an RmsRequestError carrying RMS's messages.
         """
         body = {"orderNumber": order_number, **fields}
-        data = self._post("updateOrderMemo", body)
-        messages = _messages(data)
-        if not messages:
-            raise RmsMalformedResponseError("updateOrderMemo: no message in the answer",
-                                            method="updateOrderMemo", status_code=200)
-        errors = [m for m in messages if not m.ok]
-        return errors[0] if errors else messages[0]
+        return self._post_for_message("updateOrderMemo", body)
 
     # --- transport -----------------------------------------------------------------------
 
